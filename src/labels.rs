@@ -9,5 +9,41 @@
 /// `"SOVA-1 "`, naming the protocol and its version.
 pub const PREFIX: &str = "SOVA-1 ";
 
+/// `InitKeys`: the first root key and header keys from the session secret (spec §5.2.1).
+pub const RATCHET_INIT: &str = "ratchet init";
+/// `KDF_RK`: one step of the root chain, for both its extract and expand steps (spec §5.2.2).
+pub const ROOT: &str = "root";
+/// `KDF_CK`: the next chain key (spec §5.2.3).
+pub const CHAIN: &str = "chain";
+/// `KDF_CK`: the message key of a chain step (spec §5.2.3).
+pub const MESSAGE: &str = "message";
+/// `MessageKeys`: a message key's AEAD key and nonce (spec §5.2.4).
+pub const MESSAGE_KEYS: &str = "message keys";
+/// `HeaderNonce`: the nonce of an encrypted header (spec §5.6.2).
+pub const HEADER_NONCE: &str = "header nonce";
+
 /// Every label the protocol uses, in the order of the spec's registry table.
-pub const ALL: &[&str] = &[];
+pub const ALL: &[&str] = &[
+    RATCHET_INIT,
+    ROOT,
+    CHAIN,
+    MESSAGE,
+    MESSAGE_KEYS,
+    HEADER_NONCE,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_distinct_and_encodable() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(a.is_ascii());
+            assert!(a.len() <= crate::kdf::MAX_LABEL_LEN);
+            for b in &ALL[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@
 //! ## Layout
 //! * [`provider`] — the one boundary to cryptographic primitives (cipher suite SOVA-1, spec §3).
 //! * [`kdf`] — the labelled building blocks every derivation uses (spec §3.7).
+//! * [`ratchet`] — the Double Ratchet and its wire format (spec §5, §6).
 //! * [`secret`] — zeroizing, constant-time secret bytes.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -19,10 +20,12 @@
 
 extern crate alloc;
 
+mod codec;
 pub mod error;
 pub mod kdf;
 pub mod labels;
 pub mod provider;
+pub mod ratchet;
 pub mod secret;
 
 pub use error::CryptoError;

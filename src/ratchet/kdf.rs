@@ -1,0 +1,154 @@
+//! The ratchet's key derivations (spec §5.2).
+//!
+//! ```text
+//! InitKeys(SK)      = LabeledExpand(SK, "ratchet init", "", 96)        -> RK0 || HKA || HKB
+//! KDF_RK(RK, dh)    = LabeledExpand(LabeledExtract(RK, "root", dh), "root", "", 96)
+//!                                                                      -> RK' || CK || NHK
+//! KDF_CK(CK)        = (LabeledMac(CK, "chain", []), LabeledMac(CK, "message", []))
+//!                                                                      -> CK', MK
+//! MessageKeys(MK)   = LabeledExpand(MK, "message keys", "", 44)        -> key(32) || nonce(12)
+//! HeaderNonce(HK,n) = LabeledMac(HK, "header nonce", u32(n))[0..12]
+//! ```
+
+use crate::error::CryptoError;
+use crate::kdf::{labeled_expand, labeled_extract, labeled_mac};
+use crate::labels;
+use crate::provider::{CryptoProvider, AEAD_NONCE_LEN};
+use crate::secret::Secret;
+
+/// A 32-byte symmetric ratchet key (root, chain, message or header key).
+pub type Key = Secret<32>;
+
+/// Output of `InitKeys` (spec §5.2.1).
+pub struct InitKeys {
+    /// The first root key RK0.
+    pub root_key: Key,
+    /// The initiator's first sending header key (`HKA`).
+    pub initiator_header_key: Key,
+    /// The responder's first sending header key (`HKB`).
+    pub responder_header_key: Key,
+}
+
+/// Output of `KDF_RK` (spec §5.2.2).
+pub struct RootStep {
+    /// The next root key.
+    pub root_key: Key,
+    /// The first chain key of the new chain.
+    pub chain_key: Key,
+    /// The next header key (used by the chain after the new one; spec §5.6).
+    pub next_header_key: Key,
+}
+
+/// The AEAD key and nonce a message key expands to (spec §5.2.4).
+pub struct MessageKeys {
+    /// ChaCha20-Poly1305 key.
+    pub key: Key,
+    /// ChaCha20-Poly1305 nonce.
+    pub nonce: [u8; AEAD_NONCE_LEN],
+}
+
+fn split96(okm: &Secret<96>) -> (Key, Key, Key) {
+    let b = okm.expose();
+    let mut a = Key::zero();
+    let mut c = Key::zero();
+    let mut d = Key::zero();
+    a.expose_mut().copy_from_slice(&b[..32]);
+    c.expose_mut().copy_from_slice(&b[32..64]);
+    d.expose_mut().copy_from_slice(&b[64..]);
+    (a, c, d)
+}
+
+/// `InitKeys(SK)` (spec §5.2.1): the first root key and both parties' first header keys.
+///
+/// # Errors
+/// Only on an internal label error, which the fixed labels never cause.
+pub fn init_keys<P: CryptoProvider + ?Sized>(
+    p: &P,
+    shared_secret: &Key,
+) -> Result<InitKeys, CryptoError> {
+    let mut okm = Secret::<96>::zero();
+    labeled_expand(
+        p,
+        shared_secret,
+        labels::RATCHET_INIT,
+        b"",
+        okm.expose_mut(),
+    )?;
+    let (root_key, initiator_header_key, responder_header_key) = split96(&okm);
+    Ok(InitKeys {
+        root_key,
+        initiator_header_key,
+        responder_header_key,
+    })
+}
+
+/// `KDF_RK(RK, dh_out)` (spec §5.2.2).
+///
+/// # Errors
+/// Only on an internal label error, which the fixed labels never cause.
+pub fn kdf_rk<P: CryptoProvider + ?Sized>(
+    p: &P,
+    root_key: &Key,
+    dh_out: &Key,
+) -> Result<RootStep, CryptoError> {
+    let prk = labeled_extract(p, root_key.expose(), labels::ROOT, &[dh_out.expose()])?;
+    let mut okm = Secret::<96>::zero();
+    labeled_expand(p, &prk, labels::ROOT, b"", okm.expose_mut())?;
+    let (root_key, chain_key, next_header_key) = split96(&okm);
+    Ok(RootStep {
+        root_key,
+        chain_key,
+        next_header_key,
+    })
+}
+
+/// `KDF_CK(CK)` (spec §5.2.3): the next chain key and this step's message key.
+///
+/// # Errors
+/// Only on an internal label error, which the fixed labels never cause.
+pub fn kdf_ck<P: CryptoProvider + ?Sized>(
+    p: &P,
+    chain_key: &Key,
+) -> Result<(Key, Key), CryptoError> {
+    let next = labeled_mac(p, chain_key.expose(), labels::CHAIN, &[])?;
+    let message_key = labeled_mac(p, chain_key.expose(), labels::MESSAGE, &[])?;
+    Ok((next, message_key))
+}
+
+/// `MessageKeys(MK)` (spec §5.2.4): the AEAD key and nonce of one message.
+///
+/// # Errors
+/// Only on an internal label error, which the fixed labels never cause.
+pub fn message_keys<P: CryptoProvider + ?Sized>(
+    p: &P,
+    message_key: &Key,
+) -> Result<MessageKeys, CryptoError> {
+    let mut okm = Secret::<44>::zero();
+    labeled_expand(p, message_key, labels::MESSAGE_KEYS, b"", okm.expose_mut())?;
+    let b = okm.expose();
+    let mut key = Key::zero();
+    key.expose_mut().copy_from_slice(&b[..32]);
+    let mut nonce = [0u8; AEAD_NONCE_LEN];
+    nonce.copy_from_slice(&b[32..]);
+    Ok(MessageKeys { key, nonce })
+}
+
+/// `HeaderNonce(HK, n)` (spec §5.6.2): the nonce that encrypts header number `n` under `HK`.
+///
+/// # Errors
+/// Only on an internal label error, which the fixed labels never cause.
+pub fn header_nonce<P: CryptoProvider + ?Sized>(
+    p: &P,
+    header_key: &Key,
+    n: u32,
+) -> Result<[u8; AEAD_NONCE_LEN], CryptoError> {
+    let mac = labeled_mac(
+        p,
+        header_key.expose(),
+        labels::HEADER_NONCE,
+        &[&n.to_be_bytes()],
+    )?;
+    let mut nonce = [0u8; AEAD_NONCE_LEN];
+    nonce.copy_from_slice(&mac.expose()[..AEAD_NONCE_LEN]);
+    Ok(nonce)
+}

@@ -1,0 +1,126 @@
+//! Length-hiding padding (spec §5.4).
+//!
+//! A plaintext of `L` bytes is padded to `PaddedLen(L) = Padme(max(L + 1, 32))`
+//! bytes: the plaintext, one `0x80` byte, then zero bytes. Padmé (Nikitin et al.,
+//! "Reducing Metadata Leakage from Encrypted Files and Communication with PURBs",
+//! PETS 2019) rounds a length to a value whose binary form keeps only its top
+//! `floor(log2(E)) + 1` bits, where `E = floor(log2(x))`: it leaks O(log log L)
+//! bits of the length and adds at most about 12% (never more than 100% for tiny
+//! inputs, which the 32-byte floor dominates).
+
+use alloc::vec::Vec;
+
+/// Smallest padded length: every plaintext of up to 31 bytes pads to 32 bytes.
+pub const MIN_PADDED_LEN: usize = 32;
+/// Largest padded length, 1 MiB (a Padmé fixed point).
+pub const MAX_PADDED_LEN: usize = 1 << 20;
+/// Largest plaintext a ratchet message can carry (spec §5.4).
+pub const MAX_PLAINTEXT_LEN: usize = MAX_PADDED_LEN - 1;
+/// The byte that marks the end of the plaintext.
+pub const PAD_MARKER: u8 = 0x80;
+
+/// Padmé rounding of `x` (spec §5.4). `padme(x) >= x`, and `padme(padme(x)) == padme(x)`.
+pub const fn padme(x: usize) -> usize {
+    if x < 2 {
+        return x;
+    }
+    let e = usize::BITS - 1 - x.leading_zeros(); // floor(log2 x)
+    let s = u32::BITS - 1 - e.leading_zeros() + 1; // floor(log2 e) + 1
+    let z = e - s;
+    let mask = (1usize << z) - 1;
+    (x + mask) & !mask
+}
+
+/// `PaddedLen(L)`: the padded length of an `L`-byte plaintext (spec §5.4).
+pub const fn padded_len(plaintext_len: usize) -> usize {
+    let x = plaintext_len + 1;
+    padme(if x < MIN_PADDED_LEN {
+        MIN_PADDED_LEN
+    } else {
+        x
+    })
+}
+
+/// Whether `len` is a padded length some plaintext pads to.
+pub const fn is_padded_len(len: usize) -> bool {
+    len >= MIN_PADDED_LEN && len <= MAX_PADDED_LEN && padme(len) == len
+}
+
+/// Appends the padded form of `plaintext` to `out`.
+pub fn pad_into(plaintext: &[u8], out: &mut Vec<u8>) {
+    let total = padded_len(plaintext.len());
+    out.reserve(total);
+    out.extend_from_slice(plaintext);
+    out.push(PAD_MARKER);
+    out.resize(out.len() + total - plaintext.len() - 1, 0);
+}
+
+/// The plaintext length inside a padded buffer, or `None` when the padding is
+/// not canonical: the last non-zero byte must be `0x80` and the buffer's length
+/// must be exactly `PaddedLen` of the plaintext length.
+pub fn unpadded_len(padded: &[u8]) -> Option<usize> {
+    let marker = padded.iter().rposition(|&b| b != 0)?;
+    if padded[marker] != PAD_MARKER || padded_len(marker) != padded.len() {
+        return None;
+    }
+    Some(marker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padme_examples() {
+        // Values worked by hand from the definition.
+        assert_eq!(padme(0), 0);
+        assert_eq!(padme(1), 1);
+        assert_eq!(padme(7), 7);
+        assert_eq!(padme(9), 10);
+        assert_eq!(padme(33), 36);
+        assert_eq!(padme(100), 104);
+        assert_eq!(padme(1000), 1024);
+        assert_eq!(padme(1025), 1088);
+        assert_eq!(padme(MAX_PADDED_LEN), MAX_PADDED_LEN);
+    }
+
+    #[test]
+    fn padded_len_floor_and_overhead() {
+        assert_eq!(padded_len(0), 32);
+        assert_eq!(padded_len(31), 32);
+        assert_eq!(padded_len(32), 36);
+        assert_eq!(padded_len(MAX_PLAINTEXT_LEN), MAX_PADDED_LEN);
+        for l in 0..5000usize {
+            let p = padded_len(l);
+            assert!(p > l);
+            assert!(is_padded_len(p), "{l} -> {p}");
+            if l >= 64 {
+                // Padmé's bound: overhead at most 1/2^(S-1) of the length, here under 12.5%.
+                assert!((p - l - 1) * 8 <= l + 1, "{l} -> {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn round_trip_and_canonical() {
+        for l in [0usize, 1, 31, 32, 33, 100, 1000, 4097] {
+            let pt: Vec<u8> = (0..l).map(|i| (i % 251) as u8 + 1).collect();
+            let mut buf = Vec::new();
+            pad_into(&pt, &mut buf);
+            assert_eq!(buf.len(), padded_len(l));
+            assert_eq!(unpadded_len(&buf), Some(l));
+        }
+        // Trailing zeros in the plaintext are kept.
+        let mut buf = Vec::new();
+        pad_into(&[1, 0, 0], &mut buf);
+        assert_eq!(unpadded_len(&buf), Some(3));
+        // No marker, wrong marker, over-long padding.
+        assert_eq!(unpadded_len(&[0u8; 32]), None);
+        let mut bad = [0u8; 32];
+        bad[3] = 0x81;
+        assert_eq!(unpadded_len(&bad), None);
+        let mut long = [0u8; 64];
+        long[0] = PAD_MARKER; // an empty plaintext pads to 32, not 64
+        assert_eq!(unpadded_len(&long), None);
+    }
+}

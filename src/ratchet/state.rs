@@ -1,0 +1,240 @@
+//! The ratchet's persisted form (spec §8.2).
+//!
+//! ```text
+//! RatchetState =
+//!   magic "SOVA-1 ratchet" (14 bytes) || version u8 = 1 || mode u8 (1 plain, 2 encrypted)
+//!   || u16 len(session_ad) || session_ad
+//!   || root_key[32]
+//!   || Opt(our_private[32] || our_public[32])
+//!   || Opt(their_public[32])
+//!   || Opt(chain_key[32] || n u32 || Opt(header_key[32]))        -- sending chain
+//!   || previous_sending_len u32
+//!   || Opt(next_send_header_key[32]) || Opt(next_recv_header_key[32])
+//!   || u8 count || count * ReceivingChain                          -- newest first
+//! ReceivingChain =
+//!   their_public[32] || chain_key[32] || next_n u32 || Opt(end u32) || Opt(header_key[32])
+//!   || u16 count || count * (n u32 || message_key[32])            -- increasing n
+//! Opt(x) = 0x00 | 0x01 || x
+//! ```
+//! Exactly one encoding per state; decoding checks every bound the ratchet
+//! keeps (limits, ordering, mode consistency) and rejects trailing bytes.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use super::{
+    HeaderMode, KeyPair, Ratchet, ReceivingChain, SendingChain, MAX_RECEIVING_CHAINS,
+    MAX_SESSION_AD_LEN, MAX_STORED_KEYS,
+};
+use crate::codec::{Reader, Truncated, Writer};
+use crate::ratchet::kdf::Key;
+use crate::secret::Secret;
+
+const MAGIC: &[u8; 14] = b"SOVA-1 ratchet";
+const STATE_VERSION: u8 = 1;
+
+/// Why bytes are not a valid ratchet state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The input does not start with the ratchet-state magic.
+    #[error("not a Sova ratchet state")]
+    BadMagic,
+    /// A state format version this library does not know (e.g. from a newer release).
+    #[error("unsupported ratchet state version {0}")]
+    UnsupportedVersion(u8),
+    /// The input ends early.
+    #[error("ratchet state truncated")]
+    Truncated,
+    /// A field holds a value the ratchet can never be in.
+    #[error("invalid ratchet state field `{0}`")]
+    Invalid(&'static str),
+    /// Bytes follow the state.
+    #[error("trailing bytes after ratchet state")]
+    TrailingBytes,
+}
+
+impl From<Truncated> for StateError {
+    fn from(_: Truncated) -> Self {
+        Self::Truncated
+    }
+}
+
+fn put_key(out: &mut Vec<u8>, k: &Key) {
+    out.put(k.expose());
+}
+
+fn put_opt<T>(out: &mut Vec<u8>, v: Option<&T>, f: impl FnOnce(&mut Vec<u8>, &T)) {
+    match v {
+        None => out.put_u8(0),
+        Some(x) => {
+            out.put_u8(1);
+            f(out, x);
+        }
+    }
+}
+
+fn get_key(r: &mut Reader<'_>) -> Result<Key, StateError> {
+    Ok(Secret::from_bytes(r.array()?))
+}
+
+fn get_opt<T>(
+    r: &mut Reader<'_>,
+    f: impl FnOnce(&mut Reader<'_>) -> Result<T, StateError>,
+) -> Result<Option<T>, StateError> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(f(r)?)),
+        _ => Err(StateError::Invalid("option tag")),
+    }
+}
+
+impl Ratchet {
+    /// Serializes the whole state (secret!) in the format of spec §8.2. Store it
+    /// encrypted at rest; the returned bytes are wiped when dropped only if the
+    /// caller wraps them (e.g. in `zeroize::Zeroizing`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.stored_keys() * 36);
+        out.put(MAGIC);
+        out.put_u8(STATE_VERSION);
+        out.put_u8(match self.mode {
+            HeaderMode::Plain => 1,
+            HeaderMode::Encrypted => 2,
+        });
+        out.put_u16(self.session_ad.len() as u16);
+        out.put(&self.session_ad);
+        put_key(&mut out, &self.root_key);
+        put_opt(&mut out, self.ours.as_ref(), |o, kp| {
+            put_key(o, &kp.private);
+            o.put(&kp.public);
+        });
+        put_opt(&mut out, self.theirs.as_ref(), |o, k| o.put(k));
+        put_opt(&mut out, self.sending.as_ref(), |o, s| {
+            put_key(o, &s.chain_key);
+            o.put_u32(s.n);
+            put_opt(o, s.header_key.as_ref(), put_key);
+        });
+        out.put_u32(self.previous_sending_len);
+        put_opt(&mut out, self.next_send_header_key.as_ref(), put_key);
+        put_opt(&mut out, self.next_recv_header_key.as_ref(), put_key);
+        out.put_u8(self.receiving.len() as u8);
+        for c in &self.receiving {
+            out.put(&c.their_ratchet_key);
+            put_key(&mut out, &c.chain_key);
+            out.put_u32(c.next_n);
+            put_opt(&mut out, c.end.as_ref(), |o, e| o.put_u32(*e));
+            put_opt(&mut out, c.header_key.as_ref(), put_key);
+            out.put_u16(c.skipped.len() as u16);
+            for (n, k) in &c.skipped {
+                out.put_u32(*n);
+                put_key(&mut out, k);
+            }
+        }
+        out
+    }
+
+    /// Restores a state written by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    /// [`StateError`] naming what is wrong; never panics on any input.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        let mut r = Reader::new(bytes);
+        if r.bytes(MAGIC.len()).map_err(|_| StateError::BadMagic)? != MAGIC {
+            return Err(StateError::BadMagic);
+        }
+        let version = r.u8()?;
+        if version != STATE_VERSION {
+            return Err(StateError::UnsupportedVersion(version));
+        }
+        let mode = match r.u8()? {
+            1 => HeaderMode::Plain,
+            2 => HeaderMode::Encrypted,
+            _ => return Err(StateError::Invalid("mode")),
+        };
+        let he = mode == HeaderMode::Encrypted;
+        let ad_len = r.u16()? as usize;
+        if ad_len > MAX_SESSION_AD_LEN {
+            return Err(StateError::Invalid("session_ad"));
+        }
+        let session_ad = r.bytes(ad_len)?.to_vec();
+        let root_key = get_key(&mut r)?;
+        let ours = get_opt(&mut r, |r| {
+            Ok(KeyPair {
+                private: get_key(r)?,
+                public: r.array()?,
+            })
+        })?;
+        let theirs = get_opt(&mut r, |r| Ok(r.array()?))?;
+        let sending = get_opt(&mut r, |r| {
+            Ok(SendingChain {
+                chain_key: get_key(r)?,
+                n: r.u32()?,
+                header_key: get_opt(r, get_key)?,
+            })
+        })?;
+        let previous_sending_len = r.u32()?;
+        let next_send_header_key = get_opt(&mut r, get_key)?;
+        let next_recv_header_key = get_opt(&mut r, get_key)?;
+        if next_send_header_key.is_some() != he || next_recv_header_key.is_some() != he {
+            return Err(StateError::Invalid("next header keys"));
+        }
+        if let Some(s) = &sending {
+            if s.header_key.is_some() != he || ours.is_none() {
+                return Err(StateError::Invalid("sending chain"));
+            }
+        }
+        let count = r.u8()? as usize;
+        if count > MAX_RECEIVING_CHAINS {
+            return Err(StateError::Invalid("receiving chain count"));
+        }
+        let mut receiving = VecDeque::with_capacity(count);
+        let mut stored = 0usize;
+        for _ in 0..count {
+            let their_ratchet_key = r.array()?;
+            let chain_key = get_key(&mut r)?;
+            let next_n = r.u32()?;
+            let end = get_opt(&mut r, |r| Ok(r.u32()?))?;
+            let header_key = get_opt(&mut r, get_key)?;
+            if header_key.is_some() != he {
+                return Err(StateError::Invalid("receiving header key"));
+            }
+            let k = r.u16()? as usize;
+            stored += k;
+            if stored > MAX_STORED_KEYS {
+                return Err(StateError::Invalid("stored key count"));
+            }
+            let mut skipped: Vec<(u32, Key)> = Vec::with_capacity(k);
+            for _ in 0..k {
+                let n = r.u32()?;
+                let key = get_key(&mut r)?;
+                if n >= next_n || skipped.last().is_some_and(|(prev, _)| *prev >= n) {
+                    return Err(StateError::Invalid("skipped key order"));
+                }
+                skipped.push((n, key));
+            }
+            receiving.push_back(ReceivingChain {
+                their_ratchet_key,
+                chain_key,
+                next_n,
+                end,
+                header_key,
+                skipped,
+            });
+        }
+        if r.remaining() != 0 {
+            return Err(StateError::TrailingBytes);
+        }
+        Ok(Self {
+            mode,
+            session_ad,
+            root_key,
+            ours,
+            theirs,
+            sending,
+            previous_sending_len,
+            next_send_header_key,
+            next_recv_header_key,
+            receiving,
+        })
+    }
+}
