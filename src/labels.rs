@@ -19,8 +19,12 @@ pub const CHAIN: &str = "chain";
 pub const MESSAGE: &str = "message";
 /// `MessageKeys`: a message key's AEAD key and nonce (spec §5.2.4).
 pub const MESSAGE_KEYS: &str = "message keys";
-/// `HeaderNonce`: the nonce of an encrypted header (spec §5.6.2).
+/// `HeaderKeys`: a header key's encryption and nonce keys (spec §5.2.5).
+pub const HEADER_KEYS: &str = "header keys";
+/// `HeaderNonce`: the nonce of an encrypted header (spec §5.2.5).
 pub const HEADER_NONCE: &str = "header nonce";
+/// `Fingerprint`: the iterated SHA-512 of a public identity behind a safety number (spec §10.3).
+pub const SAFETY_NUMBER: &str = "safety number";
 
 /// Every label the protocol uses, in the order of the spec's registry table.
 pub const ALL: &[&str] = &[
@@ -29,7 +33,9 @@ pub const ALL: &[&str] = &[
     CHAIN,
     MESSAGE,
     MESSAGE_KEYS,
+    HEADER_KEYS,
     HEADER_NONCE,
+    SAFETY_NUMBER,
 ];
 
 #[cfg(test)]

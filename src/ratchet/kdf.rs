@@ -7,7 +7,8 @@
 //! KDF_CK(CK)        = (LabeledMac(CK, "chain", []), LabeledMac(CK, "message", []))
 //!                                                                      -> CK', MK
 //! MessageKeys(MK)   = LabeledExpand(MK, "message keys", "", 44)        -> key(32) || nonce(12)
-//! HeaderNonce(HK,n) = LabeledMac(HK, "header nonce", u32(n))[0..12]
+//! HeaderKeys(HK)   = LabeledExpand(HK, "header keys", "", 64)          -> HEK || HNK
+//! HeaderNonce(HNK,n)= LabeledMac(HNK, "header nonce", u32(n))[0..12]
 //! ```
 
 use crate::error::CryptoError;
@@ -133,18 +134,48 @@ pub fn message_keys<P: CryptoProvider + ?Sized>(
     Ok(MessageKeys { key, nonce })
 }
 
-/// `HeaderNonce(HK, n)` (spec §5.6.2): the nonce that encrypts header number `n` under `HK`.
+/// The two keys a header key expands to (spec §5.2.5).
+pub struct HeaderKeys {
+    /// `HEK`: the ChaCha20-Poly1305 key that encrypts headers.
+    pub encryption_key: Key,
+    /// `HNK`: the HMAC key that derives header nonces.
+    pub nonce_key: Key,
+}
+
+/// `HeaderKeys(HK)` (spec §5.2.5): separate AEAD and nonce keys, so that no
+/// key serves two primitives.
+///
+/// # Errors
+/// Only on an internal label error, which the fixed labels never cause.
+pub fn header_keys<P: CryptoProvider + ?Sized>(
+    p: &P,
+    header_key: &Key,
+) -> Result<HeaderKeys, CryptoError> {
+    let mut okm = Secret::<64>::zero();
+    labeled_expand(p, header_key, labels::HEADER_KEYS, b"", okm.expose_mut())?;
+    let b = okm.expose();
+    let mut encryption_key = Key::zero();
+    let mut nonce_key = Key::zero();
+    encryption_key.expose_mut().copy_from_slice(&b[..32]);
+    nonce_key.expose_mut().copy_from_slice(&b[32..]);
+    Ok(HeaderKeys {
+        encryption_key,
+        nonce_key,
+    })
+}
+
+/// `HeaderNonce(HNK, n)` (spec §5.2.5): the nonce of header number `n`.
 ///
 /// # Errors
 /// Only on an internal label error, which the fixed labels never cause.
 pub fn header_nonce<P: CryptoProvider + ?Sized>(
     p: &P,
-    header_key: &Key,
+    nonce_key: &Key,
     n: u32,
 ) -> Result<[u8; AEAD_NONCE_LEN], CryptoError> {
     let mac = labeled_mac(
         p,
-        header_key.expose(),
+        nonce_key.expose(),
         labels::HEADER_NONCE,
         &[&n.to_be_bytes()],
     )?;

@@ -470,13 +470,14 @@ impl Ratchet {
             }
             (HeaderMode::Encrypted, Some(hk)) => {
                 out.push(message::TYPE_ENCRYPTED_HEADER);
-                let nonce = kdf::header_nonce(p, hk, n)?;
+                let hks = kdf::header_keys(p, hk)?;
+                let nonce = kdf::header_nonce(p, &hks.nonce_key, n)?;
                 out.extend_from_slice(&nonce);
                 let start = out.len();
                 out.extend_from_slice(&header);
                 let (head, enc) = out.split_at_mut(start);
                 let tag = with_ad(&self.session_ad, &head[..2], |ad| {
-                    p.aead_seal(hk, &nonce, ad, enc)
+                    p.aead_seal(&hks.encryption_key, &nonce, ad, enc)
                 });
                 out.extend_from_slice(&tag);
                 trace_set(&mut trace, |t| {
@@ -548,22 +549,35 @@ impl Ratchet {
                     tag,
                 },
             ) => {
-                let open = |hk: &Key| -> Option<Header> {
+                // Opens the header under `hk`; the nonce must be the one the
+                // sender derives (spec §5.6.3), so each message has one encoding.
+                let open = |hk: &Key| -> Result<Option<Header>, CryptoError> {
+                    let hks = kdf::header_keys(p, hk)?;
                     let mut buf = **ciphertext;
-                    let ok = with_ad(&self.session_ad, &parsed.prefix[..2], |ad| {
-                        p.aead_open(hk, nonce, ad, &mut buf, tag)
+                    let opened = with_ad(&self.session_ad, &parsed.prefix[..2], |ad| {
+                        p.aead_open(&hks.encryption_key, nonce, ad, &mut buf, tag)
                     });
-                    ok.ok().map(|()| Header::decode(&buf))
+                    if opened.is_err() {
+                        return Ok(None);
+                    }
+                    let h = Header::decode(&buf);
+                    if kdf::header_nonce(p, &hks.nonce_key, h.n)? != *nonce {
+                        return Ok(None);
+                    }
+                    Ok(Some(h))
                 };
                 for (i, c) in self.receiving.iter().enumerate() {
                     if let Some(hk) = &c.header_key {
-                        if let Some(h) = open(hk) {
+                        if let Some(h) = open(hk)? {
                             return Ok((h, Some(i)));
                         }
                     }
                 }
-                match self.next_recv_header_key.as_ref().and_then(open) {
-                    Some(h) => Ok((h, None)),
+                match &self.next_recv_header_key {
+                    Some(hk) => match open(hk)? {
+                        Some(h) => Ok((h, None)),
+                        None => Err(DecryptError::HeaderAuthentication),
+                    },
                     None => Err(DecryptError::HeaderAuthentication),
                 }
             }

@@ -131,6 +131,9 @@ pub const DEFAULT_DIR: &str = "test-vectors";
 pub const FAMILIES: &[Family] = &[
     families::primitives::FAMILY,
     families::building_blocks::FAMILY,
+    families::ratchet_kdf::FAMILY,
+    families::ratchet_transcripts::FAMILY,
+    families::ratchet_negative::FAMILY,
 ];
 
 /// The family whose file is named `file`.

@@ -67,10 +67,55 @@ fn committed_files_verify_on_every_backend() {
     assert!(report.missing.is_empty());
 }
 
-/// Replaces the first hex digit of `s` by another hex digit.
-fn flip_first_digit(s: &str) -> String {
-    let v = u8::from_str_radix(&s[..1], 16).unwrap() ^ 1;
-    format!("{v:x}{}", &s[1..])
+/// Changes a string output: the first hex digit of a hex string is replaced
+/// by another hex digit; any other string (an error class) gets a prefix.
+fn tamper_string(s: &str) -> String {
+    match s.get(..1).and_then(|d| u8::from_str_radix(d, 16).ok()) {
+        Some(v) if s.bytes().all(|b| b.is_ascii_hexdigit()) => format!("{:x}{}", v ^ 1, &s[1..]),
+        _ => format!("tampered {s}"),
+    }
+}
+
+/// The path (as the verifier names fields) and value of the last leaf of a
+/// case: the last field, descending into the last element of arrays and
+/// objects. Every kind ends with an output.
+fn last_leaf(value: &Value, path: String) -> (String, String) {
+    match value {
+        Value::Object(map) => {
+            let (k, v) = map.iter().next_back().unwrap();
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            last_leaf(v, p)
+        }
+        Value::Array(items) => {
+            let i = items.len() - 1;
+            last_leaf(&items[i], format!("{path}[{i}]"))
+        }
+        Value::String(s) => (path, s.clone()),
+        other => (path, other.to_string()),
+    }
+}
+
+/// Sets the leaf at `path` (as returned by `last_leaf`) to `new`.
+fn set_leaf(value: &mut Value, path: &str, new: Value) {
+    let mut cur = value;
+    for part in path.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => (
+                n,
+                Some(rest.trim_end_matches(']').parse::<usize>().unwrap()),
+            ),
+            None => (part, None),
+        };
+        cur = &mut cur[name];
+        if let Some(i) = index {
+            cur = &mut cur[i];
+        }
+    }
+    *cur = new;
 }
 
 #[test]
@@ -79,18 +124,21 @@ fn a_tampered_output_names_its_case_and_field() {
     for f in FAMILIES {
         let doc: Value = serde_json::from_slice(&committed(f.file())).unwrap();
         let cases = doc["cases"].as_array().unwrap();
-        // The first case of each kind; its last field is always an output.
+        // The first case of each kind; its last leaf is always an output.
         let mut seen = BTreeSet::new();
         for (index, case) in cases.iter().enumerate() {
             let kind = case["kind"].as_str().unwrap();
             if !seen.insert(kind.to_owned()) {
                 continue;
             }
-            let (field, value) = case.as_object().unwrap().iter().next_back().unwrap();
-            let field = field.clone();
-            let tampered_value = flip_first_digit(value.as_str().unwrap());
+            let (field, value) = last_leaf(case, String::new());
+            let tampered_value = tamper_string(&value);
             let mut tampered = doc.clone();
-            tampered["cases"][index][&field] = Value::String(tampered_value.clone());
+            set_leaf(
+                &mut tampered["cases"][index],
+                &field,
+                Value::String(tampered_value.clone()),
+            );
             let text = serde_json::to_string_pretty(&tampered).unwrap();
 
             let report = verify_file(f.file(), text.as_bytes(), providers);
@@ -106,7 +154,7 @@ fn a_tampered_output_names_its_case_and_field() {
                     failure.reason,
                     Reason::Mismatch {
                         expected: tampered_value.clone(),
-                        actual: value.as_str().unwrap().to_owned(),
+                        actual: value.clone(),
                     }
                 );
                 let line = report.to_string();

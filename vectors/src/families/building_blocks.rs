@@ -42,21 +42,21 @@ fn max_label() -> String {
 
 fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     let max = max_label();
-    for label in ["", "a", "root", "chain key", max.as_str()] {
+    for label in ["", "a", "root", "ratchet init", max.as_str()] {
         g.case(|_| EncodeLabel::compute(label.to_owned()))?;
     }
     for (label, data) in [
         ("", 0),
-        ("hash", 32),
-        ("message digest", 1),
+        ("test hash", 32),
+        ("example", 1),
         (max.as_str(), 1000),
     ] {
         g.case(|c| LabeledHash::compute(c.provider(), label.to_owned(), c.bytes("data", data)))?;
     }
     for (key, label, data) in [
         (32, "", 0),
-        (32, "mac", 64),
-        (0, "key confirmation", 1),
+        (32, "test mac", 64),
+        (0, "example", 1),
         (32, max.as_str(), 1000),
     ] {
         g.case(|c| {
@@ -70,8 +70,8 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     }
     for (salt, label, ikm) in [
         (0, "", 32),
-        (32, "extract", 32),
-        (32, "root", 0),
+        (32, "test extract", 32),
+        (32, "example", 0),
         (32, max.as_str(), 96),
     ] {
         g.case(|c| {
@@ -85,9 +85,9 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     }
     for (label, context, length) in [
         ("", 0, 32),
-        ("expand", 32, 64),
-        ("message key", 0, 1),
-        ("chain key", 100, 300),
+        ("test expand", 32, 64),
+        ("example", 0, 1),
+        ("example", 100, 300),
         (max.as_str(), 64, 32),
     ] {
         g.case(|c| {
@@ -100,7 +100,12 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             )
         })?;
     }
-    for (label, message) in [("", 0), ("sign", 64), ("identity", 1), (max.as_str(), 1000)] {
+    for (label, message) in [
+        ("", 0),
+        ("test sign", 64),
+        ("example", 1),
+        (max.as_str(), 1000),
+    ] {
         g.case(|c| {
             LabeledSign::compute(
                 c.provider(),

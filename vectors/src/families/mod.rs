@@ -2,3 +2,6 @@
 
 pub(crate) mod building_blocks;
 pub(crate) mod primitives;
+pub(crate) mod ratchet_kdf;
+pub(crate) mod ratchet_negative;
+pub(crate) mod ratchet_transcripts;

@@ -59,6 +59,7 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         (64, 42),
         (1000, 100),
         (32, HKDF_MAX_OUTPUT),
+        (16, 0),
     ] {
         g.case(|c| {
             HkdfExpand::compute(

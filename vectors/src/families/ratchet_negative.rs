@@ -1,0 +1,355 @@
+//! `ratchet-negative.json`: messages a receiver must reject, each with the
+//! error class it must produce, after which its state must be unchanged
+//! (spec §5.5.3, §5.7, §5.8, §6.5; format in spec §4.7).
+
+use serde::{Deserialize, Serialize};
+use sova::ratchet::message::ParseError;
+use sova::ratchet::{DecryptError, HeaderMode};
+use sova::CryptoProvider;
+
+use super::ratchet_transcripts::{Party, Session, Setup, Step};
+use crate::family::{Case, CaseError, Family, FileGen, Kind};
+use crate::Bytes;
+
+/// The file name.
+pub(crate) const FILE: &str = "ratchet-negative.json";
+
+/// The family of `ratchet-negative.json`.
+pub(crate) const FAMILY: Family = Family::new(
+    FILE,
+    "Ratchet messages that must be rejected: tampered, malformed, replayed, over a limit, \
+     of the wrong type; each with its error class, leaving the receiver's state unchanged \
+     (spec §5.8, §6.5; format: spec §4.7).",
+    &[Kind::of::<Rejection>()],
+    generate,
+);
+
+/// The error class of a rejected message, as named in spec §5.8 / §6.5.
+pub(crate) fn error_class(e: &DecryptError) -> String {
+    match e {
+        DecryptError::Malformed(p) => format!(
+            "Malformed({})",
+            match p {
+                ParseError::Truncated(_) => "Truncated",
+                ParseError::UnsupportedVersion(_) => "UnsupportedVersion",
+                ParseError::UnknownType(_) => "UnknownType",
+                ParseError::InvalidBodyLength(_) => "InvalidBodyLength",
+                ParseError::TrailingBytes(_) => "TrailingBytes",
+                _ => "Other",
+            }
+        ),
+        DecryptError::WrongMessageType(_) => "WrongMessageType".into(),
+        DecryptError::HeaderAuthentication => "HeaderAuthentication".into(),
+        DecryptError::Authentication => "Authentication".into(),
+        DecryptError::DuplicateOrExpired { .. } => "DuplicateOrExpired".into(),
+        DecryptError::TooManySkipped { .. } => "TooManySkipped".into(),
+        DecryptError::BeyondChainEnd { .. } => "BeyondChainEnd".into(),
+        DecryptError::InvalidPadding => "InvalidPadding".into(),
+        DecryptError::LowOrderRatchetKey => "LowOrderRatchetKey".into(),
+        _ => "Other".into(),
+    }
+}
+
+/// A setup conversation (every step succeeds), then one message to `receiver` that must be rejected.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rejection {
+    description: String,
+    #[serde(flatten)]
+    setup: Setup,
+    steps: Vec<StepInput>,
+    receiver: Party,
+    message: Bytes,
+    error: String,
+}
+
+/// The inputs of a setup step (the transcripts file shows the intermediates).
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct StepInput {
+    action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sender: Option<Party>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plaintext: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ratchet_private: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message_index: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<Bytes>,
+}
+
+fn replay(
+    p: &dyn CryptoProvider,
+    setup: &Setup,
+    steps: &[StepInput],
+) -> Result<(Session, Vec<StepInput>), CaseError> {
+    let mut session = setup.start(p)?;
+    let mut out = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let step = match s.action.as_str() {
+            "send" => {
+                let mut st = Step::send(
+                    s.sender.unwrap_or(Party::Initiator),
+                    s.plaintext
+                        .as_ref()
+                        .map(|b| b.as_slice().to_vec())
+                        .unwrap_or_default(),
+                    s.ratchet_private.as_ref().map(|b| b.as_slice().to_vec()),
+                );
+                st.sender = s.sender;
+                st
+            }
+            _ => Step::deliver(s.message_index.unwrap_or(usize::MAX)),
+        };
+        let done = session.run(p, &step, &format!("steps[{i}]"), None)?;
+        out.push(StepInput {
+            action: done.action.clone(),
+            sender: done.sender,
+            plaintext: if done.action == "send" {
+                done.plaintext.clone()
+            } else {
+                None
+            },
+            ratchet_private: done.ratchet_private.clone(),
+            message_index: done.message_index,
+            message: done.message.clone(),
+        });
+    }
+    Ok((session, out))
+}
+
+impl Rejection {
+    fn compute(
+        p: &dyn CryptoProvider,
+        description: String,
+        setup: Setup,
+        steps: &[StepInput],
+        receiver: Party,
+        message: Bytes,
+    ) -> Result<Self, CaseError> {
+        let (mut session, steps) = replay(p, &setup, steps)?;
+        let r = session.party(receiver);
+        let before = r.to_bytes();
+        let error = match r.decrypt_with(p, message.as_slice()) {
+            Ok(_) => {
+                return Err(CaseError::check_failed(
+                    "message",
+                    "the message was accepted",
+                ))
+            }
+            Err(e) => error_class(&e),
+        };
+        if r.to_bytes() != before {
+            return Err(CaseError::check_failed(
+                "message",
+                "the rejected message changed the receiver's state",
+            ));
+        }
+        Ok(Self {
+            description,
+            setup: setup.recompute(p)?,
+            steps,
+            receiver,
+            message,
+            error,
+        })
+    }
+}
+
+impl Case for Rejection {
+    const KIND: &'static str = "rejection";
+    fn recompute(&self, p: &dyn CryptoProvider) -> Result<Self, CaseError> {
+        Self::compute(
+            p,
+            self.description.clone(),
+            self.setup.clone(),
+            &self.steps,
+            self.receiver,
+            self.message.clone(),
+        )
+    }
+}
+
+const A: Party = Party::Initiator;
+const B: Party = Party::Responder;
+
+/// The standard setup: Alice sends 0 and 1, Bob receives 0; Bob replies (delivered),
+/// Alice sends 2 (new chain, delivered). Returns the steps with generator randomness.
+fn base_steps(c: &crate::family::Inputs<'_>) -> Vec<StepInput> {
+    let send = |i: usize, who: Party, len: usize| StepInput {
+        action: "send".into(),
+        sender: Some(who),
+        plaintext: Some(c.bytes(&format!("steps[{i}].plaintext"), len).into()),
+        ratchet_private: Some(c.bytes(&format!("steps[{i}].ratchet_private"), 32).into()),
+        message_index: None,
+        message: None,
+    };
+    let deliver = |k: usize| StepInput {
+        action: "deliver".into(),
+        sender: None,
+        plaintext: None,
+        ratchet_private: None,
+        message_index: Some(k),
+        message: None,
+    };
+    vec![
+        send(0, A, 10),
+        send(1, A, 10),
+        deliver(0),
+        send(3, B, 10),
+        deliver(2),
+        send(5, A, 10),
+        deliver(3),
+    ]
+}
+
+/// Strips random bytes from sends that did not draw them (the replay reports
+/// which did); generation first runs with candidates everywhere.
+fn settle(
+    p: &dyn CryptoProvider,
+    setup: &Setup,
+    steps: Vec<StepInput>,
+) -> Result<(Session, Vec<StepInput>), CaseError> {
+    replay(p, setup, &steps)
+}
+
+type Mutation = fn(&mut Vec<u8>);
+
+fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
+    // (description, mode, which message to start from, mutation, receiver)
+    // Message indices: 0, 1 from Alice's first chain; 2 from Bob; 3 from Alice's second chain.
+    let cases: &[(&str, HeaderMode, usize, Mutation)] = &[
+        (
+            "replay of a delivered message",
+            HeaderMode::Plain,
+            0,
+            |_| {},
+        ),
+        (
+            "replay of a delivered message (encrypted header)",
+            HeaderMode::Encrypted,
+            0,
+            |_| {},
+        ),
+        ("one body bit flipped", HeaderMode::Plain, 1, |m| {
+            flip(m, 60)
+        }),
+        (
+            "one body bit flipped (encrypted header)",
+            HeaderMode::Encrypted,
+            1,
+            |m| flip(m, 90),
+        ),
+        ("tag bit flipped", HeaderMode::Plain, 1, |m| {
+            let l = m.len();
+            flip(m, l - 1)
+        }),
+        (
+            "message number changed in the clear header",
+            HeaderMode::Plain,
+            3,
+            |m| m[41] = 0x01,
+        ),
+        (
+            "encrypted header bit flipped",
+            HeaderMode::Encrypted,
+            1,
+            |m| flip(m, 20),
+        ),
+        ("header nonce bit flipped", HeaderMode::Encrypted, 1, |m| {
+            flip(m, 2)
+        }),
+        ("truncated by one byte", HeaderMode::Plain, 1, |m| {
+            m.pop();
+        }),
+        ("one trailing byte", HeaderMode::Plain, 1, |m| m.push(0)),
+        ("unsupported version", HeaderMode::Plain, 1, |m| m[0] = 0x02),
+        ("unknown message type", HeaderMode::Plain, 1, |m| {
+            m[1] = 0x07
+        }),
+        (
+            "body length not a padded length",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                m[42..46].copy_from_slice(&33u32.to_be_bytes());
+            },
+        ),
+        ("empty input", HeaderMode::Plain, 1, Vec::clear),
+        ("skips more than MAX_SKIP keys", HeaderMode::Plain, 3, |m| {
+            m[38..42].copy_from_slice(&2002u32.to_be_bytes());
+        }),
+        (
+            "beyond the announced end of an old chain",
+            HeaderMode::Plain,
+            0,
+            |m| {
+                m[38..42].copy_from_slice(&7u32.to_be_bytes());
+            },
+        ),
+        ("low-order ratchet public key", HeaderMode::Plain, 3, |m| {
+            m[2..34].fill(0)
+        }),
+    ];
+    for (description, mode, index, mutate) in cases {
+        g.case(|c| {
+            let p = c.provider();
+            let setup = Setup::new(
+                p,
+                c,
+                *mode,
+                b"initiator identity | responder identity".to_vec(),
+            );
+            let (session, steps) = settle(p, &setup, base_steps(c))?;
+            let (sender, wire) = session.sent[*index].clone();
+            let mut message = wire;
+            mutate(&mut message);
+            let receiver = if *description == "low-order ratchet public key" {
+                B
+            } else {
+                sender_other(sender)
+            };
+            Rejection::compute(
+                p,
+                (*description).to_owned(),
+                setup,
+                &steps,
+                receiver,
+                message.into(),
+            )
+        })?;
+    }
+    // A header-mode mismatch: a plain-header message offered to an encrypted-header session.
+    g.case(|c| {
+        let p = c.provider();
+        let plain = Setup::new(p, c, HeaderMode::Plain, b"ad".to_vec());
+        let (session, _) = settle(p, &plain, base_steps(c))?;
+        let message = session.sent[1].1.clone();
+        let enc = Setup::new(p, c, HeaderMode::Encrypted, b"ad".to_vec());
+        let (_, steps) = settle(p, &enc, base_steps(c))?;
+        Rejection::compute(
+            p,
+            "plain-header message in an encrypted-header session".into(),
+            enc,
+            &steps,
+            B,
+            message.into(),
+        )
+    })?;
+    Ok(())
+}
+
+fn sender_other(p: Party) -> Party {
+    match p {
+        Party::Initiator => Party::Responder,
+        Party::Responder => Party::Initiator,
+    }
+}
+
+fn flip(m: &mut [u8], i: usize) {
+    if let Some(b) = m.get_mut(i) {
+        *b ^= 0x01;
+    }
+}
