@@ -12,6 +12,7 @@
 //! * [`provider`] — the one boundary to cryptographic primitives (cipher suite SOVA-1, spec §3).
 //! * [`kdf`] — the labelled building blocks every derivation uses (spec §3.7).
 //! * [`ratchet`] — the Double Ratchet and its wire format (spec §5, §6).
+//! * [`safety`] — safety numbers, the fingerprints two people compare (spec §10).
 //! * [`secret`] — zeroizing, constant-time secret bytes.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod kdf;
 pub mod labels;
 pub mod provider;
 pub mod ratchet;
+pub mod safety;
 pub mod secret;
 
 pub use error::CryptoError;
