@@ -30,10 +30,10 @@
 //!   They are written only by [`write_dir`] (`sova vectors generate`) and are
 //!   never edited by hand.
 //!
-//! | file | contents | spec |
-//! |------|----------|------|
-//! | `primitives.json` | SHA-256, SHA-512, HMAC-SHA-256, HKDF-Extract, HKDF-Expand, ChaCha20-Poly1305, X25519, Ed25519, ML-KEM-768 | §4.2 |
-//! | `building-blocks.json` | EncodeLabel, LabeledHash, LabeledMac, LabeledExtract, LabeledExpand, LabeledSign | §4.3 |
+//! [`FAMILIES`] lists the files in canonical order, each with its
+//! description; spec §4.1.5 maps every file to the section that specifies it
+//! (`primitives.json` §4.2, `building-blocks.json` §4.3, then the higher
+//! layers).
 //!
 //! ## How inputs are produced
 //!
