@@ -25,6 +25,18 @@ pub const HEADER_KEYS: &str = "header keys";
 pub const HEADER_NONCE: &str = "header nonce";
 /// `Fingerprint`: the iterated SHA-512 of a public identity behind a safety number (spec §10.3).
 pub const SAFETY_NUMBER: &str = "safety number";
+/// `IdentityPublic`: the signature binding `IK_dh` to `IK_sig` (spec §7.1).
+pub const IDENTITY_BINDING: &str = "identity binding";
+/// Prekey signatures (spec §7.2).
+pub const PREKEY: &str = "prekey";
+/// `TH`: the handshake transcript hash (spec §7.4).
+pub const HANDSHAKE_TRANSCRIPT: &str = "handshake transcript";
+/// The handshake's extract step (spec §7.4).
+pub const HANDSHAKE: &str = "handshake";
+/// `SK`: the session secret (spec §7.4).
+pub const SESSION_SECRET: &str = "session secret";
+/// The key that seals persisted state (spec §8.3).
+pub const STORAGE_KEY: &str = "storage key";
 
 /// Every label the protocol uses, in the order of the spec's registry table.
 pub const ALL: &[&str] = &[
@@ -36,6 +48,12 @@ pub const ALL: &[&str] = &[
     HEADER_KEYS,
     HEADER_NONCE,
     SAFETY_NUMBER,
+    IDENTITY_BINDING,
+    PREKEY,
+    HANDSHAKE_TRANSCRIPT,
+    HANDSHAKE,
+    SESSION_SECRET,
+    STORAGE_KEY,
 ];
 
 #[cfg(test)]

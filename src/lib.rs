@@ -13,6 +13,8 @@
 //! * [`kdf`] — the labelled building blocks every derivation uses (spec §3.7).
 //! * [`ratchet`] — the Double Ratchet and its wire format (spec §5, §6).
 //! * [`safety`] — safety numbers, the fingerprints two people compare (spec §10).
+//! * [`session`] — identities, prekey bundles, the hybrid handshake and the session API (spec §7).
+//! * [`storage`] — encryption of persisted state at rest (spec §8.3).
 //! * [`secret`] — zeroizing, constant-time secret bytes.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -29,6 +31,8 @@ pub mod provider;
 pub mod ratchet;
 pub mod safety;
 pub mod secret;
+pub mod session;
+pub mod storage;
 
 pub use error::CryptoError;
 pub use provider::{CryptoProvider, DefaultProvider};

@@ -205,6 +205,9 @@ fn with_ad<R>(session_ad: &[u8], prefix: &[u8], f: impl FnOnce(&[u8]) -> R) -> R
     f(&buf[..2 + ad_len + prefix_len])
 }
 
+/// Skipped keys, the message key of `n`, and the chain key after `n`.
+type ChainAdvance = (Vec<(u32, Key)>, Key, Key);
+
 /// Advances a chain from `chain_key` at `from` to message `n`: the keys skipped
 /// on the way, the message key of `n` and the chain key after it (spec §5.5).
 fn advance_chain<P: CryptoProvider + ?Sized>(
@@ -212,7 +215,7 @@ fn advance_chain<P: CryptoProvider + ?Sized>(
     chain_key: &Key,
     from: u32,
     n: u32,
-) -> Result<(Vec<(u32, Key)>, Key, Key), CryptoError> {
+) -> Result<ChainAdvance, CryptoError> {
     let mut skipped = Vec::with_capacity((n - from) as usize);
     let mut ck = chain_key.clone();
     for i in from..n {

@@ -1,0 +1,573 @@
+//! The account: a party's identity, its prekeys, and the responder side of
+//! the handshake (spec §7.2, §7.6).
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+
+use super::bundle::PrekeyBundle;
+use super::handshake::{
+    derive_keys, transcript_hash, HandshakeHeader, HandshakeSecrets, Transcript,
+};
+use super::identity::{IdentityKey, IdentityKeyPair, IdentityPublic};
+use super::prekey::{sign_prekey, KemPrekey, PrekeyKind, X25519Prekey};
+use super::{AcceptError, AccountError, Session};
+use crate::codec::{Reader, Writer};
+use crate::provider::{CryptoProvider, DefaultProvider, MLKEM_SEED_LEN};
+use crate::ratchet::{message, HeaderMode, Ratchet};
+use crate::secret::Secret;
+use crate::CryptoError;
+
+/// The most one-time X25519 prekeys an account holds (spec §7.2).
+pub const MAX_ONE_TIME_PREKEYS: usize = 1000;
+/// The most one-time ML-KEM-768 prekeys an account holds (spec §7.2).
+pub const MAX_KEM_ONE_TIME_PREKEYS: usize = 100;
+/// How many accepted ephemeral keys the replay cache remembers (spec §7.6).
+pub const REPLAY_WINDOW: usize = 4096;
+
+/// A party's long-term state: identity, prekeys and replay cache. The caller
+/// owns it and persists it after every change (spec §8.4).
+pub struct Account {
+    pub(crate) identity: IdentityKeyPair,
+    pub(crate) next_prekey_id: u32,
+    pub(crate) signed_prekey: X25519Prekey,
+    pub(crate) previous_signed_prekey: Option<X25519Prekey>,
+    pub(crate) one_time_prekeys: Vec<X25519Prekey>,
+    pub(crate) kem_last_resort: KemPrekey,
+    pub(crate) previous_kem_last_resort: Option<KemPrekey>,
+    pub(crate) kem_one_time_prekeys: Vec<KemPrekey>,
+    /// `SHA-256(EK_A)` of recently accepted handshakes, oldest first.
+    pub(crate) replay_cache: VecDeque<[u8; 32]>,
+}
+
+impl core::fmt::Debug for Account {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Account")
+            .field("identity", self.identity.public())
+            .field("one_time_prekeys", &self.one_time_prekeys.len())
+            .field("kem_one_time_prekeys", &self.kem_one_time_prekeys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_x25519<P: CryptoProvider + ?Sized>(
+    p: &P,
+    id: u32,
+    private: Secret<32>,
+    sign_with: Option<&Secret<32>>,
+) -> Result<X25519Prekey, CryptoError> {
+    let public = p.x25519_public_key(&private);
+    let signature = match sign_with {
+        Some(seed) => Some(sign_prekey(p, seed, PrekeyKind::SignedX25519, id, &public)?),
+        None => None,
+    };
+    Ok(X25519Prekey {
+        id,
+        private,
+        public,
+        signature,
+    })
+}
+
+fn new_kem<P: CryptoProvider + ?Sized>(
+    p: &P,
+    id: u32,
+    kind: PrekeyKind,
+    seed: Secret<MLKEM_SEED_LEN>,
+    identity_seed: &Secret<32>,
+) -> Result<KemPrekey, CryptoError> {
+    let pair = p.ml_kem_768_generate(&seed);
+    let signature = sign_prekey(p, identity_seed, kind, id, &pair.encapsulation_key)?;
+    Ok(KemPrekey {
+        id,
+        kind,
+        seed,
+        public: pair.encapsulation_key.to_vec(),
+        signature,
+    })
+}
+
+fn random<const N: usize, R: CryptoRng + ?Sized>(rng: &mut R) -> Secret<N> {
+    let mut s = Secret::zero();
+    rng.fill_bytes(s.expose_mut());
+    s
+}
+
+impl Account {
+    /// Creates an account: an identity (64 random bytes), a signed prekey (32)
+    /// and a last-resort ML-KEM prekey (64), in that order (spec §7.2).
+    ///
+    /// # Errors
+    /// Only on an internal label error, which the fixed labels never cause.
+    pub fn new<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<Self, AccountError> {
+        Self::new_with(&DefaultProvider::default(), rng)
+    }
+
+    /// [`new`](Self::new) with an explicit provider.
+    ///
+    /// # Errors
+    /// Only on an internal label error, which the fixed labels never cause.
+    pub fn new_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+        p: &P,
+        rng: &mut R,
+    ) -> Result<Self, AccountError> {
+        let identity = IdentityKeyPair::generate(p, rng)?;
+        let signed_prekey = new_x25519(p, 1, random(rng), Some(&identity.signing_seed))?;
+        let kem_last_resort = new_kem(
+            p,
+            2,
+            PrekeyKind::KemLastResort,
+            random(rng),
+            &identity.signing_seed,
+        )?;
+        Ok(Self {
+            identity,
+            next_prekey_id: 3,
+            signed_prekey,
+            previous_signed_prekey: None,
+            one_time_prekeys: Vec::new(),
+            kem_last_resort,
+            previous_kem_last_resort: None,
+            kem_one_time_prekeys: Vec::new(),
+            replay_cache: VecDeque::new(),
+        })
+    }
+
+    /// The public identity.
+    pub fn identity(&self) -> &IdentityPublic {
+        self.identity.public()
+    }
+
+    /// The 64-byte identity key (for safety numbers).
+    pub fn identity_key(&self) -> IdentityKey {
+        self.identity.public().identity_key()
+    }
+
+    fn take_id(&mut self) -> Result<u32, AccountError> {
+        let id = self.next_prekey_id;
+        self.next_prekey_id = id.checked_add(1).ok_or(AccountError::PrekeyIdsExhausted)?;
+        Ok(id)
+    }
+
+    /// Adds `count` one-time X25519 prekeys (32 random bytes each); returns their ids.
+    ///
+    /// # Errors
+    /// [`AccountError::TooManyPrekeys`] past [`MAX_ONE_TIME_PREKEYS`]; nothing is added then.
+    pub fn generate_one_time_prekeys<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        count: usize,
+    ) -> Result<Vec<u32>, AccountError> {
+        if self.one_time_prekeys.len() + count > MAX_ONE_TIME_PREKEYS {
+            return Err(AccountError::TooManyPrekeys);
+        }
+        let p = DefaultProvider::default();
+        let mut ids = Vec::with_capacity(count);
+        for _ in 0..count {
+            let id = self.take_id()?;
+            self.one_time_prekeys
+                .push(new_x25519(&p, id, random(rng), None)?);
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Adds `count` signed one-time ML-KEM-768 prekeys (64 random bytes each); returns their ids.
+    ///
+    /// # Errors
+    /// [`AccountError::TooManyPrekeys`] past [`MAX_KEM_ONE_TIME_PREKEYS`]; nothing is added then.
+    pub fn generate_kem_one_time_prekeys<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        count: usize,
+    ) -> Result<Vec<u32>, AccountError> {
+        if self.kem_one_time_prekeys.len() + count > MAX_KEM_ONE_TIME_PREKEYS {
+            return Err(AccountError::TooManyPrekeys);
+        }
+        let p = DefaultProvider::default();
+        let mut ids = Vec::with_capacity(count);
+        for _ in 0..count {
+            let id = self.take_id()?;
+            let k = new_kem(
+                &p,
+                id,
+                PrekeyKind::KemOneTime,
+                random(rng),
+                &self.identity.signing_seed,
+            )?;
+            self.kem_one_time_prekeys.push(k);
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Replaces the signed prekey (32 random bytes); the previous one is kept
+    /// so initial messages already in flight still succeed (spec §7.2).
+    ///
+    /// # Errors
+    /// [`AccountError::PrekeyIdsExhausted`].
+    pub fn rotate_signed_prekey<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> Result<u32, AccountError> {
+        let id = self.take_id()?;
+        let new = new_x25519(
+            &DefaultProvider::default(),
+            id,
+            random(rng),
+            Some(&self.identity.signing_seed),
+        )?;
+        self.previous_signed_prekey = Some(core::mem::replace(&mut self.signed_prekey, new));
+        Ok(id)
+    }
+
+    /// Replaces the last-resort ML-KEM prekey (64 random bytes), keeping the previous one.
+    ///
+    /// # Errors
+    /// [`AccountError::PrekeyIdsExhausted`].
+    pub fn rotate_kem_last_resort<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> Result<u32, AccountError> {
+        let id = self.take_id()?;
+        let p = DefaultProvider::default();
+        let new = new_kem(
+            &p,
+            id,
+            PrekeyKind::KemLastResort,
+            random(rng),
+            &self.identity.signing_seed,
+        )?;
+        self.previous_kem_last_resort = Some(core::mem::replace(&mut self.kem_last_resort, new));
+        Ok(id)
+    }
+
+    /// Ids of the unused one-time X25519 prekeys.
+    pub fn one_time_prekey_ids(&self) -> Vec<u32> {
+        self.one_time_prekeys.iter().map(|k| k.id).collect()
+    }
+
+    /// Ids of the unused one-time ML-KEM prekeys.
+    pub fn kem_one_time_prekey_ids(&self) -> Vec<u32> {
+        self.kem_one_time_prekeys.iter().map(|k| k.id).collect()
+    }
+
+    /// The bundle an initiator needs, with the named one-time prekeys (a
+    /// server hands each one-time prekey to one initiator only).
+    ///
+    /// # Errors
+    /// [`AccountError::UnknownPrekey`] when a named prekey does not exist.
+    pub fn bundle(
+        &self,
+        one_time_prekey: Option<u32>,
+        kem_one_time_prekey: Option<u32>,
+    ) -> Result<PrekeyBundle, AccountError> {
+        let opk = match one_time_prekey {
+            None => None,
+            Some(id) => {
+                let k = self
+                    .one_time_prekeys
+                    .iter()
+                    .find(|k| k.id == id)
+                    .ok_or(AccountError::UnknownPrekey(id))?;
+                Some((k.id, k.public))
+            }
+        };
+        let kem = match kem_one_time_prekey {
+            None => &self.kem_last_resort,
+            Some(id) => self
+                .kem_one_time_prekeys
+                .iter()
+                .find(|k| k.id == id)
+                .ok_or(AccountError::UnknownPrekey(id))?,
+        };
+        let ek = kem
+            .encapsulation_key()
+            .ok_or(AccountError::UnknownPrekey(kem.id))?;
+        Ok(PrekeyBundle {
+            identity: *self.identity.public(),
+            signed_prekey_id: self.signed_prekey.id,
+            signed_prekey: self.signed_prekey.public,
+            signed_prekey_signature: self.signed_prekey.signature.unwrap_or([0u8; 64]),
+            one_time_prekey: opk,
+            kem_prekey_kind: kem.kind,
+            kem_prekey_id: kem.id,
+            kem_prekey: alloc::boxed::Box::new(*ek),
+            kem_prekey_signature: kem.signature,
+        })
+    }
+
+    /// Accepts an initial message (spec §7.6): derives the session, decrypts
+    /// the first message, and only then deletes the one-time prekeys it used
+    /// and records its ephemeral key against replays. On any error the account
+    /// is unchanged.
+    ///
+    /// # Errors
+    /// See [`AcceptError`].
+    pub fn accept(&mut self, initial_message: &[u8]) -> Result<(Session, Vec<u8>), AcceptError> {
+        self.accept_with(&DefaultProvider::default(), initial_message)
+    }
+
+    /// [`accept`](Self::accept) with an explicit provider.
+    ///
+    /// # Errors
+    /// See [`AcceptError`].
+    pub fn accept_with<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        initial_message: &[u8],
+    ) -> Result<(Session, Vec<u8>), AcceptError> {
+        let (h, inner) = HandshakeHeader::parse(initial_message)?;
+        h.identity
+            .verify(p)
+            .map_err(|_| AcceptError::InvalidIdentitySignature)?;
+        let spk = [
+            Some(&self.signed_prekey),
+            self.previous_signed_prekey.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|k| k.id == h.signed_prekey_id)
+        .ok_or(AcceptError::UnknownPrekey(h.signed_prekey_id))?;
+        let opk = match h.one_time_prekey_id {
+            None => None,
+            Some(id) => Some(
+                self.one_time_prekeys
+                    .iter()
+                    .position(|k| k.id == id)
+                    .ok_or(AcceptError::OneTimePrekeyUnknownOrUsed(id))?,
+            ),
+        };
+        let kem = match h.kem_prekey_kind {
+            PrekeyKind::KemOneTime => {
+                let i = self
+                    .kem_one_time_prekeys
+                    .iter()
+                    .position(|k| k.id == h.kem_prekey_id)
+                    .ok_or(AcceptError::OneTimePrekeyUnknownOrUsed(h.kem_prekey_id))?;
+                (Some(i), &self.kem_one_time_prekeys[i])
+            }
+            _ => (
+                None,
+                [
+                    Some(&self.kem_last_resort),
+                    self.previous_kem_last_resort.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .find(|k| k.id == h.kem_prekey_id)
+                .ok_or(AcceptError::UnknownPrekey(h.kem_prekey_id))?,
+            ),
+        };
+        let replay_tag = p.sha256(&[&h.ephemeral_key]);
+        if self.replay_cache.contains(&replay_tag) {
+            return Err(AcceptError::Replay);
+        }
+        let ours = &self.identity;
+        let dh1 = p.x25519(&spk.private, &h.identity.agreement_key)?;
+        let dh2 = p.x25519(&ours.agreement_private, &h.ephemeral_key)?;
+        let dh3 = p.x25519(&spk.private, &h.ephemeral_key)?;
+        let mut dh = alloc::vec![dh1, dh2, dh3];
+        let opk_ref = opk.and_then(|i| self.one_time_prekeys.get(i));
+        if let Some(k) = opk_ref {
+            dh.push(p.x25519(&k.private, &h.ephemeral_key)?);
+        }
+        let pair = p.ml_kem_768_generate(&kem.1.seed);
+        let ss = p.ml_kem_768_decapsulate(&pair.decapsulation_key, &h.kem_ciphertext);
+        let th = transcript_hash(
+            p,
+            &Transcript {
+                initiator: &h.identity,
+                responder: ours.public(),
+                signed_prekey: (spk.id, &spk.public),
+                one_time_prekey: opk_ref.map(|k| (k.id, &k.public)),
+                kem_prekey: (kem.1.kind, kem.1.id, &pair.encapsulation_key),
+                ephemeral_key: &h.ephemeral_key,
+                kem_ciphertext: &h.kem_ciphertext,
+            },
+        )?;
+        let keys = derive_keys(
+            p,
+            th,
+            &HandshakeSecrets {
+                dh,
+                kem_shared_secret: ss,
+            },
+        )?;
+        let mode = match inner.get(1) {
+            Some(&message::TYPE_ENCRYPTED_HEADER) => HeaderMode::Encrypted,
+            _ => HeaderMode::Plain,
+        };
+        let mut ratchet =
+            Ratchet::responder_with(p, &keys.session_secret, spk.private.clone(), &th, mode)
+                .map_err(|_| AcceptError::Crypto(CryptoError::LabelTooLong))?;
+        let plaintext = ratchet.decrypt_with(p, inner)?;
+        // Commit (spec §7.6): delete the one-time prekeys, remember EK_A.
+        let kem_index = kem.0;
+        if let Some(i) = opk {
+            self.one_time_prekeys.remove(i);
+        }
+        if let Some(i) = kem_index {
+            self.kem_one_time_prekeys.remove(i);
+        }
+        if self.replay_cache.len() == REPLAY_WINDOW {
+            self.replay_cache.pop_front();
+        }
+        self.replay_cache.push_back(replay_tag);
+        let session = Session {
+            ratchet,
+            session_id: th,
+            local_identity: self.identity_key(),
+            peer: h.identity,
+            we_initiated: false,
+            pending: None,
+            handshake_ephemeral: Some(h.ephemeral_key),
+        };
+        Ok((session, plaintext))
+    }
+}
+
+const MAGIC: &[u8; 14] = b"SOVA-1 account";
+const STATE_VERSION: u8 = 1;
+
+impl Account {
+    /// Serializes the account (secret!) in the format of spec §8.4.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            256 + self.one_time_prekeys.len() * 36 + self.kem_one_time_prekeys.len() * 68,
+        );
+        out.put(MAGIC);
+        out.put_u8(STATE_VERSION);
+        out.put(self.identity.signing_seed.expose());
+        out.put(self.identity.agreement_private.expose());
+        out.put_u32(self.next_prekey_id);
+        let put_x = |o: &mut Vec<u8>, k: &X25519Prekey| {
+            o.put_u32(k.id);
+            o.put(k.private.expose());
+        };
+        let put_kem = |o: &mut Vec<u8>, k: &KemPrekey| {
+            o.put_u32(k.id);
+            o.put(k.seed.expose());
+        };
+        put_x(&mut out, &self.signed_prekey);
+        match &self.previous_signed_prekey {
+            None => out.put_u8(0),
+            Some(k) => {
+                out.put_u8(1);
+                put_x(&mut out, k);
+            }
+        }
+        out.put_u16(self.one_time_prekeys.len() as u16);
+        for k in &self.one_time_prekeys {
+            put_x(&mut out, k);
+        }
+        put_kem(&mut out, &self.kem_last_resort);
+        match &self.previous_kem_last_resort {
+            None => out.put_u8(0),
+            Some(k) => {
+                out.put_u8(1);
+                put_kem(&mut out, k);
+            }
+        }
+        out.put_u16(self.kem_one_time_prekeys.len() as u16);
+        for k in &self.kem_one_time_prekeys {
+            put_kem(&mut out, k);
+        }
+        out.put_u16(self.replay_cache.len() as u16);
+        for t in &self.replay_cache {
+            out.put(t);
+        }
+        out
+    }
+
+    /// Restores an account written by [`to_bytes`](Self::to_bytes); public
+    /// keys and signatures are recomputed from the secrets.
+    ///
+    /// # Errors
+    /// [`crate::ratchet::StateError`] naming what is wrong; never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::ratchet::StateError> {
+        use crate::ratchet::StateError;
+        let p = DefaultProvider::default();
+        let mut r = Reader::new(bytes);
+        if r.bytes(MAGIC.len()).map_err(|_| StateError::BadMagic)? != MAGIC {
+            return Err(StateError::BadMagic);
+        }
+        let v = r.u8()?;
+        if v != STATE_VERSION {
+            return Err(StateError::UnsupportedVersion(v));
+        }
+        let seed = Secret::from_bytes(r.array()?);
+        let dh = Secret::from_bytes(r.array()?);
+        let identity = IdentityKeyPair::from_secrets(&p, seed, dh)
+            .map_err(|_| StateError::Invalid("identity"))?;
+        let next_prekey_id = r.u32()?;
+        let bad = |_| StateError::Invalid("prekey");
+        let read_x = |r: &mut Reader<'_>, signed: bool| -> Result<X25519Prekey, StateError> {
+            let id = r.u32()?;
+            if id >= next_prekey_id {
+                return Err(StateError::Invalid("prekey id"));
+            }
+            let private = Secret::from_bytes(r.array()?);
+            new_x25519(&p, id, private, signed.then_some(&identity.signing_seed)).map_err(bad)
+        };
+        let read_kem = |r: &mut Reader<'_>, kind: PrekeyKind| -> Result<KemPrekey, StateError> {
+            let id = r.u32()?;
+            if id >= next_prekey_id {
+                return Err(StateError::Invalid("prekey id"));
+            }
+            let seed = Secret::from_bytes(r.array()?);
+            new_kem(&p, id, kind, seed, &identity.signing_seed).map_err(bad)
+        };
+        let signed_prekey = read_x(&mut r, true)?;
+        let previous_signed_prekey = match r.u8()? {
+            0 => None,
+            1 => Some(read_x(&mut r, true)?),
+            _ => return Err(StateError::Invalid("option tag")),
+        };
+        let n = r.u16()? as usize;
+        if n > MAX_ONE_TIME_PREKEYS {
+            return Err(StateError::Invalid("one-time prekey count"));
+        }
+        let mut one_time_prekeys = Vec::with_capacity(n);
+        for _ in 0..n {
+            one_time_prekeys.push(read_x(&mut r, false)?);
+        }
+        let kem_last_resort = read_kem(&mut r, PrekeyKind::KemLastResort)?;
+        let previous_kem_last_resort = match r.u8()? {
+            0 => None,
+            1 => Some(read_kem(&mut r, PrekeyKind::KemLastResort)?),
+            _ => return Err(StateError::Invalid("option tag")),
+        };
+        let m = r.u16()? as usize;
+        if m > MAX_KEM_ONE_TIME_PREKEYS {
+            return Err(StateError::Invalid("KEM one-time prekey count"));
+        }
+        let mut kem_one_time_prekeys = Vec::with_capacity(m);
+        for _ in 0..m {
+            kem_one_time_prekeys.push(read_kem(&mut r, PrekeyKind::KemOneTime)?);
+        }
+        let c = r.u16()? as usize;
+        if c > REPLAY_WINDOW {
+            return Err(StateError::Invalid("replay cache size"));
+        }
+        let mut replay_cache = VecDeque::with_capacity(c);
+        for _ in 0..c {
+            replay_cache.push_back(r.array()?);
+        }
+        if r.remaining() != 0 {
+            return Err(StateError::TrailingBytes);
+        }
+        Ok(Self {
+            identity,
+            next_prekey_id,
+            signed_prekey,
+            previous_signed_prekey,
+            one_time_prekeys,
+            kem_last_resort,
+            previous_kem_last_resort,
+            kem_one_time_prekeys,
+            replay_cache,
+        })
+    }
+}

@@ -1,0 +1,550 @@
+//! Sessions between two parties (spec §7): identities, prekey bundles, the
+//! hybrid X25519 + ML-KEM-768 handshake, and the session API.
+//!
+//! The types here are plain state objects the caller owns and persists; the
+//! library does no I/O and needs no storage traits.
+//!
+//! ```
+//! use sova::session::{Account, Session};
+//! use sova::ratchet::HeaderMode;
+//! use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+//!
+//! let mut rng = ChaCha20Rng::from_seed([3; 32]); // use a CSPRNG such as the OS RNG in production
+//! let alice = Account::new(&mut rng)?;
+//! let mut bob = Account::new(&mut rng)?;
+//!
+//! // Bob publishes prekeys; a server hands Alice a bundle with one-time keys.
+//! let opk = bob.generate_one_time_prekeys(&mut rng, 1)?[0];
+//! let bundle = bob.bundle(Some(opk), None)?.to_bytes();
+//!
+//! // Alice starts a session from the bundle and sends the first message.
+//! let mut to_bob = Session::start(&alice, &mut rng, &bundle, HeaderMode::Plain)?;
+//! let first = to_bob.encrypt(&mut rng, b"hi Bob")?;
+//!
+//! // Bob accepts it: a new session and the plaintext.
+//! let (mut to_alice, plaintext) = bob.accept(&first)?;
+//! assert_eq!(plaintext, b"hi Bob");
+//! assert_eq!(to_alice.session_id(), to_bob.session_id());
+//!
+//! let reply = to_alice.encrypt(&mut rng, b"hi Alice")?;
+//! assert_eq!(to_bob.decrypt(&reply)?, b"hi Alice");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+
+use crate::codec::{Reader, Writer};
+use crate::provider::{CryptoProvider, DefaultProvider};
+use crate::ratchet::{self, HeaderMode, Ratchet, StateError};
+use crate::secret::Secret;
+use crate::storage::{self, SealedKind, StorageError};
+use crate::CryptoError;
+
+mod account;
+mod bundle;
+mod conversation;
+mod handshake;
+mod identity;
+mod prekey;
+
+pub use account::{Account, MAX_KEM_ONE_TIME_PREKEYS, MAX_ONE_TIME_PREKEYS, REPLAY_WINDOW};
+pub use bundle::{BundleError, PrekeyBundle};
+pub use conversation::{Conversation, ConversationError};
+pub use handshake::{HandshakeHeader, InitialMessageError, TYPE_INITIAL};
+pub use identity::{IdentityKey, IdentityKeyPair, IdentityPublic, IDENTITY_PUBLIC_LEN};
+pub use prekey::PrekeyKind;
+
+#[cfg(feature = "hazmat")]
+pub use handshake::{derive_keys, transcript_hash, HandshakeKeys, HandshakeSecrets, Transcript};
+
+use handshake::{
+    derive_keys as derive, transcript_hash as th_of, HandshakeSecrets as Secrets, Transcript as Tr,
+};
+
+/// Errors of [`Account`] management.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// No prekey with this id.
+    #[error("unknown prekey {0}")]
+    UnknownPrekey(u32),
+    /// Adding these prekeys would exceed the account's limit.
+    #[error("too many one-time prekeys")]
+    TooManyPrekeys,
+    /// All 2^32 prekey ids have been used.
+    #[error("prekey ids exhausted")]
+    PrekeyIdsExhausted,
+    /// A primitive failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// Why a session could not be started from a bundle (spec §7.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The bundle is malformed or a signature does not verify.
+    #[error("invalid bundle: {0}")]
+    Bundle(#[from] BundleError),
+    /// The bundle's ML-KEM key fails the FIPS 203 check.
+    #[error("bundle's ML-KEM prekey is not a valid encapsulation key")]
+    InvalidKemPrekey,
+    /// A Diffie-Hellman value is all zero: a prekey or identity key is a low-order point.
+    #[error("bundle contains a low-order X25519 key")]
+    LowOrderKey,
+    /// A primitive failed.
+    #[error(transparent)]
+    Crypto(CryptoError),
+}
+
+/// Why an initial message was not accepted (spec §7.6). The account is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcceptError {
+    /// The bytes are not a well-formed initial message.
+    #[error("malformed initial message: {0}")]
+    Malformed(#[from] InitialMessageError),
+    /// The initiator's identity binding signature does not verify.
+    #[error("initiator's identity signature is invalid")]
+    InvalidIdentitySignature,
+    /// The signed or last-resort prekey named is not (or no longer) held.
+    #[error("unknown prekey {0}")]
+    UnknownPrekey(u32),
+    /// The one-time prekey named was never issued or was already used.
+    #[error("one-time prekey {0} unknown or already used")]
+    OneTimePrekeyUnknownOrUsed(u32),
+    /// The ephemeral key was already accepted (a replayed initial message).
+    #[error("replayed initial message")]
+    Replay,
+    /// A Diffie-Hellman value is all zero.
+    #[error("low-order X25519 key in the initial message")]
+    LowOrderKey,
+    /// The embedded first message did not decrypt.
+    #[error("first message rejected: {0}")]
+    FirstMessage(#[from] ratchet::DecryptError),
+    /// A primitive failed.
+    #[error(transparent)]
+    Crypto(CryptoError),
+}
+
+/// Why a message was not decrypted by a [`Session`]. The session is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecryptError {
+    /// The ratchet rejected the message.
+    #[error(transparent)]
+    Ratchet(#[from] ratchet::DecryptError),
+    /// A malformed initial message.
+    #[error("malformed initial message: {0}")]
+    InitialMessage(#[from] InitialMessageError),
+    /// An initial message that belongs to another session (give it to
+    /// [`Account::accept`] or another session).
+    #[error("initial message of another session")]
+    NotThisSession,
+}
+
+impl From<CryptoError> for StartError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::X25519LowOrder => Self::LowOrderKey,
+            CryptoError::InvalidKemPublicKey => Self::InvalidKemPrekey,
+            other => Self::Crypto(other),
+        }
+    }
+}
+
+impl From<CryptoError> for AcceptError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::X25519LowOrder => Self::LowOrderKey,
+            other => Self::Crypto(other),
+        }
+    }
+}
+
+/// An end-to-end encrypted session with one peer.
+///
+/// The initiator's messages are wrapped in initial messages (type `0x03`,
+/// spec §7.5) until it has received a message from the peer, so that the
+/// peer can set up its side from whichever arrives first.
+pub struct Session {
+    pub(crate) ratchet: Ratchet,
+    pub(crate) session_id: [u8; 32],
+    pub(crate) local_identity: IdentityKey,
+    pub(crate) peer: IdentityPublic,
+    pub(crate) we_initiated: bool,
+    /// The handshake fields to wrap outgoing messages in (initiator, until a reply arrives).
+    pub(crate) pending: Option<HandshakeHeader>,
+    /// The initiator's ephemeral key (responder), to recognise repeated initial messages.
+    pub(crate) handshake_ephemeral: Option<[u8; 32]>,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("we_initiated", &self.we_initiated)
+            .field("pending", &self.pending.is_some())
+            .field("ratchet", &self.ratchet)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Starts a session from a peer's bundle (spec §7.4). Draws 32 random
+    /// bytes for the ephemeral key, then 32 for the ML-KEM encapsulation.
+    ///
+    /// # Errors
+    /// See [`StartError`].
+    pub fn start<R: CryptoRng + ?Sized>(
+        account: &Account,
+        rng: &mut R,
+        bundle: &[u8],
+        mode: HeaderMode,
+    ) -> Result<Self, StartError> {
+        Self::start_with(&DefaultProvider::default(), account, rng, bundle, mode)
+    }
+
+    /// [`start`](Self::start) with an explicit provider.
+    ///
+    /// # Errors
+    /// See [`StartError`].
+    pub fn start_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+        p: &P,
+        account: &Account,
+        rng: &mut R,
+        bundle: &[u8],
+        mode: HeaderMode,
+    ) -> Result<Self, StartError> {
+        let b = PrekeyBundle::parse(bundle)?;
+        b.verify(p)?;
+        let mut ek = Secret::<32>::zero();
+        rng.fill_bytes(ek.expose_mut());
+        let mut m = Secret::<32>::zero();
+        rng.fill_bytes(m.expose_mut());
+        let ek_pub = p.x25519_public_key(&ek);
+        let ours = &account.identity;
+        let dh1 = p.x25519(&ours.agreement_private, &b.signed_prekey)?;
+        let dh2 = p.x25519(&ek, &b.identity.agreement_key)?;
+        let dh3 = p.x25519(&ek, &b.signed_prekey)?;
+        let mut dh = alloc::vec![dh1, dh2, dh3];
+        if let Some((_, opk)) = &b.one_time_prekey {
+            dh.push(p.x25519(&ek, opk)?);
+        }
+        let (ct, ss) = p.ml_kem_768_encapsulate(&b.kem_prekey, &m)?;
+        let th = th_of(
+            p,
+            &Tr {
+                initiator: ours.public(),
+                responder: &b.identity,
+                signed_prekey: (b.signed_prekey_id, &b.signed_prekey),
+                one_time_prekey: b.one_time_prekey.as_ref().map(|(id, k)| (*id, k)),
+                kem_prekey: (b.kem_prekey_kind, b.kem_prekey_id, &b.kem_prekey),
+                ephemeral_key: &ek_pub,
+                kem_ciphertext: &ct,
+            },
+        )?;
+        let keys = derive(
+            p,
+            th,
+            &Secrets {
+                dh,
+                kem_shared_secret: ss,
+            },
+        )?;
+        let ratchet = Ratchet::initiator_with(p, &keys.session_secret, b.signed_prekey, &th, mode)
+            .map_err(|_| StartError::Crypto(CryptoError::LabelTooLong))?;
+        Ok(Self {
+            ratchet,
+            session_id: th,
+            local_identity: account.identity_key(),
+            peer: b.identity,
+            we_initiated: true,
+            pending: Some(HandshakeHeader {
+                identity: *ours.public(),
+                ephemeral_key: ek_pub,
+                signed_prekey_id: b.signed_prekey_id,
+                one_time_prekey_id: b.one_time_prekey.map(|(id, _)| id),
+                kem_prekey_kind: b.kem_prekey_kind,
+                kem_prekey_id: b.kem_prekey_id,
+                kem_ciphertext: alloc::boxed::Box::new(ct),
+            }),
+            handshake_ephemeral: None,
+        })
+    }
+
+    /// The session id: the handshake transcript hash `TH` (spec §7.4), equal on both sides.
+    pub fn session_id(&self) -> &[u8; 32] {
+        &self.session_id
+    }
+
+    /// The peer's public identity.
+    pub fn peer_identity(&self) -> &IdentityPublic {
+        &self.peer
+    }
+
+    /// Whether this side started the session.
+    pub fn we_initiated(&self) -> bool {
+        self.we_initiated
+    }
+
+    /// Whether outgoing messages are still wrapped in initial messages.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The identity key of the session's initiator.
+    pub fn initiator_identity(&self) -> IdentityKey {
+        if self.we_initiated {
+            self.local_identity
+        } else {
+            self.peer.identity_key()
+        }
+    }
+
+    /// The underlying ratchet (read-only).
+    pub fn ratchet(&self) -> &Ratchet {
+        &self.ratchet
+    }
+
+    /// Encrypts a message (spec §5.5, §7.5).
+    ///
+    /// # Errors
+    /// See [`ratchet::EncryptError`]; the session is unchanged on error.
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, ratchet::EncryptError> {
+        self.encrypt_with(&DefaultProvider::default(), rng, plaintext)
+    }
+
+    /// [`encrypt`](Self::encrypt) with an explicit provider.
+    ///
+    /// # Errors
+    /// See [`ratchet::EncryptError`].
+    pub fn encrypt_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        p: &P,
+        rng: &mut R,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, ratchet::EncryptError> {
+        let inner = self.ratchet.encrypt_with(p, rng, plaintext)?;
+        Ok(match &self.pending {
+            Some(h) => h.encode_with(&inner),
+            None => inner,
+        })
+    }
+
+    /// Decrypts a message: a ratchet message, or (responder) a repeat of the
+    /// initiator's initial message (spec §7.6).
+    ///
+    /// # Errors
+    /// See [`DecryptError`]; the session is unchanged on error.
+    pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        self.decrypt_with(&DefaultProvider::default(), message)
+    }
+
+    /// [`decrypt`](Self::decrypt) with an explicit provider.
+    ///
+    /// # Errors
+    /// See [`DecryptError`].
+    pub fn decrypt_with<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &[u8],
+    ) -> Result<Vec<u8>, DecryptError> {
+        if message.get(1) == Some(&TYPE_INITIAL) {
+            let (h, inner) = HandshakeHeader::parse(message)?;
+            if self.handshake_ephemeral != Some(h.ephemeral_key) || h.identity != self.peer {
+                return Err(DecryptError::NotThisSession);
+            }
+            return Ok(self.ratchet.decrypt_with(p, inner)?);
+        }
+        let pt = self.ratchet.decrypt_with(p, message)?;
+        // A message from the peer proves it has the session: stop wrapping.
+        self.pending = None;
+        Ok(pt)
+    }
+
+    /// Whether an initial message belongs to this session (same initiator and ephemeral key).
+    pub fn matches_initial_message(&self, message: &[u8]) -> bool {
+        match HandshakeHeader::parse(message) {
+            Ok((h, _)) => {
+                self.handshake_ephemeral == Some(h.ephemeral_key) && h.identity == self.peer
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+const MAGIC: &[u8; 14] = b"SOVA-1 session";
+const STATE_VERSION: u8 = 1;
+
+impl Session {
+    /// Serializes the session (secret!) in the format of spec §8.5.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let r = self.ratchet.to_bytes();
+        let mut out = Vec::with_capacity(r.len() + 1600);
+        out.put(MAGIC);
+        out.put_u8(STATE_VERSION);
+        out.put_u8(u8::from(self.we_initiated));
+        out.put(&self.session_id);
+        out.put(&self.local_identity);
+        out.put(&self.peer.to_bytes());
+        match &self.pending {
+            None => out.put_u8(0),
+            Some(h) => {
+                out.put_u8(1);
+                let enc = h.encode_with(&[]);
+                out.put_u32(enc.len() as u32);
+                out.put(&enc);
+            }
+        }
+        match &self.handshake_ephemeral {
+            None => out.put_u8(0),
+            Some(k) => {
+                out.put_u8(1);
+                out.put(k);
+            }
+        }
+        out.put_u32(r.len() as u32);
+        out.put(&r);
+        out
+    }
+
+    /// Restores a session written by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    /// [`StateError`] naming what is wrong; never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        let mut r = Reader::new(bytes);
+        if r.bytes(MAGIC.len()).map_err(|_| StateError::BadMagic)? != MAGIC {
+            return Err(StateError::BadMagic);
+        }
+        let v = r.u8()?;
+        if v != STATE_VERSION {
+            return Err(StateError::UnsupportedVersion(v));
+        }
+        let we_initiated = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(StateError::Invalid("role")),
+        };
+        let session_id = r.array()?;
+        let local_identity = r.array()?;
+        let peer = IdentityPublic::read(&mut r)?;
+        let pending = match r.u8()? {
+            0 => None,
+            1 => {
+                let len = r.u32()? as usize;
+                let enc = r.bytes(len)?;
+                let (h, inner) = HandshakeHeader::parse(enc)
+                    .map_err(|_| StateError::Invalid("pending handshake"))?;
+                if !inner.is_empty() || !we_initiated {
+                    return Err(StateError::Invalid("pending handshake"));
+                }
+                Some(h)
+            }
+            _ => return Err(StateError::Invalid("option tag")),
+        };
+        let handshake_ephemeral = match r.u8()? {
+            0 => None,
+            1 => Some(r.array()?),
+            _ => return Err(StateError::Invalid("option tag")),
+        };
+        let len = r.u32()? as usize;
+        let ratchet = Ratchet::from_bytes(r.bytes(len)?)?;
+        if r.remaining() != 0 {
+            return Err(StateError::TrailingBytes);
+        }
+        Ok(Self {
+            ratchet,
+            session_id,
+            local_identity,
+            peer,
+            we_initiated,
+            pending,
+            handshake_ephemeral,
+        })
+    }
+
+    /// [`to_bytes`](Self::to_bytes) sealed under a caller-given storage key (spec §8.3).
+    ///
+    /// # Errors
+    /// Only on an internal label error.
+    pub fn to_sealed_bytes<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        key: &Secret<32>,
+    ) -> Result<Vec<u8>, StorageError> {
+        storage::seal(
+            &DefaultProvider::default(),
+            rng,
+            key,
+            SealedKind::Session,
+            &self.to_bytes(),
+        )
+    }
+
+    /// Opens and restores a session sealed by [`to_sealed_bytes`](Self::to_sealed_bytes).
+    ///
+    /// # Errors
+    /// [`PersistError`] for a wrong key, a corrupted blob or an invalid state.
+    pub fn from_sealed_bytes(sealed: &[u8], key: &Secret<32>) -> Result<Self, PersistError> {
+        let bytes = zeroize::Zeroizing::new(storage::open(
+            &DefaultProvider::default(),
+            key,
+            SealedKind::Session,
+            sealed,
+        )?);
+        Ok(Self::from_bytes(&bytes)?)
+    }
+}
+
+impl Account {
+    /// [`to_bytes`](Self::to_bytes) sealed under a caller-given storage key (spec §8.3).
+    ///
+    /// # Errors
+    /// Only on an internal label error.
+    pub fn to_sealed_bytes<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        key: &Secret<32>,
+    ) -> Result<Vec<u8>, StorageError> {
+        storage::seal(
+            &DefaultProvider::default(),
+            rng,
+            key,
+            SealedKind::Account,
+            &self.to_bytes(),
+        )
+    }
+
+    /// Opens and restores an account sealed by [`to_sealed_bytes`](Self::to_sealed_bytes).
+    ///
+    /// # Errors
+    /// [`PersistError`] for a wrong key, a corrupted blob or an invalid state.
+    pub fn from_sealed_bytes(sealed: &[u8], key: &Secret<32>) -> Result<Self, PersistError> {
+        let bytes = zeroize::Zeroizing::new(storage::open(
+            &DefaultProvider::default(),
+            key,
+            SealedKind::Account,
+            sealed,
+        )?);
+        Ok(Self::from_bytes(&bytes)?)
+    }
+}
+
+/// Why persisted state could not be restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PersistError {
+    /// The sealed blob could not be opened.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The opened bytes are not a valid state.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
