@@ -134,6 +134,7 @@ pub const FAMILIES: &[Family] = &[
     families::ratchet_kdf::FAMILY,
     families::ratchet_transcripts::FAMILY,
     families::ratchet_negative::FAMILY,
+    families::safety_numbers::FAMILY,
 ];
 
 /// The family whose file is named `file`.

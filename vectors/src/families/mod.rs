@@ -5,3 +5,4 @@ pub(crate) mod primitives;
 pub(crate) mod ratchet_kdf;
 pub(crate) mod ratchet_negative;
 pub(crate) mod ratchet_transcripts;
+pub(crate) mod safety_numbers;
