@@ -23,6 +23,11 @@
 
 extern crate alloc;
 
+/// The README's code examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod codec;
 pub mod error;
 pub mod kdf;
