@@ -431,3 +431,13 @@ fn debug_output_has_no_secrets() {
     let s = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     assert!(!format!("{s:?}").contains(&seed_hex));
 }
+
+#[test]
+fn bundle_sizes_match_the_spec() {
+    // spec §7.3: 1,484 bytes, 1,520 with a one-time prekey.
+    let mut r = rng(14);
+    let mut bob = Account::new(&mut r).unwrap();
+    let opk = bob.generate_one_time_prekeys(&mut r, 1).unwrap()[0];
+    assert_eq!(bob.bundle(None, None).unwrap().to_bytes().len(), 1484);
+    assert_eq!(bob.bundle(Some(opk), None).unwrap().to_bytes().len(), 1520);
+}
