@@ -67,21 +67,24 @@ const _: () = assert!(SAFETY_NUMBER.len() <= MAX_LABEL_LEN);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SafetyError {
-    /// The payload is not [`QR_PAYLOAD_LEN`] (65) bytes long.
+    /// The payload is not [`QR_PAYLOAD_LEN`] (65) bytes long: not a
+    /// safety-number code (`QrLength` in spec §10.7).
     #[error("QR payload has {actual} bytes, expected 65")]
     Length {
         /// The length of the scanned payload.
         actual: usize,
     },
     /// The payload's first byte is not [`QR_VERSION`]: it was made by a
-    /// different version of the format and cannot be compared.
+    /// different version of the format and cannot be compared
+    /// (`QrUnknownVersion` in spec §10.7).
     #[error("QR payload has unknown version {version:#04x}")]
     UnknownVersion {
         /// The payload's first byte.
         version: u8,
     },
     /// The payload is well formed but does not match the two identities:
-    /// one party sees a different key for the other (or for itself).
+    /// one party holds a different identity for the other, or for itself
+    /// (`QrMismatch` in spec §10.7).
     #[error("QR payload does not match the safety number")]
     Mismatch,
 }
