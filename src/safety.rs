@@ -1,9 +1,10 @@
 //! Safety numbers: the fingerprints two people compare to authenticate each
 //! other's identity keys out of band (spec §10).
 //!
-//! A party's public identity is the 64 bytes `IK_sig || IK_dh` (its Ed25519
-//! and X25519 identity public keys, spec §7). Each identity is hashed into a
-//! 64-byte [`fingerprint`] by 5200 iterations of SHA-512:
+//! A party's public identity is its 64-byte
+//! [`IdentityKey`](crate::session::IdentityKey), `IK_sig || IK_dh` (its
+//! Ed25519 and X25519 identity public keys, spec §7.1). Each identity is
+//! hashed into a 64-byte [`fingerprint`] by 5200 iterations of SHA-512:
 //!
 //! ```text
 //! Fingerprint(identity):                  # identity: bytes[64]
