@@ -8,6 +8,35 @@
 //! All randomness is injected through [`rand_core::CryptoRng`], so every
 //! operation is reproducible in tests and test vectors.
 //!
+//! ## A session in brief
+//!
+//! ```
+//! use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+//! use sova::ratchet::HeaderMode;
+//! use sova::session::{Account, Session};
+//!
+//! let mut rng = ChaCha20Rng::from_seed([3; 32]); // in production: sova::os_rng()
+//! let alice = Account::new(&mut rng)?;
+//! let mut bob = Account::new(&mut rng)?;
+//!
+//! // Bob publishes a prekey bundle; Alice starts a session from it.
+//! let bundle = bob.bundle(None, None)?.to_bytes();
+//! let mut to_bob = Session::start(&alice, &mut rng, &bundle, HeaderMode::Encrypted)?;
+//! let first = to_bob.encrypt(&mut rng, b"hi Bob")?;
+//!
+//! // Bob accepts the initial message and answers.
+//! let (mut to_alice, plaintext) = bob.accept(&first)?;
+//! assert_eq!(plaintext, b"hi Bob");
+//! let reply = to_alice.encrypt(&mut rng, b"hi Alice")?;
+//! assert_eq!(to_bob.decrypt(&reply)?, b"hi Alice");
+//!
+//! // Both sides compare safety numbers out of band: the same 60 digits.
+//! let a = sova::safety::SafetyNumber::new(&alice.identity_key(), &to_bob.peer_identity().identity_key());
+//! let b = sova::safety::SafetyNumber::new(&bob.identity_key(), &to_alice.peer_identity().identity_key());
+//! assert_eq!(a.digits(), b.digits());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Layout
 //! * [`provider`] — the one boundary to cryptographic primitives (cipher suite SOVA-1, spec §3).
 //! * [`kdf`] — the labelled building blocks every derivation uses (spec §3.7).
@@ -42,4 +71,27 @@ pub mod storage;
 pub use error::CryptoError;
 pub use provider::{CryptoProvider, DefaultProvider};
 pub use rand_core;
+
+/// The operating system's random number generator, for production use
+/// (feature `getrandom`; the library never reads it otherwise).
+///
+/// ```
+/// # #[cfg(feature = "getrandom")] {
+/// let mut rng = sova::os_rng();
+/// let account = sova::session::Account::new(&mut rng).unwrap();
+/// # }
+/// ```
+#[cfg(feature = "getrandom")]
+pub type OsRng = rand_core::UnwrapErr<getrandom::SysRng>;
+
+/// Returns the operating system's random number generator (feature `getrandom`).
+///
+/// # Panics
+/// Every draw panics if the operating system cannot supply random bytes
+/// (for example a sandbox that forbids the system call): continuing without
+/// randomness would be unsafe, and such a failure is not caused by input.
+#[cfg(feature = "getrandom")]
+pub fn os_rng() -> OsRng {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
 pub use secret::Secret;

@@ -416,3 +416,33 @@ fn debug_output_has_no_secrets() {
     let root_hex: String = state[20..28].iter().map(|b| format!("{b:02x}")).collect();
     assert!(!text.contains(&root_hex));
 }
+
+#[cfg(feature = "hazmat")]
+#[test]
+fn non_canonical_padding_is_rejected_without_state_change() {
+    // A sender holding the right keys but padding wrongly: re-seal the body
+    // of a genuine message with the same AEAD key and nonce.
+    let p = DefaultProvider::default();
+    let (mut a, mut b) = pair(HeaderMode::Plain);
+    let (mut m, trace) = a.encrypt_traced(&p, &mut rng(), b"x").unwrap();
+    let key = trace.aead_key.unwrap();
+    let nonce = trace.aead_nonce.unwrap();
+    let prefix_len = message::PLAIN_PREFIX_LEN;
+    let session_ad = b"alice-id|bob-id";
+    let mut ad = (session_ad.len() as u16).to_be_bytes().to_vec();
+    ad.extend_from_slice(session_ad);
+    ad.extend_from_slice(&m[..prefix_len]);
+    for bad in [[0xaau8; 32], [0u8; 32], {
+        let mut x = [0u8; 32];
+        x[0] = 0x80; // an empty plaintext, but its padded length is 32: fine...
+        x[31] = 0x01; // ...followed by a non-zero byte: not canonical
+        x
+    }] {
+        let mut body = bad.to_vec();
+        let tag = p.aead_seal(&key, &nonce, &ad, &mut body);
+        m.truncate(prefix_len);
+        m.extend_from_slice(&body);
+        m.extend_from_slice(&tag);
+        rejects(&mut b, &m, DecryptError::InvalidPadding);
+    }
+}
