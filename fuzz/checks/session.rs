@@ -1,0 +1,1016 @@
+//! Checks of session establishment (spec §7) and persistence (spec §8.3–§8.5),
+//! shared by
+//!
+//! * the fuzz targets `bundle_parse`, `initial_message` and `state_decode`
+//!   (`fuzz/fuzz_targets/`),
+//! * the seed replay test `tests/fuzz_seeds_session.rs`, which runs every
+//!   committed seed through the same functions in `cargo test`.
+//!
+//! Every check takes one input and panics, with a description, when the
+//! library breaks an invariant; inputs the library legitimately rejects are not
+//! failures. Only the public API is used (no `hazmat`), so the module builds in
+//! the root crate's tests and in the fuzz crate alike; both include it with
+//! `#[path]`.
+//!
+//! The checks run against a fixed [`Fixture`]: a responder account built from
+//! fixed seeds (a rotated signed prekey and last-resort ML-KEM prekey, three
+//! one-time X25519 prekeys, two one-time ML-KEM prekeys), its bundles, and
+//! initial messages an initiator really sent to it. Because every rejection
+//! must leave the responder unchanged, each input starts from the same
+//! responder state, so a failing input reproduces on its own.
+//!
+//! Input layouts are flat byte strings read by a [`Cursor`] that never fails
+//! (reading past the end yields zeros), so every byte string is a valid input.
+//! [`seeds`] builds the committed seed inputs.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use sova::provider::all_providers;
+use sova::ratchet::{HeaderMode, Ratchet};
+use sova::session::{
+    AcceptError, Account, HandshakeHeader, IdentityPublic, PersistError, PrekeyBundle, PrekeyKind,
+    Session, StartError, TYPE_INITIAL,
+};
+use sova::storage::{self, SealedKind, StorageError};
+use sova::{DefaultProvider, Secret};
+
+// ---------------------------------------------------------------------------
+// Shared helpers
+// ---------------------------------------------------------------------------
+
+/// Reads a fuzz input front to back; past the end every read yields zeros.
+#[derive(Debug, Clone)]
+pub struct Cursor<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor over `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Self { data }
+    }
+
+    /// Whether the input is used up.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Up to `n` bytes from the front (fewer when the input runs out).
+    pub fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, tail) = self.data.split_at(n.min(self.data.len()));
+        self.data = tail;
+        head
+    }
+
+    /// Exactly `N` bytes, zero-padded.
+    pub fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        let head = self.take(N);
+        out[..head.len()].copy_from_slice(head);
+        out
+    }
+
+    /// One byte.
+    pub fn u8(&mut self) -> u8 {
+        self.array::<1>()[0]
+    }
+
+    /// A big-endian `u16`.
+    pub fn u16(&mut self) -> u16 {
+        u16::from_be_bytes(self.array())
+    }
+
+    /// Everything that is left.
+    pub fn rest(&mut self) -> &'a [u8] {
+        self.take(self.data.len())
+    }
+}
+
+/// The storage key every sealed state of the checks uses.
+pub fn storage_key() -> Secret<32> {
+    Secret::from_bytes([0x5e; 32])
+}
+
+/// Another key: `storage_key` with its lowest bit flipped.
+fn wrong_storage_key() -> Secret<32> {
+    let mut k = [0x5e; 32];
+    k[0] ^= 1;
+    Secret::from_bytes(k)
+}
+
+fn mode_name(mode: HeaderMode) -> &'static str {
+    match mode {
+        HeaderMode::Plain => "plain",
+        HeaderMode::Encrypted => "encrypted",
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The fixture: one responder, its bundles, genuine initial messages
+// ---------------------------------------------------------------------------
+
+/// An initial message the fixture's initiator really sent to the responder.
+pub struct Genuine {
+    /// What it is (also the seed name).
+    pub name: String,
+    /// The initial message.
+    pub message: Vec<u8>,
+    /// The plaintext it carries.
+    pub plaintext: Vec<u8>,
+    /// The one-time X25519 prekey it uses.
+    pub one_time_prekey: Option<u32>,
+    /// The one-time ML-KEM prekey it uses.
+    pub kem_one_time_prekey: Option<u32>,
+    /// The initiator's session right after sending it.
+    pub initiator_state: Vec<u8>,
+}
+
+/// The fixed parties and messages every check runs against.
+pub struct Fixture {
+    /// The responder's account, persisted before it accepted anything.
+    pub responder: Vec<u8>,
+    /// The responder's public identity.
+    pub responder_identity: IdentityPublic,
+    /// Its unused one-time X25519 and ML-KEM prekey ids.
+    pub responder_prekeys: (Vec<u32>, Vec<u32>),
+    /// Every signed prekey the responder holds: `(id, key)`.
+    pub signed_prekeys: Vec<(u32, [u8; 32])>,
+    /// Every one-time X25519 prekey it holds: `(id, key)`.
+    pub one_time_prekeys: Vec<(u32, [u8; 32])>,
+    /// Every ML-KEM prekey it holds: `(kind, id, key)`.
+    pub kem_prekeys: Vec<(PrekeyKind, u32, Vec<u8>)>,
+    /// An initiator.
+    pub initiator: Account,
+    /// Bundles of the responder, by name.
+    pub bundles: Vec<(String, Vec<u8>)>,
+    /// Initial messages sent to the responder.
+    pub initial: Vec<Genuine>,
+    /// The responder's session after accepting the first message of the
+    /// session whose second message is `initial[second]`.
+    pub responder_session: Vec<u8>,
+    /// Index in `initial` of that second message.
+    pub second: usize,
+    /// The responder's account after accepting that first message.
+    pub responder_after: Vec<u8>,
+    /// Both sides of that session after one reply: `(initiator, responder)`.
+    pub established: (Vec<u8>, Vec<u8>),
+    /// A bundle of another party.
+    pub other_bundle: Vec<u8>,
+}
+
+fn plaintext_for(name: &str) -> Vec<u8> {
+    format!("first message of {name}").into_bytes()
+}
+
+fn build_fixture() -> Fixture {
+    let mut rng = ChaCha20Rng::from_seed([0x5a; 32]);
+    let mut bob = Account::new(&mut rng).unwrap();
+    let opks = bob.generate_one_time_prekeys(&mut rng, 3).unwrap();
+    let kems = bob.generate_kem_one_time_prekeys(&mut rng, 2).unwrap();
+    let previous = bob.bundle(None, None).unwrap();
+    bob.rotate_signed_prekey(&mut rng).unwrap();
+    bob.rotate_kem_last_resort(&mut rng).unwrap();
+    let bundles: Vec<(String, PrekeyBundle)> = vec![
+        ("previous_keys".into(), previous),
+        ("last_resort".into(), bob.bundle(None, None).unwrap()),
+        ("one_time".into(), bob.bundle(Some(opks[0]), None).unwrap()),
+        (
+            "one_time_and_kem".into(),
+            bob.bundle(Some(opks[1]), Some(kems[0])).unwrap(),
+        ),
+        (
+            "one_time_and_kem_2".into(),
+            bob.bundle(Some(opks[2]), Some(kems[1])).unwrap(),
+        ),
+    ];
+    let mut signed_prekeys = Vec::new();
+    let mut one_time_prekeys = Vec::new();
+    let mut kem_prekeys = Vec::new();
+    for (_, b) in &bundles {
+        signed_prekeys.push((b.signed_prekey_id, b.signed_prekey));
+        one_time_prekeys.extend(b.one_time_prekey);
+        kem_prekeys.push((b.kem_prekey_kind, b.kem_prekey_id, b.kem_prekey.to_vec()));
+    }
+    let responder = bob.to_bytes();
+    let alice = Account::new(&mut rng).unwrap();
+
+    // (bundle, header mode, messages sent: the last one is the genuine one)
+    let plan = [
+        (0, HeaderMode::Plain, 1),
+        (1, HeaderMode::Encrypted, 1),
+        (2, HeaderMode::Plain, 1),
+        (3, HeaderMode::Encrypted, 1),
+        (4, HeaderMode::Plain, 2),
+    ];
+    let mut initial = Vec::new();
+    let mut first_of_second = Vec::new();
+    let mut second = 0;
+    for (i, mode, count) in plan {
+        let (bundle_name, bundle) = &bundles[i];
+        let name = if count == 1 {
+            format!("{bundle_name}_{}", mode_name(mode))
+        } else {
+            format!("{bundle_name}_{}_second", mode_name(mode))
+        };
+        let mut s = Session::start(&alice, &mut rng, &bundle.to_bytes(), mode).unwrap();
+        let plaintext = plaintext_for(&name);
+        let mut message = Vec::new();
+        for k in 0..count {
+            message = s.encrypt(&mut rng, &plaintext).unwrap();
+            if k == 0 && count > 1 {
+                first_of_second = message.clone();
+                second = initial.len();
+            }
+        }
+        initial.push(Genuine {
+            name,
+            message,
+            plaintext,
+            one_time_prekey: bundle.one_time_prekey.map(|(id, _)| id),
+            kem_one_time_prekey: (bundle.kem_prekey_kind == PrekeyKind::KemOneTime)
+                .then_some(bundle.kem_prekey_id),
+            initiator_state: s.to_bytes(),
+        });
+    }
+
+    // The responder's side of the last session, and one reply on it.
+    let (mut to_alice, _) = bob.accept(&first_of_second).unwrap();
+    let responder_session = to_alice.to_bytes();
+    let responder_after = bob.to_bytes();
+    let mut to_bob = Session::from_bytes(&initial[second].initiator_state).unwrap();
+    let reply = to_alice.encrypt(&mut rng, b"reply").unwrap();
+    assert_eq!(to_bob.decrypt(&reply).unwrap(), b"reply");
+    let established = (to_bob.to_bytes(), to_alice.to_bytes());
+
+    let carol = Account::new(&mut rng).unwrap();
+    let other_bundle = carol.bundle(None, None).unwrap().to_bytes();
+
+    Fixture {
+        responder,
+        responder_identity: *bob.identity(),
+        responder_prekeys: (opks, kems),
+        signed_prekeys,
+        one_time_prekeys,
+        kem_prekeys,
+        initiator: alice,
+        bundles: bundles
+            .into_iter()
+            .map(|(n, b)| (n, b.to_bytes()))
+            .collect(),
+        initial,
+        responder_session,
+        second,
+        responder_after,
+        established,
+        other_bundle,
+    }
+}
+
+/// The fixture, built once.
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(build_fixture)
+}
+
+thread_local! {
+    static RESPONDER: RefCell<Option<Account>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the fixture's responder in its original state. The account is
+/// kept for the next call only while it is unchanged (restoring it from bytes
+/// recomputes every prekey, which would dominate the run time).
+fn with_responder<T>(f: impl FnOnce(&mut Account) -> T) -> T {
+    let fx = fixture();
+    let mut account = RESPONDER
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_else(|| Account::from_bytes(&fx.responder).unwrap());
+    let out = f(&mut account);
+    if account.to_bytes() == fx.responder {
+        RESPONDER.with(|c| *c.borrow_mut() = Some(account));
+    }
+    out
+}
+
+impl Fixture {
+    /// Whether the responder holds every key a bundle names (with the same
+    /// id), so that a handshake from it must succeed.
+    fn responder_holds(&self, b: &PrekeyBundle) -> bool {
+        b.identity == self.responder_identity
+            && self
+                .signed_prekeys
+                .contains(&(b.signed_prekey_id, b.signed_prekey))
+            && b.one_time_prekey
+                .is_none_or(|k| self.one_time_prekeys.contains(&k))
+            && self.kem_prekeys.iter().any(|(kind, id, key)| {
+                *kind == b.kem_prekey_kind && *id == b.kem_prekey_id && key[..] == b.kem_prekey[..]
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// bundle_parse: arbitrary bytes as a prekey bundle
+// ---------------------------------------------------------------------------
+
+/// `PrekeyBundle::parse` and `Session::start` on arbitrary bytes.
+///
+/// * a parsed bundle re-encodes to exactly the input;
+/// * `verify` gives the same verdict on every backend;
+/// * `Session::start` fails exactly when parsing or verification does (with
+///   the same error), or with a key error; it never panics;
+/// * a started session's first message names the bundle's prekeys, and the
+///   responder accepts it exactly when it holds every key the bundle names.
+pub fn check_bundle(data: &[u8]) {
+    let fx = fixture();
+    let parsed = PrekeyBundle::parse(data);
+    let verdict = match &parsed {
+        Err(e) => Err(*e),
+        Ok(b) => {
+            assert!(
+                b.to_bytes() == data,
+                "PrekeyBundle::parse accepted a non-canonical encoding"
+            );
+            let verdicts: Vec<_> = all_providers().iter().map(|p| b.verify(*p)).collect();
+            assert!(
+                verdicts.windows(2).all(|w| w[0] == w[1]),
+                "backends disagree on a bundle: {verdicts:?}"
+            );
+            verdicts[0]
+        }
+    };
+    let mut rng = ChaCha20Rng::from_seed([0x6b; 32]);
+    let started = Session::start(&fx.initiator, &mut rng, data, HeaderMode::Plain);
+    match (verdict, started) {
+        (Err(e), Err(StartError::Bundle(s))) => {
+            assert_eq!(e, s, "Session::start reports another bundle error")
+        }
+        (Err(e), Err(s)) => panic!("bundle rejected ({e}) but Session::start says {s}"),
+        (Err(e), Ok(_)) => panic!("Session::start used a rejected bundle ({e})"),
+        (Ok(()), Err(StartError::Bundle(s))) => {
+            panic!("bundle verifies but Session::start rejects it: {s}")
+        }
+        (Ok(()), Err(_)) => {}
+        (Ok(()), Ok(session)) => started_session(fx, &mut rng, session, &parsed.unwrap()),
+    }
+}
+
+fn started_session(fx: &Fixture, rng: &mut ChaCha20Rng, mut session: Session, b: &PrekeyBundle) {
+    assert!(session.is_pending() && session.we_initiated());
+    assert_eq!(session.peer_identity(), &b.identity);
+    let bytes = session.to_bytes();
+    let restored = Session::from_bytes(&bytes).expect("a started session does not restore");
+    assert!(
+        restored.to_bytes() == bytes,
+        "session changed by a round trip"
+    );
+
+    let first = session.encrypt(rng, b"first").unwrap();
+    assert_eq!(first[1], TYPE_INITIAL);
+    let (h, _) = HandshakeHeader::parse(&first).expect("own initial message does not parse");
+    assert_eq!(&h.identity, fx.initiator.identity());
+    assert_eq!(h.signed_prekey_id, b.signed_prekey_id);
+    assert_eq!(h.one_time_prekey_id, b.one_time_prekey.map(|(id, _)| id));
+    assert_eq!(h.kem_prekey_kind, b.kem_prekey_kind);
+    assert_eq!(h.kem_prekey_id, b.kem_prekey_id);
+
+    if b.identity != fx.responder_identity {
+        return;
+    }
+    let expected = fx.responder_holds(b);
+    with_responder(|account| match account.accept(&first) {
+        Ok((theirs, pt)) => {
+            assert!(
+                expected,
+                "responder accepted a handshake with keys it does not hold"
+            );
+            assert_eq!(pt, b"first");
+            assert_eq!(theirs.session_id(), session.session_id());
+        }
+        Err(e) => {
+            assert!(
+                !expected,
+                "responder rejected a handshake with its own keys: {e}"
+            );
+            assert!(
+                !matches!(e, AcceptError::Malformed(_)),
+                "own initial message called malformed: {e}"
+            );
+            assert!(
+                account.to_bytes() == fx.responder,
+                "accept failed ({e}) but the account changed"
+            );
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// initial_message: arbitrary or mutated initial messages
+// ---------------------------------------------------------------------------
+
+/// The edits [`mutate`] applies, selected by an edit's first byte modulo 6.
+pub mod edit {
+    /// `pos:u16 x:u8`: xor byte `pos` with `x` (1 when `x` is 0).
+    pub const FLIP: u8 = 0;
+    /// `pos:u16`: cut the message to `pos` bytes.
+    pub const TRUNCATE: u8 = 1;
+    /// `pos:u16 b:u8`: insert `b` before byte `pos`.
+    pub const INSERT: u8 = 2;
+    /// `pos:u16 v:[4]`: overwrite up to four bytes at `pos` (ids, lengths).
+    pub const OVERWRITE: u8 = 3;
+    /// `pos:u16 n:u8`: remove `n` bytes at `pos`.
+    pub const REMOVE: u8 = 4;
+    /// `pos:u16 which:u8`: keep the handshake fields, take the ratchet
+    /// message of genuine message `which` (`pos` unused).
+    pub const SPLICE: u8 = 5;
+}
+
+/// Applies the edits the cursor describes (at most 16) to `base`.
+pub fn mutate(base: &[u8], c: &mut Cursor<'_>) -> Vec<u8> {
+    let mut m = base.to_vec();
+    let mut edits = 0;
+    while !c.is_empty() && edits < 16 {
+        edits += 1;
+        let op = c.u8() % 6;
+        let pos = usize::from(c.u16());
+        match op {
+            edit::FLIP => {
+                let x = c.u8().max(1);
+                if !m.is_empty() {
+                    let i = pos % m.len();
+                    m[i] ^= x;
+                }
+            }
+            edit::TRUNCATE => m.truncate(pos % (m.len() + 1)),
+            edit::INSERT => {
+                let b = c.u8();
+                m.insert(pos % (m.len() + 1), b);
+            }
+            edit::OVERWRITE => {
+                let v = c.array::<4>();
+                if !m.is_empty() {
+                    let i = pos % m.len();
+                    for (dst, src) in m.iter_mut().skip(i).zip(v) {
+                        *dst = src;
+                    }
+                }
+            }
+            edit::REMOVE => {
+                let i = pos % (m.len() + 1);
+                let end = (i + usize::from(c.u8())).min(m.len());
+                m.drain(i..end);
+            }
+            _ => {
+                let all = &fixture().initial;
+                let other = &all[usize::from(c.u8()) % all.len()].message;
+                if let (Ok((h, _)), Ok((_, inner))) =
+                    (HandshakeHeader::parse(&m), HandshakeHeader::parse(other))
+                {
+                    m = h.encode_with(inner);
+                }
+            }
+        }
+    }
+    m
+}
+
+/// `sel:u8`, then: for an even `sel`, the message (`rest`); for an odd one,
+/// edits (see [`edit`]) to genuine message `(sel >> 1) % count`.
+pub fn check_initial_message(data: &[u8]) {
+    let fx = fixture();
+    let mut c = Cursor::new(data);
+    let sel = c.u8();
+    let message = if sel & 1 == 0 {
+        c.rest().to_vec()
+    } else {
+        let g = &fx.initial[usize::from(sel >> 1) % fx.initial.len()];
+        mutate(&g.message, &mut c)
+    };
+    check_initial_message_bytes(&message);
+}
+
+/// The checks of `initial_message` on one message:
+///
+/// * `HandshakeHeader::parse` accepts only canonical encodings, and
+///   `Account::accept` calls a message malformed exactly when it does not parse;
+/// * `accept` never panics and, on error, leaves the account unchanged;
+/// * it accepts exactly the genuine messages (no other byte string, so no
+///   field of an initial message is malleable), with their plaintexts; after
+///   accepting, the one-time prekeys used are gone, a replay is rejected, the
+///   account persists, and the new session talks to the initiator's;
+/// * the responder's existing session decrypts only the message that belongs
+///   to it, and is unchanged by any other.
+pub fn check_initial_message_bytes(msg: &[u8]) {
+    let fx = fixture();
+    let parsed = HandshakeHeader::parse(msg);
+    if let Ok((h, inner)) = &parsed {
+        assert!(
+            h.encode_with(inner) == msg,
+            "HandshakeHeader::parse accepted a non-canonical encoding"
+        );
+    }
+    let genuine = fx.initial.iter().find(|g| g.message == msg);
+    with_responder(|account| match account.accept(msg) {
+        Err(e) => {
+            assert!(
+                account.to_bytes() == fx.responder,
+                "accept failed ({e}) but the account changed"
+            );
+            match (&parsed, e) {
+                (Err(pe), AcceptError::Malformed(ae)) => {
+                    assert_eq!(*pe, ae, "accept and parse disagree on the error")
+                }
+                (Err(pe), other) => panic!("parse says {pe}, accept says {other}"),
+                (Ok(_), AcceptError::Malformed(ae)) => {
+                    panic!("parse accepts the message, accept calls it malformed: {ae}")
+                }
+                (Ok(_), _) => {}
+            }
+            if let Some(g) = genuine {
+                panic!("genuine initial message {} rejected: {e}", g.name);
+            }
+        }
+        Ok((session, pt)) => {
+            let Some(g) = genuine else {
+                panic!("accepted an initial message that no initiator sent");
+            };
+            accepted(fx, account, session, &pt, g);
+        }
+    });
+
+    let mut s = Session::from_bytes(&fx.responder_session).unwrap();
+    match s.decrypt(msg) {
+        Ok(pt) => {
+            let g = &fx.initial[fx.second];
+            assert!(
+                msg == g.message,
+                "the responder's session decrypted a message not sent on it"
+            );
+            assert_eq!(pt, g.plaintext);
+        }
+        Err(e) => assert!(
+            s.to_bytes() == fx.responder_session,
+            "session decrypt failed ({e}) but the session changed"
+        ),
+    }
+}
+
+fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8], g: &Genuine) {
+    assert_eq!(pt, g.plaintext, "{}: wrong plaintext", g.name);
+    let mut theirs = Session::from_bytes(&g.initiator_state).unwrap();
+    assert_eq!(session.session_id(), theirs.session_id());
+    assert_eq!(session.peer_identity(), fx.initiator.identity());
+    assert!(!session.we_initiated() && !session.is_pending());
+
+    let (opks, kems) = &fx.responder_prekeys;
+    let left = |all: &[u32], used: Option<u32>| -> Vec<u32> {
+        all.iter().copied().filter(|id| Some(*id) != used).collect()
+    };
+    assert_eq!(
+        account.one_time_prekey_ids(),
+        left(opks, g.one_time_prekey),
+        "{}: one-time prekeys after accept",
+        g.name
+    );
+    assert_eq!(
+        account.kem_one_time_prekey_ids(),
+        left(kems, g.kem_one_time_prekey),
+        "{}: one-time ML-KEM prekeys after accept",
+        g.name
+    );
+
+    let after = account.to_bytes();
+    match account.accept(&g.message) {
+        Ok(_) => panic!("{}: replay accepted", g.name),
+        Err(AcceptError::Replay | AcceptError::OneTimePrekeyUnknownOrUsed(_)) => {}
+        Err(e) => panic!("{}: replay rejected as {e}", g.name),
+    }
+    assert!(
+        account.to_bytes() == after,
+        "rejected replay changed the account"
+    );
+    let restored = Account::from_bytes(&after).expect("account after accept does not restore");
+    assert!(
+        restored.to_bytes() == after,
+        "account changed by a round trip"
+    );
+
+    let mut rng = ChaCha20Rng::from_seed([0x7e; 32]);
+    let reply = session.encrypt(&mut rng, b"reply").unwrap();
+    assert_ne!(reply[1], TYPE_INITIAL);
+    assert_eq!(theirs.decrypt(&reply).unwrap(), b"reply");
+    assert!(!theirs.is_pending());
+}
+
+// ---------------------------------------------------------------------------
+// state_decode: arbitrary persisted states
+// ---------------------------------------------------------------------------
+
+/// Selector of `state_decode`: the plain decoders on `rest`.
+pub const DECODE_PLAIN: u8 = 0;
+/// Selector of `state_decode`: the sealed decoders on `rest`.
+pub const DECODE_SEALED: u8 = 1;
+/// Selector of `state_decode`: `pos:u16 x:u8 state:rest` sealed, opened,
+/// corrupted, opened with the wrong key and as the wrong kind.
+pub const SEAL_ROUND_TRIP: u8 = 2;
+
+/// `sel:u8` (modulo 3; see [`DECODE_PLAIN`], [`DECODE_SEALED`],
+/// [`SEAL_ROUND_TRIP`]), then its fields.
+pub fn check_state_decode(data: &[u8]) {
+    let mut c = Cursor::new(data);
+    match c.u8() % 3 {
+        DECODE_PLAIN => check_plain_state(c.rest()),
+        DECODE_SEALED => check_sealed_state(c.rest()),
+        _ => {
+            let pos = usize::from(c.u16());
+            let x = c.u8();
+            check_seal_round_trip(c.rest(), pos, x);
+        }
+    }
+}
+
+/// `Account`, `Session` and `Ratchet::from_bytes` never panic; an accepted
+/// state re-encodes to exactly the input and works.
+pub fn check_plain_state(bytes: &[u8]) {
+    if let Ok(a) = Account::from_bytes(bytes) {
+        assert!(
+            a.to_bytes() == bytes,
+            "Account::from_bytes accepted a non-canonical state"
+        );
+        use_account(a);
+    }
+    if let Ok(s) = Session::from_bytes(bytes) {
+        assert!(
+            s.to_bytes() == bytes,
+            "Session::from_bytes accepted a non-canonical state"
+        );
+        use_session(s);
+    }
+    if let Ok(r) = Ratchet::from_bytes(bytes) {
+        assert!(
+            r.to_bytes() == bytes,
+            "Ratchet::from_bytes accepted a non-canonical state"
+        );
+    }
+}
+
+/// A decoded account publishes a valid bundle, accepts a fresh handshake on
+/// it, and persists sealed.
+fn use_account(mut a: Account) {
+    let fx = fixture();
+    let p = DefaultProvider::default();
+    let bytes = a.to_bytes();
+    let mut rng = ChaCha20Rng::from_seed([0x41; 32]);
+    let sealed = a.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
+    let opened = Account::from_sealed_bytes(&sealed, &storage_key())
+        .expect("a sealed account does not open");
+    assert!(opened.to_bytes() == bytes, "account changed by sealing");
+
+    let opk = a.one_time_prekey_ids().first().copied();
+    let kem = a.kem_one_time_prekey_ids().first().copied();
+    let bundle = a.bundle(opk, kem).expect("a decoded account has no bundle");
+    assert_eq!(bundle.verify(&p), Ok(()), "a decoded account's bundle");
+    let wire = bundle.to_bytes();
+    assert_eq!(PrekeyBundle::parse(&wire).as_ref(), Ok(&bundle));
+    let mut to_a = Session::start(&fx.initiator, &mut rng, &wire, HeaderMode::Plain)
+        .expect("a decoded account's bundle does not start a session");
+    let first = to_a.encrypt(&mut rng, b"hello").unwrap();
+    let (_, pt) = a
+        .accept(&first)
+        .expect("a decoded account rejects a fresh handshake");
+    assert_eq!(pt, b"hello");
+    let after = a.to_bytes();
+    let restored = Account::from_bytes(&after).expect("account after accept does not restore");
+    assert!(
+        restored.to_bytes() == after,
+        "account changed by a round trip"
+    );
+}
+
+/// A decoded session encrypts (or fails without change) and persists.
+fn use_session(mut s: Session) {
+    let bytes = s.to_bytes();
+    let mut rng = ChaCha20Rng::from_seed([0x53; 32]);
+    let sealed = s.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
+    let opened = Session::from_sealed_bytes(&sealed, &storage_key())
+        .expect("a sealed session does not open");
+    assert!(opened.to_bytes() == bytes, "session changed by sealing");
+    match s.encrypt(&mut rng, b"probe") {
+        Ok(m) => {
+            if s.is_pending() {
+                assert_eq!(m[1], TYPE_INITIAL);
+                HandshakeHeader::parse(&m).expect("a pending session's message does not parse");
+            } else {
+                assert_ne!(m.get(1), Some(&TYPE_INITIAL));
+            }
+            let after = s.to_bytes();
+            let restored =
+                Session::from_bytes(&after).expect("session after encrypt does not restore");
+            assert!(
+                restored.to_bytes() == after,
+                "session changed by a round trip"
+            );
+        }
+        Err(e) => assert!(
+            s.to_bytes() == bytes,
+            "encrypt failed ({e}) but the session changed"
+        ),
+    }
+}
+
+fn kinds() -> [SealedKind; 2] {
+    [SealedKind::Account, SealedKind::Session]
+}
+
+/// Opens `sealed` as `kind` with `key`: the restored state's encoding, or the error.
+fn restore_sealed(
+    kind: SealedKind,
+    sealed: &[u8],
+    key: &Secret<32>,
+) -> Result<Vec<u8>, PersistError> {
+    match kind {
+        SealedKind::Account => Account::from_sealed_bytes(sealed, key).map(|a| a.to_bytes()),
+        SealedKind::Session => Session::from_sealed_bytes(sealed, key).map(|s| s.to_bytes()),
+    }
+}
+
+/// Restores plain `bytes` as `kind`: the restored state's encoding, or the error.
+fn restore_plain(kind: SealedKind, bytes: &[u8]) -> Result<Vec<u8>, PersistError> {
+    match kind {
+        SealedKind::Account => Account::from_bytes(bytes).map(|a| a.to_bytes()),
+        SealedKind::Session => Session::from_bytes(bytes).map(|s| s.to_bytes()),
+    }
+    .map_err(PersistError::State)
+}
+
+/// `from_sealed_bytes` on arbitrary bytes never panics and agrees with
+/// `storage::open` followed by `from_bytes`.
+pub fn check_sealed_state(blob: &[u8]) {
+    let p = DefaultProvider::default();
+    let key = storage_key();
+    for kind in kinds() {
+        let got = restore_sealed(kind, blob, &key);
+        match storage::open(&p, &key, kind, blob) {
+            Err(e) => assert_eq!(got, Err(PersistError::Storage(e))),
+            Ok(plain) => {
+                let want = restore_plain(kind, &plain);
+                assert_eq!(got, want, "sealed and plain restores disagree");
+                if let Ok(enc) = want {
+                    assert!(
+                        enc == plain,
+                        "sealed state accepted in a non-canonical encoding"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Seals arbitrary `state` as each kind, then: opening restores exactly what
+/// `from_bytes` does; flipping any byte of the blob (at `pos`, with `x`),
+/// cutting it short, opening it with another key or as the other kind are
+/// all rejected as storage errors, never as another state.
+pub fn check_seal_round_trip(state: &[u8], pos: usize, x: u8) {
+    let p = DefaultProvider::default();
+    let key = storage_key();
+    for kind in kinds() {
+        let mut rng = ChaCha20Rng::from_seed([0x73; 32]);
+        let sealed = storage::seal(&p, &mut rng, &key, kind, state).unwrap();
+        assert_eq!(
+            restore_sealed(kind, &sealed, &key),
+            restore_plain(kind, state),
+            "sealing changed what a state restores to"
+        );
+
+        let mut bad = sealed.clone();
+        let i = pos % bad.len();
+        bad[i] ^= x.max(1);
+        let want = match i {
+            0..=12 => StorageError::BadMagic,
+            13 => StorageError::UnsupportedVersion(bad[13]),
+            14 => StorageError::WrongKind(bad[14]),
+            _ => StorageError::Authentication,
+        };
+        assert_eq!(
+            restore_sealed(kind, &bad, &key),
+            Err(PersistError::Storage(want)),
+            "corrupted byte {i} of a sealed state"
+        );
+
+        let cut = pos % sealed.len();
+        match restore_sealed(kind, &sealed[..cut], &key) {
+            Err(PersistError::Storage(_)) => {}
+            other => panic!("sealed state cut to {cut} bytes: {other:?}"),
+        }
+
+        assert_eq!(
+            restore_sealed(kind, &sealed, &wrong_storage_key()),
+            Err(PersistError::Storage(StorageError::Authentication)),
+            "sealed state opened with another key"
+        );
+
+        let other = match kind {
+            SealedKind::Account => SealedKind::Session,
+            SealedKind::Session => SealedKind::Account,
+        };
+        assert_eq!(
+            restore_sealed(other, &sealed, &key),
+            Err(PersistError::Storage(StorageError::WrongKind(kind as u8))),
+            "sealed state opened as the other kind"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Targets and seeds
+// ---------------------------------------------------------------------------
+
+/// The session fuzz targets, in `fuzz/Cargo.toml` order.
+pub const TARGETS: [&str; 3] = ["bundle_parse", "initial_message", "state_decode"];
+
+/// The check a target runs.
+pub fn check_for(target: &str) -> fn(&[u8]) {
+    match target {
+        "bundle_parse" => check_bundle,
+        "initial_message" => check_initial_message,
+        "state_decode" => check_state_decode,
+        other => panic!("unknown target {other}"),
+    }
+}
+
+/// The committed seed inputs: `(target, file name, bytes)`.
+pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    let fx = fixture();
+    let mut out = Vec::new();
+    let mut add =
+        |target: &'static str, name: String, data: Vec<u8>| out.push((target, name, data));
+
+    // bundle_parse: every genuine bundle, another party's, and broken ones.
+    for (name, b) in &fx.bundles {
+        add("bundle_parse", name.clone(), b.clone());
+    }
+    add(
+        "bundle_parse",
+        "other_identity".into(),
+        fx.other_bundle.clone(),
+    );
+    let base = PrekeyBundle::parse(&fx.bundles[2].1).unwrap();
+    let (opk_id, _) = base.one_time_prekey.unwrap();
+    let mut low = base.clone();
+    low.one_time_prekey = Some((opk_id, [0; 32]));
+    add(
+        "bundle_parse",
+        "low_order_one_time_prekey".into(),
+        low.to_bytes(),
+    );
+    let mut unknown = base.clone();
+    unknown.one_time_prekey = Some((opk_id + 1000, base.one_time_prekey.unwrap().1));
+    add(
+        "bundle_parse",
+        "unknown_one_time_prekey".into(),
+        unknown.to_bytes(),
+    );
+    let mut forged = base.clone();
+    forged.signed_prekey_signature[0] ^= 1;
+    add(
+        "bundle_parse",
+        "bad_signed_prekey_signature".into(),
+        forged.to_bytes(),
+    );
+    let wire = base.to_bytes();
+    add(
+        "bundle_parse",
+        "truncated".into(),
+        wire[..wire.len() - 1].to_vec(),
+    );
+
+    // initial_message: each genuine message raw and through the edit path, and edits.
+    for (i, g) in fx.initial.iter().enumerate() {
+        let sel = u8::try_from(i).unwrap();
+        let mut raw = vec![0];
+        raw.extend_from_slice(&g.message);
+        add("initial_message", format!("raw_{}", g.name), raw);
+        add(
+            "initial_message",
+            format!("genuine_{}", g.name),
+            vec![sel << 1 | 1],
+        );
+    }
+    let edit = |sel: usize, op: u8, pos: u16, tail: &[u8]| {
+        let mut v = vec![u8::try_from(sel).unwrap() << 1 | 1, op];
+        v.extend_from_slice(&pos.to_be_bytes());
+        v.extend_from_slice(tail);
+        v
+    };
+    // Offsets in an initial message (spec §7.5): signed prekey id at 162,
+    // one-time prekey flag at 166, then (without one) KEM kind at 167, KEM
+    // ciphertext from 172.
+    let last_resort = 1; // `fx.initial[1]` uses no one-time prekey
+    add(
+        "initial_message",
+        "edit_signed_prekey_id".into(),
+        edit(last_resort, edit::OVERWRITE, 162, &[0, 0, 0, 7]),
+    );
+    add(
+        "initial_message",
+        "edit_kem_kind".into(),
+        edit(last_resort, edit::FLIP, 167, &[1]),
+    );
+    add(
+        "initial_message",
+        "edit_kem_ciphertext".into(),
+        edit(last_resort, edit::FLIP, 500, &[0x80]),
+    );
+    add(
+        "initial_message",
+        "edit_truncate".into(),
+        edit(last_resort, edit::TRUNCATE, 1200, &[]),
+    );
+    add(
+        "initial_message",
+        "edit_splice".into(),
+        edit(last_resort, edit::SPLICE, 0, &[0]),
+    );
+
+    // state_decode: accounts, sessions and a ratchet; sealed; seal round trips.
+    let mut rng = ChaCha20Rng::from_seed([0x3d; 32]);
+    let states: Vec<(String, SealedKind, Vec<u8>)> = vec![
+        (
+            "account_fresh".into(),
+            SealedKind::Account,
+            fx.responder.clone(),
+        ),
+        (
+            "account_after_accept".into(),
+            SealedKind::Account,
+            fx.responder_after.clone(),
+        ),
+        (
+            "account_initiator".into(),
+            SealedKind::Account,
+            fx.initiator.to_bytes(),
+        ),
+        (
+            "session_pending".into(),
+            SealedKind::Session,
+            fx.initial[0].initiator_state.clone(),
+        ),
+        (
+            "session_responder".into(),
+            SealedKind::Session,
+            fx.responder_session.clone(),
+        ),
+        (
+            "session_initiator_established".into(),
+            SealedKind::Session,
+            fx.established.0.clone(),
+        ),
+        (
+            "session_responder_established".into(),
+            SealedKind::Session,
+            fx.established.1.clone(),
+        ),
+    ];
+    let ratchet = Session::from_bytes(&fx.established.0)
+        .unwrap()
+        .ratchet()
+        .to_bytes();
+    let mut plain_only = vec![("ratchet".to_string(), ratchet)];
+    plain_only.push(("garbage".into(), b"SOVA-1 account\x01".to_vec()));
+    for (name, kind, bytes) in &states {
+        let mut v = vec![DECODE_PLAIN];
+        v.extend_from_slice(bytes);
+        add("state_decode", format!("plain_{name}"), v);
+        let mut v = vec![DECODE_SEALED];
+        v.extend(
+            storage::seal(
+                &DefaultProvider::default(),
+                &mut rng,
+                &storage_key(),
+                *kind,
+                bytes,
+            )
+            .unwrap(),
+        );
+        add("state_decode", format!("sealed_{name}"), v);
+    }
+    for (name, bytes) in &plain_only {
+        let mut v = vec![DECODE_PLAIN];
+        v.extend_from_slice(bytes);
+        add("state_decode", format!("plain_{name}"), v);
+    }
+    for (name, pos, x, bytes) in [
+        ("seal_account", 40u16, 0x01u8, &fx.responder),
+        ("seal_session", 14, 0x03, &fx.established.1),
+        ("seal_garbage", 7, 0x80, &plain_only[1].1),
+    ] {
+        let mut v = vec![SEAL_ROUND_TRIP];
+        v.extend_from_slice(&pos.to_be_bytes());
+        v.push(x);
+        v.extend_from_slice(bytes);
+        add("state_decode", name.into(), v);
+    }
+    out
+}
