@@ -1,5 +1,5 @@
 //! `ratchet-kdf.json`: the ratchet's key-derivation steps and padding
-//! (spec §5.2, §5.4; format in spec §4.5).
+//! (spec §5.2, §5.4; format in spec §4.4).
 
 use serde::{Deserialize, Serialize};
 use sova::ratchet::kdf::{header_keys, header_nonce, init_keys, kdf_ck, kdf_rk, message_keys};
@@ -16,7 +16,7 @@ pub(crate) const FILE: &str = "ratchet-kdf.json";
 pub(crate) const FAMILY: Family = Family::new(
     FILE,
     "Double Ratchet derivations: InitKeys, KDF_RK, KDF_CK, MessageKeys, HeaderKeys and HeaderNonce, \
-     a chain of KDF_CK steps, and Padmé padding (spec §5.2, §5.4; format: spec §4.5).",
+     a chain of KDF_CK steps, and Padmé padding (spec §5.2, §5.4; format: spec §4.4).",
     &[
         Kind::of::<InitKeys>(),
         Kind::of::<KdfRk>(),

@@ -1,11 +1,13 @@
 //! `ratchet-negative.json`: messages a receiver must reject, each with the
 //! error class it must produce, after which its state must be unchanged
-//! (spec §5.5.3, §5.7, §5.8, §6.5; format in spec §4.7).
+//! (spec §5.5.3, §5.7, §5.8, §6.5; format in spec §4.6).
 
 use serde::{Deserialize, Serialize};
+use sova::ratchet::kdf::{header_keys, header_nonce};
 use sova::ratchet::message::ParseError;
 use sova::ratchet::{DecryptError, HeaderMode};
 use sova::CryptoProvider;
+use sova::Secret;
 
 use super::ratchet_transcripts::{Party, Session, Setup, Step};
 use crate::family::{Case, CaseError, Family, FileGen, Kind};
@@ -19,7 +21,7 @@ pub(crate) const FAMILY: Family = Family::new(
     FILE,
     "Ratchet messages that must be rejected: tampered, malformed, replayed, over a limit, \
      of the wrong type; each with its error class, leaving the receiver's state unchanged \
-     (spec §5.8, §6.5; format: spec §4.7).",
+     (spec §5.8, §6.5; format: spec §4.6).",
     &[Kind::of::<Rejection>()],
     generate,
 );
@@ -336,6 +338,241 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             &steps,
             B,
             message.into(),
+        )
+    })?;
+    special_cases(g)
+}
+
+/// A script for the special cases: `S(party, len)` sends, `D(k)` delivers message `k`.
+enum Op {
+    S(Party, usize),
+    D(usize),
+}
+
+/// The steps of `ops`, with generator inputs.
+fn steps_of(c: &crate::family::Inputs<'_>, ops: &[Op]) -> Vec<StepInput> {
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| match op {
+            Op::S(who, len) => StepInput {
+                action: "send".into(),
+                sender: Some(*who),
+                plaintext: Some(c.bytes(&format!("steps[{i}].plaintext"), *len).into()),
+                ratchet_private: Some(c.bytes(&format!("steps[{i}].ratchet_private"), 32).into()),
+                message_index: None,
+                message: None,
+            },
+            Op::D(k) => StepInput {
+                action: "deliver".into(),
+                sender: None,
+                plaintext: None,
+                ratchet_private: None,
+                message_index: Some(*k),
+                message: None,
+            },
+        })
+        .collect()
+}
+
+/// Runs `steps` and returns the session and every step's full record (with intermediates).
+fn run_full(
+    p: &dyn CryptoProvider,
+    setup: &Setup,
+    steps: &[StepInput],
+) -> Result<(Session, Vec<Step>), CaseError> {
+    let (_, settled) = replay(p, setup, steps)?;
+    let mut session = setup.start(p)?;
+    let mut out = Vec::new();
+    for (i, s) in settled.iter().enumerate() {
+        let step = match s.action.as_str() {
+            "send" => Step::send(
+                s.sender.unwrap_or(Party::Initiator),
+                s.plaintext
+                    .as_ref()
+                    .map(|b| b.as_slice().to_vec())
+                    .unwrap_or_default(),
+                s.ratchet_private.as_ref().map(|b| b.as_slice().to_vec()),
+            ),
+            _ => Step::deliver(s.message_index.unwrap_or(usize::MAX)),
+        };
+        out.push(session.run(p, &step, &format!("steps[{i}]"), None)?);
+    }
+    Ok((session, out))
+}
+
+fn key32(field: &str, b: &Option<Bytes>) -> Result<Secret<32>, CaseError> {
+    let b = b
+        .as_ref()
+        .ok_or_else(|| CaseError::malformed(field, "missing"))?;
+    Ok(Secret::from_bytes(crate::family::fixed::<32>(
+        field,
+        b.as_slice(),
+    )?))
+}
+
+fn session_ad_prefix(ad: &[u8]) -> Vec<u8> {
+    let mut out = (ad.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(ad);
+    out
+}
+
+/// Cases that need their own setup or a message re-sealed with the sender's keys.
+fn special_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
+    use Op::{D, S};
+    const AD: &[u8] = b"initiator identity | responder identity";
+    // A message decrypted with a stored skipped key, replayed.
+    g.case(|c| {
+        let p = c.provider();
+        let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
+        let steps = steps_of(c, &[S(A, 4), S(A, 4), S(A, 4), D(2), D(0)]);
+        let (session, steps) = settle(p, &setup, steps)?;
+        let message = session.sent[0].1.clone();
+        Rejection::compute(
+            p,
+            "replay of a message decrypted with a stored skipped key".into(),
+            setup,
+            &steps,
+            B,
+            message.into(),
+        )
+    })?;
+    // A new chain whose first message would skip more than MAX_SKIP keys: rejected before any DH.
+    g.case(|c| {
+        let p = c.provider();
+        let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
+        let (session, steps) = settle(p, &setup, steps_of(c, &[S(A, 4), D(0)]))?;
+        let mut m = session.sent[0].1.clone();
+        let other = p.x25519_public_key(&Secret::from_bytes(
+            c.array::<32>("unknown_ratchet_private"),
+        ));
+        m[2..34].copy_from_slice(&other);
+        m[38..42].copy_from_slice(&2001u32.to_be_bytes());
+        Rejection::compute(
+            p,
+            "new chain skipping more than MAX_SKIP keys".into(),
+            setup,
+            &steps,
+            B,
+            m.into(),
+        )
+    })?;
+    // The initiator receives before it has a ratchet key (a message of another session).
+    g.case(|c| {
+        let p = c.provider();
+        let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
+        let mut other = setup.clone();
+        other.session_secret = c.bytes("other_session_secret", 32).into();
+        let (session, _) = settle(p, &other, steps_of(c, &[S(A, 4), D(0), S(B, 4)]))?;
+        let message = session.sent[1].1.clone();
+        Rejection::compute(
+            p,
+            "initiator receives before its first message".into(),
+            setup,
+            &[],
+            A,
+            message.into(),
+        )
+    })?;
+    // A late message of a chain that has left the window of MAX_RECEIVING_CHAINS.
+    g.case(|c| {
+        let p = c.provider();
+        let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
+        let mut ops = vec![S(A, 4), S(A, 4), D(1)];
+        let mut next = 2;
+        for _ in 0..5 {
+            ops.push(S(B, 1));
+            ops.push(D(next));
+            ops.push(S(A, 1));
+            ops.push(D(next + 1));
+            next += 2;
+        }
+        let (session, steps) = settle(p, &setup, steps_of(c, &ops))?;
+        let message = session.sent[0].1.clone();
+        Rejection::compute(
+            p,
+            "late message of a chain older than MAX_RECEIVING_CHAINS".into(),
+            setup,
+            &steps,
+            B,
+            message.into(),
+        )
+    })?;
+    // Canonically encrypted, but non-canonical padding (sealed with the sender's real keys).
+    g.case(|c| {
+        let p = c.provider();
+        let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
+        let steps = steps_of(c, &[S(A, 4)]);
+        let (_, full) = run_full(p, &setup, &steps)?;
+        let (_, settled) = replay(p, &setup, &steps)?;
+        let send = &full[0];
+        let key = key32("aead_key", &send.aead_key)?;
+        let nonce = crate::family::fixed::<12>(
+            "aead_nonce",
+            send.aead_nonce
+                .as_ref()
+                .map(Bytes::as_slice)
+                .unwrap_or_default(),
+        )?;
+        let wire = send
+            .message
+            .as_ref()
+            .map(|b| b.as_slice().to_vec())
+            .unwrap_or_default();
+        let prefix = &wire[..46];
+        let mut ad = session_ad_prefix(AD);
+        ad.extend_from_slice(prefix);
+        let mut body = vec![0xaa_u8; 32]; // no 0x80 end marker
+        let tag = p.aead_seal(&key, &nonce, &ad, &mut body);
+        let mut m = prefix.to_vec();
+        m.extend_from_slice(&body);
+        m.extend_from_slice(&tag);
+        Rejection::compute(
+            p,
+            "authentic body whose padding is not canonical".into(),
+            setup,
+            &settled,
+            B,
+            m.into(),
+        )
+    })?;
+    // Encrypted header that opens under the right key, with a nonce other than HeaderNonce(HNK, n).
+    g.case(|c| {
+        let p = c.provider();
+        let setup = Setup::new(p, c, HeaderMode::Encrypted, AD.to_vec());
+        let steps = steps_of(c, &[S(A, 4)]);
+        let (_, full) = run_full(p, &setup, &steps)?;
+        let (_, settled) = replay(p, &setup, &steps)?;
+        let send = &full[0];
+        let hk = key32("header_key", &send.header_key)?;
+        let hks = header_keys(p, &hk).map_err(|e| CaseError::rejected("header_key", e))?;
+        let wrong = header_nonce(p, &hks.nonce_key, 1)
+            .map_err(|e| CaseError::rejected("header_nonce", e))?;
+        let header = send
+            .header
+            .as_ref()
+            .map(|b| b.as_slice().to_vec())
+            .unwrap_or_default();
+        let wire = send
+            .message
+            .as_ref()
+            .map(|b| b.as_slice().to_vec())
+            .unwrap_or_default();
+        let mut hdr = header.clone();
+        let mut had = session_ad_prefix(AD);
+        had.extend_from_slice(&wire[..2]);
+        let htag = p.aead_seal(&hks.encryption_key, &wrong, &had, &mut hdr);
+        let mut m = wire[..2].to_vec();
+        m.extend_from_slice(&wrong);
+        m.extend_from_slice(&hdr);
+        m.extend_from_slice(&htag);
+        m.extend_from_slice(&wire[70..]);
+        Rejection::compute(
+            p,
+            "encrypted header under a nonce other than HeaderNonce(HNK, n)".into(),
+            setup,
+            &settled,
+            B,
+            m.into(),
         )
     })?;
     Ok(())

@@ -1,6 +1,6 @@
 //! `ratchet-transcripts.json`: whole two-party Double Ratchet conversations
 //! from fixed initial secrets, with every intermediate value (spec §5, §6;
-//! format in spec §4.6).
+//! format in spec §4.5).
 //!
 //! A transcript is a script of `send` and `deliver` steps. The inputs are the
 //! session secret, the session associated data, the responder's ratchet
@@ -8,14 +8,12 @@
 //! random bytes drawn whenever a send starts a new sending chain
 //! (`ratchet_private`). Everything else is output.
 
-use core::convert::Infallible;
-
 use serde::{Deserialize, Serialize};
-use sova::rand_core::{TryCryptoRng, TryRng};
 use sova::ratchet::{HeaderMode, Ratchet, Trace};
 use sova::{CryptoProvider, Secret};
 
 use crate::family::{fixed, Case, CaseError, Family, FileGen, Inputs, Kind};
+use crate::replay::ReplayRng;
 use crate::Bytes;
 
 /// The file name.
@@ -26,7 +24,7 @@ pub(crate) const FAMILY: Family = Family::new(
     FILE,
     "Two-party Double Ratchet transcripts: in order, with several DH ratchet steps, out of \
      order across chains, with and without header encryption; every intermediate value \
-     (spec §5, §6; format: spec §4.6).",
+     (spec §5, §6; format: spec §4.5).",
     &[Kind::of::<Transcript>()],
     generate,
 );
@@ -93,13 +91,13 @@ pub(crate) struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     message_key: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    aead_key: Option<Bytes>,
+    pub(crate) aead_key: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    aead_nonce: Option<Bytes>,
+    pub(crate) aead_nonce: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    header: Option<Bytes>,
+    pub(crate) header: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    header_key: Option<Bytes>,
+    pub(crate) header_key: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     header_nonce: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,47 +155,6 @@ impl Step {
         self.padded_plaintext = Some(t.padded_plaintext.clone().into());
     }
 }
-
-/// Randomness for one send: the recorded `ratchet_private` when verifying, or
-/// fresh generator bytes (recorded if drawn) when generating.
-struct StepRng<'a> {
-    available: Option<[u8; 32]>,
-    drawn: bool,
-    fresh: Option<&'a dyn Fn() -> [u8; 32]>,
-    missing: bool,
-}
-
-impl TryRng for StepRng<'_> {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_be_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_be_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        if self.available.is_none() {
-            self.available = self.fresh.map(|f| f());
-        }
-        match (self.available, self.drawn, dst.len()) {
-            (Some(bytes), false, 32) => {
-                dst.copy_from_slice(&bytes);
-                self.drawn = true;
-            }
-            _ => {
-                dst.fill(0);
-                self.missing = true;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for StepRng<'_> {}
 
 /// The two parties of a scripted session.
 pub(crate) struct Session {
@@ -331,27 +288,26 @@ impl Session {
                 )?),
                 None => None,
             };
-            let mut rng = StepRng {
-                available,
-                drawn: false,
-                fresh,
-                missing: false,
-            };
+            // Randomness for one send: the recorded `ratchet_private` when
+            // verifying, or fresh generator bytes (recorded if drawn) when generating.
+            let fresh_draw = fresh.map(|f| move |_: usize, _: usize| f().to_vec());
+            let mut rng = ReplayRng::with_fresh(
+                available.map(|b| b.to_vec()).into_iter().collect(),
+                fresh_draw
+                    .as_ref()
+                    .map(|f| f as &dyn Fn(usize, usize) -> Vec<u8>),
+            );
             let (wire, trace) = self
                 .party(sender)
                 .encrypt_traced(p, &mut rng, pt.as_slice())
                 .map_err(|e| CaseError::rejected(&format!("{field}.message"), e))?;
-            if rng.missing {
-                return Err(CaseError::malformed(
+            let drawn = rng.finish().ok().filter(|d| d.len() <= 1).ok_or_else(|| {
+                CaseError::malformed(
                     &format!("{field}.ratchet_private"),
                     "this send starts a sending chain and needs 32 random bytes",
-                ));
-            }
-            out.ratchet_private = if rng.drawn {
-                rng.available.map(Bytes::from)
-            } else {
-                None
-            };
+                )
+            })?;
+            out.ratchet_private = drawn.into_iter().next().map(Bytes::from);
             out.record(&trace);
             out.ratchet_public = trace
                 .ratchet_private
