@@ -1,0 +1,1 @@
+//! The conformance adapter (in progress).

@@ -1,0 +1,2 @@
+//! The conformance adapter (in progress).
+fn main() {}
