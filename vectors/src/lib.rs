@@ -115,6 +115,7 @@ mod bytes;
 mod families;
 pub mod family;
 pub mod generator;
+mod replay;
 mod report;
 
 pub use bytes::Bytes;
@@ -135,6 +136,8 @@ pub const FAMILIES: &[Family] = &[
     families::ratchet_transcripts::FAMILY,
     families::ratchet_negative::FAMILY,
     families::safety_numbers::FAMILY,
+    families::handshake::FAMILY,
+    families::handshake_negative::FAMILY,
 ];
 
 /// The family whose file is named `file`.

@@ -1,6 +1,8 @@
 //! The vector files, one module each.
 
 pub(crate) mod building_blocks;
+pub(crate) mod handshake;
+pub(crate) mod handshake_negative;
 pub(crate) mod primitives;
 pub(crate) mod ratchet_kdf;
 pub(crate) mod ratchet_negative;
