@@ -65,7 +65,13 @@ pub fn decode(text: &str, forced: Option<Encoding>) -> Result<(Encoding, Vec<u8>
     });
     let bytes = match encoding {
         Encoding::Hex => decode_hex(strip_0x(&s)),
-        Encoding::Base64 => decode_base64(&s),
+        Encoding::Base64 => {
+            decode_base64(&s).map_err(|b64| match (forced, decode_hex(strip_0x(&s))) {
+                // Detected as base64 only because of a stray character: say both.
+                (None, Err(h)) => format!("{b64} (and not hex either: {h})"),
+                _ => b64,
+            })
+        }
     }
     .map_err(|message| DecodeError { encoding, message })?;
     Ok((encoding, bytes))
