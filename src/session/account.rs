@@ -159,7 +159,7 @@ impl Account {
         rng: &mut R,
         count: usize,
     ) -> Result<Vec<u32>, AccountError> {
-        if self.one_time_prekeys.len() + count > MAX_ONE_TIME_PREKEYS {
+        if count > MAX_ONE_TIME_PREKEYS.saturating_sub(self.one_time_prekeys.len()) {
             return Err(AccountError::TooManyPrekeys);
         }
         let p = DefaultProvider::default();
@@ -182,7 +182,7 @@ impl Account {
         rng: &mut R,
         count: usize,
     ) -> Result<Vec<u32>, AccountError> {
-        if self.kem_one_time_prekeys.len() + count > MAX_KEM_ONE_TIME_PREKEYS {
+        if count > MAX_KEM_ONE_TIME_PREKEYS.saturating_sub(self.kem_one_time_prekeys.len()) {
             return Err(AccountError::TooManyPrekeys);
         }
         let p = DefaultProvider::default();
