@@ -100,13 +100,11 @@ fn write_seeds() {
 
 /// Found by `ratchet_state_decode`: a receiving chain whose next message
 /// number is `u32::MAX` (reachable only after 2^32 - 1 messages in one chain,
-/// or from a crafted state) and a header claiming message `u32::MAX` make
-/// `decrypt` compute `next_n = n + 1`, which overflows: a panic in builds with
-/// overflow checks (debug, fuzzing), a wrap to 0 otherwise (harmless there,
-/// as the forged message then fails authentication before anything is
-/// committed). No sender ever uses `u32::MAX` (`EncryptError::ChainExhausted`).
+/// or from a crafted state) and a header claiming message `u32::MAX` made
+/// `decrypt` compute `next_n = n + 1`, which overflowed. No sender ever uses
+/// `u32::MAX` (`EncryptError::ChainExhausted`), so decryption now rejects it
+/// as `BeyondChainEnd` before any arithmetic (spec §5.5.3).
 #[test]
-#[ignore = "fails with overflow checks until decrypt rejects message number u32::MAX"]
 fn regression_message_number_u32_max() {
     use rand_chacha::rand_core::SeedableRng;
     let (mut alice, mut bob) = checks::new_pair(sova::ratchet::HeaderMode::Plain);

@@ -484,6 +484,8 @@ class Party:
         dh_pub = header[0:32]
         pn = int.from_bytes(header[32:36], "big")
         n = int.from_bytes(header[36:40], "big")
+        if n == 2**32 - 1:  # §5.5.3: no chain is that long
+            raise RatchetError("BeyondChainEnd")
         if idx is not None:
             chain = st.r[idx]
             if n < chain.nr:

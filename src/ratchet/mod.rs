@@ -601,6 +601,11 @@ impl Ratchet {
         trace: &mut Option<&mut TraceSink>,
     ) -> Result<(Plan, Key), DecryptError> {
         let n = header.n;
+        // A chain holds at most 2^32 - 1 messages, numbered below u32::MAX
+        // (spec §5.5.3): no sender produces n = u32::MAX.
+        if n == u32::MAX {
+            return Err(DecryptError::BeyondChainEnd { n, end: u32::MAX });
+        }
         let check_skip = |from: u32| -> Result<(), DecryptError> {
             let skip = n - from;
             if skip > MAX_SKIP {

@@ -291,6 +291,14 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
                 m[38..42].copy_from_slice(&7u32.to_be_bytes());
             },
         ),
+        (
+            "message number 2^32 - 1, which no chain reaches",
+            HeaderMode::Plain,
+            3,
+            |m| {
+                m[38..42].copy_from_slice(&u32::MAX.to_be_bytes());
+            },
+        ),
         ("low-order ratchet public key", HeaderMode::Plain, 3, |m| {
             m[2..34].fill(0)
         }),
