@@ -441,3 +441,27 @@ fn bundle_sizes_match_the_spec() {
     assert_eq!(bob.bundle(None, None).unwrap().to_bytes().len(), 1484);
     assert_eq!(bob.bundle(Some(opk), None).unwrap().to_bytes().len(), 1520);
 }
+
+#[test]
+fn modified_repeat_of_the_initial_message_is_rejected() {
+    // The initiator wraps messages until it hears back; every handshake field
+    // of a repeat must equal the accepted one, not just the ephemeral key.
+    let mut r = rng(15);
+    let (alice, mut bob) = accounts(&mut r);
+    let bundle = bob.bundle(None, None).unwrap().to_bytes();
+    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let m1 = a.encrypt(&mut r, b"one").unwrap();
+    let m2 = a.encrypt(&mut r, b"two").unwrap();
+    let (mut b, _) = bob.accept(&m1).unwrap();
+    let mut edited = m2.clone();
+    edited[2 + 128 + 32 + 4 + 1 + 5 + 7] ^= 1; // a byte of the KEM ciphertext
+    assert!(!b.matches_initial_message(&edited));
+    let before = b.to_bytes();
+    assert_eq!(
+        b.decrypt(&edited).err(),
+        Some(DecryptError::InitialMessageMismatch)
+    );
+    assert_eq!(b.to_bytes(), before);
+    assert!(b.matches_initial_message(&m2));
+    assert_eq!(b.decrypt(&m2).unwrap(), b"two");
+}

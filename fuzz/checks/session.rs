@@ -501,9 +501,9 @@ pub fn check_initial_message(data: &[u8]) {
 ///   accepting, the one-time prekeys used are gone, a replay is rejected, the
 ///   account persists, and the new session talks to the initiator's;
 /// * the responder's existing session decrypts only the ratchet message sent
-///   on it, bare or wrapped in an initial message with the session's
-///   `IdentityPublic` and `EK` (the other handshake fields of a repeat are not
-///   compared, spec §7.6), and is unchanged by any other message.
+///   on it, bare or wrapped in an initial message whose handshake fields are
+///   byte for byte those it was accepted from (spec §7.6), and is unchanged by
+///   any other message.
 pub fn check_initial_message_bytes(msg: &[u8]) {
     let fx = fixture();
     let parsed = HandshakeHeader::parse(msg);
@@ -545,17 +545,16 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
     let mut s = Session::from_bytes(&fx.responder_session).unwrap();
     match s.decrypt(msg) {
         Ok(pt) => {
-            // Spec §7.6 recognises a repeated initial message by its
-            // `IdentityPublic` and `EK` only; its other handshake fields are
-            // not compared. What must match is the ratchet message, which
-            // authenticates the plaintext.
+            // Spec §7.6: a repeated initial message must carry exactly the
+            // handshake fields the session was accepted from, and the ratchet
+            // message sent on the session.
             let g = &fx.initial[fx.second];
             let (gh, g_inner) = HandshakeHeader::parse(&g.message).unwrap();
             let inner = match &parsed {
                 Ok((h, inner)) => {
                     assert!(
-                        h.identity == gh.identity && h.ephemeral_key == gh.ephemeral_key,
-                        "the responder's session took an initial message of another handshake"
+                        *h == gh,
+                        "the responder's session took a modified initial message"
                     );
                     *inner
                 }

@@ -422,7 +422,10 @@ impl Account {
             peer: h.identity,
             we_initiated: false,
             pending: None,
-            handshake_ephemeral: Some(h.ephemeral_key),
+            initial: Some(super::InitialRecord {
+                ephemeral_key: h.ephemeral_key,
+                digest: super::InitialRecord::digest_of(p, &h),
+            }),
         };
         Ok((session, plaintext))
     }

@@ -143,6 +143,10 @@ pub enum DecryptError {
     /// [`Account::accept`] or another session).
     #[error("initial message of another session")]
     NotThisSession,
+    /// An initial message with this session's ephemeral key whose other
+    /// handshake fields differ from the accepted one: a modified copy.
+    #[error("initial message differs from the one this session was accepted from")]
+    InitialMessageMismatch,
 }
 
 impl From<CryptoError> for StartError {
@@ -177,8 +181,9 @@ pub struct Session {
     pub(crate) we_initiated: bool,
     /// The handshake fields to wrap outgoing messages in (initiator, until a reply arrives).
     pub(crate) pending: Option<HandshakeHeader>,
-    /// The initiator's ephemeral key (responder), to recognise repeated initial messages.
-    pub(crate) handshake_ephemeral: Option<[u8; 32]>,
+    /// Responder: the initiator's ephemeral key and the SHA-256 of the initial
+    /// message's handshake fields, to recognise repeated initial messages.
+    pub(crate) initial: Option<InitialRecord>,
 }
 
 impl core::fmt::Debug for Session {
@@ -270,7 +275,7 @@ impl Session {
                 kem_prekey_id: b.kem_prekey_id,
                 kem_ciphertext: alloc::boxed::Box::new(ct),
             }),
-            handshake_ephemeral: None,
+            initial: None,
         })
     }
 
@@ -357,8 +362,14 @@ impl Session {
     ) -> Result<Vec<u8>, DecryptError> {
         if message.get(1) == Some(&TYPE_INITIAL) {
             let (h, inner) = HandshakeHeader::parse(message)?;
-            if self.handshake_ephemeral != Some(h.ephemeral_key) || h.identity != self.peer {
-                return Err(DecryptError::NotThisSession);
+            match &self.initial {
+                Some(rec) if rec.ephemeral_key == h.ephemeral_key => {
+                    // Same handshake: every field must be exactly as first accepted (spec §7.6).
+                    if rec.digest != InitialRecord::digest_of(p, &h) {
+                        return Err(DecryptError::InitialMessageMismatch);
+                    }
+                }
+                _ => return Err(DecryptError::NotThisSession),
             }
             return Ok(self.ratchet.decrypt_with(p, inner)?);
         }
@@ -368,14 +379,30 @@ impl Session {
         Ok(pt)
     }
 
-    /// Whether an initial message belongs to this session (same initiator and ephemeral key).
+    /// Whether an initial message repeats the one this session was accepted
+    /// from (identical handshake fields; the ratchet message may differ).
     pub fn matches_initial_message(&self, message: &[u8]) -> bool {
-        match HandshakeHeader::parse(message) {
-            Ok((h, _)) => {
-                self.handshake_ephemeral == Some(h.ephemeral_key) && h.identity == self.peer
+        match (HandshakeHeader::parse(message), &self.initial) {
+            (Ok((h, _)), Some(rec)) => {
+                rec.ephemeral_key == h.ephemeral_key
+                    && rec.digest == InitialRecord::digest_of(&DefaultProvider::default(), &h)
             }
-            Err(_) => false,
+            _ => false,
         }
+    }
+}
+
+/// What a responder remembers of the initial message it accepted (spec §7.6).
+#[derive(Clone, Copy)]
+pub(crate) struct InitialRecord {
+    pub(crate) ephemeral_key: [u8; 32],
+    /// SHA-256 of the initial message with an empty ratchet message.
+    pub(crate) digest: [u8; 32],
+}
+
+impl InitialRecord {
+    pub(crate) fn digest_of<P: CryptoProvider + ?Sized>(p: &P, h: &HandshakeHeader) -> [u8; 32] {
+        p.sha256(&[&h.encode_with(&[])])
     }
 }
 
@@ -402,11 +429,12 @@ impl Session {
                 out.put(&enc);
             }
         }
-        match &self.handshake_ephemeral {
+        match &self.initial {
             None => out.put_u8(0),
-            Some(k) => {
+            Some(rec) => {
                 out.put_u8(1);
-                out.put(k);
+                out.put(&rec.ephemeral_key);
+                out.put(&rec.digest);
             }
         }
         out.put_u32(r.len() as u32);
@@ -449,10 +477,13 @@ impl Session {
             }
             _ => return Err(StateError::Invalid("option tag")),
         };
-        let handshake_ephemeral = match r.u8()? {
+        let initial = match r.u8()? {
             0 => None,
-            1 => Some(r.array()?),
-            _ => return Err(StateError::Invalid("option tag")),
+            1 if !we_initiated => Some(InitialRecord {
+                ephemeral_key: r.array()?,
+                digest: r.array()?,
+            }),
+            _ => return Err(StateError::Invalid("initial message record")),
         };
         let len = r.u32()? as usize;
         let ratchet = Ratchet::from_bytes(r.bytes(len)?)?;
@@ -466,7 +497,7 @@ impl Session {
             peer,
             we_initiated,
             pending,
-            handshake_ephemeral,
+            initial,
         })
     }
 
