@@ -561,6 +561,24 @@ impl Account {
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
         }
+        // Every prekey id is distinct (ids come from one counter, spec §7.2).
+        let mut ids: Vec<u32> = [Some(&signed_prekey), previous_signed_prekey.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(one_time_prekeys.iter())
+            .map(|k| k.id)
+            .chain(
+                [Some(&kem_last_resort), previous_kem_last_resort.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .chain(kem_one_time_prekeys.iter())
+                    .map(|k| k.id),
+            )
+            .collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(StateError::Invalid("duplicate prekey id"));
+        }
         Ok(Self {
             identity,
             next_prekey_id,

@@ -470,7 +470,8 @@ impl Session {
                 let enc = r.bytes(len)?;
                 let (h, inner) = HandshakeHeader::parse(enc)
                     .map_err(|_| StateError::Invalid("pending handshake"))?;
-                if !inner.is_empty() || !we_initiated {
+                if !inner.is_empty() || !we_initiated || h.identity.identity_key() != local_identity
+                {
                     return Err(StateError::Invalid("pending handshake"));
                 }
                 Some(h)
