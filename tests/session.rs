@@ -465,3 +465,30 @@ fn modified_repeat_of_the_initial_message_is_rejected() {
     assert!(b.matches_initial_message(&m2));
     assert_eq!(b.decrypt(&m2).unwrap(), b"two");
 }
+
+#[test]
+fn inconsistent_states_are_rejected() {
+    let mut r = rng(16);
+    let (alice, mut bob) = accounts(&mut r);
+    bob.generate_one_time_prekeys(&mut r, 2).unwrap();
+    // spec §8.4: magic, version, two secrets, next id, SPK, no previous SPK, count,
+    // then each one-time prekey as id || private.
+    let mut bytes = bob.to_bytes();
+    let first = 14 + 1 + 32 + 32 + 4 + 36 + 1 + 2;
+    let id = bytes[first..first + 4].to_vec();
+    bytes[first + 36..first + 40].copy_from_slice(&id);
+    assert_eq!(
+        Account::from_bytes(&bytes).err(),
+        Some(sova::ratchet::StateError::Invalid("duplicate prekey id"))
+    );
+    // spec §8.5: a pending handshake must carry the local identity.
+    let bundle = bob.bundle(None, None).unwrap().to_bytes();
+    let a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut s = a.to_bytes();
+    let identity_at = 14 + 1 + 1 + 32 + 64 + 128 + 1 + 4 + 2;
+    s[identity_at] ^= 1;
+    assert_eq!(
+        Session::from_bytes(&s).err(),
+        Some(sova::ratchet::StateError::Invalid("pending handshake"))
+    );
+}
