@@ -1,1 +1,404 @@
-//! The conformance adapter (in progress).
+//! The reference adapter: the Rust library behind the conformance protocol
+//! of spec appendix A, served on standard input and output by the
+//! `sova-conformance-adapter` binary.
+//!
+//! It proves the runner (`sova conformance --impl sova-conformance-adapter`
+//! passes every test) and shows a port what an adapter does. With
+//! `--break MODE` it misbehaves on purpose, so that the runner can be seen
+//! to catch each kind of defect:
+//!
+//! | mode | defect |
+//! |------|--------|
+//! | `tamper-accept` | accepts messages the library rejects as forged (answers with an empty plaintext) |
+//! | `vectors-lax` | answers every vector case as passing without checking it |
+//! | `corrupt-encrypt` | flips one bit of every message it encrypts |
+//! | `state-lax` | accepts malformed ratchet states |
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde_json::{json, Map, Value};
+use sova::ratchet::{HeaderMode, Ratchet};
+use sova::session::{Account, Session};
+use sova::{DefaultProvider, Secret};
+
+use crate::classes;
+use crate::protocol::{
+    bool_field, hex_array, hex_field, mode_of, response, str_field, ErrorReply, Reply,
+    CAPABILITIES, CASE_FAILED, PROTOCOL, UNKNOWN_HANDLE, UNKNOWN_OP, UNSUPPORTED,
+};
+
+/// A deliberate defect (`--break MODE`), to show that the runner catches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Break {
+    /// No defect: the library as it is.
+    #[default]
+    None,
+    /// Accept forged messages.
+    TamperAccept,
+    /// Pass every vector case unchecked.
+    VectorsLax,
+    /// Corrupt every encrypted message.
+    CorruptEncrypt,
+    /// Accept malformed ratchet states.
+    StateLax,
+}
+
+impl Break {
+    /// The mode named on the command line.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(Self::None),
+            "tamper-accept" => Some(Self::TamperAccept),
+            "vectors-lax" => Some(Self::VectorsLax),
+            "corrupt-encrypt" => Some(Self::CorruptEncrypt),
+            "state-lax" => Some(Self::StateLax),
+            _ => None,
+        }
+    }
+}
+
+enum Object {
+    Ratchet(Box<Ratchet>),
+    Account(Box<Account>),
+    Session(Box<Session>),
+}
+
+/// The adapter's state: the objects it holds, by handle.
+pub struct Adapter {
+    defect: Break,
+    rng: ChaCha20Rng,
+    objects: HashMap<String, Object>,
+    next: u64,
+}
+
+fn ok(fields: Value) -> Reply {
+    match fields {
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
+fn class_err(class: String, message: impl Into<String>) -> ErrorReply {
+    ErrorReply::new(class, message)
+}
+
+impl Adapter {
+    /// A fresh adapter with the given defect.
+    pub fn new(defect: Break) -> Self {
+        Self {
+            defect,
+            rng: ChaCha20Rng::seed_from_u64(0),
+            objects: HashMap::new(),
+            next: 1,
+        }
+    }
+
+    fn insert(&mut self, prefix: &str, o: Object) -> String {
+        let h = format!("{prefix}{}", self.next);
+        self.next += 1;
+        self.objects.insert(h.clone(), o);
+        h
+    }
+
+    fn object(&mut self, req: &Map<String, Value>, field: &str) -> Result<&mut Object, ErrorReply> {
+        let h = str_field(req, field)?;
+        self.objects
+            .get_mut(h)
+            .ok_or_else(|| ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}")))
+    }
+
+    fn account(&mut self, req: &Map<String, Value>) -> Result<&mut Account, ErrorReply> {
+        match self.object(req, "account")? {
+            Object::Account(a) => Ok(a),
+            _ => Err(ErrorReply::bad_request(
+                "`account` is not an account handle",
+            )),
+        }
+    }
+
+    /// Handles one request (already parsed) and returns its reply.
+    pub fn handle(&mut self, req: &Map<String, Value>) -> Reply {
+        let op = str_field(req, "op")?;
+        match op {
+            "hello" => {
+                if let Ok(seed) = hex_array::<32>(req, "seed") {
+                    self.rng = ChaCha20Rng::from_seed(seed);
+                }
+                ok(json!({
+                    "implementation": format!("sova (Rust reference library) {}", env!("CARGO_PKG_VERSION")),
+                    "protocol": PROTOCOL,
+                    "capabilities": CAPABILITIES,
+                }))
+            }
+            "bye" => ok(json!({})),
+            "drop" => {
+                let h = str_field(req, "handle")?;
+                match self.objects.remove(h) {
+                    Some(_) => ok(json!({})),
+                    None => Err(ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}"))),
+                }
+            }
+            "vector_case" => self.vector_case(req),
+            "ratchet_new" => self.ratchet_new(req),
+            "encrypt" => self.encrypt(req),
+            "decrypt" => self.decrypt(req),
+            "account_new" => {
+                let a = Account::new(&mut self.rng)
+                    .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
+                let identity = crate::hex(&a.identity().to_bytes());
+                let h = self.insert("account-", Object::Account(Box::new(a)));
+                ok(json!({ "handle": h, "identity": identity }))
+            }
+            "bundle" => self.bundle(req),
+            "session_start" => self.session_start(req),
+            "session_accept" => self.session_accept(req),
+            "ratchet_export" => match self.object(req, "handle")? {
+                Object::Ratchet(r) => ok(json!({ "state": crate::hex(&r.to_bytes()) })),
+                _ => Err(ErrorReply::bad_request("`handle` is not a ratchet")),
+            },
+            "ratchet_import" => {
+                let bytes = hex_field(req, "state")?;
+                let r = match Ratchet::from_bytes(&bytes) {
+                    Ok(r) => r,
+                    Err(e) if self.defect == Break::StateLax => {
+                        // Defect: fall back to any state at all.
+                        let _ = e;
+                        Ratchet::responder(
+                            &Secret::from_bytes([0; 32]),
+                            Secret::from_bytes([1; 32]),
+                            b"",
+                            HeaderMode::Plain,
+                        )
+                        .map_err(|e| class_err(classes::of(&e), e.to_string()))?
+                    }
+                    Err(e) => return Err(class_err(classes::of(&e), e.to_string())),
+                };
+                let h = self.insert("ratchet-", Object::Ratchet(Box::new(r)));
+                ok(json!({ "handle": h }))
+            }
+            other => Err(ErrorReply::new(UNKNOWN_OP, format!("unknown op {other:?}"))),
+        }
+    }
+
+    fn vector_case(&mut self, req: &Map<String, Value>) -> Reply {
+        let file = str_field(req, "file")?;
+        let case = req
+            .get("case")
+            .filter(|c| c.is_object())
+            .ok_or_else(|| ErrorReply::bad_request("missing object field `case`"))?;
+        if self.defect == Break::VectorsLax {
+            return ok(json!({}));
+        }
+        if sova_vectors::family(file).is_none() {
+            return Err(ErrorReply::new(
+                UNSUPPORTED,
+                format!("unknown vector file {file:?}"),
+            ));
+        }
+        let doc = json!({
+            "description": "",
+            "cipher_suite": sova_vectors::CIPHER_SUITE,
+            "cases": [case],
+        });
+        let bytes = serde_json::to_vec(&doc).map_err(|e| ErrorReply::bad_request(e.to_string()))?;
+        let report = sova_vectors::verify_file(file, &bytes, &[&DefaultProvider::default()]);
+        if let Some(e) = &report.error {
+            return Err(ErrorReply::new(CASE_FAILED, e.to_string()));
+        }
+        match report.first_failure() {
+            None => ok(json!({})),
+            Some((_, f)) => {
+                let mut e = ErrorReply::new(CASE_FAILED, f.to_string());
+                e.extra.insert("field".into(), json!(f.field));
+                Err(e)
+            }
+        }
+    }
+
+    fn ratchet_new(&mut self, req: &Map<String, Value>) -> Reply {
+        let mode = mode_of(str_field(req, "header_mode")?)
+            .ok_or_else(|| ErrorReply::bad_request("`header_mode` must be plain or encrypted"))?;
+        let sk = Secret::from_bytes(hex_array::<32>(req, "session_secret")?);
+        let ad = hex_field(req, "session_ad")?;
+        let r = match str_field(req, "role")? {
+            "initiator" => {
+                Ratchet::initiator(&sk, hex_array(req, "their_ratchet_public")?, &ad, mode)
+            }
+            "responder" => Ratchet::responder(
+                &sk,
+                Secret::from_bytes(hex_array(req, "our_ratchet_private")?),
+                &ad,
+                mode,
+            ),
+            other => return Err(ErrorReply::bad_request(format!("unknown role {other:?}"))),
+        }
+        .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
+        let h = self.insert("ratchet-", Object::Ratchet(Box::new(r)));
+        ok(json!({ "handle": h }))
+    }
+
+    fn corrupt(&self, mut m: Vec<u8>) -> Vec<u8> {
+        if self.defect == Break::CorruptEncrypt {
+            if let Some(b) = m.len().checked_sub(17).and_then(|i| m.get_mut(i)) {
+                *b ^= 0x01;
+            }
+        }
+        m
+    }
+
+    fn encrypt(&mut self, req: &Map<String, Value>) -> Reply {
+        let pt = hex_field(req, "plaintext")?;
+        let h = str_field(req, "handle")?.to_owned();
+        let rng = &mut self.rng;
+        let m = match self.objects.get_mut(&h) {
+            Some(Object::Ratchet(r)) => r.encrypt(rng, &pt),
+            Some(Object::Session(s)) => s.encrypt(rng, &pt),
+            Some(Object::Account(_)) => {
+                return Err(ErrorReply::bad_request("cannot encrypt with an account"))
+            }
+            None => return Err(ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}"))),
+        }
+        .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
+        let m = self.corrupt(m);
+        ok(json!({ "message": crate::hex(&m) }))
+    }
+
+    /// The reply to a rejected message: the error, unless the defect accepts forgeries.
+    fn rejected(&self, class: String, message: String) -> Reply {
+        if self.defect == Break::TamperAccept && !class.contains("DuplicateOrExpired") {
+            return ok(json!({ "plaintext": "" }));
+        }
+        Err(class_err(class, message))
+    }
+
+    fn decrypt(&mut self, req: &Map<String, Value>) -> Reply {
+        let m = hex_field(req, "message")?;
+        let h = str_field(req, "handle")?.to_owned();
+        let result = match self.objects.get_mut(&h) {
+            Some(Object::Ratchet(r)) => r
+                .decrypt(&m)
+                .map_err(|e| (classes::ratchet_decrypt(&e), e.to_string())),
+            Some(Object::Session(s)) => s
+                .decrypt(&m)
+                .map_err(|e| (classes::session_decrypt(&e), e.to_string())),
+            Some(Object::Account(_)) => {
+                return Err(ErrorReply::bad_request(
+                    "an account accepts initial messages with session_accept",
+                ))
+            }
+            None => return Err(ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}"))),
+        };
+        match result {
+            Ok(pt) => ok(json!({ "plaintext": crate::hex(&pt) })),
+            Err((class, msg)) => self.rejected(class, msg),
+        }
+    }
+
+    fn bundle(&mut self, req: &Map<String, Value>) -> Reply {
+        let opk = bool_field(req, "one_time_prekey");
+        let kem = bool_field(req, "kem_one_time_prekey");
+        let mut rng = self.rng.clone();
+        let account = self.account(req)?;
+        let e = |e: sova::session::AccountError| class_err(classes::of(&e), e.to_string());
+        let opk_id = if opk {
+            account
+                .generate_one_time_prekeys(&mut rng, 1)
+                .map_err(e)?
+                .first()
+                .copied()
+        } else {
+            None
+        };
+        let kem_id = if kem {
+            account
+                .generate_kem_one_time_prekeys(&mut rng, 1)
+                .map_err(e)?
+                .first()
+                .copied()
+        } else {
+            None
+        };
+        let b = account.bundle(opk_id, kem_id).map_err(e)?;
+        self.rng = rng;
+        ok(json!({ "bundle": crate::hex(&b.to_bytes()) }))
+    }
+
+    fn session_start(&mut self, req: &Map<String, Value>) -> Reply {
+        let mode = mode_of(str_field(req, "header_mode")?)
+            .ok_or_else(|| ErrorReply::bad_request("`header_mode` must be plain or encrypted"))?;
+        let bundle = hex_field(req, "bundle")?;
+        let mut rng = self.rng.clone();
+        let account = self.account(req)?;
+        let s = Session::start(account, &mut rng, &bundle, mode)
+            .map_err(|e| class_err(classes::start(&e), e.to_string()))?;
+        self.rng = rng;
+        let id = crate::hex(s.session_id());
+        let h = self.insert("session-", Object::Session(Box::new(s)));
+        ok(json!({ "handle": h, "session_id": id }))
+    }
+
+    fn session_accept(&mut self, req: &Map<String, Value>) -> Reply {
+        let m = hex_field(req, "message")?;
+        let result = self.account(req)?.accept(&m);
+        match result {
+            Ok((s, pt)) => {
+                let id = crate::hex(s.session_id());
+                let h = self.insert("session-", Object::Session(Box::new(s)));
+                ok(json!({ "handle": h, "session_id": id, "plaintext": crate::hex(&pt) }))
+            }
+            Err(e) => {
+                let class = classes::accept(&e);
+                if self.defect == Break::TamperAccept
+                    && class.starts_with("FirstMessage")
+                    && !class.contains("DuplicateOrExpired")
+                {
+                    let h = format!("session-forged-{}", self.next);
+                    self.next += 1;
+                    return ok(json!({ "handle": h, "session_id": "", "plaintext": "" }));
+                }
+                Err(class_err(class, e.to_string()))
+            }
+        }
+    }
+}
+
+/// Serves the protocol: reads requests from `input` until `bye` or the end
+/// of input, writing one response line per request to `output`.
+///
+/// # Errors
+/// Only I/O errors of `input` or `output`.
+pub fn serve(input: impl BufRead, mut output: impl Write, defect: Break) -> std::io::Result<()> {
+    let mut adapter = Adapter::new(defect);
+    for line in input.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (id, reply, bye) = match serde_json::from_str::<Value>(&line) {
+            Ok(Value::Object(req)) => {
+                let id = req.get("id").cloned().unwrap_or(Value::Null);
+                let bye = req.get("op").and_then(Value::as_str) == Some("bye");
+                (id, adapter.handle(&req), bye)
+            }
+            Ok(_) => (
+                Value::Null,
+                Err(ErrorReply::bad_request("a request must be a JSON object")),
+                false,
+            ),
+            Err(e) => (
+                Value::Null,
+                Err(ErrorReply::bad_request(format!("invalid JSON: {e}"))),
+                false,
+            ),
+        };
+        writeln!(output, "{}", response(&id, &reply))?;
+        output.flush()?;
+        if bye {
+            break;
+        }
+    }
+    Ok(())
+}

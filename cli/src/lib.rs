@@ -31,6 +31,7 @@ pub mod conformance;
 pub mod demo;
 pub mod encoding;
 pub mod inspect;
+pub mod protocol;
 pub mod vectors;
 
 use std::fmt;
