@@ -549,6 +549,13 @@ fn tampers(wire: &[u8], mode: HeaderMode, accepting: bool) -> Vec<Tamper> {
     }
     if initial && accepting {
         out.push(kem_ciphertext_tamper(wire, mode));
+    } else if initial {
+        // A repeat for an existing session must match the accepted initial
+        // message in every handshake field (§7.6).
+        let mut t = kem_ciphertext_tamper(wire, mode);
+        t.what = "repeated initial message with its KEM ciphertext changed";
+        t.class = "InitialMessageMismatch".into();
+        out.push(t);
     }
     out
 }

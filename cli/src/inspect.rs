@@ -695,9 +695,18 @@ fn session_state_layout(w: &mut Walk<'_>) -> Option<()> {
             )
         },
     )?;
-    w.opt("EK", "responder: the initiator's ephemeral key", |w| {
-        key32(w, "EK", "ephemeral key")
-    })?;
+    w.opt(
+        "accepted",
+        "responder: the initial message it accepted",
+        |w| {
+            key32(w, "EK", "the initiator's ephemeral key")?;
+            key32(
+                w,
+                "D",
+                "SHA-256 of the accepted initial message with L = 0 (repeats must match, §7.6)",
+            )
+        },
+    )?;
     let len = w.uint("len", 4, "length of the ratchet state")? as usize;
     w.nested("ratchet state", len, "§8.2", |w| {
         let _ = ratchet_state_layout(w);
@@ -792,7 +801,8 @@ fn message_violation(
             };
             (
                 format!(
-                    "rule 5: exactly `body_len` bytes MUST follow [Truncated(\"body\")]{detail}"
+                    "rule 5: exactly `body_len` bytes MUST follow [Truncated(\"body\")]{detail}{}",
+                    truncation_detail(w)
                 ),
                 stop_offset(w),
             )

@@ -1,0 +1,188 @@
+//! `sova conformance` run as a real process against the reference adapter,
+//! as it is and deliberately broken.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn committed_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-vectors")
+}
+
+fn adapter(args: &str) -> String {
+    format!(
+        "'{}' {args}",
+        env!("CARGO_BIN_EXE_sova-conformance-adapter")
+    )
+}
+
+fn conformance(implementation: &str, extra: &[&str]) -> Output {
+    let dir = committed_dir();
+    let mut args = vec![
+        "conformance",
+        "--impl",
+        implementation,
+        "--vectors",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_sova"))
+        .args(&args)
+        .output()
+        .expect("the sova binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_reference_adapter_passes_everything() {
+    let out = conformance(&adapter(""), &["--strict", "--json"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{s}{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["result"], "pass", "{s}");
+    assert_eq!(v["failed"], 0, "{s}");
+    assert_eq!(v["skipped"], 0, "{s}");
+    let rows = v["rows"].as_array().unwrap();
+    let caps: Vec<&str> = rows
+        .iter()
+        .map(|r| r["capability"].as_str().unwrap())
+        .collect();
+    for cap in [
+        "protocol",
+        "vectors",
+        "ratchet",
+        "header-encryption",
+        "session",
+        "ratchet-state",
+    ] {
+        assert!(caps.contains(&cap), "no row for {cap}: {s}");
+    }
+    // Every committed vector file is driven through, plus the negative controls.
+    for entry in std::fs::read_dir(committed_dir()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".json") {
+            assert!(
+                rows.iter().any(|r| r["test"] == name.as_str()),
+                "{name}: {s}"
+            );
+        }
+    }
+    assert!(s.contains("edited cases reported as failing"), "{s}");
+    assert!(s.contains("forged initial message rejected"), "{s}");
+}
+
+#[test]
+fn the_plain_table_and_seeds() {
+    let out = conformance(
+        &adapter(""),
+        &["--only", "ratchet", "--seed", "9", "--rounds", "30"],
+    );
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert!(s.contains("capability"), "{s}");
+    assert!(s.contains("plain headers, implementation initiates"), "{s}");
+    assert!(s.contains("30 rounds"), "{s}");
+    assert!(s.contains("PASS"), "{s}");
+    assert!(!s.contains("vectors "), "--only limits the tests: {s}");
+}
+
+#[test]
+fn an_adapter_that_accepts_tampered_messages_fails() {
+    let out = conformance(&adapter("--break tamper-accept"), &[]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("FAIL"), "{s}");
+    assert!(s.contains("a tampered copy"), "{s}");
+    assert!(s.contains("was accepted; expected"), "{s}");
+    // The vector tests still pass: the defect is only in live decryption.
+    assert!(s.contains("edited cases reported as failing"), "{s}");
+    let v = conformance(
+        &adapter("--break tamper-accept"),
+        &["--json", "--only", "session"],
+    );
+    let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(j["result"], "fail");
+    assert!(j["failed"].as_u64().unwrap() >= 4, "{j}");
+}
+
+#[test]
+fn an_adapter_that_passes_vectors_unchecked_fails() {
+    let out = conformance(&adapter("--break vectors-lax"), &["--only", "vectors"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("with `digest` edited was reported as passing"),
+        "{s}"
+    );
+}
+
+#[test]
+fn an_adapter_that_corrupts_its_messages_or_imports_bad_states_fails() {
+    let out = conformance(&adapter("--break corrupt-encrypt"), &["--only", "ratchet"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("this library rejected the genuine message"),
+        "{s}"
+    );
+    let out = conformance(&adapter("--break state-lax"), &["--only", "ratchet-state"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("a malformed state (one trailing byte) was imported"),
+        "{s}"
+    );
+}
+
+#[test]
+fn an_implementation_that_does_not_speak_the_protocol_fails() {
+    // `cat` echoes the request: no `ok`.
+    let out = conformance("cat", &[]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("lacks a boolean `ok`"), "{s}");
+    assert!(s.contains("not run"), "{s}");
+}
+
+#[test]
+fn usage_and_start_errors_are_exit_2() {
+    let out = conformance("/nonexistent/sova-port", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("cannot start"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = conformance(&adapter(""), &["--only", "telepathy"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown capability"));
+    let out = Command::new(env!("CARGO_BIN_EXE_sova"))
+        .args([
+            "conformance",
+            "--impl",
+            &adapter(""),
+            "--vectors",
+            "/nonexistent/vectors",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/vectors"));
+    let out = Command::new(env!("CARGO_BIN_EXE_sova"))
+        .args(["conformance"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_adapter_rejects_unknown_break_modes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sova-conformance-adapter"))
+        .args(["--break", "everything"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,297 @@
+//! `sova inspect` run as a real process, on objects made by the library.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use sova::ratchet::HeaderMode;
+use sova::session::{Account, Session};
+use sova::Secret;
+
+fn sova(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sova"))
+        .args(args)
+        .output()
+        .expect("the sova binary runs")
+}
+
+fn sova_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sova"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = chunk.len();
+        let v = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= n {
+                out.push(A[((v >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+struct Objects {
+    bundle: Vec<u8>,
+    initial: Vec<u8>,
+    message: Vec<u8>,
+    session: Vec<u8>,
+    ratchet: Vec<u8>,
+    account: Vec<u8>,
+    sealed: Vec<u8>,
+}
+
+fn objects(mode: HeaderMode) -> Objects {
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let alice = Account::new(&mut rng).unwrap();
+    let mut bob = Account::new(&mut rng).unwrap();
+    let opk = bob.generate_one_time_prekeys(&mut rng, 1).unwrap()[0];
+    let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
+    let mut a = Session::start(&alice, &mut rng, &bundle, mode).unwrap();
+    let initial = a.encrypt(&mut rng, b"hello Bob").unwrap();
+    let (mut b, _) = bob.accept(&initial).unwrap();
+    let message = b.encrypt(&mut rng, b"hello Alice").unwrap();
+    let sealed = b
+        .to_sealed_bytes(&mut rng, &Secret::from_bytes([3; 32]))
+        .unwrap();
+    Objects {
+        bundle,
+        initial,
+        message,
+        session: b.to_bytes(),
+        ratchet: b.ratchet().to_bytes(),
+        account: bob.to_bytes(),
+        sealed,
+    }
+}
+
+fn valid(out: &Output) -> String {
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{s}{}", text(&out.stderr));
+    assert!(s.trim_end().ends_with("valid"), "{s}");
+    s
+}
+
+fn invalid(out: &Output) -> String {
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}{}", text(&out.stderr));
+    s
+}
+
+#[test]
+fn a_ratchet_message_is_annotated_with_offsets() {
+    let o = objects(HeaderMode::Plain);
+    let s = valid(&sova(&["inspect", &hex(&o.message)]));
+    assert!(s.contains("ratchet message, type 0x01"), "{s}");
+    assert!(s.contains("(spec §6.2)"), "{s}");
+    assert!(s.contains("read as hex"), "{s}");
+    // offset, length and name of the fixed fields of §6.2.
+    for (offset, len, name) in [
+        (0, 1, "version = 0x01"),
+        (1, 1, "type = 0x01"),
+        (2, 40, "header"),
+        (2, 32, "dh = "),
+        (34, 4, "pn = 0"),
+        (38, 4, "n = 0"),
+        (42, 4, "body_len = 48"),
+        (46, 48, "body"),
+        (46, 32, "ciphertext = "),
+        (78, 16, "tag = "),
+    ] {
+        let line = s
+            .lines()
+            .find(|l| {
+                let mut w = l.split_whitespace();
+                w.next() == Some(&offset.to_string())
+                    && w.next() == Some(&len.to_string())
+                    && l.contains(name)
+            })
+            .unwrap_or_else(|| panic!("no line {offset} {len} {name:?} in\n{s}"));
+        let _ = line;
+    }
+
+    let out = sova(&["inspect", "--json", &hex(&o.message)]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["object"], "ratchet_message");
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["fields"][3]["name"], "body_len");
+    assert_eq!(v["fields"][3]["offset"], 42);
+    assert_eq!(v["fields"][3]["value"], 48);
+}
+
+#[test]
+fn an_encrypted_header_message_read_as_base64_from_stdin() {
+    let o = objects(HeaderMode::Encrypted);
+    let s = valid(&sova_stdin(
+        &["inspect"],
+        &format!("{}\n", base64(&o.message)),
+    ));
+    assert!(s.contains("type 0x02: encrypted header"), "{s}");
+    assert!(s.contains("read as base64"), "{s}");
+    assert!(s.contains("enc_header"), "{s}");
+    let s = valid(&sova_stdin(
+        &["inspect", "-", "--base64"],
+        &base64(&o.message),
+    ));
+    assert!(s.contains("header_nonce"), "{s}");
+}
+
+#[test]
+fn a_bundle_and_an_initial_message() {
+    let o = objects(HeaderMode::Plain);
+    let s = valid(&sova_stdin(&["inspect"], &hex(&o.bundle)));
+    assert!(
+        s.contains("prekey bundle, type 0x10 (spec §7.3), 1520 bytes"),
+        "{s}"
+    );
+    assert!(s.contains("PQPK = "), "{s}");
+    assert!(s.contains("signatures valid"), "{s}");
+
+    let s = valid(&sova(&["inspect", &base64(&o.initial)]));
+    assert!(s.contains("initial message, type 0x03 (spec §7.5)"), "{s}");
+    assert!(s.contains("CT = "), "{s}");
+    assert!(s.contains("ratchet message"), "{s}");
+    let at = o.initial.len() - (94 + 16 - 16); // the embedded 94-byte message
+    assert!(
+        s.contains(&format!("{at:>8}      94  ratchet message")),
+        "{s}"
+    );
+}
+
+#[test]
+fn persisted_states() {
+    let o = objects(HeaderMode::Encrypted);
+    let s = valid(&sova(&["inspect", &hex(&o.session)]));
+    assert!(s.contains("session state"), "{s}");
+    assert!(s.contains("magic = \"SOVA-1 session\""), "{s}");
+    assert!(s.contains("ratchet state"), "{s}");
+    assert!(s.contains("ENCRYPTED"), "{s}");
+    assert!(s.contains("D = "), "{s}");
+    let s = valid(&sova(&["inspect", &hex(&o.ratchet)]));
+    assert!(s.contains("(spec §8.2)"), "{s}");
+    assert!(s.contains("R[0]"), "{s}");
+    let s = valid(&sova(&["inspect", &hex(&o.account)]));
+    assert!(s.contains("(spec §8.4)"), "{s}");
+    assert!(s.contains("IK_sig.seed"), "{s}");
+    let s = valid(&sova(&["inspect", &hex(&o.sealed)]));
+    assert!(
+        s.contains("sealed state: outer framing only (spec §8.3)"),
+        "{s}"
+    );
+    assert!(s.contains("kind = 0x02"), "{s}");
+}
+
+#[test]
+fn malformed_hex_is_exit_1_naming_the_problem() {
+    let s = invalid(&sova(&["inspect", "--hex", "01010"]));
+    assert!(s.contains("odd number of hex digits (5)"), "{s}");
+    let s = invalid(&sova(&["inspect", "--hex", "0101zz"]));
+    assert!(s.contains("'z' at position 4"), "{s}");
+    let s = invalid(&sova(&["inspect", "0x01g1"]));
+    assert!(s.contains("not hex either"), "{s}");
+}
+
+#[test]
+fn a_truncated_message_names_rule_and_section() {
+    let o = objects(HeaderMode::Plain);
+    let m = &o.message;
+    let s = invalid(&sova(&["inspect", &hex(&m[..m.len() - 1])]));
+    assert!(s.contains("INVALID at offset 78: §6.5 rule 5"), "{s}");
+    assert!(s.contains("body_len = 48 but 47 byte(s) follow"), "{s}");
+    assert!(
+        s.contains("field `tag` at offset 78 needs 16 bytes, 15 remain"),
+        "{s}"
+    );
+    assert!(s.contains("Truncated(\"body\")"), "{s}");
+    assert!(s.contains("TRUNCATED"), "{s}");
+    // Cut inside the header: rule 3, naming the field.
+    let s = invalid(&sova(&["inspect", &hex(&m[..20])]));
+    assert!(s.contains("§6.5 rule 3"), "{s}");
+    assert!(s.contains("Truncated(\"header\")"), "{s}");
+    // A truncated bundle: §7.3, with the field.
+    let s = invalid(&sova(&["inspect", &hex(&o.bundle[..300])]));
+    assert!(s.contains("§7.3"), "{s}");
+    assert!(s.contains("PQPK"), "{s}");
+    // A truncated state: §8.1.
+    let s = invalid(&sova(&["inspect", &hex(&o.ratchet[..60])]));
+    assert!(s.contains("§8.1"), "{s}");
+    assert!(s.contains("[Truncated]: field `RK` at offset 50"), "{s}");
+}
+
+#[test]
+fn trailing_bytes_name_rule_and_section() {
+    let o = objects(HeaderMode::Plain);
+    let mut m = o.message.clone();
+    m.extend_from_slice(&[0, 0]);
+    let s = invalid(&sova(&["inspect", &hex(&m)]));
+    assert!(
+        s.contains("INVALID at offset 94: §6.5 rule 5: nothing may follow the body; found 2 trailing byte(s) [TrailingBytes]"),
+        "{s}"
+    );
+    let out = sova(&["inspect", "--json", &hex(&m)]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["violation"]["section"], "§6.5");
+    assert_eq!(v["violation"]["offset"], 94);
+
+    let mut i = o.initial.clone();
+    i.push(7);
+    let s = invalid(&sova(&["inspect", &hex(&i)]));
+    assert!(s.contains("§7.5"), "{s}");
+    assert!(s.contains("TrailingBytes"), "{s}");
+}
+
+#[test]
+fn other_malformed_inputs() {
+    let s = invalid(&sova(&["inspect", "02"]));
+    assert!(s.contains("§6.5 rule 1"), "{s}");
+    let s = invalid(&sova(&["inspect", "0107"]));
+    assert!(s.contains("§6.5 rule 2"), "{s}");
+    assert!(s.contains("0x10 bundle §7.3"), "{s}");
+    let s = invalid(&sova_stdin(&["inspect"], ""));
+    assert!(s.contains("§6.5 rule 1"), "{s}");
+    let s = invalid(&sova(&["inspect", &hex(b"SOVA-1 diary and more")]));
+    assert!(s.contains("§8.1"), "{s}");
+    assert!(s.contains("BadMagic"), "{s}");
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    assert_eq!(
+        sova(&["inspect", "--hex", "--base64", "00"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(sova(&["inspect", "00", "11"]).status.code(), Some(2));
+}
