@@ -11,7 +11,9 @@
 //! | `sova conformance` | [`conformance`] | drives another implementation through the vectors and live sessions over the JSON-lines protocol of spec appendix A |
 //!
 //! [`adapter`] is the reference side of that protocol: the Rust library
-//! behind it, used to prove the runner (and as an example for ports).
+//! behind it, used to prove the runner (and as an example for ports);
+//! [`protocol`] holds the vocabulary both sides share, and [`classes`] the
+//! stable names of the library's errors.
 //!
 //! ## Exit codes
 //!

@@ -160,6 +160,14 @@ struct ConformanceArgs {
 }
 
 fn read_input(arg: Option<String>) -> Result<String, Failure> {
+    use std::io::IsTerminal;
+    if arg.is_none() && std::io::stdin().is_terminal() {
+        return Err(Failure::Error(
+            "give the object as hex or base64, as an argument or on standard input \
+             (see `sova inspect --help`)"
+                .into(),
+        ));
+    }
     match arg.as_deref() {
         None | Some("-") => {
             let mut s = String::new();
