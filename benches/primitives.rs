@@ -9,6 +9,8 @@
 //! Run: `cargo bench --bench primitives --features backend-rustcrypto`
 //! (the RustCrypto backend is not a default feature).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

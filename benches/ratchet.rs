@@ -23,6 +23,8 @@
 //! Run: `cargo bench --bench ratchet`. Results and their reading are in
 //! `benches/RESULTS.md`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
