@@ -19,6 +19,16 @@ use crate::secret::Secret;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
+/// SHA-256 over RustCrypto's `sha2` (SHA-NI where the CPU has it).
+pub(super) fn sha256(parts: &[&[u8]]) -> [u8; HASH_LEN] {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
 pub(super) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Secret<HASH_LEN> {
     // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
     let mut mac = match <HmacSha256 as KeyInit>::new_from_slice(key) {

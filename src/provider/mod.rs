@@ -9,8 +9,10 @@
 //! Two backends ship with the crate, each behind a cargo feature:
 //!
 //! * [`RingProvider`] (feature `backend-ring`, the default): ChaCha20-Poly1305
-//!   and SHA-2 from *ring*, HMAC and HKDF from RustCrypto, where each was
-//!   measured faster (see `benches/RESULTS.md`).
+//!   and SHA-512 from *ring*; SHA-256, HMAC and HKDF from RustCrypto, each
+//!   where it measured faster on the reference machine (`benches/RESULTS.md`:
+//!   *ring*'s AEAD is 2–8x faster, RustCrypto's SHA-256 1.1–1.8x and its
+//!   HMAC/HKDF 1.1–1.5x).
 //! * [`RustCryptoProvider`] (feature `backend-rustcrypto`): RustCrypto for every
 //!   symmetric primitive, for targets *ring* does not build on.
 //!

@@ -1,5 +1,6 @@
-//! The default backend: ChaCha20-Poly1305 and SHA-2 from *ring*; HMAC, HKDF
-//! and the asymmetric primitives shared with the pure-Rust backend.
+//! The default backend: ChaCha20-Poly1305 and SHA-512 from *ring*; SHA-256,
+//! HMAC, HKDF and the asymmetric primitives shared with the pure-Rust backend
+//! (each choice measured, see `benches/RESULTS.md`).
 
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 use ring::digest;
@@ -8,7 +9,7 @@ use super::{common, CryptoProvider, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, 
 use crate::error::CryptoError;
 use crate::secret::Secret;
 
-/// The default [`CryptoProvider`]: *ring* for ChaCha20-Poly1305 and SHA-2.
+/// The default [`CryptoProvider`]: *ring* for ChaCha20-Poly1305 and SHA-512.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RingProvider;
 
@@ -45,7 +46,7 @@ impl CryptoProvider for RingProvider {
     }
 
     fn sha256(&self, parts: &[&[u8]]) -> [u8; HASH_LEN] {
-        digest_parts(&digest::SHA256, parts)
+        common::sha256(parts)
     }
 
     fn sha512(&self, parts: &[&[u8]]) -> [u8; 64] {

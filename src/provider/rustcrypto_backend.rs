@@ -2,7 +2,7 @@
 
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha512};
 
 use super::{common, CryptoProvider, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, HASH_LEN};
 use crate::error::CryptoError;
@@ -18,11 +18,7 @@ impl CryptoProvider for RustCryptoProvider {
     }
 
     fn sha256(&self, parts: &[&[u8]]) -> [u8; HASH_LEN] {
-        let mut h = Sha256::new();
-        for part in parts {
-            h.update(part);
-        }
-        h.finalize().into()
+        common::sha256(parts)
     }
 
     fn sha512(&self, parts: &[&[u8]]) -> [u8; 64] {

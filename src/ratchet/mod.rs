@@ -111,8 +111,9 @@ struct ReceivingChain {
     /// The chain's length as announced by the sender's next chain (`pn`).
     end: Option<u32>,
     header_key: Option<Key>,
-    /// Skipped message keys, in increasing order of message number.
-    skipped: Vec<(u32, Key)>,
+    /// Skipped message keys, in increasing order of message number. A deque:
+    /// late messages are usually the oldest, removed from the front in O(1).
+    skipped: VecDeque<(u32, Key)>,
 }
 
 /// The state of one party of a Double Ratchet session (spec §5.1).
@@ -614,12 +615,12 @@ impl Ratchet {
             Ok(())
         };
         match chain.and_then(|i| self.receiving.get(i).map(|c| (i, c))) {
-            Some((i, c)) if n < c.next_n => match c.skipped.iter().position(|(k, _)| *k == n) {
-                Some(index) => Ok((
+            Some((i, c)) if n < c.next_n => match c.skipped.binary_search_by_key(&n, |(k, _)| *k) {
+                Ok(index) => Ok((
                     Plan::UseSkipped { chain: i, index },
                     c.skipped[index].1.clone(),
                 )),
-                None => Err(DecryptError::DuplicateOrExpired { n }),
+                Err(_) => Err(DecryptError::DuplicateOrExpired { n }),
             },
             Some((i, c)) => {
                 if let Some(end) = c.end {
@@ -715,9 +716,7 @@ impl Ratchet {
         match plan {
             Plan::UseSkipped { chain, index } => {
                 if let Some(c) = self.receiving.get_mut(chain) {
-                    if index < c.skipped.len() {
-                        c.skipped.remove(index);
-                    }
+                    c.skipped.remove(index);
                 }
             }
             Plan::Advance {
@@ -755,7 +754,7 @@ impl Ratchet {
                     next_n,
                     end: None,
                     header_key,
-                    skipped,
+                    skipped: skipped.into(),
                 });
                 self.receiving.truncate(MAX_RECEIVING_CHAINS);
                 self.root_key = root_key;

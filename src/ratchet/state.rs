@@ -203,14 +203,14 @@ impl Ratchet {
             if stored > MAX_STORED_KEYS {
                 return Err(StateError::Invalid("stored key count"));
             }
-            let mut skipped: Vec<(u32, Key)> = Vec::with_capacity(k);
+            let mut skipped: VecDeque<(u32, Key)> = VecDeque::with_capacity(k);
             for _ in 0..k {
                 let n = r.u32()?;
                 let key = get_key(&mut r)?;
-                if n >= next_n || skipped.last().is_some_and(|(prev, _)| *prev >= n) {
+                if n >= next_n || skipped.back().is_some_and(|(prev, _)| *prev >= n) {
                     return Err(StateError::Invalid("skipped key order"));
                 }
-                skipped.push((n, key));
+                skipped.push_back((n, key));
             }
             receiving.push_back(ReceivingChain {
                 their_ratchet_key,

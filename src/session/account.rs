@@ -417,7 +417,7 @@ impl Account {
         self.replay_cache.push_back(replay_tag);
         let session = Session {
             ratchet,
-            session_id: th,
+            session_id: keys.transcript_hash,
             local_identity: self.identity_key(),
             peer: h.identity,
             we_initiated: false,

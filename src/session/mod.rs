@@ -262,7 +262,7 @@ impl Session {
             .map_err(|_| StartError::Crypto(CryptoError::LabelTooLong))?;
         Ok(Self {
             ratchet,
-            session_id: th,
+            session_id: keys.transcript_hash,
             local_identity: account.identity_key(),
             peer: b.identity,
             we_initiated: true,
