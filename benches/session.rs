@@ -122,6 +122,7 @@ fn restore(saved: &[u8]) -> Account {
 
 /// The whole exchange: Bob adds a one-time prekey and publishes a bundle,
 /// Alice starts a session and encrypts, Bob accepts.
+#[inline(never)] // a frame of its own in profiles
 fn sova_setup(alice: &Account, bob: &mut Account, r: &mut ChaCha20Rng) -> (Session, Vec<u8>) {
     let opk = bob.generate_one_time_prekeys(r, 1).unwrap()[0];
     let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
@@ -201,6 +202,7 @@ fn olm_accept(alice: &OlmAccount, bob: &mut OlmAccount, wire: &(usize, Vec<u8>))
 
 /// The whole Olm exchange: Bob adds and publishes a one-time key, Alice
 /// creates an outbound session and encrypts, Bob creates the inbound session.
+#[inline(never)] // a frame of its own in profiles
 fn olm_setup(alice: &OlmAccount, bob: &mut OlmAccount) -> Vec<u8> {
     bob.generate_one_time_keys(1);
     let otk = olm_one_time_key(bob);
@@ -435,6 +437,7 @@ impl StartFloor {
     /// encapsulation with its encapsulation-key check, the transcript hash
     /// (2 SHA-256) and [`Labels::derive`] (HKDF-Extract, two HKDF-Expand).
     /// Returns the root key.
+    #[inline(never)] // a frame of its own in profiles
     fn start(&self, l: &Labels, r: &mut ChaCha20Rng) -> Key {
         let p = &l.p;
         let mut ek = Key::zero();
@@ -461,6 +464,7 @@ impl StartFloor {
     /// 1 X25519 key generation and 1 X25519 (the DH ratchet step against the
     /// signed prekey), [`Labels::first_message_keys`], and a ChaCha20-Poly1305
     /// seal of the padded 16-byte message (32 bytes), in place.
+    #[inline(never)] // a frame of its own in profiles
     fn start_encrypt(&self, l: &Labels, r: &mut ChaCha20Rng, buf: &mut [u8]) -> [u8; 16] {
         let p = &l.p;
         let rk = self.start(l, r);
@@ -535,6 +539,7 @@ impl AcceptFloor {
     /// stored 64-byte seed and decapsulation, the transcript hash (2 SHA-256),
     /// [`Labels::derive`], then the first message's DH ratchet step
     /// (1 X25519) and [`Labels::first_message_keys`].
+    #[inline(never)] // a frame of its own in profiles
     fn keys(&self, l: &Labels) -> (Key, [u8; 12]) {
         let p = &l.p;
         let (pk, msg, sig) = &self.signature;
@@ -565,6 +570,7 @@ impl AcceptFloor {
 
     /// [`keys`](Self::keys) and the ChaCha20-Poly1305 open of the 32-byte
     /// body, in place in `buf` (a fresh copy of it).
+    #[inline(never)] // a frame of its own in profiles
     fn accept(&self, l: &Labels, buf: &mut [u8]) {
         let (key, nonce) = self.keys(l);
         l.p.aead_open(&key, &nonce, &l.aead_ad, buf, &self.tag)
@@ -675,10 +681,28 @@ fn accept(c: &mut Criterion) {
     g.finish();
 }
 
+/// The floor of the whole exchange: the one-time prekey's 32 random bytes and
+/// X25519 key generation, [`StartFloor::start_encrypt`] into `out` and
+/// [`AcceptFloor::accept`] of `buf`.
+#[inline(never)] // a frame of its own in profiles
+fn floor_setup(
+    l: &Labels,
+    sf: &StartFloor,
+    af: &AcceptFloor,
+    r: &mut ChaCha20Rng,
+    out: &mut [u8],
+    buf: &mut [u8],
+) {
+    let mut opk = Key::zero();
+    r.fill_bytes(opk.expose_mut());
+    black_box(l.p.x25519_public_key(&opk));
+    black_box(sf.start_encrypt(l, r, out));
+    af.accept(l, buf)
+}
+
 /// The whole exchange with a one-time prekey: Bob generates one (32 random
 /// bytes, 1 X25519 key generation) and a bundle is encoded, Alice starts and
-/// encrypts, Bob accepts. Floor: the one-time prekey's 32 random bytes and
-/// key generation, [`StartFloor::start_encrypt`] and [`AcceptFloor::accept`].
+/// encrypts, Bob accepts. Floor: [`floor_setup`].
 /// vodozemac: `generate_one_time_keys(1)`, `mark_keys_as_published`, then as
 /// `start_encrypt` and `accept` (the reference exchange of the comparison).
 fn setup(c: &mut Criterion) {
@@ -701,13 +725,7 @@ fn setup(c: &mut Criterion) {
     g.bench_function("floor", |b| {
         b.iter_batched_ref(
             || af.body.clone(),
-            |buf| {
-                let mut opk = Key::zero();
-                r.fill_bytes(opk.expose_mut());
-                black_box(l.p.x25519_public_key(&opk));
-                black_box(sf.start_encrypt(&l, &mut r, &mut out));
-                af.accept(&l, buf)
-            },
+            |buf| floor_setup(&l, &sf, &af, &mut r, &mut out, buf),
             BatchSize::SmallInput,
         )
     });
