@@ -331,15 +331,36 @@ impl Ratchet {
         session_ad: &[u8],
         mode: HeaderMode,
     ) -> Result<Self, InitError> {
-        let k = kdf::init_keys(p, session_secret)?;
         let public = p.x25519_public_key(&our_ratchet_private);
+        Self::responder_with_key_pair(
+            p,
+            session_secret,
+            our_ratchet_private,
+            public,
+            session_ad,
+            mode,
+        )
+    }
+
+    /// [`responder_with`](Self::responder_with) for a caller that already holds
+    /// the public key of `our_ratchet_private` (a stored signed prekey), saving
+    /// a scalar multiplication. The caller guarantees the two match.
+    pub(crate) fn responder_with_key_pair<P: CryptoProvider + ?Sized>(
+        p: &P,
+        session_secret: &Secret<32>,
+        our_ratchet_private: Secret<32>,
+        our_ratchet_public: [u8; X25519_LEN],
+        session_ad: &[u8],
+        mode: HeaderMode,
+    ) -> Result<Self, InitError> {
+        let k = kdf::init_keys(p, session_secret)?;
         Self::new(
             mode,
             session_ad,
             k.root_key,
             Some(KeyPair {
                 private: our_ratchet_private,
-                public,
+                public: our_ratchet_public,
             }),
             None,
             k.responder_header_key,

@@ -399,9 +399,15 @@ impl Account {
             Some(&message::TYPE_ENCRYPTED_HEADER) => HeaderMode::Encrypted,
             _ => HeaderMode::Plain,
         };
-        let mut ratchet =
-            Ratchet::responder_with(p, &keys.session_secret, spk.private.clone(), &th, mode)
-                .map_err(|_| AcceptError::Crypto(CryptoError::LabelTooLong))?;
+        let mut ratchet = Ratchet::responder_with_key_pair(
+            p,
+            &keys.session_secret,
+            spk.private.clone(),
+            spk.public,
+            &th,
+            mode,
+        )
+        .map_err(|_| AcceptError::Crypto(CryptoError::LabelTooLong))?;
         let plaintext = ratchet.decrypt_with(p, inner)?;
         // Commit (spec §7.6): delete the one-time prekeys, remember EK_A.
         let kem_index = kem.0;
@@ -424,7 +430,7 @@ impl Account {
             pending: None,
             initial: Some(super::InitialRecord {
                 ephemeral_key: h.ephemeral_key,
-                digest: super::InitialRecord::digest_of(p, &h),
+                digest: super::InitialRecord::digest_of(p, initial_message, inner),
             }),
         };
         Ok((session, plaintext))

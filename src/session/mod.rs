@@ -365,7 +365,7 @@ impl Session {
             match &self.initial {
                 Some(rec) if rec.ephemeral_key == h.ephemeral_key => {
                     // Same handshake: every field must be exactly as first accepted (spec §7.6).
-                    if rec.digest != InitialRecord::digest_of(p, &h) {
+                    if rec.digest != InitialRecord::digest_of(p, message, inner) {
                         return Err(DecryptError::InitialMessageMismatch);
                     }
                 }
@@ -383,9 +383,10 @@ impl Session {
     /// from (identical handshake fields; the ratchet message may differ).
     pub fn matches_initial_message(&self, message: &[u8]) -> bool {
         match (HandshakeHeader::parse(message), &self.initial) {
-            (Ok((h, _)), Some(rec)) => {
+            (Ok((h, inner)), Some(rec)) => {
                 rec.ephemeral_key == h.ephemeral_key
-                    && rec.digest == InitialRecord::digest_of(&DefaultProvider::default(), &h)
+                    && rec.digest
+                        == InitialRecord::digest_of(&DefaultProvider::default(), message, inner)
             }
             _ => false,
         }
@@ -401,8 +402,17 @@ pub(crate) struct InitialRecord {
 }
 
 impl InitialRecord {
-    pub(crate) fn digest_of<P: CryptoProvider + ?Sized>(p: &P, h: &HandshakeHeader) -> [u8; 32] {
-        p.sha256(&[&h.encode_with(&[])])
+    /// `D` of a parsed initial message `message` whose embedded ratchet
+    /// message is `inner`: the hash of its handshake fields followed by
+    /// `u32(0)`, i.e. of the message re-encoded with an empty ratchet message
+    /// (parsing is canonical, so the prefix is exactly those fields).
+    pub(crate) fn digest_of<P: CryptoProvider + ?Sized>(
+        p: &P,
+        message: &[u8],
+        inner: &[u8],
+    ) -> [u8; 32] {
+        let fields = &message[..message.len().saturating_sub(inner.len() + 4)];
+        p.sha256(&[fields, &[0u8; 4]])
     }
 }
 
