@@ -81,14 +81,19 @@ pub trait CryptoProvider: Send + Sync {
     /// A short name of the backend, for reports and benchmarks.
     fn name(&self) -> &'static str;
 
-    /// SHA-256 of the concatenation of `parts`.
-    fn sha256(&self, parts: &[&[u8]]) -> [u8; HASH_LEN];
+    /// SHA-256 of the concatenation of `parts` (default: RustCrypto's `sha2`).
+    fn sha256(&self, parts: &[&[u8]]) -> [u8; HASH_LEN] {
+        common::sha256(parts)
+    }
 
     /// SHA-512 of the concatenation of `parts`.
     fn sha512(&self, parts: &[&[u8]]) -> [u8; 64];
 
-    /// HMAC-SHA-256 under `key` of the concatenation of `parts` (RFC 2104).
-    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> Secret<HASH_LEN>;
+    /// HMAC-SHA-256 under `key` of the concatenation of `parts` (RFC 2104;
+    /// default: RustCrypto's `hmac`).
+    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> Secret<HASH_LEN> {
+        common::hmac_sha256(key, parts)
+    }
 
     /// HKDF-Extract with SHA-256 (RFC 5869 §2.2) of the concatenation of
     /// `ikm_parts`. An empty salt is the same as 32 zero bytes.
@@ -97,7 +102,8 @@ pub trait CryptoProvider: Send + Sync {
         self.hmac_sha256(salt, ikm_parts)
     }
 
-    /// HKDF-Expand with SHA-256 (RFC 5869 §2.3), filling `okm` completely.
+    /// HKDF-Expand with SHA-256 (RFC 5869 §2.3), filling `okm` completely
+    /// (default: RustCrypto's `hkdf`).
     ///
     /// # Errors
     /// [`CryptoError::KdfOutputTooLong`] when `okm` is longer than 8160 bytes.
@@ -106,7 +112,9 @@ pub trait CryptoProvider: Send + Sync {
         prk: &Secret<HASH_LEN>,
         info_parts: &[&[u8]],
         okm: &mut [u8],
-    ) -> Result<(), CryptoError>;
+    ) -> Result<(), CryptoError> {
+        common::hkdf_expand(prk, info_parts, okm)
+    }
 
     /// ChaCha20-Poly1305 (RFC 8439) encryption of `in_out` in place; returns the tag.
     fn aead_seal(

@@ -5,7 +5,7 @@
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 use ring::digest;
 
-use super::{common, CryptoProvider, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, HASH_LEN};
+use super::{CryptoProvider, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN};
 use crate::error::CryptoError;
 use crate::secret::Secret;
 
@@ -45,25 +45,8 @@ impl CryptoProvider for RingProvider {
         "ring"
     }
 
-    fn sha256(&self, parts: &[&[u8]]) -> [u8; HASH_LEN] {
-        common::sha256(parts)
-    }
-
     fn sha512(&self, parts: &[&[u8]]) -> [u8; 64] {
         digest_parts(&digest::SHA512, parts)
-    }
-
-    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> Secret<HASH_LEN> {
-        common::hmac_sha256(key, parts)
-    }
-
-    fn hkdf_expand(
-        &self,
-        prk: &Secret<HASH_LEN>,
-        info_parts: &[&[u8]],
-        okm: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        common::hkdf_expand(prk, info_parts, okm)
     }
 
     fn aead_seal(

@@ -4,7 +4,7 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
 use sha2::{Digest, Sha512};
 
-use super::{common, CryptoProvider, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN, HASH_LEN};
+use super::{CryptoProvider, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN};
 use crate::error::CryptoError;
 use crate::secret::Secret;
 
@@ -17,29 +17,12 @@ impl CryptoProvider for RustCryptoProvider {
         "rustcrypto"
     }
 
-    fn sha256(&self, parts: &[&[u8]]) -> [u8; HASH_LEN] {
-        common::sha256(parts)
-    }
-
     fn sha512(&self, parts: &[&[u8]]) -> [u8; 64] {
         let mut h = Sha512::new();
         for part in parts {
             h.update(part);
         }
         h.finalize().into()
-    }
-
-    fn hmac_sha256(&self, key: &[u8], parts: &[&[u8]]) -> Secret<HASH_LEN> {
-        common::hmac_sha256(key, parts)
-    }
-
-    fn hkdf_expand(
-        &self,
-        prk: &Secret<HASH_LEN>,
-        info_parts: &[&[u8]],
-        okm: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        common::hkdf_expand(prk, info_parts, okm)
     }
 
     fn aead_seal(

@@ -59,6 +59,7 @@ mod trace;
 
 pub use error::{DecryptError, EncryptError, InitError};
 pub use padding::MAX_PLAINTEXT_LEN;
+pub(crate) use state::read_state_header;
 pub use state::StateError;
 #[cfg(feature = "hazmat")]
 pub use trace::Trace;

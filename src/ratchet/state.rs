@@ -54,6 +54,22 @@ pub enum StateError {
     TrailingBytes,
 }
 
+/// Reads the `magic || version` that starts every persisted state (spec §8.1).
+pub(crate) fn read_state_header(
+    r: &mut Reader<'_>,
+    magic: &[u8],
+    version: u8,
+) -> Result<(), StateError> {
+    if r.bytes(magic.len()).map_err(|_| StateError::BadMagic)? != magic {
+        return Err(StateError::BadMagic);
+    }
+    let v = r.u8()?;
+    if v != version {
+        return Err(StateError::UnsupportedVersion(v));
+    }
+    Ok(())
+}
+
 impl From<Truncated> for StateError {
     fn from(_: Truncated) -> Self {
         Self::Truncated
@@ -139,13 +155,7 @@ impl Ratchet {
     /// [`StateError`] naming what is wrong; never panics on any input.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
         let mut r = Reader::new(bytes);
-        if r.bytes(MAGIC.len()).map_err(|_| StateError::BadMagic)? != MAGIC {
-            return Err(StateError::BadMagic);
-        }
-        let version = r.u8()?;
-        if version != STATE_VERSION {
-            return Err(StateError::UnsupportedVersion(version));
-        }
+        read_state_header(&mut r, MAGIC, STATE_VERSION)?;
         let mode = match r.u8()? {
             1 => HeaderMode::Plain,
             2 => HeaderMode::Encrypted,

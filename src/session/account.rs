@@ -499,13 +499,7 @@ impl Account {
         use crate::ratchet::StateError;
         let p = DefaultProvider::default();
         let mut r = Reader::new(bytes);
-        if r.bytes(MAGIC.len()).map_err(|_| StateError::BadMagic)? != MAGIC {
-            return Err(StateError::BadMagic);
-        }
-        let v = r.u8()?;
-        if v != STATE_VERSION {
-            return Err(StateError::UnsupportedVersion(v));
-        }
+        crate::ratchet::read_state_header(&mut r, MAGIC, STATE_VERSION)?;
         let seed = Secret::from_bytes(r.array()?);
         let dh = Secret::from_bytes(r.array()?);
         let identity = IdentityKeyPair::from_secrets(&p, seed, dh)

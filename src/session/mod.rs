@@ -458,13 +458,7 @@ impl Session {
     /// [`StateError`] naming what is wrong; never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
         let mut r = Reader::new(bytes);
-        if r.bytes(MAGIC.len()).map_err(|_| StateError::BadMagic)? != MAGIC {
-            return Err(StateError::BadMagic);
-        }
-        let v = r.u8()?;
-        if v != STATE_VERSION {
-            return Err(StateError::UnsupportedVersion(v));
-        }
+        crate::ratchet::read_state_header(&mut r, MAGIC, STATE_VERSION)?;
         let we_initiated = match r.u8()? {
             0 => false,
             1 => true,
@@ -521,13 +515,7 @@ impl Session {
         rng: &mut R,
         key: &Secret<32>,
     ) -> Result<Vec<u8>, StorageError> {
-        storage::seal(
-            &DefaultProvider::default(),
-            rng,
-            key,
-            SealedKind::Session,
-            &self.to_bytes(),
-        )
+        seal_state(rng, key, SealedKind::Session, self.to_bytes())
     }
 
     /// Opens and restores a session sealed by [`to_sealed_bytes`](Self::to_sealed_bytes).
@@ -535,13 +523,7 @@ impl Session {
     /// # Errors
     /// [`PersistError`] for a wrong key, a corrupted blob or an invalid state.
     pub fn from_sealed_bytes(sealed: &[u8], key: &Secret<32>) -> Result<Self, PersistError> {
-        let bytes = zeroize::Zeroizing::new(storage::open(
-            &DefaultProvider::default(),
-            key,
-            SealedKind::Session,
-            sealed,
-        )?);
-        Ok(Self::from_bytes(&bytes)?)
+        open_state(key, SealedKind::Session, sealed, Self::from_bytes)
     }
 }
 
@@ -555,13 +537,7 @@ impl Account {
         rng: &mut R,
         key: &Secret<32>,
     ) -> Result<Vec<u8>, StorageError> {
-        storage::seal(
-            &DefaultProvider::default(),
-            rng,
-            key,
-            SealedKind::Account,
-            &self.to_bytes(),
-        )
+        seal_state(rng, key, SealedKind::Account, self.to_bytes())
     }
 
     /// Opens and restores an account sealed by [`to_sealed_bytes`](Self::to_sealed_bytes).
@@ -569,14 +545,35 @@ impl Account {
     /// # Errors
     /// [`PersistError`] for a wrong key, a corrupted blob or an invalid state.
     pub fn from_sealed_bytes(sealed: &[u8], key: &Secret<32>) -> Result<Self, PersistError> {
-        let bytes = zeroize::Zeroizing::new(storage::open(
-            &DefaultProvider::default(),
-            key,
-            SealedKind::Account,
-            sealed,
-        )?);
-        Ok(Self::from_bytes(&bytes)?)
+        open_state(key, SealedKind::Account, sealed, Self::from_bytes)
     }
+}
+
+/// Seals a state encoding, wiping the plain copy afterwards.
+fn seal_state<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    key: &Secret<32>,
+    kind: SealedKind,
+    state: Vec<u8>,
+) -> Result<Vec<u8>, StorageError> {
+    let plain = zeroize::Zeroizing::new(state);
+    storage::seal(&DefaultProvider::default(), rng, key, kind, &plain)
+}
+
+/// Opens a sealed state and decodes it, wiping the plain bytes afterwards.
+fn open_state<T>(
+    key: &Secret<32>,
+    kind: SealedKind,
+    sealed: &[u8],
+    decode: impl FnOnce(&[u8]) -> Result<T, StateError>,
+) -> Result<T, PersistError> {
+    let bytes = zeroize::Zeroizing::new(storage::open(
+        &DefaultProvider::default(),
+        key,
+        kind,
+        sealed,
+    )?);
+    Ok(decode(&bytes)?)
 }
 
 /// Why persisted state could not be restored.
