@@ -479,6 +479,26 @@ fn inconsistent_states_are_rejected() {
     bytes[first + 36..first + 40].copy_from_slice(&id);
     assert_eq!(
         Account::from_bytes(&bytes).err(),
+        Some(sova::ratchet::StateError::Invalid("one-time prekey order"))
+    );
+    // Swapped (out of order but distinct) is rejected the same way, and a
+    // one-time id equal to the signed prekey's is a duplicate.
+    let mut swapped = bob.to_bytes();
+    let (a, b) = (
+        swapped[first..first + 36].to_vec(),
+        swapped[first + 36..first + 72].to_vec(),
+    );
+    swapped[first..first + 36].copy_from_slice(&b);
+    swapped[first + 36..first + 72].copy_from_slice(&a);
+    assert_eq!(
+        Account::from_bytes(&swapped).err(),
+        Some(sova::ratchet::StateError::Invalid("one-time prekey order"))
+    );
+    let mut dup = bob.to_bytes();
+    let spk_id = dup[14 + 1 + 32 + 32 + 4..14 + 1 + 32 + 32 + 8].to_vec();
+    dup[first..first + 4].copy_from_slice(&spk_id);
+    assert_eq!(
+        Account::from_bytes(&dup).err(),
         Some(sova::ratchet::StateError::Invalid("duplicate prekey id"))
     );
     // spec §8.5: a pending handshake must carry the local identity.

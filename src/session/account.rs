@@ -561,6 +561,16 @@ impl Account {
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
         }
+        // One-time prekeys are listed in creation order (spec §8.4).
+        let increasing = |ids: &mut dyn Iterator<Item = u32>| {
+            let v: Vec<u32> = ids.collect();
+            v.windows(2).all(|w| w[0] < w[1])
+        };
+        if !increasing(&mut one_time_prekeys.iter().map(|k| k.id))
+            || !increasing(&mut kem_one_time_prekeys.iter().map(|k| k.id))
+        {
+            return Err(StateError::Invalid("one-time prekey order"));
+        }
         // Every prekey id is distinct (ids come from one counter, spec §7.2).
         let mut ids: Vec<u32> = [Some(&signed_prekey), previous_signed_prekey.as_ref()]
             .into_iter()
