@@ -4,7 +4,9 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
-use super::{AcceptError, Account, DecryptError, Session, TYPE_INITIAL};
+use super::{
+    AcceptError, Account, DecryptError, HandshakeHeader, IdentityKey, Session, TYPE_INITIAL,
+};
 use crate::ratchet;
 
 /// All sessions with one peer, and the rule that picks the one to send on.
@@ -15,6 +17,12 @@ use crate::ratchet;
 /// identity key is smaller (lexicographically), so they converge on the same
 /// session without a further message. The other session is dropped once a
 /// message arrives on the chosen one.
+///
+/// A conversation is bound to one peer identity: that of its first session.
+/// Sessions and initial messages of any other identity are refused
+/// ([`ConversationError::OtherPeer`]); otherwise anyone able to deliver an
+/// initial message could add a session whose initiator key sorts first and
+/// so take over the conversation's sending side.
 #[derive(Debug, Default)]
 pub struct Conversation {
     sessions: Vec<Session>,
@@ -29,8 +37,25 @@ impl Conversation {
     }
 
     /// Adds a session (for example one accepted while ours was pending).
-    pub fn add(&mut self, session: Session) {
+    ///
+    /// # Errors
+    /// [`ConversationError::OtherPeer`] when the session's peer is not the
+    /// conversation's peer; the session is then not added.
+    pub fn add(&mut self, session: Session) -> Result<(), ConversationError> {
+        if let Some(peer) = self.peer() {
+            if session.peer_identity().identity_key() != peer {
+                return Err(ConversationError::OtherPeer);
+            }
+        }
         self.sessions.push(session);
+        Ok(())
+    }
+
+    /// The peer's identity key: that of the first session's peer, if any.
+    pub fn peer(&self) -> Option<IdentityKey> {
+        self.sessions
+            .first()
+            .map(|s| s.peer_identity().identity_key())
     }
 
     /// The sessions held, for inspection.
@@ -66,12 +91,14 @@ impl Conversation {
 
     /// Decrypts a message from the peer: tries each session (the active one
     /// first); an initial message that no session knows is accepted through
-    /// `account` as a new session. Nothing changes on error.
+    /// `account` as a new session, provided it comes from the conversation's
+    /// peer (or the conversation is empty). Nothing changes on error.
     ///
     /// # Errors
-    /// The active session's error when no session accepts the message, or the
-    /// [`AcceptError`] of a new initial message (wrapped as
-    /// [`ConversationError::Accept`]).
+    /// The active session's error when no session accepts the message,
+    /// [`ConversationError::OtherPeer`] for a new initial message from another
+    /// identity (checked before `account` is touched), or the [`AcceptError`]
+    /// of a new initial message (wrapped as [`ConversationError::Accept`]).
     pub fn decrypt(
         &mut self,
         account: &mut Account,
@@ -105,6 +132,13 @@ impl Conversation {
             }
         }
         if message.get(1) == Some(&TYPE_INITIAL) && first_err.is_none() {
+            // `accept` commits (one-time prekeys, replay cache): refuse another
+            // peer first. A malformed message is left to `accept` to report.
+            if let (Some(peer), Ok((h, _))) = (self.peer(), HandshakeHeader::parse(message)) {
+                if h.identity.identity_key() != peer {
+                    return Err(ConversationError::OtherPeer);
+                }
+            }
             let (session, pt) = account.accept(message)?;
             self.sessions.push(session);
             return Ok(pt);
@@ -125,4 +159,61 @@ pub enum ConversationError {
     /// A new initial message was not accepted.
     #[error(transparent)]
     Accept(#[from] AcceptError),
+    /// A session or initial message of an identity other than the
+    /// conversation's peer.
+    #[error("session or initial message of another peer")]
+    OtherPeer,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratchet::HeaderMode;
+    use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+
+    /// A third party's initial message cannot join a conversation: its
+    /// session would otherwise become the one sent on whenever its
+    /// initiator's identity key sorts first.
+    #[test]
+    fn other_peers_cannot_join() {
+        let mut rng = ChaCha20Rng::from_seed([8; 32]);
+        let alice = Account::new(&mut rng).unwrap();
+        let mut bob = Account::new(&mut rng).unwrap();
+        // A third party whose identity key sorts before both.
+        let min = alice.identity_key().min(bob.identity_key());
+        let mallory = loop {
+            let m = Account::new(&mut rng).unwrap();
+            if m.identity_key() < min {
+                break m;
+            }
+        };
+        let bundle = bob.bundle(None, None).unwrap().to_bytes();
+
+        // Bob's conversation with Alice, set up from her first message.
+        let mut to_bob = Session::start(&alice, &mut rng, &bundle, HeaderMode::Plain).unwrap();
+        let mut conv = Conversation::default();
+        let first = to_bob.encrypt(&mut rng, b"from alice").unwrap();
+        assert_eq!(conv.decrypt(&mut bob, &first).unwrap(), b"from alice");
+        assert_eq!(conv.peer(), Some(alice.identity_key()));
+
+        // Mallory's initial message is refused before the account changes.
+        let mut from_mallory =
+            Session::start(&mallory, &mut rng, &bundle, HeaderMode::Plain).unwrap();
+        let forged = from_mallory.encrypt(&mut rng, b"from mallory").unwrap();
+        let account_before = bob.to_bytes();
+        assert_eq!(
+            conv.decrypt(&mut bob, &forged),
+            Err(ConversationError::OtherPeer)
+        );
+        assert_eq!(bob.to_bytes(), account_before);
+        assert_eq!(conv.sessions().len(), 1);
+        // Nor can her session be added directly.
+        let (mallory_session, _) = bob.accept(&forged).unwrap();
+        assert_eq!(conv.add(mallory_session), Err(ConversationError::OtherPeer));
+        assert_eq!(conv.sessions().len(), 1);
+
+        // Bob still sends to Alice.
+        let reply = conv.encrypt(&mut rng, b"to alice").unwrap();
+        assert_eq!(to_bob.decrypt(&reply).unwrap(), b"to alice");
+    }
 }
