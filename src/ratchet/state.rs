@@ -110,7 +110,53 @@ impl Ratchet {
     /// encrypted at rest; the returned bytes are wiped when dropped only if the
     /// caller wraps them (e.g. in `zeroize::Zeroizing`).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256 + self.stored_keys() * 36);
+        // Exactly the encoded length: a vector that grew would free earlier
+        // buffers holding keys without wiping them.
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.write_to(&mut out);
+        out
+    }
+
+    /// The length of [`to_bytes`](Self::to_bytes).
+    pub(crate) fn encoded_len(&self) -> usize {
+        const fn opt(present: bool, len: usize) -> usize {
+            1 + if present { len } else { 0 }
+        }
+        let sending = self
+            .sending
+            .as_ref()
+            .map_or(0, |s| 32 + 4 + opt(s.header_key.is_some(), 32));
+        let chains: usize = self
+            .receiving
+            .iter()
+            .map(|c| {
+                32 + 32
+                    + 4
+                    + opt(c.end.is_some(), 4)
+                    + opt(c.header_key.is_some(), 32)
+                    + 2
+                    + c.skipped.len() * (4 + 32)
+            })
+            .sum();
+        MAGIC.len()
+            + 1
+            + 1
+            + 2
+            + self.session_ad.len()
+            + 32
+            + opt(self.ours.is_some(), 64)
+            + opt(self.theirs.is_some(), 32)
+            + opt(self.sending.is_some(), sending)
+            + 4
+            + opt(self.next_send_header_key.is_some(), 32)
+            + opt(self.next_recv_header_key.is_some(), 32)
+            + 1
+            + chains
+    }
+
+    /// Appends the encoding of spec §8.2 to `out` (which should have room for
+    /// [`encoded_len`](Self::encoded_len) more bytes).
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
         out.put_u8(match self.mode {
@@ -119,34 +165,33 @@ impl Ratchet {
         });
         out.put_u16(self.session_ad.len() as u16);
         out.put(&self.session_ad);
-        put_key(&mut out, &self.root_key);
-        put_opt(&mut out, self.ours.as_ref(), |o, kp| {
+        put_key(out, &self.root_key);
+        put_opt(out, self.ours.as_ref(), |o, kp| {
             put_key(o, &kp.private);
             o.put(&kp.public);
         });
-        put_opt(&mut out, self.theirs.as_ref(), |o, k| o.put(k));
-        put_opt(&mut out, self.sending.as_ref(), |o, s| {
+        put_opt(out, self.theirs.as_ref(), |o, k| o.put(k));
+        put_opt(out, self.sending.as_ref(), |o, s| {
             put_key(o, &s.chain_key);
             o.put_u32(s.n);
             put_opt(o, s.header_key.as_ref(), put_key);
         });
         out.put_u32(self.previous_sending_len);
-        put_opt(&mut out, self.next_send_header_key.as_ref(), put_key);
-        put_opt(&mut out, self.next_recv_header_key.as_ref(), put_key);
+        put_opt(out, self.next_send_header_key.as_ref(), put_key);
+        put_opt(out, self.next_recv_header_key.as_ref(), put_key);
         out.put_u8(self.receiving.len() as u8);
         for c in &self.receiving {
             out.put(&c.their_ratchet_key);
-            put_key(&mut out, &c.chain_key);
+            put_key(out, &c.chain_key);
             out.put_u32(c.next_n);
-            put_opt(&mut out, c.end.as_ref(), |o, e| o.put_u32(*e));
-            put_opt(&mut out, c.header_key.as_ref(), put_key);
+            put_opt(out, c.end.as_ref(), |o, e| o.put_u32(*e));
+            put_opt(out, c.header_key.as_ref(), put_key);
             out.put_u16(c.skipped.len() as u16);
             for (n, k) in &c.skipped {
                 out.put_u32(*n);
-                put_key(&mut out, k);
+                put_key(out, k);
             }
         }
-        out
     }
 
     /// Restores a state written by [`to_bytes`](Self::to_bytes).
@@ -246,5 +291,50 @@ impl Ratchet {
             next_recv_header_key,
             receiving,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{CryptoProvider, DefaultProvider};
+    use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+
+    /// `to_bytes` allocates once, exactly: a buffer that grew would have
+    /// freed earlier copies of the keys without wiping them.
+    #[test]
+    fn encoding_is_written_without_reallocation() {
+        let mut rng = ChaCha20Rng::from_seed([4; 32]);
+        for mode in [HeaderMode::Plain, HeaderMode::Encrypted] {
+            let sk = Secret::from_bytes([1; 32]);
+            let bob_private = Secret::from_bytes([2; 32]);
+            let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
+            let mut a = Ratchet::initiator(&sk, bob_public, &[7; 32], mode).unwrap();
+            let mut b = Ratchet::responder(&sk, bob_private, &[7; 32], mode).unwrap();
+            let check = |r: &Ratchet| {
+                let bytes = r.to_bytes();
+                assert_eq!(bytes.len(), r.encoded_len());
+                assert_eq!(bytes.capacity(), bytes.len());
+                assert_eq!(Ratchet::from_bytes(&bytes).unwrap().to_bytes(), bytes);
+            };
+            check(&a);
+            check(&b);
+            // Several chains, each with skipped keys and an announced end.
+            for round in 0..7 {
+                let mut wires = Vec::new();
+                for i in 0..5 {
+                    wires.push(a.encrypt(&mut rng, &[round; 40][..i]).unwrap());
+                }
+                b.decrypt(&wires[4]).unwrap();
+                b.decrypt(&wires[1]).unwrap();
+                check(&a);
+                check(&b);
+                let reply = b.encrypt(&mut rng, b"ok").unwrap();
+                a.decrypt(&reply).unwrap();
+                core::mem::swap(&mut a, &mut b);
+            }
+            check(&a);
+            check(&b);
+        }
     }
 }

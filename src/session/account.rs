@@ -443,9 +443,9 @@ const STATE_VERSION: u8 = 1;
 impl Account {
     /// Serializes the account (secret!) in the format of spec §8.4.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            256 + self.one_time_prekeys.len() * 36 + self.kem_one_time_prekeys.len() * 68,
-        );
+        // Exactly the encoded length: a vector that grew would free earlier
+        // buffers holding the secrets without wiping them.
+        let mut out = Vec::with_capacity(self.encoded_len());
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
         out.put(self.identity.signing_seed.expose());
@@ -488,6 +488,28 @@ impl Account {
             out.put(t);
         }
         out
+    }
+
+    /// The length of [`to_bytes`](Self::to_bytes).
+    fn encoded_len(&self) -> usize {
+        const X: usize = 4 + 32; // X25519Prekey
+        const KEM: usize = 4 + MLKEM_SEED_LEN; // KemPrekey
+        let previous = |present: bool, len: usize| 1 + if present { len } else { 0 };
+        MAGIC.len()
+            + 1
+            + 32
+            + 32
+            + 4
+            + X
+            + previous(self.previous_signed_prekey.is_some(), X)
+            + 2
+            + self.one_time_prekeys.len() * X
+            + KEM
+            + previous(self.previous_kem_last_resort.is_some(), KEM)
+            + 2
+            + self.kem_one_time_prekeys.len() * KEM
+            + 2
+            + self.replay_cache.len() * 32
     }
 
     /// Restores an account written by [`to_bytes`](Self::to_bytes); public
@@ -600,5 +622,39 @@ impl Account {
             kem_one_time_prekeys,
             replay_cache,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+
+    /// `to_bytes` allocates once, exactly: a buffer that grew would have
+    /// freed earlier copies of the secrets without wiping them.
+    #[test]
+    fn encoding_is_written_without_reallocation() {
+        let mut rng = ChaCha20Rng::from_seed([5; 32]);
+        let alice = Account::new(&mut rng).unwrap();
+        let mut bob = Account::new(&mut rng).unwrap();
+        let check = |a: &Account| {
+            let bytes = a.to_bytes();
+            assert_eq!(bytes.len(), a.encoded_len());
+            assert_eq!(bytes.capacity(), bytes.len());
+            assert_eq!(Account::from_bytes(&bytes).unwrap().to_bytes(), bytes);
+        };
+        check(&bob);
+        bob.generate_one_time_prekeys(&mut rng, 3).unwrap();
+        bob.generate_kem_one_time_prekeys(&mut rng, 2).unwrap();
+        bob.rotate_signed_prekey(&mut rng).unwrap();
+        bob.rotate_kem_last_resort(&mut rng).unwrap();
+        check(&bob);
+        for _ in 0..3 {
+            let bundle = bob.bundle(None, None).unwrap().to_bytes();
+            let mut s = Session::start(&alice, &mut rng, &bundle, HeaderMode::Plain).unwrap();
+            let m = s.encrypt(&mut rng, b"hi").unwrap();
+            bob.accept(&m).unwrap();
+        }
+        check(&bob);
     }
 }

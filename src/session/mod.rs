@@ -422,21 +422,37 @@ const STATE_VERSION: u8 = 1;
 impl Session {
     /// Serializes the session (secret!) in the format of spec §8.5.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let r = self.ratchet.to_bytes();
-        let mut out = Vec::with_capacity(r.len() + 1600);
+        // The ratchet state is written in place and the vector is allocated
+        // once, exactly: a temporary copy, or a buffer that grew, would be
+        // freed with the keys still in it.
+        let pending = self.pending.as_ref().map(|h| h.encode_with(&[]));
+        let ratchet_len = self.ratchet.encoded_len();
+        let mut out = Vec::with_capacity(
+            MAGIC.len()
+                + 1
+                + 1
+                + 32
+                + 64
+                + identity::IDENTITY_PUBLIC_LEN
+                + 1
+                + pending.as_ref().map_or(0, |enc| 4 + enc.len())
+                + 1
+                + self.initial.map_or(0, |_| 32 + 32)
+                + 4
+                + ratchet_len,
+        );
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
         out.put_u8(u8::from(self.we_initiated));
         out.put(&self.session_id);
         out.put(&self.local_identity);
         out.put(&self.peer.to_bytes());
-        match &self.pending {
+        match &pending {
             None => out.put_u8(0),
-            Some(h) => {
+            Some(enc) => {
                 out.put_u8(1);
-                let enc = h.encode_with(&[]);
                 out.put_u32(enc.len() as u32);
-                out.put(&enc);
+                out.put(enc);
             }
         }
         match &self.initial {
@@ -447,8 +463,8 @@ impl Session {
                 out.put(&rec.digest);
             }
         }
-        out.put_u32(r.len() as u32);
-        out.put(&r);
+        out.put_u32(ratchet_len as u32);
+        self.ratchet.write_to(&mut out);
         out
     }
 
@@ -586,4 +602,42 @@ pub enum PersistError {
     /// The opened bytes are not a valid state.
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+
+    /// `to_bytes` allocates once, exactly, and writes the ratchet state in
+    /// place: no buffer holding keys is freed without being wiped.
+    #[test]
+    fn encoding_is_written_without_reallocation() {
+        let mut rng = ChaCha20Rng::from_seed([6; 32]);
+        let alice = Account::new(&mut rng).unwrap();
+        let mut bob = Account::new(&mut rng).unwrap();
+        let check = |s: &Session| {
+            let bytes = s.to_bytes();
+            assert_eq!(bytes.capacity(), bytes.len());
+            assert_eq!(Session::from_bytes(&bytes).unwrap().to_bytes(), bytes);
+        };
+        for mode in [HeaderMode::Plain, HeaderMode::Encrypted] {
+            let opk = bob.generate_one_time_prekeys(&mut rng, 1).unwrap()[0];
+            let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
+            let mut a = Session::start(&alice, &mut rng, &bundle, mode).unwrap();
+            check(&a);
+            let first = a.encrypt(&mut rng, b"one").unwrap();
+            let skipped = a.encrypt(&mut rng, b"two").unwrap();
+            let third = a.encrypt(&mut rng, b"three").unwrap();
+            let (mut b, _) = bob.accept(&first).unwrap();
+            b.decrypt(&third).unwrap();
+            check(&a);
+            check(&b);
+            let reply = b.encrypt(&mut rng, b"back").unwrap();
+            a.decrypt(&reply).unwrap();
+            b.decrypt(&skipped).unwrap();
+            check(&a);
+            check(&b);
+        }
+    }
 }
