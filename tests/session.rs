@@ -512,3 +512,25 @@ fn inconsistent_states_are_rejected() {
         Some(sova::ratchet::StateError::Invalid("pending handshake"))
     );
 }
+
+#[test]
+fn a_peer_that_starts_again_is_followed_to_its_newest_session() {
+    // Alice loses her sessions (restores only her account) and starts again:
+    // Bob's conversation holds two sessions initiated by Alice and must send
+    // on the newest one, which is the only one Alice still has (spec §7.7).
+    let mut r = rng(17);
+    let (alice, mut bob) = accounts(&mut r);
+    let bundle = bob.bundle(None, None).unwrap().to_bytes();
+    let mut old = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let (b_old, _) = bob.accept(&old.encrypt(&mut r, b"first").unwrap()).unwrap();
+    let mut conv = Conversation::new(b_old);
+    let mut new = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let hello = new.encrypt(&mut r, b"again").unwrap();
+    assert_eq!(conv.decrypt(&mut bob, &hello).unwrap(), b"again");
+    assert_eq!(
+        conv.active_session().unwrap().session_id(),
+        new.session_id()
+    );
+    let reply = conv.encrypt(&mut r, b"welcome back").unwrap();
+    assert_eq!(new.decrypt(&reply).unwrap(), b"welcome back");
+}

@@ -738,6 +738,10 @@ impl Ratchet {
         match plan {
             Plan::UseSkipped { chain, index } => {
                 if let Some(c) = self.receiving.get_mut(chain) {
+                    // Wipe the key where it lies: removal moves bytes, it does not erase them.
+                    if let Some(entry) = c.skipped.get_mut(index) {
+                        entry.1.zeroize();
+                    }
                     c.skipped.remove(index);
                 }
             }
@@ -764,6 +768,11 @@ impl Ratchet {
             } => {
                 if let Some(prev) = self.receiving.front_mut() {
                     prev.end = Some(previous_chain_len);
+                    for (k, key) in prev.skipped.iter_mut() {
+                        if *k >= previous_chain_len {
+                            key.zeroize();
+                        }
+                    }
                     prev.skipped.retain(|(k, _)| *k < previous_chain_len);
                 }
                 let header_key = match self.mode {
@@ -798,6 +807,9 @@ impl Ratchet {
                 break;
             }
             let k = excess.min(c.skipped.len());
+            for (_, key) in c.skipped.iter_mut().take(k) {
+                key.zeroize();
+            }
             c.skipped.drain(..k);
             excess -= k;
         }

@@ -58,9 +58,21 @@ pub fn pad_into(plaintext: &[u8], out: &mut Vec<u8>) {
 /// The plaintext length inside a padded buffer, or `None` when the padding is
 /// not canonical: the last non-zero byte must be `0x80` and the buffer's length
 /// must be exactly `PaddedLen` of the plaintext length.
+///
+/// The scan touches every byte and does not branch on their values, so its
+/// time does not reveal where the plaintext ends (spec §3.10); only the final
+/// accept/reject decision, which the caller reports anyway, branches.
 pub fn unpadded_len(padded: &[u8]) -> Option<usize> {
-    let marker = padded.iter().rposition(|&b| b != 0)?;
-    if padded[marker] != PAD_MARKER || padded_len(marker) != padded.len() {
+    // Index and value of the last non-zero byte, selected with masks.
+    let mut marker = 0usize;
+    let mut value = 0u8;
+    for (i, &b) in padded.iter().enumerate() {
+        // all ones when b != 0, else zero
+        let nz = 0usize.wrapping_sub(usize::from((b | b.wrapping_neg()) >> 7));
+        marker = (i & nz) | (marker & !nz);
+        value = (b & nz as u8) | (value & !(nz as u8));
+    }
+    if value != PAD_MARKER || padded_len(marker) != padded.len() {
         return None;
     }
     Some(marker)

@@ -5,6 +5,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
+use zeroize::Zeroize;
 
 use super::bundle::PrekeyBundle;
 use super::handshake::{
@@ -303,6 +304,15 @@ impl Account {
     /// and records its ephemeral key against replays. On any error the account
     /// is unchanged.
     ///
+    /// Persist the account after a successful call: the deleted one-time
+    /// prekeys and the replay cache are part of its state.
+    ///
+    /// # Security
+    /// Anyone can send an initial message. The session's
+    /// [`peer_identity`](Session::peer_identity) says who sent it; compare it
+    /// with the identity you expect (or verify it with a safety number,
+    /// [`crate::safety`]) before showing the message as coming from someone.
+    ///
     /// # Errors
     /// See [`AcceptError`].
     pub fn accept(&mut self, initial_message: &[u8]) -> Result<(Session, Vec<u8>), AcceptError> {
@@ -412,9 +422,16 @@ impl Account {
         // Commit (spec §7.6): delete the one-time prekeys, remember EK_A.
         let kem_index = kem.0;
         if let Some(i) = opk {
+            // Wipe in place first: removal moves bytes, it does not erase them.
+            if let Some(k) = self.one_time_prekeys.get_mut(i) {
+                k.private.zeroize();
+            }
             self.one_time_prekeys.remove(i);
         }
         if let Some(i) = kem_index {
+            if let Some(k) = self.kem_one_time_prekeys.get_mut(i) {
+                k.seed.zeroize();
+            }
             self.kem_one_time_prekeys.remove(i);
         }
         if self.replay_cache.len() == REPLAY_WINDOW {

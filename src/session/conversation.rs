@@ -65,7 +65,11 @@ impl Conversation {
 
     /// Index of the session to send on (spec §7.7).
     fn active(&self) -> Option<usize> {
-        (0..self.sessions.len()).min_by_key(|&i| self.sessions[i].initiator_identity())
+        // Smallest initiator identity key; among sessions with the same
+        // initiator (a peer that started again, e.g. after restoring its
+        // account), the newest (spec §7.7).
+        (0..self.sessions.len())
+            .min_by_key(|&i| (self.sessions[i].initiator_identity(), core::cmp::Reverse(i)))
     }
 
     /// The session messages are sent on.

@@ -200,6 +200,13 @@ impl Session {
     /// Starts a session from a peer's bundle (spec §7.4). Draws 32 random
     /// bytes for the ephemeral key, then 32 for the ML-KEM encapsulation.
     ///
+    /// # Security
+    /// The bundle proves only that its keys belong together, not whose they
+    /// are: a server can hand out a bundle of its own. Check that
+    /// [`peer_identity`](Self::peer_identity) is the identity you expect
+    /// (one you have seen before, or one verified with a safety number,
+    /// [`crate::safety`]) before trusting the session.
+    ///
     /// # Errors
     /// See [`StartError`].
     pub fn start<R: CryptoRng + ?Sized>(
