@@ -511,6 +511,16 @@ fn inconsistent_states_are_rejected() {
         Session::from_bytes(&s).err(),
         Some(sova::ratchet::StateError::Invalid("pending handshake"))
     );
+    // spec §8.5: only a responder records the initial message it accepted.
+    let mut a2 = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let (responder, _) = bob.accept(&a2.encrypt(&mut r, b"x").unwrap()).unwrap();
+    let mut s = responder.to_bytes();
+    assert_eq!(s[15], 0, "role byte: responder");
+    s[15] = 1;
+    assert_eq!(
+        Session::from_bytes(&s).err(),
+        Some(sova::ratchet::StateError::Invalid("initial message record"))
+    );
 }
 
 #[test]
