@@ -107,14 +107,19 @@ fn write_seeds() {
 #[test]
 fn regression_message_number_u32_max() {
     use rand_chacha::rand_core::SeedableRng;
+    use sha2::Digest;
     let (mut alice, mut bob) = checks::new_pair(sova::ratchet::HeaderMode::Plain);
     let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
     bob.decrypt(&alice.encrypt(&mut rng, b"x").unwrap())
         .unwrap();
     let mut state = bob.to_bytes();
-    // The only receiving chain ends with: next_n u32, end (none), header key (none), 0 keys.
-    let at = state.len() - 8;
-    assert_eq!(state[at..], [0, 0, 0, 1, 0, 0, 0, 0]);
+    // The only receiving chain ends with: next_n u32, end (none), header key
+    // (none), 0 keys; then the integrity check (spec §8.1), recomputed here.
+    let check = state.len() - 32;
+    let at = check - 8;
+    assert_eq!(state[at..check], [0, 0, 0, 1, 0, 0, 0, 0]);
     state[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    let digest = sha2::Sha256::digest(&state[..check]);
+    state[check..].copy_from_slice(&digest);
     checks::check_state_decode(&state);
 }

@@ -385,12 +385,24 @@ fn state_round_trips_and_rejects_bad_input() {
         for cut in 0..bytes.len() {
             assert!(Ratchet::from_bytes(&bytes[..cut]).is_err());
         }
+        // A byte appended after the integrity check breaks the check (spec §8.1).
         let mut long = bytes.clone();
         long.push(0);
         assert_eq!(
             Ratchet::from_bytes(&long).err(),
-            Some(StateError::TrailingBytes)
+            Some(StateError::Corrupted)
         );
+        // Every single-bit flip past the magic and version is caught by the
+        // integrity check: no corruption restores as a different state.
+        for bit in 15 * 8..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(
+                Ratchet::from_bytes(&flipped).err(),
+                Some(StateError::Corrupted),
+                "bit {bit}"
+            );
+        }
         let mut future = bytes.clone();
         future[14] = 2;
         assert_eq!(

@@ -466,6 +466,15 @@ fn modified_repeat_of_the_initial_message_is_rejected() {
     assert_eq!(b.decrypt(&m2).unwrap(), b"two");
 }
 
+/// Recomputes the integrity check that ends a plain state encoding (spec
+/// §8.1), so that a test can reach the field checks behind it.
+fn recheck(state: &mut [u8]) {
+    use sha2::Digest;
+    let at = state.len() - 32;
+    let digest = sha2::Sha256::digest(&state[..at]);
+    state[at..].copy_from_slice(&digest);
+}
+
 #[test]
 fn inconsistent_states_are_rejected() {
     let mut r = rng(16);
@@ -477,6 +486,7 @@ fn inconsistent_states_are_rejected() {
     let first = 14 + 1 + 32 + 32 + 4 + 36 + 1 + 2;
     let id = bytes[first..first + 4].to_vec();
     bytes[first + 36..first + 40].copy_from_slice(&id);
+    recheck(&mut bytes);
     assert_eq!(
         Account::from_bytes(&bytes).err(),
         Some(sova::ratchet::StateError::Invalid("one-time prekey order"))
@@ -490,6 +500,7 @@ fn inconsistent_states_are_rejected() {
     );
     swapped[first..first + 36].copy_from_slice(&b);
     swapped[first + 36..first + 72].copy_from_slice(&a);
+    recheck(&mut swapped);
     assert_eq!(
         Account::from_bytes(&swapped).err(),
         Some(sova::ratchet::StateError::Invalid("one-time prekey order"))
@@ -497,6 +508,7 @@ fn inconsistent_states_are_rejected() {
     let mut dup = bob.to_bytes();
     let spk_id = dup[14 + 1 + 32 + 32 + 4..14 + 1 + 32 + 32 + 8].to_vec();
     dup[first..first + 4].copy_from_slice(&spk_id);
+    recheck(&mut dup);
     assert_eq!(
         Account::from_bytes(&dup).err(),
         Some(sova::ratchet::StateError::Invalid("duplicate prekey id"))
@@ -507,6 +519,7 @@ fn inconsistent_states_are_rejected() {
     let mut s = a.to_bytes();
     let identity_at = 14 + 1 + 1 + 32 + 64 + 128 + 1 + 4 + 2;
     s[identity_at] ^= 1;
+    recheck(&mut s);
     assert_eq!(
         Session::from_bytes(&s).err(),
         Some(sova::ratchet::StateError::Invalid("pending handshake"))
@@ -517,6 +530,7 @@ fn inconsistent_states_are_rejected() {
     let mut s = responder.to_bytes();
     assert_eq!(s[15], 0, "role byte: responder");
     s[15] = 1;
+    recheck(&mut s);
     assert_eq!(
         Session::from_bytes(&s).err(),
         Some(sova::ratchet::StateError::Invalid("initial message record"))

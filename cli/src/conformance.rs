@@ -1249,15 +1249,23 @@ impl Runner<'_> {
         bad_version[14] = 2;
         let mut bad_magic = state.clone();
         bad_magic[0] ^= 0x20;
-        let malformed: [(&str, Vec<u8>, &str); 4] = [
+        let mut flipped = state.clone();
+        flipped[40] ^= 1;
+        let malformed: [(&str, Vec<u8>, &str); 6] = [
             (
                 "one trailing byte",
                 [state.as_slice(), &[0]].concat(),
-                "TrailingBytes",
+                "Corrupted",
             ),
+            ("one bit flipped", flipped, "Corrupted"),
             (
                 "truncated by one byte",
                 state[..state.len() - 1].to_vec(),
+                "Corrupted",
+            ),
+            (
+                "cut after its version byte",
+                state[..15 + 31].to_vec(),
                 "Truncated",
             ),
             ("version 2", bad_version, "UnsupportedVersion"),

@@ -544,6 +544,13 @@ fn key32(w: &mut Walk<'_>, name: &str, note: &str) -> Option<()> {
     w.take(name, 32, note).map(|_| ())
 }
 
+/// The integrity check that ends every plain state encoding (§8.1).
+fn state_check(w: &mut Walk<'_>) -> Option<()> {
+    key32(w, "check", "SHA-256 of every byte before it (§8.1)")?;
+    w.trailing();
+    Some(())
+}
+
 /// §8.2.
 fn ratchet_state_layout(w: &mut Walk<'_>) -> Option<()> {
     w.ascii("magic", 14, "")?;
@@ -613,8 +620,7 @@ fn ratchet_state_layout(w: &mut Walk<'_>) -> Option<()> {
             },
         )?;
     }
-    w.trailing();
-    Some(())
+    state_check(w)
 }
 
 /// §8.4.
@@ -652,8 +658,7 @@ fn account_state_layout(w: &mut Walk<'_>) -> Option<()> {
             "SHA-256(EK) of an accepted handshake",
         )?;
     }
-    w.trailing();
-    Some(())
+    state_check(w)
 }
 
 /// §8.5, with the pending initial message and the ratchet state inside.
@@ -711,8 +716,7 @@ fn session_state_layout(w: &mut Walk<'_>) -> Option<()> {
     w.nested("ratchet state", len, "§8.2", |w| {
         let _ = ratchet_state_layout(w);
     })?;
-    w.trailing();
-    Some(())
+    state_check(w)
 }
 
 /// §8.3: the outer framing only.
@@ -976,6 +980,17 @@ fn state_violation(
         StateError::TrailingBytes => (
             "a reader MUST reject trailing bytes [TrailingBytes]".to_owned(),
             find(fields, "trailing bytes").map(|f| f.offset),
+        ),
+        StateError::Corrupted => (
+            "the last 32 bytes MUST be SHA-256 of every byte before them, checked after \
+             the magic and version and before any other field [Corrupted]"
+                .to_owned(),
+            // The outermost check: the last top-level field of that name.
+            fields
+                .iter()
+                .rev()
+                .find(|f| f.name == "check")
+                .map(|f| f.offset),
         ),
         other => (other.to_string(), stop_offset(w)),
     };
@@ -1624,8 +1639,14 @@ mod tests {
             let mut longer = bytes.clone();
             longer.push(0);
             let v = inspect(&longer).violation.expect("trailing byte");
-            assert!(v.rule.contains("TrailingBytes"), "{}", v.rule);
-            assert_eq!(v.offset, Some(bytes.len()));
+            if bytes.starts_with(b"SOVA-1 ") {
+                // A state's integrity check covers every byte (§8.1).
+                assert!(v.rule.contains("Corrupted"), "{}", v.rule);
+                assert_eq!(v.offset, Some(bytes.len() - 32));
+            } else {
+                assert!(v.rule.contains("TrailingBytes"), "{}", v.rule);
+                assert_eq!(v.offset, Some(bytes.len()));
+            }
         }
     }
 

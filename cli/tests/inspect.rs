@@ -243,10 +243,14 @@ fn a_truncated_message_names_rule_and_section() {
     let s = invalid(&sova(&["inspect", &hex(&o.bundle[..300])]));
     assert!(s.contains("§7.3"), "{s}");
     assert!(s.contains("PQPK"), "{s}");
-    // A truncated state: §8.1.
+    // A state too short for its integrity check: §8.1, Truncated.
+    let s = invalid(&sova(&["inspect", &hex(&o.ratchet[..40])]));
+    assert!(s.contains("§8.1"), "{s}");
+    assert!(s.contains("[Truncated]"), "{s}");
+    // A longer cut fails the integrity check, which is read before the fields.
     let s = invalid(&sova(&["inspect", &hex(&o.ratchet[..60])]));
     assert!(s.contains("§8.1"), "{s}");
-    assert!(s.contains("[Truncated]: field `RK` at offset 50"), "{s}");
+    assert!(s.contains("[Corrupted]"), "{s}");
 }
 
 #[test]

@@ -290,7 +290,8 @@ impl<'a> Strict<'a> {
 impl StateView {
     /// Reads a state; `None` when the bytes do not follow the format.
     pub fn read(bytes: &[u8]) -> Option<Self> {
-        let mut r = Strict(bytes);
+        // The integrity check (SHA-256 of the rest) ends the encoding (spec §8.1).
+        let mut r = Strict(bytes.get(..bytes.len().checked_sub(32)?)?);
         if r.take(14)? != b"SOVA-1 ratchet" || r.u8()? != 1 {
             return None;
         }

@@ -28,7 +28,8 @@ use super::{
 };
 use crate::codec::{Reader, Truncated, Writer};
 use crate::ratchet::kdf::Key;
-use crate::secret::Secret;
+use crate::provider::{CryptoProvider, DefaultProvider};
+use crate::secret::{ct_eq_slices, Secret};
 
 const MAGIC: &[u8; 14] = b"SOVA-1 ratchet";
 const STATE_VERSION: u8 = 1;
@@ -52,6 +53,10 @@ pub enum StateError {
     /// Bytes follow the state.
     #[error("trailing bytes after ratchet state")]
     TrailingBytes,
+    /// The integrity check that ends the encoding does not match its bytes
+    /// (storage corruption or an edited state, spec §8.1).
+    #[error("state integrity check failed")]
+    Corrupted,
 }
 
 /// Reads the `magic || version` that starts every persisted state (spec §8.1).
@@ -68,6 +73,41 @@ pub(crate) fn read_state_header(
         return Err(StateError::UnsupportedVersion(v));
     }
     Ok(())
+}
+
+/// Length of the integrity check that ends every plain state encoding (spec §8.1).
+pub(crate) const STATE_CHECK_LEN: usize = 32;
+
+/// Opens a plain state encoding (spec §8.1): checks `magic || version`, then
+/// the length, then the trailing `SHA-256` of every byte before it, and
+/// returns a reader over the fields between the version and the check.
+pub(crate) fn open_state<'a>(
+    bytes: &'a [u8],
+    magic: &[u8],
+    version: u8,
+) -> Result<Reader<'a>, StateError> {
+    let mut r = Reader::new(bytes);
+    read_state_header(&mut r, magic, version)?;
+    let start = r.position();
+    let end = bytes
+        .len()
+        .checked_sub(STATE_CHECK_LEN)
+        .filter(|&end| end >= start)
+        .ok_or(StateError::Truncated)?;
+    let check = DefaultProvider::default().sha256(&[&bytes[..end]]);
+    if !ct_eq_slices(&check, &bytes[end..]) {
+        return Err(StateError::Corrupted);
+    }
+    let mut body = Reader::new(&bytes[..end]);
+    body.bytes(start)?;
+    Ok(body)
+}
+
+/// Appends the integrity check of spec §8.1: `SHA-256` of everything written
+/// since `start` (the position of the state's magic in `out`).
+pub(crate) fn append_state_check(out: &mut Vec<u8>, start: usize) {
+    let check = DefaultProvider::default().sha256(&[&out[start..]]);
+    out.extend_from_slice(&check);
 }
 
 impl From<Truncated> for StateError {
@@ -142,6 +182,7 @@ impl Ratchet {
             + 1
             + 1
             + 2
+            + STATE_CHECK_LEN
             + self.session_ad.len()
             + 32
             + opt(self.ours.is_some(), 64)
@@ -157,6 +198,7 @@ impl Ratchet {
     /// Appends the encoding of spec §8.2 to `out` (which should have room for
     /// [`encoded_len`](Self::encoded_len) more bytes).
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        let start = out.len();
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
         out.put_u8(match self.mode {
@@ -192,6 +234,7 @@ impl Ratchet {
                 put_key(out, k);
             }
         }
+        append_state_check(out, start);
     }
 
     /// Restores a state written by [`to_bytes`](Self::to_bytes).
@@ -199,8 +242,7 @@ impl Ratchet {
     /// # Errors
     /// [`StateError`] naming what is wrong; never panics on any input.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
-        let mut r = Reader::new(bytes);
-        read_state_header(&mut r, MAGIC, STATE_VERSION)?;
+        let mut r = open_state(bytes, MAGIC, STATE_VERSION)?;
         let mode = match r.u8()? {
             1 => HeaderMode::Plain,
             2 => HeaderMode::Encrypted,

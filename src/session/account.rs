@@ -504,6 +504,7 @@ impl Account {
         for t in &self.replay_cache {
             out.put(t);
         }
+        crate::ratchet::append_state_check(&mut out, 0);
         out
     }
 
@@ -527,6 +528,7 @@ impl Account {
             + self.kem_one_time_prekeys.len() * KEM
             + 2
             + self.replay_cache.len() * 32
+            + crate::ratchet::STATE_CHECK_LEN
     }
 
     /// Restores an account written by [`to_bytes`](Self::to_bytes); public
@@ -537,8 +539,7 @@ impl Account {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::ratchet::StateError> {
         use crate::ratchet::StateError;
         let p = DefaultProvider::default();
-        let mut r = Reader::new(bytes);
-        crate::ratchet::read_state_header(&mut r, MAGIC, STATE_VERSION)?;
+        let mut r = crate::ratchet::open_state(bytes, MAGIC, STATE_VERSION)?;
         let seed = Secret::from_bytes(r.array()?);
         let dh = Secret::from_bytes(r.array()?);
         let identity = IdentityKeyPair::from_secrets(&p, seed, dh)

@@ -35,7 +35,7 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
-use crate::codec::{Reader, Writer};
+use crate::codec::Writer;
 use crate::provider::{CryptoProvider, DefaultProvider};
 use crate::ratchet::{self, HeaderMode, Ratchet, StateError};
 use crate::secret::Secret;
@@ -446,7 +446,8 @@ impl Session {
                 + 1
                 + self.initial.map_or(0, |_| 32 + 32)
                 + 4
-                + ratchet_len,
+                + ratchet_len
+                + crate::ratchet::STATE_CHECK_LEN,
         );
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
@@ -472,6 +473,7 @@ impl Session {
         }
         out.put_u32(ratchet_len as u32);
         self.ratchet.write_to(&mut out);
+        crate::ratchet::append_state_check(&mut out, 0);
         out
     }
 
@@ -480,8 +482,7 @@ impl Session {
     /// # Errors
     /// [`StateError`] naming what is wrong; never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
-        let mut r = Reader::new(bytes);
-        crate::ratchet::read_state_header(&mut r, MAGIC, STATE_VERSION)?;
+        let mut r = crate::ratchet::open_state(bytes, MAGIC, STATE_VERSION)?;
         let we_initiated = match r.u8()? {
             0 => false,
             1 => true,
