@@ -880,6 +880,7 @@ fn print_header_keys(
     name: &str,
     hk: &Secret<32>,
     n: u32,
+    salt: &[u8; message::SALT_LEN],
     nonce: Option<[u8; 12]>,
 ) -> Result<(), Failure> {
     let i = INDENT;
@@ -887,12 +888,16 @@ fn print_header_keys(
     writeln!(out, "{i}  HeaderKeys({name} = {}):", hex(hk.expose()))?;
     writeln!(out, "{i}    HEK = {}", hex(hks.encryption_key.expose()))?;
     writeln!(out, "{i}    HNK = {}", hex(hks.nonce_key.expose()))?;
-    let computed = ratchet::kdf::header_nonce(p, &hks.nonce_key, n)
+    let computed = ratchet::kdf::header_nonce(p, &hks.nonce_key, n, salt)
         .map_err(|e| lib_err("header nonce")(&e))?;
     if let Some(sent) = nonce {
         check(sent == computed, "the traced header nonce")?;
     }
-    writeln!(out, "{i}  HeaderNonce(HNK, n = {n}) = {}", hex(&computed))?;
+    writeln!(
+        out,
+        "{i}  HeaderNonce(HNK, n = {n}, salt) = {}",
+        hex(&computed)
+    )?;
     Ok(())
 }
 
@@ -955,20 +960,30 @@ fn print_encrypt_trace(
     writeln!(out, "{i}  KDF_CK(CKs = {}):", key(&t.chain_key))?;
     writeln!(out, "{i}    CKs' = {}", key(&t.next_chain_key))?;
     writeln!(out, "{i}    MK   = {}", key(&t.message_key))?;
-    writeln!(out, "{i}  MessageKeys(MK): key = {}", key(&t.aead_key))?;
+    let salt = t.salt.unwrap_or_default();
     writeln!(
         out,
-        "{i}                   nonce = {}",
+        "{i}  salt = {}   (16 random bytes, fresh per message)",
+        hex(&salt)
+    )?;
+    writeln!(
+        out,
+        "{i}  MessageKeys(MK, salt): key = {}",
+        key(&t.aead_key)
+    )?;
+    writeln!(
+        out,
+        "{i}                         nonce = {}",
         t.aead_nonce.map_or_else(|| "-".into(), |n| hex(&n))
     )?;
     writeln!(
         out,
-        "{i}  header = DHs.pub || u32(PN = {pn}) || u32(Ns = {n}) = {}",
+        "{i}  header = DHs.pub || u32(PN = {pn}) || u32(Ns = {n}) || salt = {}",
         t.header.map_or_else(|| "-".into(), |h| hex(&h))
     )?;
     if mode == HeaderMode::Encrypted {
         if let Some(hk) = &t.header_key {
-            print_header_keys(out, p, "HKs", hk, n, t.header_nonce)?;
+            print_header_keys(out, p, "HKs", hk, n, &salt, t.header_nonce)?;
             writeln!(
                 out,
                 "{i}  enc_header = ChaCha20-Poly1305-Seal(HEK, HeaderNonce, HeaderAD = u16(len(AD)) || AD || version || type, header)"
@@ -1021,6 +1036,13 @@ fn print_decrypt_trace(
     } else {
         writeln!(out, "{i}  stored skipped key of message {n}")?;
     }
+    for (k, mk) in &t.closed_chain_keys {
+        writeln!(
+            out,
+            "{i}  previous chain closed at pn = {pn}: MK of message {k} = {}   (stored)",
+            hex(mk.expose())
+        )?;
+    }
     for (k, mk) in &t.skipped_keys {
         writeln!(
             out,
@@ -1029,10 +1051,15 @@ fn print_decrypt_trace(
         )?;
     }
     writeln!(out, "{i}  MK = {}", key(&t.message_key))?;
-    writeln!(out, "{i}  MessageKeys(MK): key = {}", key(&t.aead_key))?;
     writeln!(
         out,
-        "{i}                   nonce = {}",
+        "{i}  MessageKeys(MK, salt = {}): key = {}",
+        t.salt.map_or_else(|| "-".into(), |s| hex(&s)),
+        key(&t.aead_key)
+    )?;
+    writeln!(
+        out,
+        "{i}    nonce = {}",
         t.aead_nonce.map_or_else(|| "-".into(), |n| hex(&n))
     )?;
     writeln!(

@@ -409,13 +409,18 @@ fn ratchet_message_layout(w: &mut Walk<'_>) -> Option<()> {
                 w.take("dh", 32, "the sender's current ratchet public key")?;
                 w.uint("pn", 4, "messages in the sender's previous sending chain")?;
                 w.uint("n", 4, "this message's number in its chain, from 0")?;
+                w.take(
+                    "salt",
+                    16,
+                    "16 random bytes of this message, mixed into its keys and nonces (§5.2.4)",
+                )?;
                 Some(())
             })?;
         }
         2 => {
             w.annotate("ratchet message, encrypted header, §6.3");
-            w.take("header_nonce", 12, "HeaderNonce(HNK, n)")?;
-            w.take("enc_header", 40, "the 40-byte header, encrypted under HEK")?;
+            w.take("header_nonce", 12, "HeaderNonce(HNK, n, salt)")?;
+            w.take("enc_header", 56, "the 56-byte header, encrypted under HEK")?;
             w.take("header_tag", 16, "its Poly1305 tag, under HeaderAD")?;
         }
         t => {
@@ -561,6 +566,11 @@ fn ratchet_state_layout(w: &mut Walk<'_>) -> Option<()> {
         2 => "ENCRYPTED: header encryption".to_owned(),
         m => format!("INVALID mode 0x{m:02x}"),
     });
+    w.uint(
+        "generation",
+        8,
+        "successful encryptions and decryptions so far",
+    )?;
     let ad_len = w.uint("len(AD)", 2, "length of the session associated data")? as usize;
     w.take(
         "AD",
@@ -568,10 +578,11 @@ fn ratchet_state_layout(w: &mut Walk<'_>) -> Option<()> {
         "session associated data: TH for sessions, §7.4",
     )?;
     key32(w, "RK", "root key")?;
-    w.opt("DHs", "our ratchet key pair", |w| {
-        key32(w, "DHs.priv", "private key")?;
-        key32(w, "DHs.pub", "public key")
-    })?;
+    w.opt(
+        "DHs",
+        "our ratchet private key (its public key is recomputed)",
+        |w| key32(w, "DHs.priv", "private key"),
+    )?;
     w.opt("DHr", "the peer's ratchet public key", |w| {
         key32(w, "DHr", "public key")
     })?;
@@ -601,11 +612,22 @@ fn ratchet_state_layout(w: &mut Walk<'_>) -> Option<()> {
             },
             |w| {
                 key32(w, "DHr", "the peer's ratchet key that opened it")?;
-                key32(w, "CKr", "chain key")?;
-                w.uint("Nr", 4, "next message number not yet derived")?;
-                w.opt("END", "chain length announced by the peer", |w| {
-                    w.uint("END", 4, "announced length").map(|_| ())
-                })?;
+                let position = w.uint("position", 1, "")?;
+                match position {
+                    0 => {
+                        w.annotate("open: the newest chain");
+                        key32(w, "CKr", "chain key")?;
+                        w.uint("Nr", 4, "next message number not yet derived")?;
+                    }
+                    1 => {
+                        w.annotate("closed: its remaining keys are stored, its chain key erased");
+                        w.uint("END", 4, "chain length announced by the peer")?;
+                    }
+                    p => {
+                        w.annotate(format!("INVALID position 0x{p:02x}"));
+                        return w.halt();
+                    }
+                }
                 w.opt("HKr", "header key, ENCRYPTED mode only", |w| {
                     key32(w, "HKr", "header key")
                 })?;
@@ -1662,10 +1684,10 @@ mod tests {
         assert!(v.rule.starts_with("rule 3"), "{}", v.rule);
         assert_eq!(v.offset, Some(2));
         let mut bad = m.clone();
-        bad[45] ^= 1; // body_len
+        bad[61] ^= 1; // body_len
         let v = inspect(&bad).violation.unwrap();
         assert!(v.rule.starts_with("rule 4"), "{}", v.rule);
-        assert_eq!(v.offset, Some(42));
+        assert_eq!(v.offset, Some(58));
         let v = inspect(&[0x02]).violation.unwrap();
         assert!(v.rule.starts_with("rule 1"), "{}", v.rule);
         let v = inspect(&[0x01, 0x07]).violation.unwrap();

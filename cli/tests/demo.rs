@@ -78,7 +78,7 @@ fn trace_prints_every_derivation_with_the_specs_names() {
         "KDF_RK(RK = ",
         "KDF_CK(CKs = ",
         "MK   = ",
-        "MessageKeys(MK): key = ",
+        "MessageKeys(MK, salt): key = ",
         "nonce = ",
         "header = DHs.pub || u32(PN = 0) || u32(Ns = 0)",
         "Pad: L = ",
@@ -101,7 +101,7 @@ fn header_encryption_sends_type_0x02_and_traces_header_keys() {
         "HeaderKeys(HKs = ",
         "HEK = ",
         "HNK = ",
-        "HeaderNonce(HNK, n = 0)",
+        "HeaderNonce(HNK, n = 0, salt)",
     ] {
         assert!(s.contains(name), "missing {name:?} in\n{s}");
     }

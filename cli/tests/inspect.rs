@@ -119,14 +119,15 @@ fn a_ratchet_message_is_annotated_with_offsets() {
     for (offset, len, name) in [
         (0, 1, "version = 0x01"),
         (1, 1, "type = 0x01"),
-        (2, 40, "header"),
+        (2, 56, "header"),
         (2, 32, "dh = "),
         (34, 4, "pn = 0"),
         (38, 4, "n = 0"),
-        (42, 4, "body_len = 48"),
-        (46, 48, "body"),
-        (46, 32, "ciphertext = "),
-        (78, 16, "tag = "),
+        (42, 16, "salt = "),
+        (58, 4, "body_len = 48"),
+        (62, 48, "body"),
+        (62, 32, "ciphertext = "),
+        (94, 16, "tag = "),
     ] {
         let line = s
             .lines()
@@ -146,7 +147,7 @@ fn a_ratchet_message_is_annotated_with_offsets() {
     assert_eq!(v["object"], "ratchet_message");
     assert_eq!(v["valid"], true);
     assert_eq!(v["fields"][3]["name"], "body_len");
-    assert_eq!(v["fields"][3]["offset"], 42);
+    assert_eq!(v["fields"][3]["offset"], 58);
     assert_eq!(v["fields"][3]["value"], 48);
 }
 
@@ -182,9 +183,9 @@ fn a_bundle_and_an_initial_message() {
     assert!(s.contains("initial message, type 0x03 (spec §7.5)"), "{s}");
     assert!(s.contains("CT = "), "{s}");
     assert!(s.contains("ratchet message"), "{s}");
-    let at = o.initial.len() - (94 + 16 - 16); // the embedded 94-byte message
+    let at = o.initial.len() - 110; // the embedded 110-byte message
     assert!(
-        s.contains(&format!("{at:>8}      94  ratchet message")),
+        s.contains(&format!("{at:>8}     110  ratchet message")),
         "{s}"
     );
 }
@@ -227,10 +228,10 @@ fn a_truncated_message_names_rule_and_section() {
     let o = objects(HeaderMode::Plain);
     let m = &o.message;
     let s = invalid(&sova(&["inspect", &hex(&m[..m.len() - 1])]));
-    assert!(s.contains("INVALID at offset 78: §6.5 rule 5"), "{s}");
+    assert!(s.contains("INVALID at offset 94: §6.5 rule 5"), "{s}");
     assert!(s.contains("body_len = 48 but 47 byte(s) follow"), "{s}");
     assert!(
-        s.contains("field `tag` at offset 78 needs 16 bytes, 15 remain"),
+        s.contains("field `tag` at offset 94 needs 16 bytes, 15 remain"),
         "{s}"
     );
     assert!(s.contains("Truncated(\"body\")"), "{s}");
@@ -260,7 +261,7 @@ fn trailing_bytes_name_rule_and_section() {
     m.extend_from_slice(&[0, 0]);
     let s = invalid(&sova(&["inspect", &hex(&m)]));
     assert!(
-        s.contains("INVALID at offset 94: §6.5 rule 5: nothing may follow the body; found 2 trailing byte(s) [TrailingBytes]"),
+        s.contains("INVALID at offset 110: §6.5 rule 5: nothing may follow the body; found 2 trailing byte(s) [TrailingBytes]"),
         "{s}"
     );
     let out = sova(&["inspect", "--json", &hex(&m)]);
@@ -268,7 +269,7 @@ fn trailing_bytes_name_rule_and_section() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], false);
     assert_eq!(v["violation"]["section"], "§6.5");
-    assert_eq!(v["violation"]["offset"], 94);
+    assert_eq!(v["violation"]["offset"], 110);
 
     let mut i = o.initial.clone();
     i.push(7);

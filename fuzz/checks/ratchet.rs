@@ -300,10 +300,11 @@ impl StateView {
             2 => HeaderMode::Encrypted,
             _ => return None,
         };
+        r.take(8)?; // generation
         let ad_len = usize::from(r.u16()?);
         let session_ad = r.take(ad_len)?.to_vec();
         r.take(32)?; // root key
-        let has_ours = r.opt(|r| r.take(64))?.is_some();
+        let has_ours = r.opt(|r| r.take(32))?.is_some();
         r.opt(|r| r.take(32))?; // their ratchet key
         r.opt(|r| {
             r.take(36)?; // chain key, n
@@ -316,9 +317,19 @@ impl StateView {
         let mut chains = Vec::new();
         for _ in 0..count {
             let their_key = r.arr()?;
-            r.take(32)?; // chain key
-            let next_n = r.u32()?;
-            let end = r.opt(|r| r.u32())?;
+            // Open (chain key, Nr) or closed (END); a closed chain's keys
+            // all lie below END.
+            let (next_n, end) = match r.u8()? {
+                0 => {
+                    r.take(32)?; // chain key
+                    (r.u32()?, None)
+                }
+                1 => {
+                    let end = r.u32()?;
+                    (end, Some(end))
+                }
+                _ => return None,
+            };
             let header_key = r.opt(|r| r.arr::<32>())?;
             let k = r.u16()?;
             let mut skipped = Vec::new();
@@ -385,6 +396,7 @@ pub fn probes(view: &StateView) -> Vec<Vec<u8>> {
         ratchet_key,
         previous_chain_len: 0,
         n,
+        salt: [0x5a; 16],
     };
     let mut out = Vec::new();
     for c in &view.chains {
@@ -843,6 +855,8 @@ struct Sent {
 struct ChainModel {
     chain: u32,
     next_n: u32,
+    /// The announced length, once a newer chain has closed this one.
+    end: Option<u32>,
     skipped: Vec<u32>,
 }
 
@@ -1011,6 +1025,16 @@ impl Net {
         let n = m.n;
         if let Some(i) = peer.recv.iter().position(|c| c.chain == m.chain) {
             let c = &peer.recv[i];
+            if let Some(end) = c.end {
+                // A closed chain: only its stored keys remain (spec §5.5.3).
+                if n >= end {
+                    return Err(DecryptError::BeyondChainEnd { n, end });
+                }
+                return match c.skipped.binary_search(&n) {
+                    Ok(index) => Ok(Step::UseSkipped { chain: i, index }),
+                    Err(_) => Err(DecryptError::DuplicateOrExpired { n }),
+                };
+            }
             if n < c.next_n {
                 return match c.skipped.binary_search(&n) {
                     Ok(index) => Ok(Step::UseSkipped { chain: i, index }),
@@ -1067,13 +1091,23 @@ impl Net {
                     .iter()
                     .filter(|m| m.from == from && m.chain + 1 == chain)
                     .count() as u32;
-                if let Some(front) = peer.recv.front() {
+                if let Some(front) = peer.recv.front_mut() {
                     assert_eq!(front.chain + 1, chain, "model: chains arrive in order");
                     assert!(front.skipped.iter().all(|&k| k < pn) && front.next_n <= pn);
+                    // Closing it derives its remaining keys, at most MAX_SKIP
+                    // of them; keys past that are never derived (expired).
+                    let to = pn.min(front.next_n.saturating_add(MAX_SKIP));
+                    front.skipped.extend(front.next_n..to);
+                    for k in to..pn {
+                        self.evicted.insert((from, front.chain, k));
+                    }
+                    front.next_n = pn;
+                    front.end = Some(pn);
                 }
                 peer.recv.push_front(ChainModel {
                     chain,
                     next_n: n + 1,
+                    end: None,
                     skipped: (0..n).collect(),
                 });
                 while peer.recv.len() > MAX_RECEIVING_CHAINS {

@@ -6,15 +6,16 @@
 //!                                                                      -> RK' || CK || NHK
 //! KDF_CK(CK)        = (LabeledMac(CK, "chain", []), LabeledMac(CK, "message", []))
 //!                                                                      -> CK', MK
-//! MessageKeys(MK)   = LabeledExpand(MK, "message keys", "", 44)        -> key(32) || nonce(12)
+//! MessageKeys(MK, salt) = LabeledExpand(MK, "message keys", salt, 44)  -> key(32) || nonce(12)
 //! HeaderKeys(HK)   = LabeledExpand(HK, "header keys", "", 64)          -> HEK || HNK
-//! HeaderNonce(HNK,n)= LabeledMac(HNK, "header nonce", u32(n))[0..12]
+//! HeaderNonce(HNK, n, salt) = LabeledMac(HNK, "header nonce", u32(n) || salt)[0..12]
 //! ```
 
 use crate::error::CryptoError;
 use crate::kdf::{labeled_expand, labeled_extract, labeled_mac};
 use crate::labels;
 use crate::provider::{CryptoProvider, AEAD_NONCE_LEN};
+use crate::ratchet::message::SALT_LEN;
 use crate::secret::Secret;
 
 /// A 32-byte symmetric ratchet key (root, chain, message or header key).
@@ -116,16 +117,19 @@ pub fn kdf_ck<P: CryptoProvider + ?Sized>(
     Ok((next, message_key))
 }
 
-/// `MessageKeys(MK)` (spec §5.2.4): the AEAD key and nonce of one message.
+/// `MessageKeys(MK, salt)` (spec §5.2.4): the AEAD key and nonce of one
+/// message. The message's fresh salt makes them differ each time a message
+/// key is used, even when a restored older state derives the same `MK` again.
 ///
 /// # Errors
 /// Only on an internal label error, which the fixed labels never cause.
 pub fn message_keys<P: CryptoProvider + ?Sized>(
     p: &P,
     message_key: &Key,
+    salt: &[u8; SALT_LEN],
 ) -> Result<MessageKeys, CryptoError> {
     let mut okm = Secret::<44>::zero();
-    labeled_expand(p, message_key, labels::MESSAGE_KEYS, b"", okm.expose_mut())?;
+    labeled_expand(p, message_key, labels::MESSAGE_KEYS, salt, okm.expose_mut())?;
     let b = okm.expose();
     let mut key = Key::zero();
     key.expose_mut().copy_from_slice(&b[..32]);
@@ -164,7 +168,8 @@ pub fn header_keys<P: CryptoProvider + ?Sized>(
     })
 }
 
-/// `HeaderNonce(HNK, n)` (spec §5.2.5): the nonce of header number `n`.
+/// `HeaderNonce(HNK, n, salt)` (spec §5.2.5): the nonce of the header of
+/// message `n` with salt `salt`.
 ///
 /// # Errors
 /// Only on an internal label error, which the fixed labels never cause.
@@ -172,12 +177,13 @@ pub fn header_nonce<P: CryptoProvider + ?Sized>(
     p: &P,
     nonce_key: &Key,
     n: u32,
+    salt: &[u8; SALT_LEN],
 ) -> Result<[u8; AEAD_NONCE_LEN], CryptoError> {
     let mac = labeled_mac(
         p,
         nonce_key.expose(),
         labels::HEADER_NONCE,
-        &[&n.to_be_bytes()],
+        &[&n.to_be_bytes(), salt],
     )?;
     let mut nonce = [0u8; AEAD_NONCE_LEN];
     nonce.copy_from_slice(&mac.expose()[..AEAD_NONCE_LEN]);

@@ -11,8 +11,9 @@
 //! | 2      | 32   | sender's ratchet public key             |
 //! | 34     | 4    | `pn`, length of sender's previous chain |
 //! | 38     | 4    | `n`, message number in this chain       |
-//! | 42     | 4    | `B`, body length                        |
-//! | 46     | B    | body: ciphertext ‖ 16-byte tag          |
+//! | 42     | 16   | `salt`, fresh random bytes              |
+//! | 58     | 4    | `B`, body length                        |
+//! | 62     | B    | body: ciphertext ‖ 16-byte tag          |
 //!
 //! Type `0x02`, encrypted header (spec §6.3):
 //!
@@ -21,10 +22,10 @@
 //! | 0      | 1    | version = `0x01`                        |
 //! | 1      | 1    | type = `0x02`                           |
 //! | 2      | 12   | header nonce                            |
-//! | 14     | 40   | encrypted header                        |
-//! | 54     | 16   | header tag                              |
-//! | 70     | 4    | `B`, body length                        |
-//! | 74     | B    | body: ciphertext ‖ 16-byte tag          |
+//! | 14     | 56   | encrypted header                        |
+//! | 70     | 16   | header tag                              |
+//! | 86     | 4    | `B`, body length                        |
+//! | 90     | B    | body: ciphertext ‖ 16-byte tag          |
 //!
 //! `B - 16` MUST be a padded length (spec §5.4); nothing may follow the body.
 //! Parsing borrows from the input and never allocates.
@@ -39,18 +40,20 @@ pub const VERSION: u8 = 0x01;
 pub const TYPE_PLAIN_HEADER: u8 = 0x01;
 /// Message type: ratchet message with an encrypted header.
 pub const TYPE_ENCRYPTED_HEADER: u8 = 0x02;
+/// Length of the per-message salt (spec §5.2.4, §6.1).
+pub const SALT_LEN: usize = 16;
 /// Length of an encoded header (spec §6.1).
-pub const HEADER_LEN: usize = 40;
+pub const HEADER_LEN: usize = 56;
 /// Bytes before the body in a type `0x01` message.
-pub const PLAIN_PREFIX_LEN: usize = 46;
+pub const PLAIN_PREFIX_LEN: usize = 62;
 /// Bytes before the body in a type `0x02` message.
-pub const ENCRYPTED_PREFIX_LEN: usize = 74;
+pub const ENCRYPTED_PREFIX_LEN: usize = 90;
 /// Largest body: the largest padded plaintext plus the tag.
 pub const MAX_BODY_LEN: usize = MAX_PADDED_LEN + AEAD_TAG_LEN;
 /// Largest ratchet message on the wire (spec §6.4).
 pub const MAX_MESSAGE_LEN: usize = ENCRYPTED_PREFIX_LEN + MAX_BODY_LEN;
 
-/// A ratchet header (spec §6.1): `dh (32) || pn (u32) || n (u32)`.
+/// A ratchet header (spec §6.1): `dh (32) || pn (u32) || n (u32) || salt (16)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     /// The sender's current ratchet public key.
@@ -59,30 +62,38 @@ pub struct Header {
     pub previous_chain_len: u32,
     /// This message's number in its sending chain, from 0.
     pub n: u32,
+    /// Fresh random bytes mixed into the message's key, nonce and header
+    /// nonce, so that re-encrypting after a state rollback never repeats a
+    /// (key, nonce) pair (spec §5.2.4, §9.10).
+    pub salt: [u8; SALT_LEN],
 }
 
 impl Header {
-    /// The 40-byte encoding.
+    /// The 56-byte encoding.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[..32].copy_from_slice(&self.ratchet_key);
         out[32..36].copy_from_slice(&self.previous_chain_len.to_be_bytes());
-        out[36..].copy_from_slice(&self.n.to_be_bytes());
+        out[36..40].copy_from_slice(&self.n.to_be_bytes());
+        out[40..].copy_from_slice(&self.salt);
         out
     }
 
-    /// Decodes 40 bytes; every 40-byte string is a valid header.
+    /// Decodes 56 bytes; every 56-byte string is a valid header.
     pub fn decode(bytes: &[u8; HEADER_LEN]) -> Self {
         let mut ratchet_key = [0u8; 32];
         ratchet_key.copy_from_slice(&bytes[..32]);
         let mut pn = [0u8; 4];
         pn.copy_from_slice(&bytes[32..36]);
         let mut n = [0u8; 4];
-        n.copy_from_slice(&bytes[36..]);
+        n.copy_from_slice(&bytes[36..40]);
+        let mut salt = [0u8; SALT_LEN];
+        salt.copy_from_slice(&bytes[40..]);
         Self {
             ratchet_key,
             previous_chain_len: u32::from_be_bytes(pn),
             n: u32::from_be_bytes(n),
+            salt,
         }
     }
 }
@@ -130,7 +141,7 @@ pub enum Kind<'a> {
     EncryptedHeader {
         /// The header nonce.
         nonce: [u8; AEAD_NONCE_LEN],
-        /// The 40 encrypted header bytes.
+        /// The 56 encrypted header bytes.
         ciphertext: &'a [u8; HEADER_LEN],
         /// The header tag.
         tag: [u8; AEAD_TAG_LEN],

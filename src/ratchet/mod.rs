@@ -59,8 +59,8 @@ mod trace;
 
 pub use error::{DecryptError, EncryptError, InitError};
 pub use padding::MAX_PLAINTEXT_LEN;
-pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
 pub use state::StateError;
+pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
 #[cfg(feature = "hazmat")]
 pub use trace::Trace;
 
@@ -103,14 +103,23 @@ struct SendingChain {
     header_key: Option<Key>,
 }
 
+/// Where a receiving chain stands (spec §5.1).
+#[derive(Clone)]
+enum ChainPosition {
+    /// The newest chain: its chain key `CKr` and the number `Nr` of the next
+    /// message whose key is not yet derived.
+    Open { chain_key: Key, next_n: u32 },
+    /// A chain superseded by a newer one: its length `END` as announced by
+    /// the peer. Its remaining keys were derived and stored when it was
+    /// closed, and its chain key erased (spec §5.5.3).
+    Closed { end: u32 },
+}
+
 /// A receiving chain (spec §5.5), with the keys skipped in it.
 #[derive(Clone)]
 struct ReceivingChain {
     their_ratchet_key: [u8; X25519_LEN],
-    chain_key: Key,
-    next_n: u32,
-    /// The chain's length as announced by the sender's next chain (`pn`).
-    end: Option<u32>,
+    position: ChainPosition,
     header_key: Option<Key>,
     /// Skipped message keys, in increasing order of message number. A deque:
     /// late messages are usually the oldest, removed from the front in O(1).
@@ -121,12 +130,17 @@ struct ReceivingChain {
 ///
 /// The caller owns it, persists it with [`to_bytes`](Self::to_bytes) /
 /// [`from_bytes`](Self::from_bytes), and must store the updated state after
-/// every successful `encrypt` or `decrypt` (an old copy would reuse keys).
+/// every successful `encrypt` or `decrypt` (an old copy would accept old
+/// messages again; see [`generation`](Self::generation)).
 pub struct Ratchet {
     mode: HeaderMode,
+    /// How many encryptions and decryptions this state has seen (spec §8.2).
+    generation: u64,
     session_ad: Vec<u8>,
     root_key: Key,
-    /// `DHs`: our current ratchet key pair (`None` for an initiator before its first message).
+    /// `DHs`: our current ratchet key pair. `None` for an initiator before its
+    /// first message, and after every receiving DH ratchet step until we send
+    /// again (the private key is deleted as soon as it is no longer needed).
     ours: Option<KeyPair>,
     /// `DHr`: the peer's current ratchet public key (`None` for a responder before the first message).
     theirs: Option<[u8; X25519_LEN]>,
@@ -138,7 +152,7 @@ pub struct Ratchet {
     next_send_header_key: Option<Key>,
     /// `NHKr`: the header key of the peer's next sending chain.
     next_recv_header_key: Option<Key>,
-    /// Receiving chains, newest first.
+    /// Receiving chains, newest first: the first is open, the others closed.
     receiving: VecDeque<ReceivingChain>,
 }
 
@@ -164,16 +178,25 @@ enum Plan {
         next_n: u32,
         skipped: Vec<(u32, Key)>,
     },
-    /// A DH ratchet step: a new receiving chain.
+    /// A DH ratchet step: a new receiving chain, and the previous newest
+    /// chain closed at the length the peer announced.
     NewChain {
         root_key: Key,
         next_header_key: Key,
         their_ratchet_key: [u8; X25519_LEN],
-        previous_chain_len: u32,
         chain_key: Key,
         next_n: u32,
         skipped: Vec<(u32, Key)>,
+        close: Option<CloseChain>,
     },
+}
+
+/// How the newest receiving chain is closed by a DH ratchet step (spec §5.5.3).
+struct CloseChain {
+    /// `END`: the chain length the peer announced (`pn`).
+    end: u32,
+    /// The keys of messages `Nr .. min(END, Nr + MAX_SKIP) − 1`, derived now.
+    keys: Vec<(u32, Key)>,
 }
 
 impl From<CryptoError> for EncryptError {
@@ -205,6 +228,24 @@ fn with_ad<R>(session_ad: &[u8], prefix: &[u8], f: impl FnOnce(&[u8]) -> R) -> R
     buf[2..2 + ad_len].copy_from_slice(&session_ad[..ad_len]);
     buf[2 + ad_len..2 + ad_len + prefix_len].copy_from_slice(&prefix[..prefix_len]);
     f(&buf[..2 + ad_len + prefix_len])
+}
+
+/// The message keys of messages `from .. to` of a chain whose key at `from`
+/// is `chain_key` (spec §5.5.3, closing a chain). Empty when `to <= from`.
+fn derive_range<P: CryptoProvider + ?Sized>(
+    p: &P,
+    chain_key: &Key,
+    from: u32,
+    to: u32,
+) -> Result<Vec<(u32, Key)>, CryptoError> {
+    let mut keys = Vec::with_capacity(to.saturating_sub(from) as usize);
+    let mut ck = chain_key.clone();
+    for i in from..to {
+        let (next, mk) = kdf::kdf_ck(p, &ck)?;
+        keys.push((i, mk));
+        ck = next;
+    }
+    Ok(keys)
 }
 
 /// Skipped keys, the message key of `n`, and the chain key after `n`.
@@ -245,6 +286,7 @@ impl Ratchet {
         let he = mode == HeaderMode::Encrypted;
         Ok(Self {
             mode,
+            generation: 0,
             session_ad: session_ad.to_vec(),
             root_key,
             ours,
@@ -379,6 +421,25 @@ impl Ratchet {
         self.ours.as_ref().map(|k| k.public)
     }
 
+    /// How many messages this state has encrypted and decrypted, in all: one
+    /// more after every successful [`encrypt`](Self::encrypt) and
+    /// [`decrypt`](Self::decrypt), and persisted with the state (spec §8.2).
+    ///
+    /// An application that keeps the latest value somewhere a restored
+    /// backup cannot reach (a platform key store, a server-side counter) can
+    /// tell that a state it is about to load is older than one it already
+    /// used: a rollback, which would accept old messages again (spec §9.10).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The number the next encrypted message gets in the current sending
+    /// chain, or `None` when the next [`encrypt`](Self::encrypt) starts a
+    /// new sending chain (a DH ratchet step, which draws a new ratchet key).
+    pub fn next_sending_number(&self) -> Option<u32> {
+        self.sending.as_ref().map(|s| s.n)
+    }
+
     /// Skipped message keys currently stored (never more than [`MAX_STORED_KEYS`]).
     pub fn stored_keys(&self) -> usize {
         self.receiving.iter().map(|c| c.skipped.len()).sum()
@@ -477,12 +538,17 @@ impl Ratchet {
             (Some((kp, _)), _) | (None, Some(kp)) => kp.public,
             (None, None) => return Err(EncryptError::NoSendingChain),
         };
+        // Fresh per message, after every check that can refuse the message
+        // (spec §5.5.2): a rollback re-encrypts under other keys and nonces.
+        let mut salt = [0u8; message::SALT_LEN];
+        rng.fill_bytes(&mut salt);
         let (next_chain_key, message_key) = kdf::kdf_ck(p, chain_key)?;
-        let keys = kdf::message_keys(p, &message_key)?;
+        let keys = kdf::message_keys(p, &message_key, &salt)?;
         let header = Header {
             ratchet_key,
             previous_chain_len: self.previous_sending_len,
             n,
+            salt,
         }
         .encode();
 
@@ -497,7 +563,7 @@ impl Ratchet {
             (HeaderMode::Encrypted, Some(hk)) => {
                 out.push(message::TYPE_ENCRYPTED_HEADER);
                 let hks = kdf::header_keys(p, hk)?;
-                let nonce = kdf::header_nonce(p, &hks.nonce_key, n)?;
+                let nonce = kdf::header_nonce(p, &hks.nonce_key, n, &salt)?;
                 out.extend_from_slice(&nonce);
                 let start = out.len();
                 out.extend_from_slice(&header);
@@ -524,6 +590,7 @@ impl Ratchet {
             t.message_key = Some(message_key.clone());
             t.aead_key = Some(keys.key.clone());
             t.aead_nonce = Some(keys.nonce);
+            t.salt = Some(salt);
             t.header = Some(header);
             t.padded_plaintext = out[prefix_len..].to_vec();
         });
@@ -550,6 +617,7 @@ impl Ratchet {
             s.chain_key = next_chain_key;
             s.n = n + 1;
         }
+        self.generation = self.generation.saturating_add(1);
         Ok(out)
     }
 
@@ -587,7 +655,7 @@ impl Ratchet {
                         return Ok(None);
                     }
                     let h = Header::decode(&buf);
-                    if kdf::header_nonce(p, &hks.nonce_key, h.n)? != *nonce {
+                    if kdf::header_nonce(p, &hks.nonce_key, h.n, &h.salt)? != *nonce {
                         return Ok(None);
                     }
                     Ok(Some(h))
@@ -636,59 +704,80 @@ impl Ratchet {
             }
             Ok(())
         };
-        match chain.and_then(|i| self.receiving.get(i).map(|c| (i, c))) {
-            Some((i, c)) if n < c.next_n => match c.skipped.binary_search_by_key(&n, |(k, _)| *k) {
+        let use_skipped =
+            |i: usize, c: &ReceivingChain| match c.skipped.binary_search_by_key(&n, |(k, _)| *k) {
                 Ok(index) => Ok((
                     Plan::UseSkipped { chain: i, index },
                     c.skipped[index].1.clone(),
                 )),
                 Err(_) => Err(DecryptError::DuplicateOrExpired { n }),
-            },
-            Some((i, c)) => {
-                if let Some(end) = c.end {
-                    if n >= end {
-                        return Err(DecryptError::BeyondChainEnd { n, end });
+            };
+        match chain.and_then(|i| self.receiving.get(i).map(|c| (i, c))) {
+            Some((i, c)) => match &c.position {
+                ChainPosition::Closed { end } => {
+                    if n >= *end {
+                        return Err(DecryptError::BeyondChainEnd { n, end: *end });
                     }
+                    use_skipped(i, c)
                 }
-                check_skip(c.next_n)?;
-                let (skipped, mk, next) = advance_chain(p, &c.chain_key, c.next_n, n)?;
-                trace_set(trace, |t| {
-                    t.chain_key = Some(c.chain_key.clone());
-                    t.skipped_keys = skipped.clone();
-                });
-                Ok((
-                    Plan::Advance {
-                        chain: i,
-                        chain_key: next,
-                        next_n: n + 1,
-                        skipped,
-                    },
-                    mk,
-                ))
-            }
+                ChainPosition::Open { next_n, .. } if n < *next_n => use_skipped(i, c),
+                ChainPosition::Open { chain_key, next_n } => {
+                    check_skip(*next_n)?;
+                    let (skipped, mk, next) = advance_chain(p, chain_key, *next_n, n)?;
+                    trace_set(trace, |t| {
+                        t.chain_key = Some(chain_key.clone());
+                        t.skipped_keys = skipped.clone();
+                    });
+                    Ok((
+                        Plan::Advance {
+                            chain: i,
+                            chain_key: next,
+                            next_n: n + 1,
+                            skipped,
+                        },
+                        mk,
+                    ))
+                }
+            },
             None => {
-                // A DH ratchet step (spec §5.5 step 3).
+                // A DH ratchet step (spec §5.5.3).
                 let ours = self.ours.as_ref().ok_or(DecryptError::Authentication)?;
                 check_skip(0)?;
                 let dh = p.x25519(&ours.private, &header.ratchet_key)?;
                 let rs = kdf::kdf_rk(p, &self.root_key, &dh)?;
                 let (skipped, mk, next) = advance_chain(p, &rs.chain_key, 0, n)?;
+                // The newest chain is closed at the length the peer announces:
+                // the keys of its remaining messages (at most MAX_SKIP) are
+                // derived now and its chain key is erased at commit.
+                let close = match self.receiving.front().map(|c| &c.position) {
+                    Some(ChainPosition::Open { chain_key, next_n }) => {
+                        let end = header.previous_chain_len;
+                        let to = end.min(next_n.saturating_add(MAX_SKIP));
+                        Some(CloseChain {
+                            end,
+                            keys: derive_range(p, chain_key, *next_n, to)?,
+                        })
+                    }
+                    _ => None,
+                };
                 trace_set(trace, |t| {
                     t.dh_output = Some(dh.clone());
                     t.root_key = Some(rs.root_key.clone());
                     t.next_header_key = Some(rs.next_header_key.clone());
                     t.chain_key = Some(rs.chain_key.clone());
                     t.skipped_keys = skipped.clone();
+                    t.closed_chain_keys =
+                        close.as_ref().map(|c| c.keys.clone()).unwrap_or_default();
                 });
                 Ok((
                     Plan::NewChain {
                         root_key: rs.root_key,
                         next_header_key: rs.next_header_key,
                         their_ratchet_key: header.ratchet_key,
-                        previous_chain_len: header.previous_chain_len,
                         chain_key: next,
                         next_n: n + 1,
                         skipped,
+                        close,
                     },
                     mk,
                 ))
@@ -705,7 +794,7 @@ impl Ratchet {
         let parsed = message::parse(bytes)?;
         let (header, chain) = self.locate(p, &parsed)?;
         let (plan, message_key) = self.plan(p, &header, chain, &mut trace)?;
-        let keys = kdf::message_keys(p, &message_key)?;
+        let keys = kdf::message_keys(p, &message_key, &header.salt)?;
         let mut plaintext = parsed.ciphertext.to_vec();
         let opened = with_ad(&self.session_ad, parsed.prefix, |ad| {
             p.aead_open(&keys.key, &keys.nonce, ad, &mut plaintext, &parsed.tag)
@@ -726,6 +815,7 @@ impl Ratchet {
             t.message_key = Some(message_key.clone());
             t.aead_key = Some(keys.key.clone());
             t.aead_nonce = Some(keys.nonce);
+            t.salt = Some(header.salt);
             t.padded_plaintext = plaintext.clone();
         });
         plaintext.truncate(len);
@@ -752,8 +842,7 @@ impl Ratchet {
                 skipped,
             } => {
                 if let Some(c) = self.receiving.get_mut(chain) {
-                    c.chain_key = chain_key;
-                    c.next_n = next_n;
+                    c.position = ChainPosition::Open { chain_key, next_n };
                     c.skipped.extend(skipped);
                 }
             }
@@ -761,19 +850,22 @@ impl Ratchet {
                 root_key,
                 next_header_key,
                 their_ratchet_key,
-                previous_chain_len,
                 chain_key,
                 next_n,
                 skipped,
+                close,
             } => {
-                if let Some(prev) = self.receiving.front_mut() {
-                    prev.end = Some(previous_chain_len);
+                if let (Some(prev), Some(close)) = (self.receiving.front_mut(), close) {
+                    // Keys the peer says it never used are deleted; the rest
+                    // of the chain's keys are stored; the chain key goes.
                     for (k, key) in prev.skipped.iter_mut() {
-                        if *k >= previous_chain_len {
+                        if *k >= close.end {
                             key.zeroize();
                         }
                     }
-                    prev.skipped.retain(|(k, _)| *k < previous_chain_len);
+                    prev.skipped.retain(|(k, _)| *k < close.end);
+                    prev.skipped.extend(close.keys);
+                    prev.position = ChainPosition::Closed { end: close.end };
                 }
                 let header_key = match self.mode {
                     HeaderMode::Encrypted => self.next_recv_header_key.replace(next_header_key),
@@ -781,9 +873,7 @@ impl Ratchet {
                 };
                 self.receiving.push_front(ReceivingChain {
                     their_ratchet_key,
-                    chain_key,
-                    next_n,
-                    end: None,
+                    position: ChainPosition::Open { chain_key, next_n },
                     header_key,
                     skipped: skipped.into(),
                 });
@@ -793,9 +883,15 @@ impl Ratchet {
                 if let Some(s) = self.sending.take() {
                     self.previous_sending_len = s.n;
                 }
+                // Our ratchet private key has done its work: the next message
+                // we send starts a new chain with a fresh key pair. For a
+                // responder this deletes the signed prekey's private key from
+                // the session at its first message (spec §5.5.3, §7.6).
+                self.ours = None;
             }
         }
         self.evict();
+        self.generation = self.generation.saturating_add(1);
     }
 
     /// Drops stored keys beyond [`MAX_STORED_KEYS`]: oldest chain first, and
@@ -840,6 +936,8 @@ struct NoTrace {
     header: Option<[u8; HEADER_LEN]>,
     padded_plaintext: Vec<u8>,
     skipped_keys: Vec<(u32, Key)>,
+    closed_chain_keys: Vec<(u32, Key)>,
+    salt: Option<[u8; message::SALT_LEN]>,
 }
 
 #[inline(always)]

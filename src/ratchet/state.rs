@@ -3,32 +3,36 @@
 //! ```text
 //! RatchetState =
 //!   magic "SOVA-1 ratchet" (14 bytes) || version u8 = 1 || mode u8 (1 plain, 2 encrypted)
+//!   || generation u64
 //!   || u16 len(session_ad) || session_ad
 //!   || root_key[32]
-//!   || Opt(our_private[32] || our_public[32])
-//!   || Opt(their_public[32])
-//!   || Opt(chain_key[32] || n u32 || Opt(header_key[32]))        -- sending chain
+//!   || Opt(our_private[32])                                        -- DHs (public key recomputed)
+//!   || Opt(their_public[32])                                       -- DHr
+//!   || Opt(chain_key[32] || n u32 || Opt(header_key[32]))          -- sending chain
 //!   || previous_sending_len u32
 //!   || Opt(next_send_header_key[32]) || Opt(next_recv_header_key[32])
 //!   || u8 count || count * ReceivingChain                          -- newest first
+//!   || check[32]                                                   -- SHA-256 of the rest
 //! ReceivingChain =
-//!   their_public[32] || chain_key[32] || next_n u32 || Opt(end u32) || Opt(header_key[32])
+//!   their_public[32]
+//!   || (0x00 || chain_key[32] || next_n u32 | 0x01 || end u32)     -- open | closed
+//!   || Opt(header_key[32])
 //!   || u16 count || count * (n u32 || message_key[32])            -- increasing n
 //! Opt(x) = 0x00 | 0x01 || x
 //! ```
-//! Exactly one encoding per state; decoding checks every bound the ratchet
-//! keeps (limits, ordering, mode consistency) and rejects trailing bytes.
+//! Exactly one encoding per state; decoding enforces every rule of spec
+//! §8.2 (the list there is exhaustive) and rejects trailing bytes.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::{
-    HeaderMode, KeyPair, Ratchet, ReceivingChain, SendingChain, MAX_RECEIVING_CHAINS,
-    MAX_SESSION_AD_LEN, MAX_STORED_KEYS,
+    ChainPosition, HeaderMode, KeyPair, Ratchet, ReceivingChain, SendingChain,
+    MAX_RECEIVING_CHAINS, MAX_SESSION_AD_LEN, MAX_STORED_KEYS,
 };
 use crate::codec::{Reader, Truncated, Writer};
-use crate::ratchet::kdf::Key;
 use crate::provider::{CryptoProvider, DefaultProvider};
+use crate::ratchet::kdf::Key;
 use crate::secret::{ct_eq_slices, Secret};
 
 const MAGIC: &[u8; 14] = b"SOVA-1 ratchet";
@@ -170,9 +174,11 @@ impl Ratchet {
             .receiving
             .iter()
             .map(|c| {
-                32 + 32
-                    + 4
-                    + opt(c.end.is_some(), 4)
+                32 + 1
+                    + match c.position {
+                        ChainPosition::Open { .. } => 32 + 4,
+                        ChainPosition::Closed { .. } => 4,
+                    }
                     + opt(c.header_key.is_some(), 32)
                     + 2
                     + c.skipped.len() * (4 + 32)
@@ -181,11 +187,11 @@ impl Ratchet {
         MAGIC.len()
             + 1
             + 1
+            + 8
             + 2
-            + STATE_CHECK_LEN
             + self.session_ad.len()
             + 32
-            + opt(self.ours.is_some(), 64)
+            + opt(self.ours.is_some(), 32)
             + opt(self.theirs.is_some(), 32)
             + opt(self.sending.is_some(), sending)
             + 4
@@ -193,6 +199,7 @@ impl Ratchet {
             + opt(self.next_recv_header_key.is_some(), 32)
             + 1
             + chains
+            + STATE_CHECK_LEN
     }
 
     /// Appends the encoding of spec §8.2 to `out` (which should have room for
@@ -205,13 +212,11 @@ impl Ratchet {
             HeaderMode::Plain => 1,
             HeaderMode::Encrypted => 2,
         });
+        out.put(&self.generation.to_be_bytes());
         out.put_u16(self.session_ad.len() as u16);
         out.put(&self.session_ad);
         put_key(out, &self.root_key);
-        put_opt(out, self.ours.as_ref(), |o, kp| {
-            put_key(o, &kp.private);
-            o.put(&kp.public);
-        });
+        put_opt(out, self.ours.as_ref(), |o, kp| put_key(o, &kp.private));
         put_opt(out, self.theirs.as_ref(), |o, k| o.put(k));
         put_opt(out, self.sending.as_ref(), |o, s| {
             put_key(o, &s.chain_key);
@@ -224,9 +229,17 @@ impl Ratchet {
         out.put_u8(self.receiving.len() as u8);
         for c in &self.receiving {
             out.put(&c.their_ratchet_key);
-            put_key(out, &c.chain_key);
-            out.put_u32(c.next_n);
-            put_opt(out, c.end.as_ref(), |o, e| o.put_u32(*e));
+            match &c.position {
+                ChainPosition::Open { chain_key, next_n } => {
+                    out.put_u8(0);
+                    put_key(out, chain_key);
+                    out.put_u32(*next_n);
+                }
+                ChainPosition::Closed { end } => {
+                    out.put_u8(1);
+                    out.put_u32(*end);
+                }
+            }
             put_opt(out, c.header_key.as_ref(), put_key);
             out.put_u16(c.skipped.len() as u16);
             for (n, k) in &c.skipped {
@@ -242,6 +255,10 @@ impl Ratchet {
     /// # Errors
     /// [`StateError`] naming what is wrong; never panics on any input.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        // spec §8.2: the fields are read in order, each checked as it is
+        // read (rules R1–R7); the rules that relate several fields (C1–C6)
+        // are checked after the last field, in that order.
+        let p = DefaultProvider::default();
         let mut r = open_state(bytes, MAGIC, STATE_VERSION)?;
         let mode = match r.u8()? {
             1 => HeaderMode::Plain,
@@ -249,6 +266,7 @@ impl Ratchet {
             _ => return Err(StateError::Invalid("mode")),
         };
         let he = mode == HeaderMode::Encrypted;
+        let generation = u64::from_be_bytes(r.array()?);
         let ad_len = r.u16()? as usize;
         if ad_len > MAX_SESSION_AD_LEN {
             return Err(StateError::Invalid("session_ad"));
@@ -256,10 +274,9 @@ impl Ratchet {
         let session_ad = r.bytes(ad_len)?.to_vec();
         let root_key = get_key(&mut r)?;
         let ours = get_opt(&mut r, |r| {
-            Ok(KeyPair {
-                private: get_key(r)?,
-                public: r.array()?,
-            })
+            let private = get_key(r)?;
+            let public = p.x25519_public_key(&private);
+            Ok(KeyPair { private, public })
         })?;
         let theirs = get_opt(&mut r, |r| Ok(r.array()?))?;
         let sending = get_opt(&mut r, |r| {
@@ -272,29 +289,32 @@ impl Ratchet {
         let previous_sending_len = r.u32()?;
         let next_send_header_key = get_opt(&mut r, get_key)?;
         let next_recv_header_key = get_opt(&mut r, get_key)?;
-        if next_send_header_key.is_some() != he || next_recv_header_key.is_some() != he {
-            return Err(StateError::Invalid("next header keys"));
-        }
-        if let Some(s) = &sending {
-            if s.header_key.is_some() != he || ours.is_none() {
-                return Err(StateError::Invalid("sending chain"));
-            }
-        }
         let count = r.u8()? as usize;
         if count > MAX_RECEIVING_CHAINS {
             return Err(StateError::Invalid("receiving chain count"));
         }
         let mut receiving = VecDeque::with_capacity(count);
         let mut stored = 0usize;
-        for _ in 0..count {
+        for i in 0..count {
             let their_ratchet_key = r.array()?;
-            let chain_key = get_key(&mut r)?;
-            let next_n = r.u32()?;
-            let end = get_opt(&mut r, |r| Ok(r.u32()?))?;
-            let header_key = get_opt(&mut r, get_key)?;
-            if header_key.is_some() != he {
-                return Err(StateError::Invalid("receiving header key"));
+            let position = match r.u8()? {
+                0 => ChainPosition::Open {
+                    chain_key: get_key(&mut r)?,
+                    next_n: r.u32()?,
+                },
+                1 => ChainPosition::Closed { end: r.u32()? },
+                _ => return Err(StateError::Invalid("chain position")),
+            };
+            // R5: the newest chain is open, every older one closed, and an
+            // open chain has received at least one message.
+            let (limit, open) = match &position {
+                ChainPosition::Open { next_n, .. } => (*next_n, true),
+                ChainPosition::Closed { end } => (*end, false),
+            };
+            if open != (i == 0) || (open && limit == 0) {
+                return Err(StateError::Invalid("chain position"));
             }
+            let header_key = get_opt(&mut r, get_key)?;
             let k = r.u16()? as usize;
             stored += k;
             if stored > MAX_STORED_KEYS {
@@ -304,16 +324,15 @@ impl Ratchet {
             for _ in 0..k {
                 let n = r.u32()?;
                 let key = get_key(&mut r)?;
-                if n >= next_n || skipped.back().is_some_and(|(prev, _)| *prev >= n) {
+                // R7: increasing, below Nr (open) or END (closed).
+                if n >= limit || skipped.back().is_some_and(|(prev, _)| *prev >= n) {
                     return Err(StateError::Invalid("skipped key order"));
                 }
                 skipped.push_back((n, key));
             }
             receiving.push_back(ReceivingChain {
                 their_ratchet_key,
-                chain_key,
-                next_n,
-                end,
+                position,
                 header_key,
                 skipped,
             });
@@ -321,8 +340,51 @@ impl Ratchet {
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
         }
+        // C1: header keys exactly in ENCRYPTED mode.
+        if next_send_header_key.is_some() != he
+            || next_recv_header_key.is_some() != he
+            || sending
+                .as_ref()
+                .is_some_and(|s| s.header_key.is_some() != he)
+            || receiving.iter().any(|c| c.header_key.is_some() != he)
+        {
+            return Err(StateError::Invalid("header keys"));
+        }
+        // C2: a sending chain has sent a message and needs both ratchet keys.
+        if let Some(s) = &sending {
+            if s.n == 0 || ours.is_none() || theirs.is_none() {
+                return Err(StateError::Invalid("sending chain"));
+            }
+        }
+        // C3: the peer's key is unknown exactly while we hold a ratchet key
+        // pair without a sending chain: a responder before the first message.
+        if theirs.is_none() != (ours.is_some() && sending.is_none()) {
+            return Err(StateError::Invalid("ratchet key pair"));
+        }
+        // C4: the peer's key is that of the newest receiving chain, if any.
+        match (receiving.front(), &theirs) {
+            (Some(c), Some(t)) if c.their_ratchet_key == *t => {}
+            (None, _) => {}
+            _ => return Err(StateError::Invalid("peer ratchet key")),
+        }
+        // C5: no two receiving chains share a ratchet key.
+        for (i, c) in receiving.iter().enumerate() {
+            if receiving
+                .iter()
+                .skip(i + 1)
+                .any(|d| d.their_ratchet_key == c.their_ratchet_key)
+            {
+                return Err(StateError::Invalid("duplicate receiving chain"));
+            }
+        }
+        // C6: every encryption and decryption counts, so a state that has
+        // sent or received has a non-zero generation.
+        if generation == 0 && (sending.is_some() || !receiving.is_empty()) {
+            return Err(StateError::Invalid("generation"));
+        }
         Ok(Self {
             mode,
+            generation,
             session_ad,
             root_key,
             ours,

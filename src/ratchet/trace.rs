@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::kdf::Key;
-use super::message::HEADER_LEN;
+use super::message::{HEADER_LEN, SALT_LEN};
 
 /// Every intermediate of one ratchet operation. Fields that the operation did
 /// not compute are `None` (or empty).
@@ -31,10 +31,15 @@ pub struct Trace {
     pub aead_key: Option<Key>,
     /// The AEAD nonce from `MessageKeys(MK)`.
     pub aead_nonce: Option<[u8; 12]>,
-    /// The encoded 40-byte header.
+    /// The message's salt (spec §5.2.4): drawn on encryption, read from the header on decryption.
+    pub salt: Option<[u8; SALT_LEN]>,
+    /// The encoded 56-byte header.
     pub header: Option<[u8; HEADER_LEN]>,
     /// The padded plaintext.
     pub padded_plaintext: Vec<u8>,
     /// Message keys skipped and stored by this decryption, with their numbers.
     pub skipped_keys: Vec<(u32, Key)>,
+    /// Keys derived for the rest of the previous receiving chain when a DH
+    /// ratchet step closes it (spec §5.5.3), with their numbers.
+    pub closed_chain_keys: Vec<(u32, Key)>,
 }

@@ -259,6 +259,7 @@ struct Handshake {
     ephemeral_private: Bytes,
     m: Bytes,
     ratchet_private: Bytes,
+    salt: Bytes,
     plaintext: Bytes,
     signed_prekey_id: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -300,6 +301,7 @@ struct HandshakeInputs {
     ephemeral_private: Bytes,
     m: Bytes,
     ratchet_private: Bytes,
+    salt: Bytes,
     plaintext: Bytes,
 }
 
@@ -334,6 +336,7 @@ impl Handshake {
         )?);
         let m = Secret::from_bytes(fixed::<32>("m", i.m.as_slice())?);
         let rp = fixed::<32>("ratchet_private", i.ratchet_private.as_slice())?;
+        let salt = fixed::<16>("salt", i.salt.as_slice())?;
         let plaintext = i.plaintext.as_slice();
         if i.initiator.one_time_prekey_private.is_some()
             || i.initiator.kem_one_time_prekey_seed.is_some()
@@ -357,12 +360,12 @@ impl Handshake {
             .map_err(|e| CaseError::rejected("bundle", e))?;
         rng.finish_exact(&[32, 32])
             .map_err(|e| CaseError::check_failed("m", e))?;
-        let mut rng = ReplayRng::new(vec![rp.to_vec()]);
+        let mut rng = ReplayRng::new(vec![rp.to_vec(), salt.to_vec()]);
         let api_initial = session
             .encrypt_with(p, &mut rng, plaintext)
             .map_err(|e| CaseError::rejected("initial_message", e))?;
-        rng.finish_exact(&[32])
-            .map_err(|e| CaseError::check_failed("ratchet_private", e))?;
+        rng.finish_exact(&[32, 16])
+            .map_err(|e| CaseError::check_failed("salt", e))?;
 
         // 2. Recomputed from the inputs with provider calls.
         let initiator_identity = i.initiator.identity_public(p, "initiator")?;
@@ -524,12 +527,12 @@ impl Handshake {
         // The first ratchet message from SK (spec §5.3), and the initial message around it.
         let mut ratchet = Ratchet::initiator_with(p, &sk, spk, &th, mode)
             .map_err(|e| CaseError::rejected("session_secret", e))?;
-        let mut rng = ReplayRng::new(vec![rp.to_vec()]);
+        let mut rng = ReplayRng::new(vec![rp.to_vec(), salt.to_vec()]);
         let inner = ratchet
             .encrypt_with(p, &mut rng, plaintext)
             .map_err(|e| CaseError::rejected("initial_message", e))?;
-        rng.finish_exact(&[32])
-            .map_err(|e| CaseError::check_failed("ratchet_private", e))?;
+        rng.finish_exact(&[32, 16])
+            .map_err(|e| CaseError::check_failed("salt", e))?;
         let ratchet_public = p.x25519_public_key(&Secret::from_bytes(rp));
         let mut initial = vec![VERSION, TYPE_INITIAL];
         initial.extend_from_slice(&initiator_identity);
@@ -585,6 +588,7 @@ impl Handshake {
             ephemeral_private: i.ephemeral_private,
             m: i.m,
             ratchet_private: i.ratchet_private,
+            salt: i.salt,
             plaintext: i.plaintext,
             signed_prekey_id,
             one_time_prekey_id: opk.as_ref().map(|(id, _, _)| *id),
@@ -638,6 +642,7 @@ impl Case for Handshake {
                 ephemeral_private: self.ephemeral_private.clone(),
                 m: self.m.clone(),
                 ratchet_private: self.ratchet_private.clone(),
+                salt: self.salt.clone(),
                 plaintext: self.plaintext.clone(),
             },
         )
@@ -689,6 +694,7 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
                     ephemeral_private: c.bytes("ephemeral_private", 32).into(),
                     m: c.bytes("m", 32).into(),
                     ratchet_private: c.bytes("ratchet_private", 32).into(),
+                    salt: c.bytes("salt", 16).into(),
                     plaintext: c.bytes("plaintext", *len).into(),
                 },
             )

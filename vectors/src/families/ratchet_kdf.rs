@@ -54,10 +54,23 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         g.case(|c| KdfCk::compute(c.provider(), c.bytes("chain_key", 32).into()))?;
     }
     for _ in 0..2 {
-        g.case(|c| MessageKeys::compute(c.provider(), c.bytes("message_key", 32).into()))?;
+        g.case(|c| {
+            MessageKeys::compute(
+                c.provider(),
+                c.bytes("message_key", 32).into(),
+                c.bytes("salt", 16).into(),
+            )
+        })?;
     }
     for n in [0u32, 1, 4_294_967_294] {
-        g.case(|c| HeaderNonce::compute(c.provider(), c.bytes("header_key", 32).into(), n))?;
+        g.case(|c| {
+            HeaderNonce::compute(
+                c.provider(),
+                c.bytes("header_key", 32).into(),
+                n,
+                c.bytes("salt", 16).into(),
+            )
+        })?;
     }
     g.case(|c| Chain::compute(c.provider(), c.bytes("chain_key", 32).into(), 5))?;
     for len in [0usize, 1, 31, 32, 35, 99, 1000, 1024, 4096] {
@@ -165,21 +178,27 @@ impl Case for KdfCk {
     }
 }
 
-/// `MessageKeys(MK)` (spec §5.2.4).
+/// `MessageKeys(MK, salt)` (spec §5.2.4).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MessageKeys {
     message_key: Bytes,
+    salt: Bytes,
     aead_key: Bytes,
     aead_nonce: Bytes,
 }
 
 impl MessageKeys {
-    fn compute(p: &dyn CryptoProvider, message_key: Bytes) -> Result<Self, CaseError> {
-        let k =
-            message_keys(p, &key("message_key", &message_key)?).map_err(rejected("aead_key"))?;
+    fn compute(p: &dyn CryptoProvider, message_key: Bytes, salt: Bytes) -> Result<Self, CaseError> {
+        let k = message_keys(
+            p,
+            &key("message_key", &message_key)?,
+            &fixed::<16>("salt", salt.as_slice())?,
+        )
+        .map_err(rejected("aead_key"))?;
         Ok(Self {
             message_key,
+            salt,
             aead_key: k.key.expose().into(),
             aead_nonce: k.nonce.into(),
         })
@@ -189,29 +208,37 @@ impl MessageKeys {
 impl Case for MessageKeys {
     const KIND: &'static str = "message_keys";
     fn recompute(&self, p: &dyn CryptoProvider) -> Result<Self, CaseError> {
-        Self::compute(p, self.message_key.clone())
+        Self::compute(p, self.message_key.clone(), self.salt.clone())
     }
 }
 
-/// `HeaderKeys(HK)` and `HeaderNonce(HNK, n)` (spec §5.2.5).
+/// `HeaderKeys(HK)` and `HeaderNonce(HNK, n, salt)` (spec §5.2.5).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HeaderNonce {
     header_key: Bytes,
     n: u32,
+    salt: Bytes,
     header_encryption_key: Bytes,
     header_nonce_key: Bytes,
     header_nonce: Bytes,
 }
 
 impl HeaderNonce {
-    fn compute(p: &dyn CryptoProvider, header_key: Bytes, n: u32) -> Result<Self, CaseError> {
+    fn compute(
+        p: &dyn CryptoProvider,
+        header_key: Bytes,
+        n: u32,
+        salt: Bytes,
+    ) -> Result<Self, CaseError> {
         let hks = header_keys(p, &key("header_key", &header_key)?)
             .map_err(rejected("header_encryption_key"))?;
-        let nonce = header_nonce(p, &hks.nonce_key, n).map_err(rejected("header_nonce"))?;
+        let nonce = header_nonce(p, &hks.nonce_key, n, &fixed::<16>("salt", salt.as_slice())?)
+            .map_err(rejected("header_nonce"))?;
         Ok(Self {
             header_key,
             n,
+            salt,
             header_encryption_key: hks.encryption_key.expose().into(),
             header_nonce_key: hks.nonce_key.expose().into(),
             header_nonce: nonce.into(),
@@ -222,22 +249,20 @@ impl HeaderNonce {
 impl Case for HeaderNonce {
     const KIND: &'static str = "header_keys_and_nonce";
     fn recompute(&self, p: &dyn CryptoProvider) -> Result<Self, CaseError> {
-        Self::compute(p, self.header_key.clone(), self.n)
+        Self::compute(p, self.header_key.clone(), self.n, self.salt.clone())
     }
 }
 
-/// One step of a chain: the chain key before it and what it yields.
+/// One step of a chain: the chain key before it and the message key it yields.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChainStep {
     n: u32,
     chain_key: Bytes,
     message_key: Bytes,
-    aead_key: Bytes,
-    aead_nonce: Bytes,
 }
 
-/// `steps` successive `KDF_CK` steps from one chain key (spec §5.2.3, §5.2.4).
+/// `steps` successive `KDF_CK` steps from one chain key (spec §5.2.3).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Chain {
@@ -256,13 +281,10 @@ impl Chain {
         let mut messages = Vec::new();
         for n in 0..steps {
             let (next, mk) = kdf_ck(p, &ck).map_err(rejected("messages"))?;
-            let k = message_keys(p, &mk).map_err(rejected("messages"))?;
             messages.push(ChainStep {
                 n,
                 chain_key: ck.expose().into(),
                 message_key: mk.expose().into(),
-                aead_key: k.key.expose().into(),
-                aead_nonce: k.nonce.into(),
             });
             ck = next;
         }

@@ -77,6 +77,8 @@ struct StepInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ratchet_private: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    salt: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     message_index: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     message: Option<Bytes>,
@@ -99,6 +101,7 @@ fn replay(
                         .map(|b| b.as_slice().to_vec())
                         .unwrap_or_default(),
                     s.ratchet_private.as_ref().map(|b| b.as_slice().to_vec()),
+                    s.salt.as_ref().map(|b| b.as_slice().to_vec()),
                 );
                 st.sender = s.sender;
                 st
@@ -115,6 +118,7 @@ fn replay(
                 None
             },
             ratchet_private: done.ratchet_private.clone(),
+            salt: done.salt.clone(),
             message_index: done.message_index,
             message: done.message.clone(),
         });
@@ -185,6 +189,7 @@ fn base_steps(c: &crate::family::Inputs<'_>) -> Vec<StepInput> {
         sender: Some(who),
         plaintext: Some(c.bytes(&format!("steps[{i}].plaintext"), len).into()),
         ratchet_private: Some(c.bytes(&format!("steps[{i}].ratchet_private"), 32).into()),
+        salt: Some(c.bytes(&format!("steps[{i}].salt"), 16).into()),
         message_index: None,
         message: None,
     };
@@ -193,6 +198,7 @@ fn base_steps(c: &crate::family::Inputs<'_>) -> Vec<StepInput> {
         sender: None,
         plaintext: None,
         ratchet_private: None,
+        salt: None,
         message_index: Some(k),
         message: None,
     };
@@ -236,13 +242,13 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             |_| {},
         ),
         ("one body bit flipped", HeaderMode::Plain, 1, |m| {
-            flip(m, 60)
+            flip(m, 70)
         }),
         (
             "one body bit flipped (encrypted header)",
             HeaderMode::Encrypted,
             1,
-            |m| flip(m, 90),
+            |m| flip(m, 100),
         ),
         ("tag bit flipped", HeaderMode::Plain, 1, |m| {
             let l = m.len();
@@ -276,7 +282,7 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             HeaderMode::Plain,
             1,
             |m| {
-                m[42..46].copy_from_slice(&33u32.to_be_bytes());
+                m[58..62].copy_from_slice(&33u32.to_be_bytes());
             },
         ),
         ("empty input", HeaderMode::Plain, 1, Vec::clear),
@@ -367,6 +373,7 @@ fn steps_of(c: &crate::family::Inputs<'_>, ops: &[Op]) -> Vec<StepInput> {
                 sender: Some(*who),
                 plaintext: Some(c.bytes(&format!("steps[{i}].plaintext"), *len).into()),
                 ratchet_private: Some(c.bytes(&format!("steps[{i}].ratchet_private"), 32).into()),
+                salt: Some(c.bytes(&format!("steps[{i}].salt"), 16).into()),
                 message_index: None,
                 message: None,
             },
@@ -375,6 +382,7 @@ fn steps_of(c: &crate::family::Inputs<'_>, ops: &[Op]) -> Vec<StepInput> {
                 sender: None,
                 plaintext: None,
                 ratchet_private: None,
+                salt: None,
                 message_index: Some(*k),
                 message: None,
             },
@@ -400,6 +408,7 @@ fn run_full(
                     .map(|b| b.as_slice().to_vec())
                     .unwrap_or_default(),
                 s.ratchet_private.as_ref().map(|b| b.as_slice().to_vec()),
+                s.salt.as_ref().map(|b| b.as_slice().to_vec()),
             ),
             _ => Step::deliver(s.message_index.unwrap_or(usize::MAX)),
         };
@@ -526,7 +535,7 @@ fn special_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             .as_ref()
             .map(|b| b.as_slice().to_vec())
             .unwrap_or_default();
-        let prefix = &wire[..46];
+        let prefix = &wire[..62];
         let mut ad = session_ad_prefix(AD);
         ad.extend_from_slice(prefix);
         let mut body = vec![0xaa_u8; 32]; // no 0x80 end marker
@@ -553,13 +562,15 @@ fn special_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         let send = &full[0];
         let hk = key32("header_key", &send.header_key)?;
         let hks = header_keys(p, &hk).map_err(|e| CaseError::rejected("header_key", e))?;
-        let wrong = header_nonce(p, &hks.nonce_key, 1)
-            .map_err(|e| CaseError::rejected("header_nonce", e))?;
         let header = send
             .header
             .as_ref()
             .map(|b| b.as_slice().to_vec())
             .unwrap_or_default();
+        // The nonce of message 1 with this header's salt: right key, wrong n.
+        let salt = crate::family::fixed::<16>("header", header.get(40..56).unwrap_or_default())?;
+        let wrong = header_nonce(p, &hks.nonce_key, 1, &salt)
+            .map_err(|e| CaseError::rejected("header_nonce", e))?;
         let wire = send
             .message
             .as_ref()
@@ -573,7 +584,7 @@ fn special_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         m.extend_from_slice(&wrong);
         m.extend_from_slice(&hdr);
         m.extend_from_slice(&htag);
-        m.extend_from_slice(&wire[70..]);
+        m.extend_from_slice(&wire[86..]);
         Rejection::compute(
             p,
             "encrypted header under a nonce other than HeaderNonce(HNK, n)".into(),

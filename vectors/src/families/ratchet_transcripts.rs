@@ -75,6 +75,8 @@ pub(crate) struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) ratchet_private: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) salt: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     ratchet_public: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dh_output: Option<Bytes>,
@@ -86,6 +88,8 @@ pub(crate) struct Step {
     chain_key: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     skipped_keys: Vec<Skipped>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    closed_chain_keys: Vec<Skipped>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     next_chain_key: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,12 +116,14 @@ impl Step {
         sender: Party,
         plaintext: Vec<u8>,
         ratchet_private: Option<Vec<u8>>,
+        salt: Option<Vec<u8>>,
     ) -> Self {
         Self {
             action: "send".into(),
             sender: Some(sender),
             plaintext: Some(plaintext.into()),
             ratchet_private: ratchet_private.map(Into::into),
+            salt: salt.map(Into::into),
             ..Self::default()
         }
     }
@@ -133,18 +139,20 @@ impl Step {
 
     fn record(&mut self, t: &Trace) {
         let k = |x: &Option<Secret<32>>| x.as_ref().map(|s| Bytes::from(s.expose()));
+        let keys = |v: &[(u32, Secret<32>)]| {
+            v.iter()
+                .map(|(n, mk)| Skipped {
+                    n: *n,
+                    message_key: mk.expose().into(),
+                })
+                .collect()
+        };
         self.dh_output = k(&t.dh_output);
         self.root_key = k(&t.root_key);
         self.next_header_key = k(&t.next_header_key);
         self.chain_key = k(&t.chain_key);
-        self.skipped_keys = t
-            .skipped_keys
-            .iter()
-            .map(|(n, mk)| Skipped {
-                n: *n,
-                message_key: mk.expose().into(),
-            })
-            .collect();
+        self.skipped_keys = keys(&t.skipped_keys);
+        self.closed_chain_keys = keys(&t.closed_chain_keys);
         self.next_chain_key = k(&t.next_chain_key);
         self.message_key = k(&t.message_key);
         self.aead_key = k(&t.aead_key);
@@ -251,13 +259,15 @@ impl Session {
         }
     }
 
-    /// Runs one step, filling in its outputs. `fresh` supplies randomness when generating.
+    /// Runs one step, filling in its outputs. `fresh` supplies randomness
+    /// when generating: the bytes of a draw of the given length (32 for a
+    /// ratchet private key, 16 for a message salt).
     pub(crate) fn run(
         &mut self,
         p: &dyn CryptoProvider,
         step: &Step,
         field: &str,
-        fresh: Option<&dyn Fn() -> [u8; 32]>,
+        fresh: Option<&dyn Fn(usize) -> Vec<u8>>,
     ) -> Result<Step, CaseError> {
         let mut out = match step.action.as_str() {
             "send" => Step::send(
@@ -268,6 +278,7 @@ impl Session {
                     .ok_or_else(|| CaseError::malformed(&format!("{field}.plaintext"), "missing"))?
                     .as_slice()
                     .to_vec(),
+                None,
                 None,
             ),
             "deliver" => Step::deliver(step.message_index.ok_or_else(|| {
@@ -281,18 +292,27 @@ impl Session {
             }
         };
         if let (Some(sender), Some(pt)) = (out.sender, out.plaintext.clone()) {
-            let available = match &step.ratchet_private {
-                Some(b) => Some(fixed::<32>(
-                    &format!("{field}.ratchet_private"),
-                    b.as_slice(),
-                )?),
-                None => None,
-            };
-            // Randomness for one send: the recorded `ratchet_private` when
-            // verifying, or fresh generator bytes (recorded if drawn) when generating.
-            let fresh_draw = fresh.map(|f| move |_: usize, _: usize| f().to_vec());
+            // Randomness for one send (spec §5.5.2): 32 bytes of a new ratchet
+            // private key when the send starts a sending chain, then the
+            // 16-byte salt. The recorded values when verifying, fresh
+            // generator bytes (recorded as drawn) when generating.
+            let starts_chain = self.party(sender).next_sending_number().is_none();
+            let mut available = Vec::new();
+            if starts_chain {
+                if let Some(b) = &step.ratchet_private {
+                    available.push(
+                        fixed::<32>(&format!("{field}.ratchet_private"), b.as_slice())?.to_vec(),
+                    );
+                }
+            }
+            if let Some(b) = &step.salt {
+                if available.len() == usize::from(starts_chain) {
+                    available.push(fixed::<16>(&format!("{field}.salt"), b.as_slice())?.to_vec());
+                }
+            }
+            let fresh_draw = fresh.map(|f| move |_: usize, len: usize| f(len));
             let mut rng = ReplayRng::with_fresh(
-                available.map(|b| b.to_vec()).into_iter().collect(),
+                available,
                 fresh_draw
                     .as_ref()
                     .map(|f| f as &dyn Fn(usize, usize) -> Vec<u8>),
@@ -301,13 +321,20 @@ impl Session {
                 .party(sender)
                 .encrypt_traced(p, &mut rng, pt.as_slice())
                 .map_err(|e| CaseError::rejected(&format!("{field}.message"), e))?;
-            let drawn = rng.finish().ok().filter(|d| d.len() <= 1).ok_or_else(|| {
-                CaseError::malformed(
-                    &format!("{field}.ratchet_private"),
-                    "this send starts a sending chain and needs 32 random bytes",
-                )
-            })?;
-            out.ratchet_private = drawn.into_iter().next().map(Bytes::from);
+            let want = if starts_chain { 2 } else { 1 };
+            let mut drawn = rng
+                .finish()
+                .ok()
+                .filter(|d| d.len() == want)
+                .ok_or_else(|| {
+                    CaseError::malformed(
+                        &format!("{field}.salt"),
+                        "a send draws a 16-byte salt, after 32 bytes of a ratchet private key \
+                         when it starts a sending chain",
+                    )
+                })?;
+            out.salt = drawn.pop().map(Bytes::from);
+            out.ratchet_private = drawn.pop().map(Bytes::from);
             out.record(&trace);
             out.ratchet_public = trace
                 .ratchet_private
@@ -348,13 +375,13 @@ impl Transcript {
         description: String,
         setup: Setup,
         steps: &[Step],
-        fresh: Option<&dyn Fn(usize) -> [u8; 32]>,
+        fresh: Option<&dyn Fn(usize, usize) -> Vec<u8>>,
     ) -> Result<Self, CaseError> {
         let mut session = setup.start(p)?;
         let mut out = Vec::with_capacity(steps.len());
         for (i, step) in steps.iter().enumerate() {
             let field = format!("steps[{i}]");
-            let f = fresh.map(|f| move || f(i));
+            let f = fresh.map(|f| move |len: usize| f(i, len));
             let done = match &f {
                 Some(f) => session.run(p, step, &field, Some(f))?,
                 None => session.run(p, step, &field, None)?,
@@ -410,13 +437,19 @@ fn script(
             .iter()
             .enumerate()
             .map(|(i, op)| match op {
-                S(who, len) => {
-                    Step::send(*who, c.bytes(&format!("steps[{i}].plaintext"), *len), None)
-                }
+                S(who, len) => Step::send(
+                    *who,
+                    c.bytes(&format!("steps[{i}].plaintext"), *len),
+                    None,
+                    None,
+                ),
                 D(k) => Step::deliver(*k),
             })
             .collect();
-        let fresh = |i: usize| c.array::<32>(&format!("steps[{i}].ratchet_private"));
+        let fresh = |i: usize, len: usize| match len {
+            32 => c.bytes(&format!("steps[{i}].ratchet_private"), 32),
+            _ => c.bytes(&format!("steps[{i}].salt"), len),
+        };
         Transcript::run(p, description.to_owned(), setup, &steps, Some(&fresh))
     })
 }
