@@ -188,12 +188,12 @@ impl Floor {
         (next, mk)
     }
 
-    /// `MessageKeys`: one HKDF-Expand of 44 bytes.
+    /// `MessageKeys(MK, salt)`: one HKDF-Expand of 44 bytes.
     #[inline(never)]
-    fn message_keys(&self, mk: &Key) -> Secret<44> {
+    fn message_keys(&self, mk: &Key, salt: &[u8; 16]) -> Secret<44> {
         let mut okm = Secret::<44>::zero();
         self.p
-            .hkdf_expand(mk, &[&self.message_keys_info], okm.expose_mut())
+            .hkdf_expand(mk, &[&self.message_keys_info, salt], okm.expose_mut())
             .unwrap();
         okm
     }
@@ -220,20 +220,24 @@ impl Floor {
         (key, nonce)
     }
 
-    /// Chain step, message keys and seal of `buf` (already padded).
+    /// The 16-byte salt draw, chain step, message keys and seal of `buf`
+    /// (already padded).
     #[inline(never)]
-    fn encrypt(&self, ck: &Key, buf: &mut [u8]) -> (Key, [u8; 16]) {
+    fn encrypt(&self, rng: &mut ChaCha20Rng, ck: &Key, buf: &mut [u8]) -> (Key, [u8; 16]) {
+        let mut salt = [0u8; 16];
+        rng.fill_bytes(&mut salt);
         let (next, mk) = self.chain_step(ck);
-        let (key, nonce) = Self::aead_key(&self.message_keys(&mk));
+        let (key, nonce) = Self::aead_key(&self.message_keys(&mk, &salt));
         let tag = self.p.aead_seal(&key, &nonce, &self.aead_ad, buf);
         (next, tag)
     }
 
-    /// Chain step, message keys and open of `buf` (already padded).
+    /// Chain step, message keys and open of `buf` (already padded, sealed
+    /// with [`FLOOR_SALT`]).
     #[inline(never)]
     fn decrypt(&self, ck: &Key, buf: &mut [u8], tag: &[u8; 16]) -> Key {
         let (next, mk) = self.chain_step(ck);
-        let (key, nonce) = Self::aead_key(&self.message_keys(&mk));
+        let (key, nonce) = Self::aead_key(&self.message_keys(&mk, &FLOOR_SALT));
         self.p
             .aead_open(&key, &nonce, &self.aead_ad, buf, tag)
             .unwrap();
@@ -269,10 +273,16 @@ impl Floor {
     }
 }
 
-/// A valid ciphertext of `padded_len` bytes under the floor's chain key `ck`.
+/// The salt of the floor's ciphertexts.
+const FLOOR_SALT: [u8; 16] = [0x5c; 16];
+
+/// A valid ciphertext of `padded_len` bytes under the floor's chain key `ck`
+/// and [`FLOOR_SALT`].
 fn floor_ciphertext(f: &Floor, ck: &Key, padded_len: usize) -> (Vec<u8>, [u8; 16]) {
     let mut buf = vec![0x5a; padded_len];
-    let (_, tag) = f.encrypt(ck, &mut buf);
+    let (_, mk) = f.chain_step(ck);
+    let (key, nonce) = Floor::aead_key(&f.message_keys(&mk, &FLOOR_SALT));
+    let tag = f.p.aead_seal(&key, &nonce, &f.aead_ad, &mut buf);
     (buf, tag)
 }
 
@@ -308,7 +318,8 @@ fn chain_step(c: &mut Criterion) {
 }
 
 /// Encryption of 16 B, 1 KiB and 64 KiB on an established sending chain.
-/// Floor: 2 HMAC (chain step) + HKDF-Expand of 44 bytes + ChaCha20-Poly1305
+/// Floor: the 16-byte salt drawn from the RNG + 2 HMAC (chain step) +
+/// HKDF-Expand of 44 bytes + ChaCha20-Poly1305
 /// seal of the padded length, in place in a preallocated buffer.
 fn encrypt(c: &mut Criterion) {
     let f = Floor::new();
@@ -326,9 +337,10 @@ fn encrypt(c: &mut Criterion) {
         });
         let mut buf = vec![0x61u8; padded_len(len)];
         let mut ck = Key::from_bytes([0x42; 32]);
+        let mut frng = rng();
         g.bench_function(BenchmarkId::new("floor", name), |b| {
             b.iter(|| {
-                let (next, tag) = f.encrypt(black_box(&ck), black_box(&mut buf));
+                let (next, tag) = f.encrypt(&mut frng, black_box(&ck), black_box(&mut buf));
                 ck = next;
                 tag
             })
@@ -419,14 +431,14 @@ fn ping_pong(c: &mut Criterion) {
             // A encrypts: new key pair, DH, KDF_RK, chain step, keys, seal.
             let (_, _, ck_a) = f.send_dh_step(&mut frng, black_box(&rk), &b_pub);
             buf.copy_from_slice(&pt_padded(&pt));
-            black_box(f.encrypt(&ck_a, &mut buf));
+            black_box(f.encrypt(&mut frng, &ck_a, &mut buf));
             // B decrypts: DH, KDF_RK, chain step, keys, open.
             black_box(f.receive_dh_step(&b_priv, black_box(&a_pub), &rk));
             buf.copy_from_slice(&ct);
             black_box(f.decrypt(&ck, &mut buf, &tag));
             // B encrypts, A decrypts: the same again.
             let (_, _, ck_b) = f.send_dh_step(&mut frng, black_box(&rk), &a_pub);
-            black_box(f.encrypt(&ck_b, &mut buf));
+            black_box(f.encrypt(&mut frng, &ck_b, &mut buf));
             black_box(f.receive_dh_step(&a_priv, black_box(&b_pub), &rk));
             buf.copy_from_slice(&ct);
             f.decrypt(&ck, &mut buf, &tag)
@@ -530,13 +542,13 @@ fn skipped(c: &mut Criterion) {
     g.bench_function("floor", |b| {
         // The stored message key's HKDF-Expand and the open.
         let mk = Key::from_bytes([0x42; 32]);
-        let (key, nonce) = Floor::aead_key(&f.message_keys(&mk));
+        let (key, nonce) = Floor::aead_key(&f.message_keys(&mk, &FLOOR_SALT));
         let mut buf = vec![0x5a; padded_len(PING_LEN)];
         let tag = f.p.aead_seal(&key, &nonce, &f.aead_ad, &mut buf);
         b.iter_batched_ref(
             || buf.clone(),
             |buf| {
-                let (key, nonce) = Floor::aead_key(&f.message_keys(black_box(&mk)));
+                let (key, nonce) = Floor::aead_key(&f.message_keys(black_box(&mk), &FLOOR_SALT));
                 f.p.aead_open(&key, &nonce, &f.aead_ad, buf, &tag).unwrap()
             },
             BatchSize::SmallInput,

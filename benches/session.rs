@@ -310,7 +310,11 @@ impl Labels {
         let mk = self.p.hmac_sha256(ck.expose(), &[&self.message]);
         let mut keys = Secret::<44>::zero();
         self.p
-            .hkdf_expand(&mk, &[&self.message_keys_info], keys.expose_mut())
+            .hkdf_expand(
+                &mk,
+                &[&self.message_keys_info, &[0x5c; 16]],
+                keys.expose_mut(),
+            )
             .unwrap();
         let mut key = Key::zero();
         key.expose_mut().copy_from_slice(&keys.expose()[..32]);

@@ -182,7 +182,9 @@ const A: Party = Party::Initiator;
 const B: Party = Party::Responder;
 
 /// The standard setup: Alice sends 0 and 1, Bob receives 0; Bob replies (delivered),
-/// Alice sends 2 (new chain, delivered). Returns the steps with generator randomness.
+/// Alice sends 2 (new chain, delivered); Bob sends again (not delivered), so
+/// that he holds a ratchet key pair for a new chain of Alice's (spec §5.5.3).
+/// Returns the steps with generator randomness.
 fn base_steps(c: &crate::family::Inputs<'_>) -> Vec<StepInput> {
     let send = |i: usize, who: Party, len: usize| StepInput {
         action: "send".into(),
@@ -210,6 +212,7 @@ fn base_steps(c: &crate::family::Inputs<'_>) -> Vec<StepInput> {
         deliver(2),
         send(5, A, 10),
         deliver(3),
+        send(7, B, 10),
     ]
 }
 
@@ -453,11 +456,31 @@ fn special_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             message.into(),
         )
     })?;
-    // A new chain whose first message would skip more than MAX_SKIP keys: rejected before any DH.
+    // A second new chain before the receiver has sent: its ratchet key pair
+    // was erased by the last receiving step, so nothing can answer it.
     g.case(|c| {
         let p = c.provider();
         let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
         let (session, steps) = settle(p, &setup, steps_of(c, &[S(A, 4), D(0)]))?;
+        let mut m = session.sent[0].1.clone();
+        let other = p.x25519_public_key(&Secret::from_bytes(
+            c.array::<32>("unknown_ratchet_private"),
+        ));
+        m[2..34].copy_from_slice(&other);
+        Rejection::compute(
+            p,
+            "new ratchet key after a receiving step, before the receiver has sent".into(),
+            setup,
+            &steps,
+            B,
+            m.into(),
+        )
+    })?;
+    // A new chain whose first message would skip more than MAX_SKIP keys: rejected before any DH.
+    g.case(|c| {
+        let p = c.provider();
+        let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
+        let (session, steps) = settle(p, &setup, steps_of(c, &[S(A, 4), D(0), S(B, 1)]))?;
         let mut m = session.sent[0].1.clone();
         let other = p.x25519_public_key(&Secret::from_bytes(
             c.array::<32>("unknown_ratchet_private"),
