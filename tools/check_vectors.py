@@ -378,8 +378,8 @@ def kdf_ck(ck: bytes) -> Tuple[bytes, bytes]:
     return labeled_mac(ck, b"chain", b""), labeled_mac(ck, b"message", b"")  # CK', MK
 
 
-def message_keys(mk: bytes) -> Tuple[bytes, bytes]:
-    okm = labeled_expand(mk, b"message keys", b"", 44)
+def message_keys(mk: bytes, salt: bytes) -> Tuple[bytes, bytes]:
+    okm = labeled_expand(mk, b"message keys", salt, 44)
     return okm[0:32], okm[32:44]  # key, nonce
 
 
@@ -388,8 +388,8 @@ def header_keys(hk: bytes) -> Tuple[bytes, bytes]:
     return okm[0:32], okm[32:64]  # HEK, HNK
 
 
-def header_nonce(hnk: bytes, n: int) -> bytes:
-    return labeled_mac(hnk, b"header nonce", u32(n))[0:12]
+def header_nonce(hnk: bytes, n: int, salt: bytes) -> bytes:
+    return labeled_mac(hnk, b"header nonce", u32(n) + salt)[0:12]
 
 
 # ---------------------------------------------------------------------------
@@ -434,6 +434,29 @@ def unpad(padded: bytes) -> Optional[bytes]:
 VERSION = 0x01
 TYPE_PLAIN = 0x01
 TYPE_ENCRYPTED = 0x02
+HEADER_LEN = 56  # dh[32] || u32(pn) || u32(n) || salt[16] (§6.1)
+SALT_LEN = 16
+PLAIN_PREFIX_LEN = 2 + HEADER_LEN + 4  # 62 (§6.2)
+ENCRYPTED_PREFIX_LEN = 2 + 12 + HEADER_LEN + 16 + 4  # 90 (§6.3)
+
+
+@dataclass
+class Header:
+    """The header of §6.1, field by field."""
+
+    dh: bytes
+    pn: int
+    n: int
+    salt: bytes
+
+    @classmethod
+    def parse(cls, b: bytes) -> "Header":
+        assert len(b) == HEADER_LEN  # every 56-byte string is a header
+        return cls(b[0:32], int.from_bytes(b[32:36], "big"), int.from_bytes(b[36:40], "big"),
+                   b[40:56])
+
+    def encode(self) -> bytes:
+        return self.dh + u32(self.pn) + u32(self.n) + self.salt
 
 
 class RatchetError(Exception):
@@ -472,7 +495,7 @@ def parse_message(m: bytes) -> Parsed:
     if m[1] not in (TYPE_PLAIN, TYPE_ENCRYPTED):
         raise malformed("UnknownType")
     # Rule 3.
-    fixed = 46 if m[1] == TYPE_PLAIN else 74
+    fixed = PLAIN_PREFIX_LEN if m[1] == TYPE_PLAIN else ENCRYPTED_PREFIX_LEN
     if len(m) < fixed:
         raise malformed("Truncated", "fixed fields")
     # Rule 4.
@@ -489,10 +512,10 @@ def parse_message(m: bytes) -> Parsed:
         raise malformed("TrailingBytes")
     parsed = Parsed(type=m[1], prefix=m[:fixed], body=m[fixed:])
     if m[1] == TYPE_PLAIN:
-        parsed.header = m[2:42]
+        parsed.header = m[2 : 2 + HEADER_LEN]
     else:
         parsed.header_nonce = m[2:14]
-        parsed.enc_header = m[14:70]
+        parsed.enc_header = m[14 : 14 + HEADER_LEN + 16]
     return parsed
 
 
@@ -517,12 +540,19 @@ class SendingChain:
 
 @dataclass
 class ReceivingChain:
+    """(DHr, position, HKr, SKIPPED) of §5.1. The position is open (ck, nr), for
+    R[0] only, or closed (end), with ck and nr erased (None)."""
+
     dhr: bytes
-    ck: bytes
-    nr: int
+    ck: Optional[bytes]
+    nr: Optional[int]
     end: Optional[int]
     hk: Optional[bytes]  # ENCRYPTED mode only
     skipped: List[Tuple[int, bytes]] = field(default_factory=list)  # (n, MK), n increasing
+
+    @property
+    def closed(self) -> bool:
+        return self.end is not None
 
 
 @dataclass
@@ -537,6 +567,7 @@ class State:
     nhks: Optional[bytes]
     nhkr: Optional[bytes]
     r: List[ReceivingChain]
+    generation: int = 0  # successful Encrypt and Decrypt calls (§5.5.3, §8.2)
 
 
 def init_party(sk: bytes, ad: bytes, mode: str, initiator: bool, ratchet) -> State:
@@ -571,7 +602,8 @@ class Party:
         self.state = state
 
     def encrypt(self, p: bytes, draw: Callable[[int], bytes]):
-        """§5.5.2. Returns (message, trace of the intermediate values)."""
+        """§5.5.2. Returns (message, trace of the intermediate values). Draws the
+        new ratchet private key (when a sending chain starts), then the salt."""
         st = copy.deepcopy(self.state)
         trace = {}
         if len(p) > MAX_PLAINTEXT_LEN:
@@ -599,12 +631,14 @@ class Party:
         s = st.s
         if s.n == 2**32 - 1:
             raise RatchetError("ChainExhausted")
+        salt = draw(SALT_LEN)  # after every check that can abort
         ck_next, mk = kdf_ck(s.ck)
-        key, nonce = message_keys(mk)
-        header = st.dhs[1] + u32(st.pn) + u32(s.n)
+        key, nonce = message_keys(mk, salt)
+        header = Header(st.dhs[1], st.pn, s.n, salt).encode()
         padded = pad(p)
         body_len = u32(len(padded) + 16)
         trace.update(
+            salt=salt,
             chain_key=s.ck,
             next_chain_key=ck_next,
             message_key=mk,
@@ -616,33 +650,34 @@ class Party:
             prefix = u8(VERSION) + u8(TYPE_PLAIN) + header + body_len
         else:
             hek, hnk = header_keys(s.hk)
-            hnonce = header_nonce(hnk, s.n)
+            hnonce = header_nonce(hnk, s.n, salt)
             enc = aead_seal(hek, hnonce, header_ad(st.ad, TYPE_ENCRYPTED), header)
             prefix = u8(VERSION) + u8(TYPE_ENCRYPTED) + hnonce + enc + body_len
             trace.update(header_key=s.hk, header_nonce=hnonce)
         message = prefix + aead_seal(key, nonce, body_ad(st.ad, prefix), padded)
         trace.update(padded_plaintext=padded, message=message)
         st.s = SendingChain(ck_next, s.n + 1, s.hk)
+        st.generation += 1
         self.state = st
         return message, trace
 
     def _locate(self, st: State, m: Parsed):
         """§5.5.4 / §5.6.3: returns (header, index of the chain in R or None)."""
         if st.mode == PLAIN:
-            dh_pub = m.header[0:32]
+            header = Header.parse(m.header)
             for i, chain in enumerate(st.r):
-                if chain.dhr == dh_pub:
-                    return m.header, i
-            return m.header, None
+                if chain.dhr == header.dh:
+                    return header, i
+            return header, None
         aad = header_ad(st.ad, TYPE_ENCRYPTED)
         candidates = [(i, c.hk) for i, c in enumerate(st.r)] + [(None, st.nhkr)]
         for i, hk in candidates:
             hek, hnk = header_keys(hk)
-            header = aead_open(hek, m.header_nonce, aad, m.enc_header)
-            if header is None:
+            plain = aead_open(hek, m.header_nonce, aad, m.enc_header)
+            if plain is None:
                 continue
-            n = int.from_bytes(header[36:40], "big")
-            if hmac.compare_digest(m.header_nonce, header_nonce(hnk, n)):
+            header = Header.parse(plain)
+            if hmac.compare_digest(m.header_nonce, header_nonce(hnk, header.n, header.salt)):
                 return header, i
         raise RatchetError("HeaderAuthentication")
 
@@ -654,22 +689,19 @@ class Party:
         if m.type != (TYPE_PLAIN if st.mode == PLAIN else TYPE_ENCRYPTED):
             raise RatchetError("WrongMessageType")
         header, idx = self._locate(st, m)
-        dh_pub = header[0:32]
-        pn = int.from_bytes(header[32:36], "big")
-        n = int.from_bytes(header[36:40], "big")
+        n = header.n
         if n == 2**32 - 1:  # §5.5.3: no chain is that long
             raise RatchetError("BeyondChainEnd")
-        if idx is not None:
+        if idx is not None and st.r[idx].closed:
+            chain = st.r[idx]
+            if n >= chain.end:
+                raise RatchetError("BeyondChainEnd")
+            mk = self._take_stored(chain, n)
+        elif idx is not None:  # the open chain R[0]
             chain = st.r[idx]
             if n < chain.nr:
-                found = [k for k in chain.skipped if k[0] == n]
-                if not found:
-                    raise RatchetError("DuplicateOrExpired")
-                chain.skipped.remove(found[0])
-                mk = found[0][1]
+                mk = self._take_stored(chain, n)
             else:
-                if chain.end is not None and n >= chain.end:
-                    raise RatchetError("BeyondChainEnd")
                 if n - chain.nr > MAX_SKIP:
                     raise RatchetError("TooManySkipped")
                 trace["chain_key"] = chain.ck
@@ -683,7 +715,7 @@ class Party:
                 raise RatchetError("Authentication")
             if n > MAX_SKIP:
                 raise RatchetError("TooManySkipped")
-            dh_out = dh(st.dhs[0], dh_pub)
+            dh_out = dh(st.dhs[0], header.dh)
             if dh_out is None:
                 raise RatchetError("LowOrderRatchetKey")
             rk, ck0, nhk = kdf_rk(st.rk, dh_out)
@@ -691,20 +723,28 @@ class Party:
             ck, skipped, mk = self._derive(ck0, 0, n)
             if skipped:
                 trace["skipped_keys"] = skipped
+            closing = []
+            if st.r:  # the remaining keys of R[0], closed at END = header.pn
+                old = st.r[0]
+                closing = self._derive_range(old.ck, old.nr, min(header.pn, old.nr + MAX_SKIP))
+                if closing:
+                    trace["closed_chain_keys"] = closing
             # Commit of §5.5.3 (on the copy).
             if st.r:
-                st.r[0].end = pn
-                st.r[0].skipped = [k for k in st.r[0].skipped if k[0] < pn]
+                old = st.r[0]
+                old.skipped = [k for k in old.skipped if k[0] < header.pn] + closing
+                old.ck, old.nr, old.end = None, None, header.pn
             hkr = None
             if st.mode == ENCRYPTED:
                 hkr, st.nhkr = st.nhkr, nhk
-            st.r.insert(0, ReceivingChain(dh_pub, ck, n + 1, None, hkr, list(skipped)))
+            st.r.insert(0, ReceivingChain(header.dh, ck, n + 1, None, hkr, list(skipped)))
             del st.r[MAX_RECEIVING_CHAINS:]
-            st.rk, st.dhr = rk, dh_pub
+            st.rk, st.dhr = rk, header.dh
             if st.s is not None:
                 st.pn, st.s = st.s.n, None
-        key, nonce = message_keys(mk)
-        trace.update(message_key=mk, aead_key=key, aead_nonce=nonce, header=header)
+            st.dhs = None  # our ratchet private key is erased
+        key, nonce = message_keys(mk, header.salt)
+        trace.update(message_key=mk, aead_key=key, aead_nonce=nonce, header=header.encode())
         padded = aead_open(key, nonce, body_ad(st.ad, m.prefix), m.body)
         if padded is None:
             raise RatchetError("Authentication")
@@ -713,8 +753,27 @@ class Party:
             raise RatchetError("InvalidPadding")
         trace["padded_plaintext"] = padded
         evict(st)
+        st.generation += 1
         self.state = st
         return p, trace
+
+    @staticmethod
+    def _take_stored(chain: ReceivingChain, n: int) -> bytes:
+        """Use and delete the stored key of message n, or DuplicateOrExpired."""
+        found = [k for k in chain.skipped if k[0] == n]
+        if not found:
+            raise RatchetError("DuplicateOrExpired")
+        chain.skipped.remove(found[0])
+        return found[0][1]
+
+    @staticmethod
+    def _derive_range(ck: bytes, start: int, stop: int) -> List[Tuple[int, bytes]]:
+        """The keys of messages start..stop-1 of a chain whose key at `start` is ck."""
+        keys = []
+        for i in range(start, stop):
+            ck, mk_i = kdf_ck(ck)
+            keys.append((i, mk_i))
+        return keys
 
     @staticmethod
     def _derive(ck: bytes, nr: int, n: int):
@@ -751,7 +810,7 @@ class SessionError(Exception):
 
 KIND_SPK, KIND_PQSPK, KIND_PQOPK, KIND_OPK = 0x01, 0x02, 0x03, 0x04
 TYPE_BUNDLE, TYPE_INITIAL = 0x10, 0x03
-MAX_RATCHET_MESSAGE_LEN = 74 + 2**20 + 16  # the largest message of §6.4
+MAX_RATCHET_MESSAGE_LEN = ENCRYPTED_PREFIX_LEN + 2**20 + 16  # 1,048,682, §6.4
 REPLAY_WINDOW = 4096
 
 
@@ -1352,25 +1411,24 @@ def check_ratchet_kdf(c: dict) -> None:
         ck2, mk = kdf_ck(h(c["chain_key"]))
         out = {"chain_key": c["chain_key"], "next_chain_key": ck2, "message_key": mk}
     elif kind == "message_keys":
-        key, nonce = message_keys(h(c["message_key"]))
-        out = {"message_key": c["message_key"], "aead_key": key, "aead_nonce": nonce}
+        key, nonce = message_keys(h(c["message_key"]), salt_input(c))
+        out = {"message_key": c["message_key"], "salt": c["salt"], "aead_key": key,
+               "aead_nonce": nonce}
     elif kind == "header_keys_and_nonce":
         hek, hnk = header_keys(h(c["header_key"]))
         out = {
             "header_key": c["header_key"],
             "n": c["n"],
+            "salt": c["salt"],
             "header_encryption_key": hek,
             "header_nonce_key": hnk,
-            "header_nonce": header_nonce(hnk, c["n"]),
+            "header_nonce": header_nonce(hnk, c["n"], salt_input(c)),
         }
     elif kind == "chain":
         ck, messages = h(c["chain_key"]), []
         for n in range(c["steps"]):
             ck_next, mk = kdf_ck(ck)
-            key, nonce = message_keys(mk)
-            messages.append(
-                {"n": n, "chain_key": ck, "message_key": mk, "aead_key": key, "aead_nonce": nonce}
-            )
+            messages.append({"n": n, "chain_key": ck, "message_key": mk})
             ck = ck_next
         out = {
             "chain_key": c["chain_key"],
@@ -1386,6 +1444,14 @@ def check_ratchet_kdf(c: dict) -> None:
     else:
         raise Mismatch(f"unknown kind '{kind}'")
     compare(without_kind(c), out)
+
+
+def salt_input(c: dict) -> bytes:
+    """The 16-byte salt input of a message_keys or header_keys_and_nonce case."""
+    salt = h(c["salt"])
+    if len(salt) != SALT_LEN:
+        raise Mismatch(f"field 'salt' has {len(salt)} bytes, not {SALT_LEN}")
+    return salt
 
 
 # ---- ratchet-transcripts.json and ratchet-negative.json --------------------
@@ -1414,29 +1480,33 @@ def start_session(c: dict):
 
 
 class RecordedRandom:
-    """Random(n) of §3.9 for one send step: answers with the step's
-    `ratchet_private`, the only randomness Encrypt draws (§5.5.2)."""
+    """Random(n) of §3.9 for one send step. Encrypt draws, in this order, the
+    step's `ratchet_private` (32 bytes, only when the send starts a sending
+    chain) and its `salt` (16 bytes, every message) (§5.5.2)."""
 
     def __init__(self, step: dict):
-        self.pending = [h(step["ratchet_private"])] if "ratchet_private" in step else []
+        self.pending = [(k, h(step[k])) for k in ("ratchet_private", "salt") if k in step]
 
     def __call__(self, n: int) -> bytes:
         if not self.pending:
-            raise Mismatch("the sender draws randomness, the step records no ratchet_private")
-        value = self.pending.pop()
+            raise Mismatch(f"the sender draws {n} more bytes, the step records no more values")
+        name, value = self.pending.pop(0)
         if len(value) != n:
-            raise Mismatch(f"ratchet_private has {len(value)} bytes, the sender draws {n}")
+            raise Mismatch(f"the sender draws {n} bytes where the step records '{name}' "
+                           f"({len(value)} bytes)")
         return value
 
     def check_used(self) -> None:
         if self.pending:
-            raise Mismatch("the step records ratchet_private, the sender drew nothing")
+            raise Mismatch(f"the step records {[k for k, _ in self.pending]}, "
+                           "the sender never drew it")
 
 
 def replay(parties: dict, steps: list, full: bool) -> list:
     """Replays send/deliver steps; returns the sent messages as (sender, bytes).
     With `full`, every intermediate recorded in a step is compared (transcripts);
-    otherwise only the message bytes and plaintexts (negative-case setups)."""
+    otherwise the send steps' inputs and message bytes and the plaintexts
+    (negative-case setups, §4.6.2)."""
     sent = []
     for i, step in enumerate(steps):
         where = f"step {i} ({step.get('action')}): "
@@ -1448,7 +1518,7 @@ def replay(parties: dict, steps: list, full: bool) -> list:
                 random.check_used()
                 sent.append((sender, msg))
                 got = dict(action="send", sender=sender, plaintext=step["plaintext"], **trace)
-                compare(step, got if full else pick(got, step))
+                compare(step, got if full else pick(got, SETUP_SEND_FIELDS))
             elif step["action"] == "deliver":
                 idx = step["message_index"]
                 if not 0 <= idx < len(sent):
@@ -1472,6 +1542,11 @@ def replay(parties: dict, steps: list, full: bool) -> list:
         except RatchetError as e:
             raise Mismatch(where + f"rejected with {e}") from None
     return sent
+
+
+# The fields of a send step of a negative case's setup (§4.6.2): the inputs and
+# the message, no intermediates.
+SETUP_SEND_FIELDS = ("action", "sender", "plaintext", "ratchet_private", "salt", "message")
 
 
 def pick(d: dict, keys) -> dict:
@@ -1672,8 +1747,8 @@ def check_handshake(c: dict) -> None:
     random = ReplayedRandom(("ephemeral_private", h(c["ephemeral_private"])), ("m", h(c["m"])))
     hs = start(alice, bundle.encode(), mode, random)
     random.check_used()
-    # Step 3: the first message, drawing the ratchet key, wrapped (§7.5).
-    random = ReplayedRandom(("ratchet_private", h(c["ratchet_private"])))
+    # Step 3: the first message, drawing the ratchet key then the salt, wrapped (§7.5).
+    random = ReplayedRandom(("ratchet_private", h(c["ratchet_private"])), ("salt", h(c["salt"])))
     msg, trace = hs.party.encrypt(h(c["plaintext"]), random)
     random.check_used()
     initial = hs.wrap(msg)
@@ -1683,7 +1758,7 @@ def check_handshake(c: dict) -> None:
     except SessionError as e:
         raise Mismatch(f"Accept rejects the initial message with {e}") from None
     got = {k: c[k] for k in ("header_mode", "initiator", "responder", "ephemeral_private",
-                             "m", "ratchet_private", "plaintext")}
+                             "m", "ratchet_private", "salt", "plaintext")}
     got["signed_prekey_id"] = bundle.spk_id
     if bundle.opk is not None:
         got["one_time_prekey_id"] = bundle.opk[0]
