@@ -59,8 +59,8 @@ mod trace;
 
 pub use error::{DecryptError, EncryptError, InitError};
 pub use padding::MAX_PLAINTEXT_LEN;
-pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
 pub use state::StateError;
+pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
 #[cfg(feature = "hazmat")]
 pub use trace::Trace;
 
