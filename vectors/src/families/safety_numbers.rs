@@ -161,6 +161,21 @@ impl Number {
                 "the other party's safety number or displayed payload differs",
             ));
         }
+        // spec §10.9.3: a party refuses its own code and accepts the other's
+        // (unless both identities are the same).
+        let other = if o == t {
+            Err(SafetyError::OwnCode)
+        } else {
+            Ok(())
+        };
+        if n.verify_scanned(&n.qr_payload()) != Err(SafetyError::OwnCode)
+            || n.verify_scanned(&n.expected_scan()) != other
+        {
+            return Err(CaseError::check_failed(
+                "qr_payload_ours",
+                "a party does not refuse its own code or accept the other's",
+            ));
+        }
         Ok(Self {
             ours,
             theirs,
