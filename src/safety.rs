@@ -18,8 +18,11 @@
 //! ([`fingerprint_digits`]); the [`SafetyNumber`] of two parties is their two
 //! 30-digit strings, the one of the lexicographically smaller identity first,
 //! so both parties compute the same 60 digits. For scanning, the same two
-//! fingerprints (32 bytes each) form a 65-byte QR payload
-//! ([`SafetyNumber::qr_payload`], [`verify_scanned`]).
+//! fingerprints (32 bytes each) form a 65-byte QR payload that is
+//! *directional*: a device displays its own fingerprint first and its peer's
+//! second ([`SafetyNumber::qr_payload`]), and a scanning device accepts only
+//! its peer's fingerprint followed by its own, refusing its own code
+//! ([`verify_scanned`], [`SafetyError::OwnCode`]).
 //!
 //! Everything here is a function of public keys: nothing is secret, and a
 //! safety number does not depend on any session.
@@ -49,11 +52,13 @@ pub const DIGITS_LEN: usize = 2 * DIGITS_PER_PARTY;
 pub const GROUP_LEN: usize = 5;
 /// Groups of a displayed safety number (spec §10.5).
 pub const GROUPS: usize = DIGITS_LEN / GROUP_LEN;
-/// The version byte that starts a QR payload (spec §10.6).
-pub const QR_VERSION: u8 = 0x01;
+/// The version byte that starts a QR payload (spec §10.6). Version `0x01`
+/// was an earlier, symmetric layout and is refused as unknown.
+pub const QR_VERSION: u8 = 0x02;
 /// Bytes of each fingerprint carried in a QR payload (spec §10.6).
 pub const QR_FINGERPRINT_LEN: usize = 32;
-/// Length of a QR payload: the version byte and two 32-byte fingerprint prefixes (spec §10.6).
+/// Length of a QR payload: the version byte and two 32-byte fingerprint
+/// prefixes, the displaying device's first (spec §10.6).
 pub const QR_PAYLOAD_LEN: usize = 1 + 2 * QR_FINGERPRINT_LEN;
 
 /// Bytes of a fingerprint turned into digits: 6 chunks of 5 bytes.
@@ -83,6 +88,12 @@ pub enum SafetyError {
         /// The payload's first byte.
         version: u8,
     },
+    /// The payload names the scanning device's own identity as the
+    /// displaying one: it is this device's own code (seen in a mirror, or
+    /// relayed back to it), or this device is verifying its own identity
+    /// (`QrOwnCode` in spec §10.7). Checked before [`SafetyError::Mismatch`].
+    #[error("QR payload is this device's own code, not the peer's")]
+    OwnCode,
     /// The payload is well formed but does not match the two identities:
     /// one party holds a different identity for the other, or for itself
     /// (`QrMismatch` in spec §10.7).
@@ -134,21 +145,28 @@ fn push_digits(out: &mut String, fingerprint: &[u8; FINGERPRINT_LEN]) {
     }
 }
 
-/// The safety number of two parties (spec §10): 60 decimal digits and a
-/// 65-byte QR payload, the same whichever of the two computes it.
+/// The safety number of two parties as seen by one of them (spec §10): 60
+/// decimal digits, the same whichever of the two computes it, and the
+/// 65-byte QR payloads, which are directional: the payload this party
+/// displays names its own identity first (spec §10.6), so the two parties'
+/// values have equal digits and mirror-image payloads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SafetyNumber {
     digits: String,
-    payload: [u8; QR_PAYLOAD_LEN],
+    /// `Fingerprint(ours)[0..32]` (spec §10.6).
+    ours: [u8; QR_FINGERPRINT_LEN],
+    /// `Fingerprint(theirs)[0..32]` (spec §10.6).
+    theirs: [u8; QR_FINGERPRINT_LEN],
 }
 
 impl SafetyNumber {
     /// Computes the safety number of the identities `ours` and `theirs`
-    /// (spec §10.4, §10.6). Swapping the two arguments gives the same result.
+    /// (spec §10.4, §10.6). Swapping the two arguments gives the same digits
+    /// and swaps the two halves of the QR payload.
     ///
     /// `ours == theirs` is allowed (a user comparing two of their own
     /// devices that share an identity); the number then repeats one party's
-    /// 30 digits twice.
+    /// 30 digits twice, and no scanned payload is accepted (spec §10.7).
     ///
     /// Costs two fingerprints (2 × 5200 SHA-512 computations).
     pub fn compute<P: CryptoProvider + ?Sized>(
@@ -168,11 +186,17 @@ impl SafetyNumber {
         let mut digits = String::with_capacity(DIGITS_LEN);
         push_digits(&mut digits, &fp_lo);
         push_digits(&mut digits, &fp_hi);
-        let mut payload = [0u8; QR_PAYLOAD_LEN];
-        payload[0] = QR_VERSION;
-        payload[1..1 + QR_FINGERPRINT_LEN].copy_from_slice(&fp_lo[..QR_FINGERPRINT_LEN]);
-        payload[1 + QR_FINGERPRINT_LEN..].copy_from_slice(&fp_hi[..QR_FINGERPRINT_LEN]);
-        Self { digits, payload }
+        // spec §10.6: the payload is directional, so keep which is whose.
+        let (fp_ours, fp_theirs) = if ours <= theirs {
+            (&fp_lo, &fp_hi)
+        } else {
+            (&fp_hi, &fp_lo)
+        };
+        Self {
+            digits,
+            ours: prefix(fp_ours),
+            theirs: prefix(fp_theirs),
+        }
     }
 
     /// [`SafetyNumber::compute`] with the [`DefaultProvider`].
@@ -204,27 +228,69 @@ impl SafetyNumber {
         out
     }
 
-    /// The QR payload (spec §10.6):
-    /// `u8(1) || fingerprint_lo[0..32] || fingerprint_hi[0..32]`.
+    /// The QR payload this party displays for the other to scan,
+    /// `QrPayload(ours, theirs)` (spec §10.6):
+    /// `u8(2) || Fingerprint(ours)[0..32] || Fingerprint(theirs)[0..32]`,
+    /// its own fingerprint first.
     pub fn qr_payload(&self) -> [u8; QR_PAYLOAD_LEN] {
-        self.payload
+        payload(&self.ours, &self.theirs)
     }
 
-    /// Checks a scanned QR payload against this safety number (spec §10.7):
-    /// its length, then its version byte, then its contents, compared in
-    /// constant time.
+    /// The only payload this party accepts when scanning: the one the other
+    /// party displays, `QrPayload(theirs, ours)` (spec §10.7), the other
+    /// party's fingerprint first.
+    pub fn expected_scan(&self) -> [u8; QR_PAYLOAD_LEN] {
+        payload(&self.theirs, &self.ours)
+    }
+
+    /// Checks a QR payload scanned from the other party's screen (spec
+    /// §10.7): its length, then its version byte, then whether it is this
+    /// party's own code (its displayer part is this party's fingerprint),
+    /// then whether it is [`SafetyNumber::expected_scan`]. The comparisons
+    /// are made in constant time; the full payload is always compared.
     ///
     /// # Errors
-    /// [`SafetyError::Length`], [`SafetyError::UnknownVersion`] or
-    /// [`SafetyError::Mismatch`], checked in that order.
+    /// [`SafetyError::Length`], [`SafetyError::UnknownVersion`],
+    /// [`SafetyError::OwnCode`] or [`SafetyError::Mismatch`], checked in
+    /// that order.
     pub fn verify_scanned(&self, payload: &[u8]) -> Result<(), SafetyError> {
         check_form(payload)?;
-        if bool::from(payload.ct_eq(&self.payload[..])) {
+        // spec §10.7 step 3: payload[1..33] = Fingerprint(ours)[0..32].
+        let own = payload
+            .get(1..1 + QR_FINGERPRINT_LEN)
+            .map_or(subtle::Choice::from(0), |displayer| {
+                displayer.ct_eq(&self.ours[..])
+            });
+        // spec §10.7 step 4: all 65 bytes against QrPayload(theirs, ours).
+        let expected = self.expected_scan();
+        let matches = payload.ct_eq(&expected[..]);
+        if bool::from(own) {
+            Err(SafetyError::OwnCode)
+        } else if bool::from(matches) {
             Ok(())
         } else {
             Err(SafetyError::Mismatch)
         }
     }
+}
+
+/// The first [`QR_FINGERPRINT_LEN`] bytes of a fingerprint (spec §10.6).
+fn prefix(fp: &[u8; FINGERPRINT_LEN]) -> [u8; QR_FINGERPRINT_LEN] {
+    let mut out = [0u8; QR_FINGERPRINT_LEN];
+    out.copy_from_slice(&fp[..QR_FINGERPRINT_LEN]);
+    out
+}
+
+/// `u8(QR_VERSION) || first || second` (spec §10.6).
+fn payload(
+    first: &[u8; QR_FINGERPRINT_LEN],
+    second: &[u8; QR_FINGERPRINT_LEN],
+) -> [u8; QR_PAYLOAD_LEN] {
+    let mut out = [0u8; QR_PAYLOAD_LEN];
+    out[0] = QR_VERSION;
+    out[1..1 + QR_FINGERPRINT_LEN].copy_from_slice(first);
+    out[1 + QR_FINGERPRINT_LEN..].copy_from_slice(second);
+    out
 }
 
 impl core::fmt::Display for SafetyNumber {
@@ -257,12 +323,18 @@ fn check_form(payload: &[u8]) -> Result<(), SafetyError> {
 
 /// Checks a QR payload scanned from the other party's screen (spec §10.7):
 /// `ours` is the scanning party's identity, `theirs` the identity it holds
-/// for the other party. The length and version are checked before the
-/// (costly) fingerprints are computed.
+/// for the other party. The payload must be the one the other party
+/// displays, `QrPayload(theirs, ours)`: the other party's fingerprint first.
+/// The length and version are checked before the (costly) fingerprints are
+/// computed.
+///
+/// When `ours == theirs` (a device verifying its own identity) no payload is
+/// accepted: the only candidate is the device's own code (spec §10.7).
 ///
 /// # Errors
-/// [`SafetyError::Length`], [`SafetyError::UnknownVersion`] or
-/// [`SafetyError::Mismatch`], checked in that order.
+/// [`SafetyError::Length`], [`SafetyError::UnknownVersion`],
+/// [`SafetyError::OwnCode`] or [`SafetyError::Mismatch`], checked in that
+/// order.
 pub fn verify_scanned<P: CryptoProvider + ?Sized>(
     p: &P,
     ours: &[u8; IDENTITY_LEN],

@@ -1,5 +1,6 @@
 //! Safety numbers (spec §10): order independence, backend agreement,
-//! sensitivity to every identity bit, the QR payload and its scanning errors.
+//! sensitivity to every identity bit, the directional QR payload and its
+//! scanning errors (a device's own code is refused).
 
 use sova::provider::{all_providers, CryptoProvider};
 use sova::safety::{
@@ -26,14 +27,97 @@ fn order_independent() {
         let (a, b) = alice_bob(*p);
         let ab = SafetyNumber::compute(*p, &a, &b);
         let ba = SafetyNumber::compute(*p, &b, &a);
-        assert_eq!(ab, ba);
         assert_eq!(ab.digits(), ba.digits());
-        assert_eq!(ab.qr_payload(), ba.qr_payload());
-        // Each side accepts the other's payload.
+        assert_eq!(ab.display(), ba.display());
+        // The payloads are directional: each party displays its own first,
+        // and expects the other's.
+        assert_ne!(ab.qr_payload(), ba.qr_payload());
+        assert_eq!(ab.qr_payload(), ba.expected_scan());
+        assert_eq!(ba.qr_payload(), ab.expected_scan());
+        // Each side accepts the other's payload, in both directions.
         assert_eq!(ab.verify_scanned(&ba.qr_payload()), Ok(()));
+        assert_eq!(ba.verify_scanned(&ab.qr_payload()), Ok(()));
         assert_eq!(verify_scanned(*p, &a, &b, &ba.qr_payload()), Ok(()));
         assert_eq!(verify_scanned(*p, &b, &a, &ab.qr_payload()), Ok(()));
     }
+}
+
+#[test]
+fn payload_names_the_displayer_first() {
+    for p in all_providers() {
+        let (a, b) = alice_bob(*p);
+        let fp_a = fingerprint(*p, &a);
+        let fp_b = fingerprint(*p, &b);
+        let shown_by_a = SafetyNumber::compute(*p, &a, &b).qr_payload();
+        assert_eq!(shown_by_a.len(), QR_PAYLOAD_LEN);
+        assert_eq!(shown_by_a[0], QR_VERSION);
+        assert_eq!(shown_by_a[1..33], fp_a[..32]);
+        assert_eq!(shown_by_a[33..], fp_b[..32]);
+        let shown_by_b = SafetyNumber::compute(*p, &b, &a).qr_payload();
+        assert_eq!(shown_by_b[1..33], fp_b[..32]);
+        assert_eq!(shown_by_b[33..], fp_a[..32]);
+    }
+}
+
+/// The attack of the review: a device shown its own code (a mirror, or a
+/// video of its own screen relayed back to it) must not accept it.
+#[test]
+fn own_code_is_refused() {
+    for p in all_providers() {
+        let (a, b) = alice_bob(*p);
+        let alice = SafetyNumber::compute(*p, &a, &b);
+        let bob = SafetyNumber::compute(*p, &b, &a);
+        // Alice scans her own screen; Bob scans his.
+        assert_eq!(
+            alice.verify_scanned(&alice.qr_payload()),
+            Err(SafetyError::OwnCode)
+        );
+        assert_eq!(
+            verify_scanned(*p, &a, &b, &alice.qr_payload()),
+            Err(SafetyError::OwnCode)
+        );
+        assert_eq!(
+            bob.verify_scanned(&bob.qr_payload()),
+            Err(SafetyError::OwnCode)
+        );
+        assert_eq!(
+            verify_scanned(*p, &b, &a, &bob.qr_payload()),
+            Err(SafetyError::OwnCode)
+        );
+    }
+}
+
+#[test]
+fn relayed_or_mirrored_code_is_refused() {
+    let p = all_providers()[0];
+    let (a, b) = alice_bob(p);
+    let c = identity(p, 3);
+    let alice = SafetyNumber::compute(p, &a, &b);
+    // A relay shows Alice the code she displays for another contact, Carol:
+    // still her own code, whatever follows.
+    let for_carol = SafetyNumber::compute(p, &a, &c).qr_payload();
+    assert_eq!(alice.verify_scanned(&for_carol), Err(SafetyError::OwnCode));
+    // A mirror image cannot turn Alice's code into Bob's: swapping the two
+    // halves of Alice's code gives Bob's code, which Bob refuses as his own
+    // and Alice accepts only because it is exactly what Bob displays.
+    let shown = alice.qr_payload();
+    let swapped = [&shown[..1], &shown[33..], &shown[1..33]].concat();
+    assert_eq!(
+        verify_scanned(p, &b, &a, &swapped),
+        Err(SafetyError::OwnCode)
+    );
+    // Carol relays Bob's code for Carol to Alice: not Bob's code for Alice.
+    let bob_for_carol = SafetyNumber::compute(p, &b, &c).qr_payload();
+    assert_eq!(
+        alice.verify_scanned(&bob_for_carol),
+        Err(SafetyError::Mismatch)
+    );
+    // Carol's code for Alice, relayed as if it were Bob's.
+    let carol_for_alice = SafetyNumber::compute(p, &c, &a).qr_payload();
+    assert_eq!(
+        alice.verify_scanned(&carol_for_alice),
+        Err(SafetyError::Mismatch)
+    );
 }
 
 #[test]
@@ -46,10 +130,6 @@ fn smaller_identity_comes_first() {
         let n = SafetyNumber::compute(*p, &a, &b);
         let want = fingerprint_digits(&fp_lo) + &fingerprint_digits(&fp_hi);
         assert_eq!(n.digits(), want);
-        let payload = n.qr_payload();
-        assert_eq!(payload[0], QR_VERSION);
-        assert_eq!(payload[1..33], fp_lo[..32]);
-        assert_eq!(payload[33..], fp_hi[..32]);
     }
 }
 
@@ -90,12 +170,13 @@ fn one_bit_changes_digits_and_payload() {
             let changed = SafetyNumber::compute(p, &a2, &b2);
             assert_ne!(changed.digits(), base.digits(), "byte {byte} bit {bit}");
             assert_ne!(changed.qr_payload(), base.qr_payload());
+            assert_ne!(changed.expected_scan(), base.expected_scan());
             assert_eq!(
-                base.verify_scanned(&changed.qr_payload()),
+                base.verify_scanned(&changed.expected_scan()),
                 Err(SafetyError::Mismatch)
             );
             assert_eq!(
-                verify_scanned(p, &a, &b, &changed.qr_payload()),
+                verify_scanned(p, &a, &b, &changed.expected_scan()),
                 Err(SafetyError::Mismatch)
             );
         }
@@ -128,7 +209,20 @@ fn identical_identities_repeat_one_half() {
         let half = fingerprint_digits(&fingerprint(*p, &a));
         assert_eq!(n.digits(), half.clone() + &half);
         assert_eq!(n.qr_payload()[1..33], n.qr_payload()[33..]);
-        assert_eq!(n.verify_scanned(&n.qr_payload()), Ok(()));
+        assert_eq!(n.qr_payload(), n.expected_scan());
+        // A device verifying itself (spec §10.7): its own code is the only
+        // candidate and is refused, and nothing else matches.
+        assert_eq!(n.verify_scanned(&n.qr_payload()), Err(SafetyError::OwnCode));
+        assert_eq!(
+            verify_scanned(*p, &a, &a, &n.qr_payload()),
+            Err(SafetyError::OwnCode)
+        );
+        let other = identity(*p, 10);
+        let from_other = SafetyNumber::compute(*p, &other, &a).qr_payload();
+        assert_eq!(
+            verify_scanned(*p, &a, &a, &from_other),
+            Err(SafetyError::Mismatch)
+        );
     }
 }
 
@@ -139,64 +233,67 @@ fn payload_round_trip() {
     let n = SafetyNumber::compute(p, &a, &b);
     let payload = n.qr_payload();
     assert_eq!(payload.len(), QR_PAYLOAD_LEN);
-    // What a scanner reads back is accepted by both parties.
+    // What the other party's scanner reads back is accepted by it only.
     let scanned: Vec<u8> = payload.to_vec();
-    assert_eq!(n.verify_scanned(&scanned), Ok(()));
-    assert_eq!(verify_scanned(p, &a, &b, &scanned), Ok(()));
     assert_eq!(verify_scanned(p, &b, &a, &scanned), Ok(()));
+    assert_eq!(
+        SafetyNumber::compute(p, &b, &a).verify_scanned(&scanned),
+        Ok(())
+    );
+    assert_eq!(n.verify_scanned(&scanned), Err(SafetyError::OwnCode));
 }
 
 #[test]
 fn verify_scanned_errors() {
     let p = all_providers()[0];
     let (a, b) = alice_bob(p);
-    let n = SafetyNumber::compute(p, &a, &b);
-    let payload = n.qr_payload();
+    // Bob scans the code Alice displays.
+    let bob = SafetyNumber::compute(p, &b, &a);
+    let payload = SafetyNumber::compute(p, &a, &b).qr_payload();
+    assert_eq!(bob.verify_scanned(&payload), Ok(()));
 
     // Wrong length: empty, one short, one long, a bare 64-byte pair.
     for len in [0usize, 1, 64, 66, 130] {
         let mut v = payload.to_vec();
         v.resize(len, 0);
         let want = Err(SafetyError::Length { actual: len });
-        assert_eq!(n.verify_scanned(&v), want);
-        assert_eq!(verify_scanned(p, &a, &b, &v), want);
+        assert_eq!(bob.verify_scanned(&v), want);
+        assert_eq!(verify_scanned(p, &b, &a, &v), want);
     }
-    // A payload of the right length whose length error would hide a bad version.
-    let mut long = payload.to_vec();
-    long[0] = 0x02;
-    long.push(0);
-    assert_eq!(
-        n.verify_scanned(&long),
-        Err(SafetyError::Length { actual: 66 })
-    );
 
-    // Unknown version, even with matching fingerprints.
-    for version in [0x00u8, 0x02, 0xff] {
+    // Unknown version, even with matching fingerprints; 0x01 is the former
+    // symmetric layout.
+    for version in [0x00u8, 0x01, 0x03, 0xff] {
         let mut v = payload;
         v[0] = version;
         let want = Err(SafetyError::UnknownVersion { version });
-        assert_eq!(n.verify_scanned(&v), want);
-        assert_eq!(verify_scanned(p, &a, &b, &v), want);
+        assert_eq!(bob.verify_scanned(&v), want);
+        assert_eq!(verify_scanned(p, &b, &a, &v), want);
     }
 
-    // Mismatch: any flipped bit after the version byte, in either fingerprint.
-    for i in [1usize, 16, 32, 33, 50, 64] {
-        let mut v = payload;
-        v[i] ^= 0x01;
-        assert_eq!(n.verify_scanned(&v), Err(SafetyError::Mismatch));
-        assert_eq!(verify_scanned(p, &a, &b, &v), Err(SafetyError::Mismatch));
-    }
-    // Mismatch: the two fingerprints swapped.
+    // Own code: Bob's own code, and Alice's with its halves swapped (the same).
+    let own = bob.qr_payload();
+    assert_eq!(bob.verify_scanned(&own), Err(SafetyError::OwnCode));
+    assert_eq!(verify_scanned(p, &b, &a, &own), Err(SafetyError::OwnCode));
     let mut swapped = [0u8; QR_PAYLOAD_LEN];
     swapped[0] = QR_VERSION;
     swapped[1..33].copy_from_slice(&payload[33..]);
     swapped[33..].copy_from_slice(&payload[1..33]);
-    assert_eq!(n.verify_scanned(&swapped), Err(SafetyError::Mismatch));
-    // Mismatch: a third party's payload.
+    assert_eq!(swapped, own);
+    assert_eq!(bob.verify_scanned(&swapped), Err(SafetyError::OwnCode));
+
+    // Mismatch: any flipped bit after the version byte, in either part.
+    for i in [1usize, 16, 32, 33, 50, 64] {
+        let mut v = payload;
+        v[i] ^= 0x01;
+        assert_eq!(bob.verify_scanned(&v), Err(SafetyError::Mismatch));
+        assert_eq!(verify_scanned(p, &b, &a, &v), Err(SafetyError::Mismatch));
+    }
+    // Mismatch: a third party's code for Bob.
     let c = identity(p, 3);
-    let other = SafetyNumber::compute(p, &a, &c).qr_payload();
+    let other = SafetyNumber::compute(p, &c, &b).qr_payload();
     assert_eq!(
-        verify_scanned(p, &a, &b, &other),
+        verify_scanned(p, &b, &a, &other),
         Err(SafetyError::Mismatch)
     );
 
@@ -205,5 +302,48 @@ fn verify_scanned_errors() {
     assert!(SafetyError::UnknownVersion { version: 2 }
         .to_string()
         .contains("0x02"));
+    assert!(SafetyError::OwnCode.to_string().contains("own code"));
     assert!(!SafetyError::Mismatch.to_string().is_empty());
+}
+
+/// Several faults at once: the first check of spec §10.7 that fails names
+/// the error (length, version, own code, mismatch).
+#[test]
+fn check_order() {
+    let p = all_providers()[0];
+    let (a, b) = alice_bob(p);
+    let bob = SafetyNumber::compute(p, &b, &a);
+    let own = bob.qr_payload();
+    let check = |v: &[u8]| (bob.verify_scanned(v), verify_scanned(p, &b, &a, v));
+    let both = |e: SafetyError| (Err(e), Err(e));
+
+    // Length before version: 66 bytes with an unknown version.
+    let mut long = own.to_vec();
+    long[0] = 0x01;
+    long.push(0);
+    assert_eq!(check(&long), both(SafetyError::Length { actual: 66 }));
+    // Length before own code: Bob's own code, one byte short.
+    assert_eq!(check(&own[..64]), both(SafetyError::Length { actual: 64 }));
+    // Version before own code: Bob's own code with the old version byte.
+    let mut old = own;
+    old[0] = 0x01;
+    assert_eq!(
+        check(&old),
+        both(SafetyError::UnknownVersion { version: 0x01 })
+    );
+    // Own code before mismatch: Bob's fingerprint first, followed by garbage.
+    let mut own_bad = own;
+    own_bad[64] ^= 0x01;
+    assert_eq!(check(&own_bad), both(SafetyError::OwnCode));
+    own_bad[33..].fill(0);
+    assert_eq!(check(&own_bad), both(SafetyError::OwnCode));
+    // Version before mismatch: a random-looking payload with version 0.
+    let mut garbage = [0x5au8; QR_PAYLOAD_LEN];
+    garbage[0] = 0x00;
+    assert_eq!(
+        check(&garbage),
+        both(SafetyError::UnknownVersion { version: 0x00 })
+    );
+    garbage[0] = QR_VERSION;
+    assert_eq!(check(&garbage), both(SafetyError::Mismatch));
 }

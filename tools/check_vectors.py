@@ -1204,7 +1204,7 @@ def accept(acc: Account, data: bytes):
 
 FINGERPRINT_VERSION = 1
 ITERATIONS = 5200
-QR_VERSION = 0x01
+QR_VERSION = 0x02
 
 
 def fingerprint_steps(identity: bytes, steps: int) -> bytes:
@@ -1242,17 +1242,19 @@ def display(number: str) -> str:
 
 
 def qr_payload(ours: bytes, theirs: bytes) -> bytes:
-    lo, hi = ordered(ours, theirs)
-    return u8(QR_VERSION) + fingerprint(lo)[0:32] + fingerprint(hi)[0:32]
+    """§10.6: the payload ours displays, its own fingerprint first."""
+    return u8(QR_VERSION) + fingerprint(ours)[0:32] + fingerprint(theirs)[0:32]
 
 
 def verify_scanned(ours: bytes, theirs: bytes, payload: bytes) -> str:
-    """§10.7: "ok" or the error name."""
+    """§10.7: "ok" or the error name, checked in the order of the spec."""
     if len(payload) != 65:
         return "QrLength"
     if payload[0] != QR_VERSION:
         return "QrUnknownVersion"
-    if not hmac.compare_digest(payload, qr_payload(ours, theirs)):
+    if hmac.compare_digest(payload[1:33], fingerprint(ours)[0:32]):
+        return "QrOwnCode"
+    if not hmac.compare_digest(payload, qr_payload(theirs, ours)):
         return "QrMismatch"
     return "ok"
 
@@ -1676,15 +1678,22 @@ def check_safety_number(c: dict) -> None:
             "fingerprint_theirs": fp_theirs,
             "digits_theirs": digits(fp_theirs),
             "safety_number": safety_number(ours, theirs),
-            "qr_payload": qr_payload(ours, theirs),
+            "qr_payload_ours": qr_payload(ours, theirs),
+            "qr_payload_theirs": qr_payload(theirs, ours),
         }
         compare(without_kind(c), out)
-        if (safety_number(theirs, ours), qr_payload(theirs, ours)) != (
-            out["safety_number"], out["qr_payload"]
+        if safety_number(theirs, ours) != out["safety_number"]:
+            raise Mismatch("the parties exchanged give another safety number")
+        shown, expected = out["qr_payload_ours"], out["qr_payload_theirs"]
+        if shown[0:1] + shown[33:] + shown[1:33] != expected:
+            raise Mismatch("the two displayed QR payloads are not each other's halves swapped")
+        if verify_scanned(ours, theirs, shown) != "QrOwnCode":
+            raise Mismatch("a party does not refuse its own QR payload")
+        other = "ok" if ours != theirs else "QrOwnCode"
+        if (verify_scanned(ours, theirs, expected), verify_scanned(theirs, ours, shown)) != (
+            other, other
         ):
-            raise Mismatch("the parties exchanged give another safety number or QR payload")
-        if verify_scanned(theirs, ours, out["qr_payload"]) != "ok":
-            raise Mismatch("the QR payload does not verify at the other party")
+            raise Mismatch("a displayed QR payload does not give the expected result at the other party")
     elif kind == "verify_scanned":
         payload = h(c["payload"])
         out = {"ours": ours, "theirs": theirs, "payload": payload,
@@ -1932,12 +1941,25 @@ def check_spec_examples() -> List[str]:
     shown = "86663 26263 39424 73036 66068 70655 16793 48064 30934 80689 05640 88716"
     for ours, theirs in [(alice, bob), (bob, alice)]:
         expect("§10.5 displayed safety number", display(safety_number(ours, theirs)), shown)
-        expect(
-            "§10.8 QR payload",
-            qr_payload(ours, theirs).hex(),
-            "01228969974793696e42d799a22b3ee0fa49e07dcc3182621f14dc1eeec91f9b63"
-            "5644815fb98f63f3d740119b141e16c484aaded1d21670878851f67f4c4c9007",
-        )
+    expect(
+        "§10.8 QR payload displayed by Alice",
+        qr_payload(alice, bob).hex(),
+        "025644815fb98f63f3d740119b141e16c484aaded1d21670878851f67f4c4c9007"
+        "228969974793696e42d799a22b3ee0fa49e07dcc3182621f14dc1eeec91f9b63",
+    )
+    expect(
+        "§10.8 QR payload displayed by Bob",
+        qr_payload(bob, alice).hex(),
+        "02228969974793696e42d799a22b3ee0fa49e07dcc3182621f14dc1eeec91f9b63"
+        "5644815fb98f63f3d740119b141e16c484aaded1d21670878851f67f4c4c9007",
+    )
+    for who, ours, theirs, payload, want in [
+        ("Bob scanning Alice's code", bob, alice, qr_payload(alice, bob), "ok"),
+        ("Alice scanning Bob's code", alice, bob, qr_payload(bob, alice), "ok"),
+        ("Alice scanning her own code", alice, bob, qr_payload(alice, bob), "QrOwnCode"),
+        ("Bob scanning his own code", bob, alice, qr_payload(bob, alice), "QrOwnCode"),
+    ]:
+        expect(f"§10.8 {who}", verify_scanned(ours, theirs, payload), want)
     return failures
 
 

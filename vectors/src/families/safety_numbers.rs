@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sova::safety::{
     fingerprint, fingerprint_digits, verify_scanned, SafetyError, SafetyNumber, IDENTITY_LEN,
-    QR_PAYLOAD_LEN,
+    QR_FINGERPRINT_LEN, QR_PAYLOAD_LEN,
 };
 use sova::CryptoProvider;
 
@@ -18,8 +18,8 @@ pub(crate) const FILE: &str = "safety-numbers.json";
 pub(crate) const FAMILY: Family = Family::new(
     FILE,
     "Safety numbers: each party's iterated SHA-512 fingerprint and its 30 digits, the 60-digit \
-     safety number and the QR payload; then scanned QR payloads with the result of checking them \
-     (spec §10; format: spec §10.9).",
+     safety number and the directional QR payloads each party displays; then scanned QR payloads \
+     with the result of checking them (spec §10; format: spec §10.9).",
     &[Kind::of::<Number>(), Kind::of::<Scan>()],
     generate,
 );
@@ -73,53 +73,66 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         Number::compute(c.provider(), ours.into(), theirs.into())
     })?;
 
-    // Scanning, all with the identities of the worked example.
-    let mut good = Vec::new();
+    // Scanning, with the identities of the worked example (spec §10.9.1).
+    // `shown_a` is the code Alice displays, `shown_b` the code Bob displays.
+    let (a, b) = (identity("ours", &alice)?, identity("theirs", &bob)?);
+    let (mut shown_a, mut shown_b, mut shown_self) = (Vec::new(), Vec::new(), Vec::new());
+    // The first case, Bob scanning Alice's code, computes the three codes.
     g.case(|c| {
-        good = SafetyNumber::compute(
-            c.provider(),
-            &identity("ours", &alice)?,
-            &identity("theirs", &bob)?,
-        )
-        .qr_payload()
-        .to_vec();
-        Scan::compute(
-            c.provider(),
-            alice.clone(),
-            bob.clone(),
-            good.clone().into(),
-        )
+        let p = c.provider();
+        shown_a = SafetyNumber::compute(p, &a, &b).qr_payload().to_vec();
+        shown_b = SafetyNumber::compute(p, &b, &a).qr_payload().to_vec();
+        shown_self = SafetyNumber::compute(p, &a, &a).qr_payload().to_vec();
+        Scan::compute(p, bob.clone(), alice.clone(), shown_a.clone().into())
     })?;
-    let with_version = |version: u8| [&[version][..], &good[1..]].concat();
-    let mut flipped = good.clone();
-    flipped[QR_PAYLOAD_LEN - 1] ^= 0x01;
-    let variants: Vec<Vec<u8>> = vec![
-        // Scanned from the other side: accepted.
-        good.clone(),
+    let half = 1 + QR_FINGERPRINT_LEN;
+    let with_version = |payload: &[u8], version: u8| [&[version][..], &payload[1..]].concat();
+    let flip = |payload: &[u8], i: usize| {
+        let mut v = payload.to_vec();
+        v[i] ^= 0x01;
+        v
+    };
+    // (scanner, the identity it holds for the other party, payload).
+    let by_bob = |payload: Vec<u8>| (bob.clone(), alice.clone(), payload);
+    let by_alice = |payload: Vec<u8>| (alice.clone(), bob.clone(), payload);
+    let scans: Vec<(Bytes, Bytes, Vec<u8>)> = vec![
+        // Genuine scans, the other direction: ok.
+        by_alice(shown_b.clone()),
         // Wrong lengths: empty, one byte short, one byte too many.
-        Vec::new(),
-        good[..QR_PAYLOAD_LEN - 1].to_vec(),
-        [good.as_slice(), &[0x00]].concat(),
-        // Unknown versions, with matching fingerprints.
-        with_version(0x00),
-        with_version(0x02),
-        // One bit of the second fingerprint flipped; the fingerprints swapped.
-        flipped,
-        [&good[..1], &good[33..], &good[1..33]].concat(),
+        by_bob(Vec::new()),
+        by_bob(shown_a[..QR_PAYLOAD_LEN - 1].to_vec()),
+        by_bob([shown_a.as_slice(), &[0x00]].concat()),
+        // Unknown versions, with matching fingerprints; 0x01 is the former
+        // symmetric layout.
+        by_bob(with_version(&shown_a, 0x00)),
+        by_bob(with_version(&shown_a, 0x01)),
+        by_bob(with_version(&shown_a, 0x03)),
+        // Own code: each party scans its own screen; Alice's code with its
+        // two halves swapped, scanned by Bob (that is Bob's own code).
+        by_bob(shown_b.clone()),
+        by_alice(shown_a.clone()),
+        by_bob([&shown_a[..1], &shown_a[half..], &shown_a[1..half]].concat()),
+        // Mismatch: one bit of Alice's code flipped, in the displayer's part
+        // and in the last byte.
+        by_bob(flip(&shown_a, 1)),
+        by_bob(flip(&shown_a, QR_PAYLOAD_LEN - 1)),
+        // Check order, several faults at once: a wrong length with an
+        // unknown version; Bob's own code with an unknown version; Bob's own
+        // code with its last bit flipped (own code and mismatch).
+        by_bob([with_version(&shown_a, 0x01).as_slice(), &[0x00]].concat()),
+        by_bob(with_version(&shown_b, 0x01)),
+        by_bob(flip(&shown_b, QR_PAYLOAD_LEN - 1)),
+        // A device verifying itself: ours = theirs.
+        (alice.clone(), alice.clone(), shown_self),
     ];
-    for (i, payload) in variants.into_iter().enumerate() {
-        // The first variant is scanned by the other party.
-        let (ours, theirs) = if i == 0 {
-            (bob.clone(), alice.clone())
-        } else {
-            (alice.clone(), bob.clone())
-        };
+    for (ours, theirs, payload) in scans {
         g.case(|c| Scan::compute(c.provider(), ours, theirs, payload.into()))?;
     }
     Ok(())
 }
 
-/// `SafetyNumber(ours, theirs)` with each party's fingerprint and digits (spec §10.3–§10.6).
+/// `SafetyNumber(ours, theirs)` with each party's fingerprint and digits, and
+/// the QR payloads displayed by `ours` and by `theirs` (spec §10.3–§10.6).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Number {
@@ -130,7 +143,8 @@ struct Number {
     fingerprint_theirs: Bytes,
     digits_theirs: String,
     safety_number: String,
-    qr_payload: Bytes,
+    qr_payload_ours: Bytes,
+    qr_payload_theirs: Bytes,
 }
 
 impl Number {
@@ -140,6 +154,28 @@ impl Number {
         let fp_o = fingerprint(p, &o);
         let fp_t = fingerprint(p, &t);
         let n = SafetyNumber::compute(p, &o, &t);
+        let theirs_side = SafetyNumber::compute(p, &t, &o);
+        if theirs_side.digits() != n.digits() || theirs_side.qr_payload() != n.expected_scan() {
+            return Err(CaseError::check_failed(
+                "qr_payload_theirs",
+                "the other party's safety number or displayed payload differs",
+            ));
+        }
+        // spec §10.9.3: a party refuses its own code and accepts the other's
+        // (unless both identities are the same).
+        let other = if o == t {
+            Err(SafetyError::OwnCode)
+        } else {
+            Ok(())
+        };
+        if n.verify_scanned(&n.qr_payload()) != Err(SafetyError::OwnCode)
+            || n.verify_scanned(&n.expected_scan()) != other
+        {
+            return Err(CaseError::check_failed(
+                "qr_payload_ours",
+                "a party does not refuse its own code or accept the other's",
+            ));
+        }
         Ok(Self {
             ours,
             theirs,
@@ -148,7 +184,8 @@ impl Number {
             fingerprint_theirs: fp_t.into(),
             digits_theirs: fingerprint_digits(&fp_t),
             safety_number: n.digits().to_owned(),
-            qr_payload: n.qr_payload().into(),
+            qr_payload_ours: n.qr_payload().into(),
+            qr_payload_theirs: n.expected_scan().into(),
         })
     }
 }
@@ -166,6 +203,7 @@ fn result_name(r: Result<(), SafetyError>) -> String {
         Ok(()) => "ok",
         Err(SafetyError::Length { .. }) => "QrLength",
         Err(SafetyError::UnknownVersion { .. }) => "QrUnknownVersion",
+        Err(SafetyError::OwnCode) => "QrOwnCode",
         Err(SafetyError::Mismatch) => "QrMismatch",
         Err(_) => "Other",
     }
