@@ -39,7 +39,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
@@ -48,6 +47,7 @@ use zeroize::Zeroize;
 use crate::error::CryptoError;
 use crate::provider::{CryptoProvider, DefaultProvider, AEAD_TAG_LEN, X25519_LEN};
 use crate::secret::Secret;
+use crate::wipe::SecretDeque;
 
 mod error;
 pub mod kdf;
@@ -59,8 +59,8 @@ mod trace;
 
 pub use error::{DecryptError, EncryptError, InitError};
 pub use padding::MAX_PLAINTEXT_LEN;
-pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
 pub use state::StateError;
+pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
 #[cfg(feature = "hazmat")]
 pub use trace::Trace;
 
@@ -104,7 +104,7 @@ struct SendingChain {
 }
 
 /// A receiving chain (spec §5.5), with the keys skipped in it.
-#[derive(Clone)]
+#[derive(Clone, Zeroize)]
 struct ReceivingChain {
     their_ratchet_key: [u8; X25519_LEN],
     chain_key: Key,
@@ -114,7 +114,8 @@ struct ReceivingChain {
     header_key: Option<Key>,
     /// Skipped message keys, in increasing order of message number. A deque:
     /// late messages are usually the oldest, removed from the front in O(1).
-    skipped: VecDeque<(u32, Key)>,
+    /// Moves and removals leave no copy of a key in freed memory (`wipe`).
+    skipped: SecretDeque<(u32, Key)>,
 }
 
 /// The state of one party of a Double Ratchet session (spec §5.1).
@@ -139,7 +140,7 @@ pub struct Ratchet {
     /// `NHKr`: the header key of the peer's next sending chain.
     next_recv_header_key: Option<Key>,
     /// Receiving chains, newest first.
-    receiving: VecDeque<ReceivingChain>,
+    receiving: SecretDeque<ReceivingChain>,
 }
 
 impl core::fmt::Debug for Ratchet {
@@ -253,7 +254,7 @@ impl Ratchet {
             previous_sending_len: 0,
             next_send_header_key: he.then_some(next_send_header_key),
             next_recv_header_key: he.then_some(next_recv_header_key),
-            receiving: VecDeque::new(),
+            receiving: SecretDeque::new(),
         })
     }
 
@@ -738,10 +739,7 @@ impl Ratchet {
         match plan {
             Plan::UseSkipped { chain, index } => {
                 if let Some(c) = self.receiving.get_mut(chain) {
-                    // Wipe the key where it lies: removal moves bytes, it does not erase them.
-                    if let Some(entry) = c.skipped.get_mut(index) {
-                        entry.1.zeroize();
-                    }
+                    // Wiped where it lies; no other slot keeps a copy.
                     c.skipped.remove(index);
                 }
             }
@@ -754,7 +752,7 @@ impl Ratchet {
                 if let Some(c) = self.receiving.get_mut(chain) {
                     c.chain_key = chain_key;
                     c.next_n = next_n;
-                    c.skipped.extend(skipped);
+                    c.skipped.append_vec(skipped);
                 }
             }
             Plan::NewChain {
@@ -768,11 +766,6 @@ impl Ratchet {
             } => {
                 if let Some(prev) = self.receiving.front_mut() {
                     prev.end = Some(previous_chain_len);
-                    for (k, key) in prev.skipped.iter_mut() {
-                        if *k >= previous_chain_len {
-                            key.zeroize();
-                        }
-                    }
                     prev.skipped.retain(|(k, _)| *k < previous_chain_len);
                 }
                 let header_key = match self.mode {
@@ -807,10 +800,7 @@ impl Ratchet {
                 break;
             }
             let k = excess.min(c.skipped.len());
-            for (_, key) in c.skipped.iter_mut().take(k) {
-                key.zeroize();
-            }
-            c.skipped.drain(..k);
+            c.skipped.remove_front(k);
             excess -= k;
         }
     }

@@ -19,7 +19,6 @@
 //! Exactly one encoding per state; decoding checks every bound the ratchet
 //! keeps (limits, ordering, mode consistency) and rejects trailing bytes.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::{
@@ -27,9 +26,10 @@ use super::{
     MAX_SESSION_AD_LEN, MAX_STORED_KEYS,
 };
 use crate::codec::{Reader, Truncated, Writer};
-use crate::ratchet::kdf::Key;
 use crate::provider::{CryptoProvider, DefaultProvider};
+use crate::ratchet::kdf::Key;
 use crate::secret::{ct_eq_slices, Secret};
+use crate::wipe::SecretDeque;
 
 const MAGIC: &[u8; 14] = b"SOVA-1 ratchet";
 const STATE_VERSION: u8 = 1;
@@ -284,7 +284,7 @@ impl Ratchet {
         if count > MAX_RECEIVING_CHAINS {
             return Err(StateError::Invalid("receiving chain count"));
         }
-        let mut receiving = VecDeque::with_capacity(count);
+        let mut receiving = SecretDeque::with_capacity(count);
         let mut stored = 0usize;
         for _ in 0..count {
             let their_ratchet_key = r.array()?;
@@ -300,7 +300,7 @@ impl Ratchet {
             if stored > MAX_STORED_KEYS {
                 return Err(StateError::Invalid("stored key count"));
             }
-            let mut skipped: VecDeque<(u32, Key)> = VecDeque::with_capacity(k);
+            let mut skipped: SecretDeque<(u32, Key)> = SecretDeque::with_capacity(k);
             for _ in 0..k {
                 let n = r.u32()?;
                 let key = get_key(&mut r)?;
