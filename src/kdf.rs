@@ -73,8 +73,9 @@ fn with_parts<R>(
     if n > MAX_PARTS {
         // Concatenate the tail rather than fail: callers never pass this
         // many parts, but the function stays total.
-        let tail: Vec<u8> = data.concat();
-        parts[3] = &tail;
+        // The parts may be secret (an IKM): the copy is wiped when dropped.
+        let tail = zeroize::Zeroizing::new(data.concat());
+        parts[3] = &tail[..];
         return Ok(f(&parts[..4]));
     }
     parts[3..3 + n].copy_from_slice(data);

@@ -67,6 +67,7 @@ pub mod safety;
 pub mod secret;
 pub mod session;
 pub mod storage;
+mod wipe;
 
 pub use error::CryptoError;
 pub use provider::{CryptoProvider, DefaultProvider};

@@ -39,7 +39,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
@@ -48,6 +47,7 @@ use zeroize::Zeroize;
 use crate::error::CryptoError;
 use crate::provider::{CryptoProvider, DefaultProvider, AEAD_TAG_LEN, X25519_LEN};
 use crate::secret::Secret;
+use crate::wipe::SecretDeque;
 
 mod error;
 pub mod kdf;
@@ -104,7 +104,7 @@ struct SendingChain {
 }
 
 /// Where a receiving chain stands (spec §5.1).
-#[derive(Clone)]
+#[derive(Clone, Zeroize)]
 enum ChainPosition {
     /// The newest chain: its chain key `CKr` and the number `Nr` of the next
     /// message whose key is not yet derived.
@@ -116,14 +116,15 @@ enum ChainPosition {
 }
 
 /// A receiving chain (spec §5.5), with the keys skipped in it.
-#[derive(Clone)]
+#[derive(Clone, Zeroize)]
 struct ReceivingChain {
     their_ratchet_key: [u8; X25519_LEN],
     position: ChainPosition,
     header_key: Option<Key>,
     /// Skipped message keys, in increasing order of message number. A deque:
     /// late messages are usually the oldest, removed from the front in O(1).
-    skipped: VecDeque<(u32, Key)>,
+    /// Moves and removals leave no copy of a key in freed memory (`wipe`).
+    skipped: SecretDeque<(u32, Key)>,
 }
 
 /// The state of one party of a Double Ratchet session (spec §5.1).
@@ -153,7 +154,7 @@ pub struct Ratchet {
     /// `NHKr`: the header key of the peer's next sending chain.
     next_recv_header_key: Option<Key>,
     /// Receiving chains, newest first: the first is open, the others closed.
-    receiving: VecDeque<ReceivingChain>,
+    receiving: SecretDeque<ReceivingChain>,
 }
 
 impl core::fmt::Debug for Ratchet {
@@ -295,7 +296,7 @@ impl Ratchet {
             previous_sending_len: 0,
             next_send_header_key: he.then_some(next_send_header_key),
             next_recv_header_key: he.then_some(next_recv_header_key),
-            receiving: VecDeque::new(),
+            receiving: SecretDeque::new(),
         })
     }
 
@@ -828,10 +829,7 @@ impl Ratchet {
         match plan {
             Plan::UseSkipped { chain, index } => {
                 if let Some(c) = self.receiving.get_mut(chain) {
-                    // Wipe the key where it lies: removal moves bytes, it does not erase them.
-                    if let Some(entry) = c.skipped.get_mut(index) {
-                        entry.1.zeroize();
-                    }
+                    // Wiped where it lies; no other slot keeps a copy.
                     c.skipped.remove(index);
                 }
             }
@@ -843,7 +841,7 @@ impl Ratchet {
             } => {
                 if let Some(c) = self.receiving.get_mut(chain) {
                     c.position = ChainPosition::Open { chain_key, next_n };
-                    c.skipped.extend(skipped);
+                    c.skipped.append_vec(skipped);
                 }
             }
             Plan::NewChain {
@@ -857,14 +855,11 @@ impl Ratchet {
             } => {
                 if let (Some(prev), Some(close)) = (self.receiving.front_mut(), close) {
                     // Keys the peer says it never used are deleted; the rest
-                    // of the chain's keys are stored; the chain key goes.
-                    for (k, key) in prev.skipped.iter_mut() {
-                        if *k >= close.end {
-                            key.zeroize();
-                        }
-                    }
+                    // of the chain's keys are stored; the chain key goes
+                    // (replacing the position drops it, and `Secret` wipes
+                    // itself on drop).
                     prev.skipped.retain(|(k, _)| *k < close.end);
-                    prev.skipped.extend(close.keys);
+                    prev.skipped.append_vec(close.keys);
                     prev.position = ChainPosition::Closed { end: close.end };
                 }
                 let header_key = match self.mode {
@@ -903,10 +898,7 @@ impl Ratchet {
                 break;
             }
             let k = excess.min(c.skipped.len());
-            for (_, key) in c.skipped.iter_mut().take(k) {
-                key.zeroize();
-            }
-            c.skipped.drain(..k);
+            c.skipped.remove_front(k);
             excess -= k;
         }
     }

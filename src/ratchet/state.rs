@@ -23,7 +23,6 @@
 //! Exactly one encoding per state; decoding enforces every rule of spec
 //! §8.2 (the list there is exhaustive) and rejects trailing bytes.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::{
@@ -34,6 +33,7 @@ use crate::codec::{Reader, Truncated, Writer};
 use crate::provider::{CryptoProvider, DefaultProvider};
 use crate::ratchet::kdf::Key;
 use crate::secret::{ct_eq_slices, Secret};
+use crate::wipe::SecretDeque;
 
 const MAGIC: &[u8; 14] = b"SOVA-1 ratchet";
 const STATE_VERSION: u8 = 1;
@@ -293,7 +293,7 @@ impl Ratchet {
         if count > MAX_RECEIVING_CHAINS {
             return Err(StateError::Invalid("receiving chain count"));
         }
-        let mut receiving = VecDeque::with_capacity(count);
+        let mut receiving = SecretDeque::with_capacity(count);
         let mut stored = 0usize;
         for i in 0..count {
             let their_ratchet_key = r.array()?;
@@ -320,7 +320,7 @@ impl Ratchet {
             if stored > MAX_STORED_KEYS {
                 return Err(StateError::Invalid("stored key count"));
             }
-            let mut skipped: VecDeque<(u32, Key)> = VecDeque::with_capacity(k);
+            let mut skipped: SecretDeque<(u32, Key)> = SecretDeque::with_capacity(k);
             for _ in 0..k {
                 let n = r.u32()?;
                 let key = get_key(&mut r)?;

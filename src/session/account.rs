@@ -5,7 +5,6 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
-use zeroize::Zeroize;
 
 use super::bundle::PrekeyBundle;
 use super::handshake::{
@@ -18,6 +17,7 @@ use crate::codec::{Reader, Writer};
 use crate::provider::{CryptoProvider, DefaultProvider, MLKEM_SEED_LEN};
 use crate::ratchet::{message, HeaderMode, Ratchet};
 use crate::secret::Secret;
+use crate::wipe;
 use crate::CryptoError;
 
 /// The most one-time X25519 prekeys an account holds (spec §7.2).
@@ -167,8 +167,8 @@ impl Account {
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
             let id = self.take_id()?;
-            self.one_time_prekeys
-                .push(new_x25519(&p, id, random(rng), None)?);
+            let k = new_x25519(&p, id, random(rng), None)?;
+            wipe::push(&mut self.one_time_prekeys, k);
             ids.push(id);
         }
         Ok(ids)
@@ -197,7 +197,7 @@ impl Account {
                 random(rng),
                 &self.identity.signing_seed,
             )?;
-            self.kem_one_time_prekeys.push(k);
+            wipe::push(&mut self.kem_one_time_prekeys, k);
             ids.push(id);
         }
         Ok(ids)
@@ -378,7 +378,9 @@ impl Account {
         let dh1 = p.x25519(&spk.private, &h.identity.agreement_key)?;
         let dh2 = p.x25519(&ours.agreement_private, &h.ephemeral_key)?;
         let dh3 = p.x25519(&spk.private, &h.ephemeral_key)?;
-        let mut dh = alloc::vec![dh1, dh2, dh3];
+        // The final capacity at once: a vector that grew would free a copy of DH1..DH3.
+        let mut dh = Vec::with_capacity(4);
+        dh.extend([dh1, dh2, dh3]);
         let opk_ref = opk.and_then(|i| self.one_time_prekeys.get(i));
         if let Some(k) = opk_ref {
             dh.push(p.x25519(&k.private, &h.ephemeral_key)?);
@@ -421,18 +423,12 @@ impl Account {
         let plaintext = ratchet.decrypt_with(p, inner)?;
         // Commit (spec §7.6): delete the one-time prekeys, remember EK_A.
         let kem_index = kem.0;
+        // Wiped in place, removed, and the slot the shift frees zeroed.
         if let Some(i) = opk {
-            // Wipe in place first: removal moves bytes, it does not erase them.
-            if let Some(k) = self.one_time_prekeys.get_mut(i) {
-                k.private.zeroize();
-            }
-            self.one_time_prekeys.remove(i);
+            wipe::remove(&mut self.one_time_prekeys, i);
         }
         if let Some(i) = kem_index {
-            if let Some(k) = self.kem_one_time_prekeys.get_mut(i) {
-                k.seed.zeroize();
-            }
-            self.kem_one_time_prekeys.remove(i);
+            wipe::remove(&mut self.kem_one_time_prekeys, i);
         }
         if self.replay_cache.len() == REPLAY_WINDOW {
             self.replay_cache.pop_front();

@@ -8,6 +8,7 @@ use super::{
     AcceptError, Account, DecryptError, HandshakeHeader, IdentityKey, Session, TYPE_INITIAL,
 };
 use crate::ratchet;
+use crate::wipe;
 
 /// All sessions with one peer, and the rule that picks the one to send on.
 ///
@@ -47,7 +48,7 @@ impl Conversation {
                 return Err(ConversationError::OtherPeer);
             }
         }
-        self.sessions.push(session);
+        wipe::push(&mut self.sessions, session);
         Ok(())
     }
 
@@ -125,6 +126,8 @@ impl Conversation {
                         // The peer has converged on the active session.
                         let keep = self.sessions.swap_remove(i);
                         self.sessions.clear();
+                        // `swap_remove` left a copy of the last session's keys in a freed slot.
+                        wipe::wipe_spare(&mut self.sessions);
                         self.sessions.push(keep);
                     }
                     return Ok(pt);
@@ -144,7 +147,7 @@ impl Conversation {
                 }
             }
             let (session, pt) = account.accept(message)?;
-            self.sessions.push(session);
+            wipe::push(&mut self.sessions, session);
             return Ok(pt);
         }
         Err(ConversationError::Decrypt(

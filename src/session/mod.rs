@@ -240,7 +240,9 @@ impl Session {
         let dh1 = p.x25519(&ours.agreement_private, &b.signed_prekey)?;
         let dh2 = p.x25519(&ek, &b.identity.agreement_key)?;
         let dh3 = p.x25519(&ek, &b.signed_prekey)?;
-        let mut dh = alloc::vec![dh1, dh2, dh3];
+        // The final capacity at once: a vector that grew would free a copy of DH1..DH3.
+        let mut dh = Vec::with_capacity(4);
+        dh.extend([dh1, dh2, dh3]);
         if let Some((_, opk)) = &b.one_time_prekey {
             dh.push(p.x25519(&ek, opk)?);
         }

@@ -5,6 +5,7 @@
 //! so a signature binds the key's type and id as well as the key.
 
 use alloc::vec::Vec;
+use zeroize::Zeroize;
 
 use crate::kdf::{labeled_sign, labeled_verify};
 use crate::labels;
@@ -94,6 +95,28 @@ pub(crate) struct KemPrekey {
     pub(crate) seed: Secret<MLKEM_SEED_LEN>,
     pub(crate) public: Vec<u8>,
     pub(crate) signature: [u8; ED25519_SIG_LEN],
+}
+
+/// Wipes the prekey's secret (and its public parts) in place, before the
+/// prekey is removed from a list (`wipe::remove`).
+impl Zeroize for X25519Prekey {
+    fn zeroize(&mut self) {
+        self.id.zeroize();
+        self.private.zeroize();
+        self.public.zeroize();
+        self.signature.zeroize();
+    }
+}
+
+/// Wipes the prekey's seed (and its public parts) in place, before the
+/// prekey is removed from a list (`wipe::remove`).
+impl Zeroize for KemPrekey {
+    fn zeroize(&mut self) {
+        self.id.zeroize();
+        self.seed.zeroize();
+        self.public.zeroize();
+        self.signature.zeroize();
+    }
 }
 
 impl KemPrekey {
