@@ -59,8 +59,8 @@ mod trace;
 
 pub use error::{DecryptError, EncryptError, InitError};
 pub use padding::MAX_PLAINTEXT_LEN;
-pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
 pub use state::StateError;
+pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
 #[cfg(feature = "hazmat")]
 pub use trace::Trace;
 
@@ -372,6 +372,11 @@ impl Ratchet {
     /// The session's header mode.
     pub fn header_mode(&self) -> HeaderMode {
         self.mode
+    }
+
+    /// The session associated data `AD` (spec §5.3).
+    pub(crate) fn session_ad(&self) -> &[u8] {
+        &self.session_ad
     }
 
     /// Our current ratchet public key, if we have one.

@@ -27,8 +27,8 @@ use super::{
     MAX_SESSION_AD_LEN, MAX_STORED_KEYS,
 };
 use crate::codec::{Reader, Truncated, Writer};
-use crate::ratchet::kdf::Key;
 use crate::provider::{CryptoProvider, DefaultProvider};
+use crate::ratchet::kdf::Key;
 use crate::secret::{ct_eq_slices, Secret};
 
 const MAGIC: &[u8; 14] = b"SOVA-1 ratchet";
