@@ -661,9 +661,10 @@ fn replay_cache_flush_attack_fails() {
     eprintln!("flush attack test: {:?}", started.elapsed());
 }
 
-/// The flush attack with 4,096 real handshakes (about 5 minutes in a debug
-/// build; `replay_cache_flush_attack_fails` stands in for most of them
-/// with their records).
+/// The flush attack with 4,096 real handshakes (80 ms or more each in a
+/// debug build: 5 to 20 minutes depending on load;
+/// `replay_cache_flush_attack_fails` stands in for most of them with their
+/// records).
 #[test]
 #[ignore = "slow: 4,096 real handshakes"]
 fn replay_cache_flush_attack_fails_with_real_handshakes() {
