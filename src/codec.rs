@@ -53,6 +53,10 @@ impl<'a> Reader<'a> {
     pub(crate) fn u32(&mut self) -> Result<u32, Truncated> {
         Ok(u32::from_be_bytes(self.array()?))
     }
+
+    pub(crate) fn u64(&mut self) -> Result<u64, Truncated> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
 }
 
 /// Appends big-endian fields to a vector.
@@ -65,6 +69,9 @@ pub(crate) trait Writer {
         self.put(&v.to_be_bytes());
     }
     fn put_u32(&mut self, v: u32) {
+        self.put(&v.to_be_bytes());
+    }
+    fn put_u64(&mut self, v: u64) {
         self.put(&v.to_be_bytes());
     }
 }

@@ -8,10 +8,11 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::kdf::labeled_sign;
 use sova::labels;
+use sova::ratchet::StateError;
 use sova::ratchet::{self, HeaderMode};
 use sova::session::{
     AcceptError, Account, BundleError, Conversation, DecryptError, PersistError, PrekeyBundle,
-    Session, StartError, TYPE_INITIAL,
+    Session, StartError, MAX_REPLAY_RECORDS, TYPE_INITIAL,
 };
 use sova::storage::StorageError;
 use sova::Secret;
@@ -468,6 +469,16 @@ fn modified_repeat_of_the_initial_message_is_rejected() {
 
 /// Recomputes the integrity check that ends a plain state encoding (spec
 /// §8.1), so that a test can reach the field checks behind it.
+/// spec §8.4: where the current signed prekey starts in an account state
+/// (after magic, version, generation, IK_sig.seed, IK_dh.priv, next id).
+const SPK_AT: usize = 14 + 1 + 8 + 32 + 32 + 4;
+/// spec §8.5: offsets in a session state.
+const ROLE_AT: usize = 15;
+const CONFIRMED_AT: usize = 16;
+const TH_AT: usize = 17;
+const PEER_AT: usize = TH_AT + 32 + 64;
+const PENDING_AT: usize = PEER_AT + 128;
+
 fn recheck(state: &mut [u8]) {
     use sha2::Digest;
     let at = state.len() - 32;
@@ -480,10 +491,11 @@ fn inconsistent_states_are_rejected() {
     let mut r = rng(16);
     let (alice, mut bob) = accounts(&mut r);
     bob.generate_one_time_prekeys(&mut r, 2).unwrap();
-    // spec §8.4: magic, version, two secrets, next id, SPK, no previous SPK, count,
-    // then each one-time prekey as id || private.
+    // spec §8.4: magic, version, generation, two secrets, next id, SPK and
+    // its (no) replay records, no previous SPK, count, then each one-time
+    // prekey as id || private.
     let mut bytes = bob.to_bytes();
-    let first = 14 + 1 + 32 + 32 + 4 + 36 + 1 + 2;
+    let first = SPK_AT + 36 + 2 + 1 + 2;
     let id = bytes[first..first + 4].to_vec();
     bytes[first + 36..first + 40].copy_from_slice(&id);
     recheck(&mut bytes);
@@ -506,7 +518,7 @@ fn inconsistent_states_are_rejected() {
         Some(sova::ratchet::StateError::Invalid("one-time prekey order"))
     );
     let mut dup = bob.to_bytes();
-    let spk_id = dup[14 + 1 + 32 + 32 + 4..14 + 1 + 32 + 32 + 8].to_vec();
+    let spk_id = dup[SPK_AT..SPK_AT + 4].to_vec();
     dup[first..first + 4].copy_from_slice(&spk_id);
     recheck(&mut dup);
     assert_eq!(
@@ -517,7 +529,7 @@ fn inconsistent_states_are_rejected() {
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
     let a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let mut s = a.to_bytes();
-    let identity_at = 14 + 1 + 1 + 32 + 64 + 128 + 1 + 4 + 2;
+    let identity_at = PENDING_AT + 1 + 4 + 2;
     s[identity_at] ^= 1;
     recheck(&mut s);
     assert_eq!(
@@ -528,8 +540,9 @@ fn inconsistent_states_are_rejected() {
     let mut a2 = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let (responder, _) = bob.accept(&a2.encrypt(&mut r, b"x").unwrap()).unwrap();
     let mut s = responder.to_bytes();
-    assert_eq!(s[15], 0, "role byte: responder");
-    s[15] = 1;
+    assert_eq!(s[ROLE_AT], 0, "role byte: responder");
+    s[ROLE_AT] = 1;
+    s[CONFIRMED_AT] = 1; // a confirmed initiator, so only the record is wrong
     recheck(&mut s);
     assert_eq!(
         Session::from_bytes(&s).err(),
@@ -557,4 +570,415 @@ fn a_peer_that_starts_again_is_followed_to_its_newest_session() {
     );
     let reply = conv.encrypt(&mut r, b"welcome back").unwrap();
     assert_eq!(new.decrypt(&reply).unwrap(), b"welcome back");
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&sha2::Sha256::digest(data));
+    out
+}
+
+/// `account` with `n` more replay records on its current signed prekey, each
+/// the SHA-256 of an ephemeral key nobody sent (spec §8.4): what `n` more
+/// accepted handshakes without a one-time prekey would have left, without
+/// the 80 ms each costs in a debug build.
+fn with_more_records(account: &Account, n: usize, tag: u8) -> Account {
+    let bytes = account.to_bytes();
+    let at = SPK_AT + 36;
+    let r = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+    let mut records: Vec<[u8; 32]> = bytes[at + 2..at + 2 + 32 * r]
+        .chunks(32)
+        .map(|c| c.try_into().unwrap())
+        .collect();
+    records.extend((0..n as u64).map(|i| sha256(&[&[tag][..], &i.to_be_bytes()].concat())));
+    records.sort_unstable();
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    records.iter().for_each(|t| out.extend_from_slice(t));
+    out.extend_from_slice(&bytes[at + 2 + 32 * r..]);
+    recheck(&mut out);
+    Account::from_bytes(&out).unwrap()
+}
+
+#[test]
+fn replay_cache_flush_attack_fails() {
+    // The attack on a first-in-first-out replay cache: anyone holding Bob's
+    // bundle pushes Alice's entry out with handshakes of their own, then
+    // replays her initial message. Replay records now live as long as the
+    // signed prekey (spec §7.6): the replay fails, and a full store fails
+    // closed instead of forgetting.
+    let started = std::time::Instant::now();
+    let mut r = rng(18);
+    let (alice, mut bob) = accounts(&mut r);
+    let mallory = Account::new(&mut r).unwrap();
+    let bundle = bob.bundle(None, None).unwrap();
+    let spk = bundle.signed_prekey_id;
+    let bundle = bundle.to_bytes();
+    let mut to_bob = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let first = to_bob.encrypt(&mut r, b"from alice").unwrap();
+    bob.accept(&first).unwrap();
+    let handshake = |r: &mut ChaCha20Rng| {
+        let mut s = Session::start(&mallory, r, &bundle, HeaderMode::Plain).unwrap();
+        s.encrypt(r, b"flood").unwrap()
+    };
+    // Real handshakes of Mallory's, then the records of the others up to
+    // 4,096 (the old window), then the last one for real.
+    for _ in 0..8 {
+        bob.accept(&handshake(&mut r)).unwrap();
+    }
+    accept_rejects(&mut bob, &first, AcceptError::Replay);
+    bob = with_more_records(&bob, MAX_REPLAY_RECORDS - 1 - bob.replay_record_count(), 1);
+    bob.accept(&handshake(&mut r)).unwrap();
+    assert_eq!(bob.replay_record_count(), MAX_REPLAY_RECORDS);
+    // 4,095 handshakes after Alice's (8 + 4,086 + 1), her replay still fails.
+    accept_rejects(&mut bob, &first, AcceptError::Replay);
+    // The store is full: fail closed, before any computation, account unchanged.
+    let over = handshake(&mut r);
+    accept_rejects(&mut bob, &over, AcceptError::ReplayStoreFull(spk));
+    let mut restored = Account::from_bytes(&bob.to_bytes()).unwrap();
+    accept_rejects(&mut restored, &first, AcceptError::Replay);
+    accept_rejects(&mut restored, &over, AcceptError::ReplayStoreFull(spk));
+    // A handshake with a one-time prekey needs no record.
+    let opk = bob.generate_one_time_prekeys(&mut r, 1).unwrap()[0];
+    let with_opk = bob.bundle(Some(opk), None).unwrap().to_bytes();
+    let mut s = Session::start(&mallory, &mut r, &with_opk, HeaderMode::Plain).unwrap();
+    bob.accept(&s.encrypt(&mut r, b"one-time").unwrap())
+        .unwrap();
+    assert_eq!(bob.replay_record_count(), MAX_REPLAY_RECORDS);
+    // Rotating starts a fresh store; the previous prekey keeps its records.
+    bob.rotate_signed_prekey(&mut r).unwrap();
+    assert_eq!(bob.replay_record_count(), 0);
+    accept_rejects(&mut bob, &first, AcceptError::Replay);
+    accept_rejects(&mut bob, &over, AcceptError::ReplayStoreFull(spk));
+    let fresh = bob.bundle(None, None).unwrap().to_bytes();
+    let mut s = Session::start(&mallory, &mut r, &fresh, HeaderMode::Plain).unwrap();
+    bob.accept(&s.encrypt(&mut r, b"after rotation").unwrap())
+        .unwrap();
+    // A second rotation drops the prekey and its records together.
+    bob.rotate_signed_prekey(&mut r).unwrap();
+    accept_rejects(&mut bob, &first, AcceptError::UnknownPrekey(spk));
+    eprintln!("flush attack test: {:?}", started.elapsed());
+}
+
+/// The flush attack with 4,096 real handshakes (80 ms or more each in a
+/// debug build: 5 to 20 minutes depending on load;
+/// `replay_cache_flush_attack_fails` stands in for most of them with their
+/// records).
+#[test]
+#[ignore = "slow: 4,096 real handshakes"]
+fn replay_cache_flush_attack_fails_with_real_handshakes() {
+    let started = std::time::Instant::now();
+    let mut r = rng(22);
+    let (alice, mut bob) = accounts(&mut r);
+    let mallory = Account::new(&mut r).unwrap();
+    let bundle = bob.bundle(None, None).unwrap();
+    let spk = bundle.signed_prekey_id;
+    let bundle = bundle.to_bytes();
+    let mut to_bob = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let first = to_bob.encrypt(&mut r, b"from alice").unwrap();
+    bob.accept(&first).unwrap();
+    for _ in 1..MAX_REPLAY_RECORDS {
+        let mut s = Session::start(&mallory, &mut r, &bundle, HeaderMode::Plain).unwrap();
+        bob.accept(&s.encrypt(&mut r, b"flood").unwrap()).unwrap();
+    }
+    accept_rejects(&mut bob, &first, AcceptError::Replay);
+    let mut s = Session::start(&mallory, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let over = s.encrypt(&mut r, b"flood").unwrap();
+    accept_rejects(&mut bob, &over, AcceptError::ReplayStoreFull(spk));
+    accept_rejects(&mut bob, &first, AcceptError::Replay);
+    eprintln!("flush attack with real handshakes: {:?}", started.elapsed());
+}
+
+#[test]
+fn a_replayed_session_does_not_displace_a_confirmed_one() {
+    let mut r = rng(20);
+    let (alice, mut bob) = accounts(&mut r);
+    let bundle = bob.bundle(None, None).unwrap().to_bytes();
+    let backup = bob.to_bytes();
+    let mut to_bob = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let first = to_bob.encrypt(&mut r, b"hello").unwrap();
+    let mut conv = Conversation::default();
+    assert_eq!(conv.decrypt(&mut bob, &first).unwrap(), b"hello");
+    assert!(!conv.active_session().unwrap().is_confirmed());
+    let reply = conv.encrypt(&mut r, b"hi").unwrap();
+    assert_eq!(to_bob.decrypt(&reply).unwrap(), b"hi");
+    assert!(to_bob.is_confirmed() && !to_bob.is_pending());
+    let plain = to_bob.encrypt(&mut r, b"plain").unwrap();
+    assert_ne!(plain[1], TYPE_INITIAL);
+    assert_eq!(conv.decrypt(&mut bob, &plain).unwrap(), b"plain");
+    assert!(conv.active_session().unwrap().is_confirmed());
+    // Bob's account refuses the replay; an older copy of it accepts it (and
+    // its generation shows it is older).
+    accept_rejects(&mut bob, &first, AcceptError::Replay);
+    let mut old = Account::from_bytes(&backup).unwrap();
+    assert!(old.generation() < bob.generation());
+    let (replayed, pt) = old.accept(&first).unwrap();
+    assert_eq!(pt, b"hello");
+    assert!(!replayed.is_confirmed());
+    // Newest among sessions of the same initiator, but not confirmed: the
+    // conversation keeps sending on the confirmed session.
+    conv.add(replayed).unwrap();
+    assert_eq!(conv.sessions().len(), 2);
+    assert!(conv.active_session().unwrap().is_confirmed());
+    let next = conv.encrypt(&mut r, b"still here").unwrap();
+    assert_eq!(to_bob.decrypt(&next).unwrap(), b"still here");
+    // The replayed session's confirmed flag survives persistence, too.
+    let restored: Vec<Session> = conv
+        .sessions()
+        .iter()
+        .map(|s| Session::from_bytes(&s.to_bytes()).unwrap())
+        .collect();
+    assert_eq!(
+        restored
+            .iter()
+            .map(Session::is_confirmed)
+            .collect::<Vec<_>>(),
+        vec![true, false]
+    );
+}
+
+#[test]
+fn a_late_initial_message_does_not_displace_a_confirmed_session() {
+    // Alice's first session is delayed; her second is confirmed first. The
+    // late one arrives newest but must not take over the sending side.
+    let mut r = rng(23);
+    let (alice, mut bob) = accounts(&mut r);
+    let bundle = bob.bundle(None, None).unwrap().to_bytes();
+    let mut late = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let late_first = late.encrypt(&mut r, b"late").unwrap();
+    let mut s = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut conv = Conversation::default();
+    conv.decrypt(&mut bob, &s.encrypt(&mut r, b"one").unwrap())
+        .unwrap();
+    s.decrypt(&conv.encrypt(&mut r, b"two").unwrap()).unwrap();
+    conv.decrypt(&mut bob, &s.encrypt(&mut r, b"three").unwrap())
+        .unwrap();
+    assert_eq!(conv.decrypt(&mut bob, &late_first).unwrap(), b"late");
+    assert_eq!(conv.sessions().len(), 2);
+    assert_eq!(conv.active_session().unwrap().session_id(), s.session_id());
+    assert_eq!(
+        s.decrypt(&conv.encrypt(&mut r, b"four").unwrap()).unwrap(),
+        b"four"
+    );
+}
+
+#[test]
+fn a_replaced_one_time_prekey_fails_the_handshake_and_omitting_it_downgrades() {
+    // spec §7.2: one-time X25519 prekeys are unsigned. A server that
+    // replaces one makes the handshake fail; one that omits it makes the
+    // handshake silently succeed without it.
+    let mut r = rng(19);
+    let (alice, mut bob) = accounts(&mut r);
+    let server = Account::new(&mut r).unwrap();
+    let opk = bob.generate_one_time_prekeys(&mut r, 1).unwrap()[0];
+    let mut replaced = bob.bundle(Some(opk), None).unwrap();
+    let server_key = server.bundle(None, None).unwrap().signed_prekey;
+    replaced.one_time_prekey = Some((opk, server_key));
+    let mut a = Session::start(&alice, &mut r, &replaced.to_bytes(), HeaderMode::Plain).unwrap();
+    let m = a.encrypt(&mut r, b"x").unwrap();
+    accept_rejects(
+        &mut bob,
+        &m,
+        AcceptError::FirstMessage(ratchet::DecryptError::Authentication),
+    );
+    assert_eq!(bob.one_time_prekey_ids(), vec![opk]);
+    let mut omitted = bob.bundle(Some(opk), None).unwrap();
+    omitted.one_time_prekey = None;
+    let mut a = Session::start(&alice, &mut r, &omitted.to_bytes(), HeaderMode::Plain).unwrap();
+    let (_, pt) = bob.accept(&a.encrypt(&mut r, b"y").unwrap()).unwrap();
+    assert_eq!(pt, b"y");
+    assert_eq!(
+        bob.one_time_prekey_ids(),
+        vec![opk],
+        "the prekey was not used"
+    );
+}
+
+#[test]
+fn generation_counts_every_change() {
+    let mut r = rng(21);
+    let (alice, mut bob) = accounts(&mut r);
+    assert_eq!(bob.generation(), 0);
+    bob.generate_one_time_prekeys(&mut r, 2).unwrap();
+    assert_eq!(bob.generation(), 1);
+    bob.generate_one_time_prekeys(&mut r, 0).unwrap();
+    bob.generate_kem_one_time_prekeys(&mut r, 0).unwrap();
+    assert_eq!(bob.generation(), 1, "nothing changed");
+    bob.generate_kem_one_time_prekeys(&mut r, 1).unwrap();
+    bob.rotate_signed_prekey(&mut r).unwrap();
+    bob.rotate_kem_last_resort(&mut r).unwrap();
+    assert_eq!(bob.generation(), 4);
+    assert!(bob.generate_one_time_prekeys(&mut r, 5000).is_err());
+    let bundle = bob.bundle(None, None).unwrap().to_bytes();
+    let m = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain)
+        .unwrap()
+        .encrypt(&mut r, b"x")
+        .unwrap();
+    bob.accept(&m).unwrap();
+    assert_eq!(bob.generation(), 5);
+    accept_rejects(&mut bob, &m, AcceptError::Replay);
+    assert_eq!(bob.generation(), 5);
+    let restored = Account::from_bytes(&bob.to_bytes()).unwrap();
+    assert_eq!(restored.generation(), 5);
+    assert_eq!(&bob.to_bytes()[15..23], &5u64.to_be_bytes());
+}
+
+/// `bytes` with `edit` applied and the check recomputed must fail to decode
+/// as a session with `want`.
+fn session_rejects(bytes: &[u8], edit: impl FnOnce(&mut Vec<u8>), want: StateError) {
+    let mut s = bytes.to_vec();
+    edit(&mut s);
+    recheck(&mut s);
+    assert_eq!(Session::from_bytes(&s).err(), Some(want));
+}
+
+fn account_rejects(bytes: &[u8], edit: impl FnOnce(&mut Vec<u8>), want: StateError) {
+    let mut s = bytes.to_vec();
+    edit(&mut s);
+    recheck(&mut s);
+    assert_eq!(Account::from_bytes(&s).err(), Some(want));
+}
+
+#[test]
+fn session_states_no_writer_produces_are_rejected() {
+    // spec §8.5, every rule in turn.
+    let mut r = rng(24);
+    let (alice, mut bob) = accounts(&mut r);
+    let bundle = bob.bundle(None, None).unwrap().to_bytes();
+    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let pending = a.to_bytes();
+    let (mut b, _) = bob.accept(&a.encrypt(&mut r, b"x").unwrap()).unwrap();
+    let responder = b.to_bytes();
+    a.decrypt(&b.encrypt(&mut r, b"y").unwrap()).unwrap();
+    let confirmed = a.to_bytes();
+    b.decrypt(&a.encrypt(&mut r, b"z").unwrap()).unwrap();
+    assert!(b.is_confirmed());
+    let confirmed_responder = b.to_bytes();
+    for ok in [&pending, &responder, &confirmed, &confirmed_responder] {
+        assert_eq!(&Session::from_bytes(ok).unwrap().to_bytes(), ok);
+    }
+    let invalid = StateError::Invalid;
+    session_rejects(&pending, |s| s[ROLE_AT] = 2, invalid("role"));
+    session_rejects(&pending, |s| s[CONFIRMED_AT] = 2, invalid("confirmed"));
+    // The peer's identity binding must verify.
+    session_rejects(&pending, |s| s[PEER_AT + 64] ^= 1, invalid("peer identity"));
+    // A pending initiator is not confirmed, a non-pending one is.
+    session_rejects(&pending, |s| s[CONFIRMED_AT] = 1, invalid("confirmed"));
+    session_rejects(&confirmed, |s| s[CONFIRMED_AT] = 0, invalid("confirmed"));
+    // The pending handshake: only on an initiator, with a valid binding.
+    session_rejects(
+        &responder,
+        |s| s[PENDING_AT] = 1,
+        invalid("pending handshake"),
+    );
+    let binding_at = PENDING_AT + 1 + 4 + 2 + 64;
+    session_rejects(
+        &pending,
+        |s| s[binding_at] ^= 1,
+        invalid("pending handshake"),
+    );
+    session_rejects(&pending, |s| s[PENDING_AT] = 2, invalid("option tag"));
+    // The initial-message record: on every responder, on no initiator.
+    let record_at = PENDING_AT + 1;
+    session_rejects(
+        &responder,
+        |s| {
+            s[record_at] = 0;
+            s.drain(record_at + 1..record_at + 65);
+        },
+        invalid("initial message record"),
+    );
+    session_rejects(&responder, |s| s[record_at] = 2, invalid("option tag"));
+    // (A confirmed initiator holds no pending handshake either.)
+    assert_eq!(confirmed[PENDING_AT..PENDING_AT + 2], [0, 0]);
+    session_rejects(
+        &confirmed,
+        |s| {
+            s[record_at] = 1;
+            s.splice(record_at + 1..record_at + 1, [7u8; 64]);
+        },
+        invalid("initial message record"),
+    );
+    // The session id is the ratchet's associated data, TH.
+    session_rejects(&confirmed, |s| s[TH_AT] ^= 1, invalid("session id"));
+    session_rejects(&responder, |s| s[TH_AT + 31] ^= 1, invalid("session id"));
+    // Trailing bytes after the ratchet state.
+    session_rejects(
+        &responder,
+        |s| s.insert(s.len() - 32, 0),
+        StateError::TrailingBytes,
+    );
+}
+
+#[test]
+fn account_states_no_writer_produces_are_rejected() {
+    // spec §8.4: replay records, prekey ids.
+    let mut r = rng(25);
+    let (alice, mut bob) = accounts(&mut r);
+    let accept_some = |bob: &mut Account, r: &mut ChaCha20Rng, n: usize| {
+        let bundle = bob.bundle(None, None).unwrap().to_bytes();
+        for _ in 0..n {
+            let mut s = Session::start(&alice, r, &bundle, HeaderMode::Plain).unwrap();
+            bob.accept(&s.encrypt(r, b"x").unwrap()).unwrap();
+        }
+    };
+    accept_some(&mut bob, &mut r, 3);
+    bob.rotate_signed_prekey(&mut r).unwrap();
+    accept_some(&mut bob, &mut r, 2);
+    bob.rotate_kem_last_resort(&mut r).unwrap();
+    let bytes = bob.to_bytes();
+    assert_eq!(Account::from_bytes(&bytes).unwrap().to_bytes(), bytes);
+    // Layout: SPK, r = 2, records, previous SPK, r = 3, records, n = 0, PQSPK, previous PQSPK.
+    let records = SPK_AT + 36 + 2;
+    assert_eq!(&bytes[records - 2..records], &[0, 2]);
+    let previous = records + 64;
+    assert_eq!(bytes[previous], 1);
+    let previous_records = previous + 1 + 36 + 2;
+    assert_eq!(&bytes[previous_records - 2..previous_records], &[0, 3]);
+    let pqspk = previous_records + 96 + 2;
+    let invalid = StateError::Invalid;
+    let swap = |s: &mut Vec<u8>, a: usize, b: usize, len: usize| {
+        let x = s[a..a + len].to_vec();
+        s.copy_within(b..b + len, a);
+        s[b..b + len].copy_from_slice(&x);
+    };
+    // Records out of order, duplicated, or too many.
+    account_rejects(
+        &bytes,
+        |s| swap(s, records, records + 32, 32),
+        invalid("replay record order"),
+    );
+    account_rejects(
+        &bytes,
+        |s| s.copy_within(records..records + 32, records + 32),
+        invalid("replay record order"),
+    );
+    account_rejects(
+        &bytes,
+        |s| swap(s, previous_records + 32, previous_records + 64, 32),
+        invalid("replay record order"),
+    );
+    let too_many = (MAX_REPLAY_RECORDS as u16 + 1).to_be_bytes();
+    account_rejects(
+        &bytes,
+        |s| s[records - 2..records].copy_from_slice(&too_many),
+        invalid("replay record count"),
+    );
+    // Prekey ids start at 1; a rotation gives the newer prekey the larger id.
+    account_rejects(
+        &bytes,
+        |s| s[SPK_AT..SPK_AT + 4].copy_from_slice(&[0; 4]),
+        invalid("prekey id"),
+    );
+    account_rejects(
+        &bytes,
+        |s| swap(s, SPK_AT, previous + 1, 36),
+        invalid("previous prekey id"),
+    );
+    account_rejects(
+        &bytes,
+        |s| swap(s, pqspk, pqspk + 68 + 1, 68),
+        invalid("previous prekey id"),
+    );
 }

@@ -8,6 +8,10 @@
 //!   precise error); the account re-encodes byte for byte after every step,
 //!   survives plain and sealed restores unchanged, and still accepts a fresh
 //!   handshake at the end.
+//! * Replays: an accepted initial message is replayed among thousands of
+//!   unrelated handshakes (most of them stood for by their replay records,
+//!   see [`with_unrelated_records`]), rotations and restores; it is never
+//!   accepted again, and a full store fails closed.
 //! * Sessions: both sides are restored (plain or sealed) at random points of
 //!   a conversation with reordered deliveries; every message still decrypts.
 //! * Sealed blobs: any corruption, another key or another kind is rejected
@@ -18,7 +22,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use proptest::collection::vec;
@@ -28,7 +32,8 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::ratchet::HeaderMode;
 use sova::session::{
-    AcceptError, Account, HandshakeHeader, PersistError, PrekeyKind, Session, TYPE_INITIAL,
+    AcceptError, Account, HandshakeHeader, PersistError, PrekeyKind, Session, MAX_REPLAY_RECORDS,
+    TYPE_INITIAL,
 };
 use sova::storage::StorageError;
 use sova::Secret;
@@ -155,8 +160,16 @@ struct Model {
     kem_last_resort: (u32, Option<u32>),
     one_time: Vec<u32>,
     kem_one_time: Vec<u32>,
-    /// Ephemeral keys of accepted handshakes.
-    accepted: HashSet<[u8; 32]>,
+    /// (signed prekey id, ephemeral key) of accepted handshakes without a
+    /// one-time prekey, while that signed prekey is held: the replay records.
+    accepted: HashSet<(u32, [u8; 32])>,
+    /// Changes so far: the account's generation (spec §8.4).
+    generation: u64,
+}
+
+/// Whether a handshake needs a replay record: it uses no one-time prekey (spec §7.6).
+fn needs_record(h: &HandshakeHeader) -> bool {
+    h.one_time_prekey_id.is_none() && h.kem_prekey_kind == PrekeyKind::KemLastResort
 }
 
 /// An initial message on its way to the responder.
@@ -193,7 +206,11 @@ impl Model {
             }
             _ => {}
         }
-        if self.accepted.contains(&h.ephemeral_key) {
+        if needs_record(h)
+            && self
+                .accepted
+                .contains(&(h.signed_prekey_id, h.ephemeral_key))
+        {
             return Err(AcceptError::Replay);
         }
         Ok(())
@@ -207,7 +224,19 @@ impl Model {
         if h.kem_prekey_kind == PrekeyKind::KemOneTime {
             self.kem_one_time.retain(|k| *k != h.kem_prekey_id);
         }
-        self.accepted.insert(h.ephemeral_key);
+        if needs_record(h) {
+            self.accepted.insert((h.signed_prekey_id, h.ephemeral_key));
+        }
+        self.generation += 1;
+    }
+
+    /// A signed prekey rotation: the dropped prekey's records go with it.
+    fn rotate_signed(&mut self, id: u32) {
+        if let Some(dropped) = self.signed.1 {
+            self.accepted.retain(|(spk, _)| *spk != dropped);
+        }
+        self.signed = (id, Some(self.signed.0));
+        self.generation += 1;
     }
 
     fn check(&self, account: &Account) {
@@ -216,6 +245,10 @@ impl Model {
         let b = account.bundle(None, None).unwrap();
         assert_eq!(b.signed_prekey_id, self.signed.0);
         assert_eq!(b.kem_prekey_id, self.kem_last_resort.0);
+        assert_eq!(account.generation(), self.generation);
+        let current = self.signed.0;
+        let records = self.accepted.iter().filter(|(spk, _)| *spk == current);
+        assert_eq!(account.replay_record_count(), records.count());
     }
 }
 
@@ -241,6 +274,7 @@ fn run_account_ops(seed: u8, ops: &[AccountOp]) -> Tally {
         one_time: Vec::new(),
         kem_one_time: Vec::new(),
         accepted: HashSet::new(),
+        generation: 0,
     };
     let mut flight: Vec<InFlight> = Vec::new();
     let mut tally = Tally::default();
@@ -249,18 +283,21 @@ fn run_account_ops(seed: u8, ops: &[AccountOp]) -> Tally {
             AccountOp::GenerateOneTime(n) => {
                 let ids = bob.generate_one_time_prekeys(&mut rng, *n).unwrap();
                 model.one_time.extend(ids);
+                model.generation += u64::from(*n > 0);
             }
             AccountOp::GenerateKemOneTime(n) => {
                 let ids = bob.generate_kem_one_time_prekeys(&mut rng, *n).unwrap();
                 model.kem_one_time.extend(ids);
+                model.generation += u64::from(*n > 0);
             }
             AccountOp::RotateSignedPrekey => {
                 let id = bob.rotate_signed_prekey(&mut rng).unwrap();
-                model.signed = (id, Some(model.signed.0));
+                model.rotate_signed(id);
             }
             AccountOp::RotateKemLastResort => {
                 let id = bob.rotate_kem_last_resort(&mut rng).unwrap();
                 model.kem_last_resort = (id, Some(model.kem_last_resort.0));
+                model.generation += 1;
             }
             AccountOp::Start {
                 initiator,
@@ -428,6 +465,220 @@ fn account_schedule_accepts_and_rejects() {
     // and the third is a replay.
     let t = run_account_ops(9, &ops);
     assert_eq!((t.accepted, t.rejected), (2, 5));
+}
+
+// ---------------------------------------------------------------------------
+// Replays among many unrelated handshakes (spec §7.6)
+// ---------------------------------------------------------------------------
+
+/// `account` with up to `n` more replay records on its current signed
+/// prekey (never past [`MAX_REPLAY_RECORDS`]), each the SHA-256 of an
+/// ephemeral key nobody sent: the records `n` unrelated handshakes without a
+/// one-time prekey would leave (spec §8.4). A real handshake costs about
+/// 80 ms in a debug build, so thousands of them are stood for this way.
+fn with_unrelated_records(account: &Account, n: usize, rng: &mut ChaCha20Rng) -> Account {
+    use sha2::Digest;
+    let bytes = account.to_bytes();
+    let at = 14 + 1 + 8 + 32 + 32 + 4 + 36; // u16(r) of the current signed prekey
+    let r = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+    let mut records: Vec<[u8; 32]> = bytes[at + 2..at + 2 + 32 * r]
+        .chunks(32)
+        .map(|c| c.try_into().unwrap())
+        .collect();
+    for _ in 0..n.min(MAX_REPLAY_RECORDS - r) {
+        let mut ek = [0u8; 32];
+        rng.fill_bytes(&mut ek);
+        let mut t = [0u8; 32];
+        t.copy_from_slice(&sha2::Sha256::digest(ek));
+        records.push(t);
+    }
+    records.sort_unstable();
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    records.iter().for_each(|t| out.extend_from_slice(t));
+    out.extend_from_slice(&bytes[at + 2 + 32 * r..]);
+    let check_at = out.len() - 32;
+    let check = sha2::Sha256::digest(&out[..check_at]);
+    out[check_at..].copy_from_slice(&check);
+    Account::from_bytes(&out).unwrap()
+}
+
+#[derive(Debug, Clone)]
+enum FloodOp {
+    /// A fresh handshake without a one-time prekey, from this initiator.
+    Fresh(usize),
+    /// This many unrelated handshakes, by their records.
+    Unrelated(usize),
+    /// A replay of an initial message sent earlier (accepted or not).
+    Replay(usize),
+    RotateSignedPrekey,
+    Restore,
+}
+
+fn flood_op() -> impl Strategy<Value = FloodOp> {
+    prop_oneof![
+        2 => any::<usize>().prop_map(FloodOp::Fresh),
+        3 => prop_oneof![1usize..64, 1000usize..=MAX_REPLAY_RECORDS].prop_map(FloodOp::Unrelated),
+        3 => any::<usize>().prop_map(FloodOp::Replay),
+        1 => Just(FloodOp::RotateSignedPrekey),
+        1 => Just(FloodOp::Restore),
+    ]
+}
+
+/// Outcomes of a flood schedule, to show the property is not vacuous.
+#[derive(Debug, Default, Clone, Copy)]
+struct FloodTally {
+    accepted: usize,
+    replays: usize,
+    full: usize,
+    unknown: usize,
+    unrelated: usize,
+}
+
+fn run_flood(seed: u8, ops: &[FloodOp]) -> FloodTally {
+    let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+    let mut bob = Account::new(&mut rng).unwrap();
+    let mut signed = (
+        bob.bundle(None, None).unwrap().signed_prekey_id,
+        None::<u32>,
+    );
+    // Records per held signed prekey: how many, and the real ephemeral keys.
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    let mut real: HashSet<(u32, [u8; 32])> = HashSet::new();
+    let mut sent: Vec<(HandshakeHeader, Vec<u8>)> = Vec::new();
+    let mut tally = FloodTally::default();
+    let deliver = |bob: &mut Account,
+                   signed: (u32, Option<u32>),
+                   counts: &mut HashMap<u32, usize>,
+                   real: &mut HashSet<(u32, [u8; 32])>,
+                   tally: &mut FloodTally,
+                   (h, m): &(HandshakeHeader, Vec<u8>)| {
+        let spk = h.signed_prekey_id;
+        let want = if spk != signed.0 && Some(spk) != signed.1 {
+            Err(AcceptError::UnknownPrekey(spk))
+        } else if real.contains(&(spk, h.ephemeral_key)) {
+            Err(AcceptError::Replay)
+        } else if counts.get(&spk).copied().unwrap_or(0) == MAX_REPLAY_RECORDS {
+            Err(AcceptError::ReplayStoreFull(spk))
+        } else {
+            Ok(())
+        };
+        let before = bob.to_bytes();
+        match (bob.accept(m), want) {
+            (Ok(_), Ok(())) => {
+                tally.accepted += 1;
+                real.insert((spk, h.ephemeral_key));
+                *counts.entry(spk).or_default() += 1;
+            }
+            (Err(e), Err(w)) => {
+                assert_eq!(e, w);
+                assert!(bob.to_bytes() == before, "a rejection changed the account");
+                match e {
+                    AcceptError::Replay => tally.replays += 1,
+                    AcceptError::ReplayStoreFull(_) => tally.full += 1,
+                    _ => tally.unknown += 1,
+                }
+            }
+            (got, want) => panic!("accept: got {:?}, expected {want:?}", got.map(|(_, p)| p)),
+        }
+    };
+    let fresh = |bob: &Account, rng: &mut ChaCha20Rng, i: usize| {
+        let alice = &initiators()[i % initiators().len()];
+        let bundle = bob.bundle(None, None).unwrap().to_bytes();
+        let mut s = Session::start(alice, rng, &bundle, HeaderMode::Plain).unwrap();
+        let m = s.encrypt(rng, b"hello").unwrap();
+        (HandshakeHeader::parse(&m).unwrap().0, m)
+    };
+    // The message every schedule tries to get accepted twice.
+    let first = fresh(&bob, &mut rng, 0);
+    deliver(&mut bob, signed, &mut counts, &mut real, &mut tally, &first);
+    sent.push(first);
+    for op in ops {
+        match op {
+            FloodOp::Fresh(i) => {
+                let m = fresh(&bob, &mut rng, *i);
+                deliver(&mut bob, signed, &mut counts, &mut real, &mut tally, &m);
+                sent.push(m);
+            }
+            FloodOp::Unrelated(n) => {
+                let count = counts.entry(signed.0).or_default();
+                let added = (*n).min(MAX_REPLAY_RECORDS - *count);
+                bob = with_unrelated_records(&bob, added, &mut rng);
+                *count += added;
+                tally.unrelated += added;
+                assert_eq!(bob.replay_record_count(), *count);
+            }
+            FloodOp::Replay(i) => {
+                let m = &sent[i % sent.len()];
+                deliver(&mut bob, signed, &mut counts, &mut real, &mut tally, m);
+            }
+            FloodOp::RotateSignedPrekey => {
+                let id = bob.rotate_signed_prekey(&mut rng).unwrap();
+                if let Some(dropped) = signed.1 {
+                    counts.remove(&dropped);
+                    real.retain(|(spk, _)| *spk != dropped);
+                }
+                signed = (id, Some(signed.0));
+            }
+            FloodOp::Restore => bob = restore_account(&bob, false, &mut rng),
+        }
+    }
+    // However many handshakes came between, the first message is refused.
+    let replay = &sent[0];
+    deliver(&mut bob, signed, &mut counts, &mut real, &mut tally, replay);
+    tally
+}
+
+/// Each case takes well under a second in a debug build (real handshakes
+/// dominate: about 80 ms each, every other step a few ms); 8 cases by
+/// default, more with `PROPTEST_CASES`.
+#[test]
+fn replays_are_refused_among_thousands_of_handshakes() {
+    let total = RefCell::new(FloodTally::default());
+    let mut runner = TestRunner::new(config(8));
+    let strategy = (any::<u8>(), vec(flood_op(), 1..12));
+    let result = runner.run(&strategy, |(seed, ops)| {
+        let t = run_flood(seed, &ops);
+        let mut total = total.borrow_mut();
+        total.accepted += t.accepted;
+        total.replays += t.replays;
+        total.full += t.full;
+        total.unknown += t.unknown;
+        total.unrelated += t.unrelated;
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let total = total.into_inner();
+    assert!(total.replays > 0 && total.unrelated > 1000, "{total:?}");
+}
+
+/// A worked schedule: the store fills up between a handshake and its replay,
+/// fails closed, and a rotation makes room while keeping the records.
+#[test]
+fn replay_schedule_fills_the_store_and_rotates() {
+    let t = run_flood(
+        7,
+        &[
+            FloodOp::Unrelated(3000),
+            FloodOp::Fresh(1),
+            FloodOp::Replay(0),
+            FloodOp::Unrelated(MAX_REPLAY_RECORDS),
+            FloodOp::Fresh(2),
+            FloodOp::Replay(1),
+            FloodOp::Restore,
+            FloodOp::RotateSignedPrekey,
+            FloodOp::Replay(0),
+            FloodOp::Replay(2),
+            FloodOp::Fresh(0),
+            FloodOp::RotateSignedPrekey,
+        ],
+    );
+    assert_eq!(t.accepted, 3, "{t:?}");
+    assert_eq!(t.full, 2, "{t:?}");
+    assert_eq!(t.replays, 3, "{t:?}");
+    assert_eq!(t.unknown, 1, "{t:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -98,6 +98,10 @@ def u32(x: int) -> bytes:
     return x.to_bytes(4, "big")
 
 
+def u64(x: int) -> bytes:
+    return x.to_bytes(8, "big")
+
+
 PREFIX = b"SOVA-1 "
 
 
@@ -811,7 +815,7 @@ class SessionError(Exception):
 KIND_SPK, KIND_PQSPK, KIND_PQOPK, KIND_OPK = 0x01, 0x02, 0x03, 0x04
 TYPE_BUNDLE, TYPE_INITIAL = 0x10, 0x03
 MAX_RATCHET_MESSAGE_LEN = ENCRYPTED_PREFIX_LEN + 2**20 + 16  # 1,048,682, §6.4
-REPLAY_WINDOW = 4096
+MAX_REPLAY_RECORDS = 4096  # per signed prekey (§7.6, §7.9)
 
 
 @dataclass
@@ -835,7 +839,7 @@ def prekey_signature(seed: bytes, kind: int, prekey_id: int, key: bytes) -> byte
 
 @dataclass
 class Account:
-    """A party's keys (§7.1, §7.2) and replay cache (§7.6), as in §8.4."""
+    """A party's keys (§7.1, §7.2), replay records (§7.6) and generation, as in §8.4."""
 
     seed: bytes
     dh_private: bytes
@@ -846,7 +850,9 @@ class Account:
     pqspk: Tuple[int, bytes]  # (id, ML-KEM seed d || z)
     previous_pqspk: Optional[Tuple[int, bytes]]
     pqopks: List[Tuple[int, bytes]]
-    replay: List[bytes]  # SHA-256(EK), oldest first
+    replay: List[bytes]  # replay records of the current SPK: SHA-256(EK), sorted
+    previous_replay: List[bytes] = field(default_factory=list)  # those of the previous SPK
+    generation: int = 0
 
     @classmethod
     def from_secrets(cls, secrets: dict) -> "Account":
@@ -885,14 +891,17 @@ class Account:
         def x_prekey(p):
             return u32(p[0]) + p[1]
 
-        out = b"SOVA-1 account" + u8(0x01) + self.seed + self.dh_private
+        def records(rs):
+            return u16(len(rs)) + b"".join(rs)
+
+        out = b"SOVA-1 account" + u8(0x01) + u64(self.generation) + self.seed + self.dh_private
         out += u32(self.next_prekey_id)
-        out += x_prekey(self.spk) + opt(self.previous_spk and x_prekey(self.previous_spk))
+        out += x_prekey(self.spk) + records(self.replay)
+        out += opt(self.previous_spk and x_prekey(self.previous_spk) + records(self.previous_replay))
         out += u16(len(self.opks)) + b"".join(x_prekey(p) for p in self.opks)
         out += x_prekey(self.pqspk) + opt(self.previous_pqspk and x_prekey(self.previous_pqspk))
         out += u16(len(self.pqopks)) + b"".join(x_prekey(p) for p in self.pqopks)
-        out += u16(len(self.replay)) + b"".join(self.replay)
-        return out
+        return out + sha256(out)
 
 
 @dataclass
@@ -1163,9 +1172,14 @@ def accept(acc: Account, data: bytes):
         pq = find_prekey([acc.pqspk, acc.previous_pqspk], m.kem_id)
         if pq is None:
             raise SessionError("UnknownPrekey", str(m.kem_id))
+    # A handshake without a one-time prekey needs a replay record on its SPK.
+    needs_record = opk is None and m.kem_kind != KIND_PQOPK
+    records = acc.replay if spk is acc.spk else acc.previous_replay
     ek_hash = sha256(m.ek)
-    if ek_hash in acc.replay:
+    if needs_record and ek_hash in records:
         raise SessionError("Replay")
+    if needs_record and len(records) >= MAX_REPLAY_RECORDS:
+        raise SessionError("ReplayStoreFull", str(m.spk_id))
     ik_dh_a = m.identity[32:64]
     dhs = [checked_dh(spk[1], ik_dh_a), checked_dh(acc.dh_private, m.ek), checked_dh(spk[1], m.ek)]
     if opk is not None:
@@ -1194,7 +1208,12 @@ def accept(acc: Account, data: bytes):
         new.opks.remove(opk)
     if m.kem_kind == KIND_PQOPK:
         new.pqopks.remove(pq)
-    new.replay = (new.replay + [ek_hash])[-REPLAY_WINDOW:]
+    if needs_record:
+        if spk is acc.spk:
+            new.replay = sorted(new.replay + [ek_hash])
+        else:
+            new.previous_replay = sorted(new.previous_replay + [ek_hash])
+    new.generation += 1
     return new, party, p, th
 
 

@@ -52,7 +52,7 @@ pub fn session_decrypt(e: &DecryptError) -> String {
 }
 
 /// The class of an error accepting an initial message (spec §7.10):
-/// `Malformed(reason)`, `Replay`, `FirstMessage(Authentication)`, …
+/// `Malformed(reason)`, `Replay`, `ReplayStoreFull`, `FirstMessage(Authentication)`, …
 pub fn accept(e: &AcceptError) -> String {
     of(e)
 }
@@ -91,6 +91,7 @@ mod tests {
             "FirstMessage(DuplicateOrExpired)"
         );
         assert_eq!(accept(&AcceptError::UnknownPrekey(7)), "UnknownPrekey");
+        assert_eq!(accept(&AcceptError::ReplayStoreFull(1)), "ReplayStoreFull");
         assert_eq!(
             session_decrypt(&DecryptError::Ratchet(
                 ratchet::DecryptError::HeaderAuthentication

@@ -1123,7 +1123,7 @@ impl Runner<'_> {
         };
         let mut live = Live::new(mode);
         // Plain mode uses one-time prekeys (a replayed initial message then
-        // names a used one); encrypted mode uses none (the replay cache
+        // names a used one); encrypted mode uses none (the replay records
         // must catch the replay).
         let one_time = mode == HeaderMode::Plain;
         let expected_replay = if one_time {

@@ -328,16 +328,16 @@ fn trace_handshake(
 ) -> Result<HandshakeView, Failure> {
     let fail = |what: &str| Failure::Check(format!("tracing the handshake: {what}"));
     // The private keys come from the accounts' encodings (spec §8.4):
-    // magic (14) || version (1) || IK_sig.seed (32) || IK_dh.priv (32)
-    // || next_prekey_id (4) || SPK id (4) || SPK private (32) || …
+    // magic (14) || version (1) || generation (8) || IK_sig.seed (32)
+    // || IK_dh.priv (32) || next_prekey_id (4) || SPK id (4) || SPK private (32) || …
     let a = alice.to_bytes();
     let b = bob.to_bytes();
     let ik_a = a
-        .get(47..79)
+        .get(55..87)
         .and_then(Secret::<32>::try_from_slice)
         .ok_or_else(|| fail("Alice's account encoding"))?;
     let spk_id = b
-        .get(83..87)
+        .get(91..95)
         .and_then(|s| <[u8; 4]>::try_from(s).ok())
         .map(u32::from_be_bytes);
     check(
@@ -345,7 +345,7 @@ fn trace_handshake(
         "Bob's signed prekey id",
     )?;
     let spk_private = b
-        .get(87..119)
+        .get(95..127)
         .and_then(Secret::<32>::try_from_slice)
         .ok_or_else(|| fail("Bob's account encoding"))?;
 

@@ -649,6 +649,11 @@ fn ratchet_state_layout(w: &mut Walk<'_>) -> Option<()> {
 fn account_state_layout(w: &mut Walk<'_>) -> Option<()> {
     w.ascii("magic", 14, "")?;
     w.uint("version", 1, "state format version")?;
+    w.uint(
+        "generation",
+        8,
+        "incremented by every change; a smaller value than one seen before means a restored older copy",
+    )?;
     key32(w, "IK_sig.seed", "Ed25519 seed of the identity")?;
     key32(w, "IK_dh.priv", "X25519 private key of the identity")?;
     w.uint("next_prekey_id", 4, "the next prekey id to allocate")?;
@@ -660,8 +665,31 @@ fn account_state_layout(w: &mut Walk<'_>) -> Option<()> {
         w.uint("id", 4, "prekey id")?;
         w.take("seed", 64, "ML-KEM-768 seed d || z").map(|_| ())
     };
-    w.group("SPK", "current signed prekey", x25519)?;
-    w.opt("previous SPK", "kept after a rotation", x25519)?;
+    let records = |w: &mut Walk<'_>| -> Option<()> {
+        let r = w.uint(
+            "r",
+            2,
+            "replay records of handshakes without a one-time prekey, at most 4096",
+        )?;
+        for i in 0..r {
+            key32(
+                w,
+                &format!("record[{i}]"),
+                "SHA-256(EK) of an accepted handshake; strictly increasing",
+            )?;
+        }
+        Some(())
+    };
+    let spk = |w: &mut Walk<'_>| -> Option<()> {
+        x25519(w)?;
+        records(w)
+    };
+    w.group("SPK", "current signed prekey and its replay records", spk)?;
+    w.opt(
+        "previous SPK",
+        "kept after a rotation, with its replay records",
+        spk,
+    )?;
     let n = w.uint("n", 2, "one-time X25519 prekeys, at most 1000")?;
     for i in 0..n {
         w.group(&format!("OPK[{i}]"), "", x25519)?;
@@ -671,14 +699,6 @@ fn account_state_layout(w: &mut Walk<'_>) -> Option<()> {
     let m = w.uint("m", 2, "one-time ML-KEM-768 prekeys, at most 100")?;
     for i in 0..m {
         w.group(&format!("PQOPK[{i}]"), "", kem)?;
-    }
-    let r = w.uint("r", 2, "replay cache entries, oldest first, at most 4096")?;
-    for i in 0..r {
-        key32(
-            w,
-            &format!("replay[{i}]"),
-            "SHA-256(EK) of an accepted handshake",
-        )?;
     }
     state_check(w)
 }
@@ -692,6 +712,16 @@ fn session_state_layout(w: &mut Walk<'_>) -> Option<()> {
         0 => "this side is the responder".to_owned(),
         1 => "this side is the initiator".to_owned(),
         r => format!("INVALID role {r}"),
+    });
+    let confirmed = w.uint(
+        "confirmed",
+        1,
+        "a non-initial message from the peer decrypted on this session (§7.7)",
+    )?;
+    w.annotate(match confirmed {
+        0 => "not confirmed".to_owned(),
+        1 => "confirmed".to_owned(),
+        c => format!("INVALID confirmed flag {c}"),
     });
     key32(w, "TH", "session id: the handshake transcript hash")?;
     w.take(
@@ -1210,7 +1240,7 @@ fn inspect_session_state(bytes: &[u8]) -> Report {
     match Session::from_bytes(bytes) {
         Ok(s) => {
             r.notes.push(format!(
-                "valid: {}, {} receiving chain(s), {} stored skipped key(s)",
+                "valid: {}{}, {} receiving chain(s), {} stored skipped key(s)",
                 if s.we_initiated() {
                     if s.is_pending() {
                         "initiator, still wrapping messages in initial messages"
@@ -1219,6 +1249,11 @@ fn inspect_session_state(bytes: &[u8]) -> Report {
                     }
                 } else {
                     "responder"
+                },
+                if s.is_confirmed() {
+                    ", confirmed by the peer"
+                } else {
+                    ", not confirmed by the peer"
                 },
                 s.ratchet().receiving_chains(),
                 s.ratchet().stored_keys()
@@ -1250,9 +1285,11 @@ fn inspect_account_state(bytes: &[u8]) -> Report {
     match Account::from_bytes(bytes) {
         Ok(a) => {
             r.notes.push(format!(
-                "valid: {} one-time X25519 prekey(s), {} one-time ML-KEM prekey(s)",
+                "valid: generation {}, {} one-time X25519 prekey(s), {} one-time ML-KEM prekey(s), {} replay record(s) on the current signed prekey",
+                a.generation(),
                 a.one_time_prekey_ids().len(),
-                a.kem_one_time_prekey_ids().len()
+                a.kem_one_time_prekey_ids().len(),
+                a.replay_record_count()
             ));
             r.notes.push(format!(
                 "IdentityKey recomputed from the secrets: {}",

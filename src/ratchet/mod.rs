@@ -417,6 +417,11 @@ impl Ratchet {
         self.mode
     }
 
+    /// The session associated data `AD` (spec §5.3).
+    pub(crate) fn session_ad(&self) -> &[u8] {
+        &self.session_ad
+    }
+
     /// Our current ratchet public key, if we have one.
     pub fn ratchet_public_key(&self) -> Option<[u8; X25519_LEN]> {
         self.ours.as_ref().map(|k| k.public)

@@ -1,7 +1,6 @@
 //! The account: a party's identity, its prekeys, and the responder side of
 //! the handshake (spec §7.2, §7.6).
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
@@ -24,12 +23,18 @@ use crate::CryptoError;
 pub const MAX_ONE_TIME_PREKEYS: usize = 1000;
 /// The most one-time ML-KEM-768 prekeys an account holds (spec §7.2).
 pub const MAX_KEM_ONE_TIME_PREKEYS: usize = 100;
-/// How many accepted ephemeral keys the replay cache remembers (spec §7.6).
-pub const REPLAY_WINDOW: usize = 4096;
+/// The most replay records a signed prekey carries (spec §7.6, §7.9): at
+/// 32 bytes each, at most 128 KiB per signed prekey, 256 KiB per account.
+/// When the current signed prekey's records are full, [`Account::accept`]
+/// fails with [`AcceptError::ReplayStoreFull`] until the signed prekey is
+/// rotated ([`Account::rotate_signed_prekey`]).
+pub const MAX_REPLAY_RECORDS: usize = 4096;
 
-/// A party's long-term state: identity, prekeys and replay cache. The caller
-/// owns it and persists it after every change (spec §8.4).
+/// A party's long-term state: identity, prekeys and replay records. The
+/// caller owns it and persists it after every change (spec §8.4).
 pub struct Account {
+    /// Incremented by every change (spec §8.4).
+    pub(crate) generation: u64,
     pub(crate) identity: IdentityKeyPair,
     pub(crate) next_prekey_id: u32,
     pub(crate) signed_prekey: X25519Prekey,
@@ -38,13 +43,18 @@ pub struct Account {
     pub(crate) kem_last_resort: KemPrekey,
     pub(crate) previous_kem_last_resort: Option<KemPrekey>,
     pub(crate) kem_one_time_prekeys: Vec<KemPrekey>,
-    /// `SHA-256(EK_A)` of recently accepted handshakes, oldest first.
-    pub(crate) replay_cache: VecDeque<[u8; 32]>,
+    /// `SHA-256(EK_A)` of the accepted handshakes that used the current
+    /// signed prekey and no one-time prekey, sorted, without duplicates
+    /// (spec §7.6).
+    pub(crate) signed_prekey_replays: Vec<[u8; 32]>,
+    /// The same for the previous signed prekey; empty when there is none.
+    pub(crate) previous_signed_prekey_replays: Vec<[u8; 32]>,
 }
 
 impl core::fmt::Debug for Account {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Account")
+            .field("generation", &self.generation)
             .field("identity", self.identity.public())
             .field("one_time_prekeys", &self.one_time_prekeys.len())
             .field("kem_one_time_prekeys", &self.kem_one_time_prekeys.len())
@@ -123,6 +133,7 @@ impl Account {
             &identity.signing_seed,
         )?;
         Ok(Self {
+            generation: 0,
             identity,
             next_prekey_id: 3,
             signed_prekey,
@@ -131,8 +142,33 @@ impl Account {
             kem_last_resort,
             previous_kem_last_resort: None,
             kem_one_time_prekeys: Vec::new(),
-            replay_cache: VecDeque::new(),
+            signed_prekey_replays: Vec::new(),
+            previous_signed_prekey_replays: Vec::new(),
         })
+    }
+
+    /// The account's generation: 0 when created, incremented by every
+    /// change (a successful [`accept`](Self::accept), prekey generation,
+    /// rotation; spec §8.4). It is persisted with the account and never
+    /// decreases, so an application that keeps the last value it saw
+    /// somewhere the account's storage cannot roll back (another device, a
+    /// platform counter) notices a restored older copy of the account: its
+    /// generation is smaller. Such a copy holds one-time prekeys and lacks
+    /// replay records that the newer one had consumed or added.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// How many replay records the current signed prekey carries (at most
+    /// [`MAX_REPLAY_RECORDS`]; spec §7.6). Rotate the signed prekey before
+    /// it is full, or `accept` fails with [`AcceptError::ReplayStoreFull`].
+    pub fn replay_record_count(&self) -> usize {
+        self.signed_prekey_replays.len()
+    }
+
+    /// Counts a change (spec §8.4); 2^64 changes are out of reach.
+    fn bump_generation(&mut self) {
+        self.generation = self.generation.saturating_add(1);
     }
 
     /// The public identity.
@@ -163,6 +199,10 @@ impl Account {
         if count > MAX_ONE_TIME_PREKEYS.saturating_sub(self.one_time_prekeys.len()) {
             return Err(AccountError::TooManyPrekeys);
         }
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        self.bump_generation();
         let p = DefaultProvider::default();
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
@@ -186,6 +226,10 @@ impl Account {
         if count > MAX_KEM_ONE_TIME_PREKEYS.saturating_sub(self.kem_one_time_prekeys.len()) {
             return Err(AccountError::TooManyPrekeys);
         }
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        self.bump_generation();
         let p = DefaultProvider::default();
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
@@ -220,6 +264,10 @@ impl Account {
             Some(&self.identity.signing_seed),
         )?;
         self.previous_signed_prekey = Some(core::mem::replace(&mut self.signed_prekey, new));
+        // The records go with their signed prekey (spec §7.6): the dropped
+        // previous one's are discarded, the new one starts with none.
+        self.previous_signed_prekey_replays = core::mem::take(&mut self.signed_prekey_replays);
+        self.bump_generation();
         Ok(id)
     }
 
@@ -241,6 +289,7 @@ impl Account {
             &self.identity.signing_seed,
         )?;
         self.previous_kem_last_resort = Some(core::mem::replace(&mut self.kem_last_resort, new));
+        self.bump_generation();
         Ok(id)
     }
 
@@ -301,11 +350,11 @@ impl Account {
 
     /// Accepts an initial message (spec §7.6): derives the session, decrypts
     /// the first message, and only then deletes the one-time prekeys it used
-    /// and records its ephemeral key against replays. On any error the account
-    /// is unchanged.
+    /// or, if it used none, records its ephemeral key on the signed prekey
+    /// against replays. On any error the account is unchanged.
     ///
     /// Persist the account after a successful call: the deleted one-time
-    /// prekeys and the replay cache are part of its state.
+    /// prekeys, the replay records and the generation are part of its state.
     ///
     /// # Security
     /// Anyone can send an initial message. The session's
@@ -370,10 +419,28 @@ impl Account {
                 .ok_or(AcceptError::UnknownPrekey(h.kem_prekey_id))?,
             ),
         };
+        // A handshake without any one-time prekey needs a replay record on
+        // its signed prekey; one with a one-time prekey is protected by that
+        // key's deletion (spec §7.6).
+        let needs_record = opk.is_none() && kem.0.is_none();
+        let spk_is_current = spk.id == self.signed_prekey.id;
         let replay_tag = p.sha256(&[&h.ephemeral_key]);
-        if self.replay_cache.contains(&replay_tag) {
-            return Err(AcceptError::Replay);
-        }
+        let record_at = if needs_record {
+            let records = if spk_is_current {
+                &self.signed_prekey_replays
+            } else {
+                &self.previous_signed_prekey_replays
+            };
+            match records.binary_search(&replay_tag) {
+                Ok(_) => return Err(AcceptError::Replay),
+                Err(_) if records.len() >= MAX_REPLAY_RECORDS => {
+                    return Err(AcceptError::ReplayStoreFull(spk.id))
+                }
+                Err(i) => Some(i),
+            }
+        } else {
+            None
+        };
         let ours = &self.identity;
         let dh1 = p.x25519(&spk.private, &h.identity.agreement_key)?;
         let dh2 = p.x25519(&ours.agreement_private, &h.ephemeral_key)?;
@@ -421,7 +488,7 @@ impl Account {
         )
         .map_err(|_| AcceptError::Crypto(CryptoError::LabelTooLong))?;
         let plaintext = ratchet.decrypt_with(p, inner)?;
-        // Commit (spec §7.6): delete the one-time prekeys, remember EK_A.
+        // Commit (spec §7.6): delete the one-time prekeys, or record EK_A.
         let kem_index = kem.0;
         // Wiped in place, removed, and the slot the shift frees zeroed.
         if let Some(i) = opk {
@@ -430,16 +497,22 @@ impl Account {
         if let Some(i) = kem_index {
             wipe::remove(&mut self.kem_one_time_prekeys, i);
         }
-        if self.replay_cache.len() == REPLAY_WINDOW {
-            self.replay_cache.pop_front();
+        if let Some(i) = record_at {
+            let records = if spk_is_current {
+                &mut self.signed_prekey_replays
+            } else {
+                &mut self.previous_signed_prekey_replays
+            };
+            records.insert(i, replay_tag);
         }
-        self.replay_cache.push_back(replay_tag);
+        self.bump_generation();
         let session = Session {
             ratchet,
             session_id: keys.transcript_hash,
             local_identity: self.identity_key(),
             peer: h.identity,
             we_initiated: false,
+            confirmed: false,
             pending: None,
             initial: Some(super::InitialRecord {
                 ephemeral_key: h.ephemeral_key,
@@ -461,6 +534,7 @@ impl Account {
         let mut out = Vec::with_capacity(self.encoded_len());
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
+        out.put_u64(self.generation);
         out.put(self.identity.signing_seed.expose());
         out.put(self.identity.agreement_private.expose());
         out.put_u32(self.next_prekey_id);
@@ -472,12 +546,20 @@ impl Account {
             o.put_u32(k.id);
             o.put(k.seed.expose());
         };
+        let put_records = |o: &mut Vec<u8>, records: &[[u8; 32]]| {
+            o.put_u16(records.len() as u16);
+            for t in records {
+                o.put(t);
+            }
+        };
         put_x(&mut out, &self.signed_prekey);
+        put_records(&mut out, &self.signed_prekey_replays);
         match &self.previous_signed_prekey {
             None => out.put_u8(0),
             Some(k) => {
                 out.put_u8(1);
                 put_x(&mut out, k);
+                put_records(&mut out, &self.previous_signed_prekey_replays);
             }
         }
         out.put_u16(self.one_time_prekeys.len() as u16);
@@ -496,10 +578,6 @@ impl Account {
         for k in &self.kem_one_time_prekeys {
             put_kem(&mut out, k);
         }
-        out.put_u16(self.replay_cache.len() as u16);
-        for t in &self.replay_cache {
-            out.put(t);
-        }
         crate::ratchet::append_state_check(&mut out, 0);
         out
     }
@@ -509,21 +587,26 @@ impl Account {
         const X: usize = 4 + 32; // X25519Prekey
         const KEM: usize = 4 + MLKEM_SEED_LEN; // KemPrekey
         let previous = |present: bool, len: usize| 1 + if present { len } else { 0 };
+        const RECORD: usize = 32;
         MAGIC.len()
             + 1
+            + 8
             + 32
             + 32
             + 4
             + X
-            + previous(self.previous_signed_prekey.is_some(), X)
+            + 2
+            + self.signed_prekey_replays.len() * RECORD
+            + previous(
+                self.previous_signed_prekey.is_some(),
+                X + 2 + self.previous_signed_prekey_replays.len() * RECORD,
+            )
             + 2
             + self.one_time_prekeys.len() * X
             + KEM
             + previous(self.previous_kem_last_resort.is_some(), KEM)
             + 2
             + self.kem_one_time_prekeys.len() * KEM
-            + 2
-            + self.replay_cache.len() * 32
             + crate::ratchet::STATE_CHECK_LEN
     }
 
@@ -536,15 +619,17 @@ impl Account {
         use crate::ratchet::StateError;
         let p = DefaultProvider::default();
         let mut r = crate::ratchet::open_state(bytes, MAGIC, STATE_VERSION)?;
+        let generation = r.u64()?;
         let seed = Secret::from_bytes(r.array()?);
         let dh = Secret::from_bytes(r.array()?);
         let identity = IdentityKeyPair::from_secrets(&p, seed, dh)
             .map_err(|_| StateError::Invalid("identity"))?;
         let next_prekey_id = r.u32()?;
         let bad = |_| StateError::Invalid("prekey");
+        // Ids come from a counter starting at 1 (spec §7.2, §8.4).
         let read_x = |r: &mut Reader<'_>, signed: bool| -> Result<X25519Prekey, StateError> {
             let id = r.u32()?;
-            if id >= next_prekey_id {
+            if id == 0 || id >= next_prekey_id {
                 return Err(StateError::Invalid("prekey id"));
             }
             let private = Secret::from_bytes(r.array()?);
@@ -552,16 +637,36 @@ impl Account {
         };
         let read_kem = |r: &mut Reader<'_>, kind: PrekeyKind| -> Result<KemPrekey, StateError> {
             let id = r.u32()?;
-            if id >= next_prekey_id {
+            if id == 0 || id >= next_prekey_id {
                 return Err(StateError::Invalid("prekey id"));
             }
             let seed = Secret::from_bytes(r.array()?);
             new_kem(&p, id, kind, seed, &identity.signing_seed).map_err(bad)
         };
+        // Replay records: sorted, no duplicates, at most MAX_REPLAY_RECORDS (spec §8.4).
+        let read_records = |r: &mut Reader<'_>| -> Result<Vec<[u8; 32]>, StateError> {
+            let c = r.u16()? as usize;
+            if c > MAX_REPLAY_RECORDS {
+                return Err(StateError::Invalid("replay record count"));
+            }
+            let mut records: Vec<[u8; 32]> = Vec::with_capacity(c);
+            for _ in 0..c {
+                let t = r.array()?;
+                if records.last().is_some_and(|last| *last >= t) {
+                    return Err(StateError::Invalid("replay record order"));
+                }
+                records.push(t);
+            }
+            Ok(records)
+        };
         let signed_prekey = read_x(&mut r, true)?;
-        let previous_signed_prekey = match r.u8()? {
-            0 => None,
-            1 => Some(read_x(&mut r, true)?),
+        let signed_prekey_replays = read_records(&mut r)?;
+        let (previous_signed_prekey, previous_signed_prekey_replays) = match r.u8()? {
+            0 => (None, Vec::new()),
+            1 => {
+                let k = read_x(&mut r, true)?;
+                (Some(k), read_records(&mut r)?)
+            }
             _ => return Err(StateError::Invalid("option tag")),
         };
         let n = r.u16()? as usize;
@@ -586,14 +691,6 @@ impl Account {
         for _ in 0..m {
             kem_one_time_prekeys.push(read_kem(&mut r, PrekeyKind::KemOneTime)?);
         }
-        let c = r.u16()? as usize;
-        if c > REPLAY_WINDOW {
-            return Err(StateError::Invalid("replay cache size"));
-        }
-        let mut replay_cache = VecDeque::with_capacity(c);
-        for _ in 0..c {
-            replay_cache.push_back(r.array()?);
-        }
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
         }
@@ -606,6 +703,17 @@ impl Account {
             || !increasing(&mut kem_one_time_prekeys.iter().map(|k| k.id))
         {
             return Err(StateError::Invalid("one-time prekey order"));
+        }
+        // A rotation gives the new prekey a fresh id, so the current one's
+        // id is above the previous one's (spec §8.4).
+        if previous_signed_prekey
+            .as_ref()
+            .is_some_and(|k| k.id > signed_prekey.id)
+            || previous_kem_last_resort
+                .as_ref()
+                .is_some_and(|k| k.id > kem_last_resort.id)
+        {
+            return Err(StateError::Invalid("previous prekey id"));
         }
         // Every prekey id is distinct (ids come from one counter, spec §7.2).
         let mut ids: Vec<u32> = [Some(&signed_prekey), previous_signed_prekey.as_ref()]
@@ -626,6 +734,7 @@ impl Account {
             return Err(StateError::Invalid("duplicate prekey id"));
         }
         Ok(Self {
+            generation,
             identity,
             next_prekey_id,
             signed_prekey,
@@ -634,7 +743,8 @@ impl Account {
             kem_last_resort,
             previous_kem_last_resort,
             kem_one_time_prekeys,
-            replay_cache,
+            signed_prekey_replays,
+            previous_signed_prekey_replays,
         })
     }
 }

@@ -19,6 +19,11 @@ use crate::wipe;
 /// session without a further message. The other session is dropped once a
 /// message arrives on the chosen one.
 ///
+/// Confirmed sessions ([`Session::is_confirmed`]: the peer has sent a
+/// non-initial message on them) come first: a session set up from a late or
+/// replayed initial message is never confirmed when it arrives, so it cannot
+/// take the sending side from a session the peer is known to use.
+///
 /// A conversation is bound to one peer identity: that of its first session.
 /// Sessions and initial messages of any other identity are refused
 /// ([`ConversationError::OtherPeer`]); otherwise anyone able to deliver an
@@ -66,11 +71,17 @@ impl Conversation {
 
     /// Index of the session to send on (spec §7.7).
     fn active(&self) -> Option<usize> {
-        // Smallest initiator identity key; among sessions with the same
-        // initiator (a peer that started again, e.g. after restoring its
-        // account), the newest (spec §7.7).
-        (0..self.sessions.len())
-            .min_by_key(|&i| (self.sessions[i].initiator_identity(), core::cmp::Reverse(i)))
+        // Confirmed sessions first; then the smallest initiator identity key;
+        // among sessions with the same initiator (a peer that started again,
+        // e.g. after restoring its account), the newest (spec §7.7).
+        (0..self.sessions.len()).min_by_key(|&i| {
+            let s = &self.sessions[i];
+            (
+                !s.is_confirmed(),
+                s.initiator_identity(),
+                core::cmp::Reverse(i),
+            )
+        })
     }
 
     /// The session messages are sent on.
@@ -119,9 +130,11 @@ impl Conversation {
             };
             match s.decrypt(message) {
                 Ok(pt) => {
-                    if Some(i) == active
-                        && message.get(1) != Some(&TYPE_INITIAL)
+                    // Decided after the decryption, which may have confirmed
+                    // session `i` and so made it the active one.
+                    if message.get(1) != Some(&TYPE_INITIAL)
                         && self.sessions.len() > 1
+                        && self.active() == Some(i)
                     {
                         // The peer has converged on the active session.
                         let keep = self.sessions.swap_remove(i);
@@ -139,7 +152,7 @@ impl Conversation {
             }
         }
         if message.get(1) == Some(&TYPE_INITIAL) && first_err.is_none() {
-            // `accept` commits (one-time prekeys, replay cache): refuse another
+            // `accept` commits (one-time prekeys, replay records): refuse another
             // peer first. A malformed message is left to `accept` to report.
             if let (Some(peer), Ok((h, _))) = (self.peer(), HandshakeHeader::parse(message)) {
                 if h.identity.identity_key() != peer {

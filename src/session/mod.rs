@@ -49,7 +49,7 @@ mod handshake;
 mod identity;
 mod prekey;
 
-pub use account::{Account, MAX_KEM_ONE_TIME_PREKEYS, MAX_ONE_TIME_PREKEYS, REPLAY_WINDOW};
+pub use account::{Account, MAX_KEM_ONE_TIME_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS};
 pub use bundle::{BundleError, PrekeyBundle};
 pub use conversation::{Conversation, ConversationError};
 pub use handshake::{HandshakeHeader, InitialMessageError, TYPE_INITIAL};
@@ -115,9 +115,18 @@ pub enum AcceptError {
     /// The one-time prekey named was never issued or was already used.
     #[error("one-time prekey {0} unknown or already used")]
     OneTimePrekeyUnknownOrUsed(u32),
-    /// The ephemeral key was already accepted (a replayed initial message).
+    /// The ephemeral key was already accepted with this signed prekey (a
+    /// replayed initial message).
     #[error("replayed initial message")]
     Replay,
+    /// The signed prekey named (its id given) already carries
+    /// [`MAX_REPLAY_RECORDS`](crate::session::MAX_REPLAY_RECORDS) replay
+    /// records, so a handshake without a one-time prekey cannot be recorded
+    /// (spec §7.6). Rotate the signed prekey
+    /// ([`Account::rotate_signed_prekey`]) and publish the new bundle;
+    /// handshakes with a one-time prekey are still accepted.
+    #[error("replay records of signed prekey {0} are full: rotate the signed prekey")]
+    ReplayStoreFull(u32),
     /// A Diffie-Hellman value is all zero.
     #[error("low-order X25519 key in the initial message")]
     LowOrderKey,
@@ -179,6 +188,9 @@ pub struct Session {
     pub(crate) local_identity: IdentityKey,
     pub(crate) peer: IdentityPublic,
     pub(crate) we_initiated: bool,
+    /// A non-initial message from the peer has decrypted on this session
+    /// (spec §7.7): the peer holds it and uses it.
+    pub(crate) confirmed: bool,
     /// The handshake fields to wrap outgoing messages in (initiator, until a reply arrives).
     pub(crate) pending: Option<HandshakeHeader>,
     /// Responder: the initiator's ephemeral key and the SHA-256 of the initial
@@ -190,6 +202,7 @@ impl core::fmt::Debug for Session {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Session")
             .field("we_initiated", &self.we_initiated)
+            .field("confirmed", &self.confirmed)
             .field("pending", &self.pending.is_some())
             .field("ratchet", &self.ratchet)
             .finish_non_exhaustive()
@@ -275,6 +288,7 @@ impl Session {
             local_identity: account.identity_key(),
             peer: b.identity,
             we_initiated: true,
+            confirmed: false,
             pending: Some(HandshakeHeader {
                 identity: *ours.public(),
                 ephemeral_key: ek_pub,
@@ -306,6 +320,16 @@ impl Session {
     /// Whether outgoing messages are still wrapped in initial messages.
     pub fn is_pending(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// Whether the peer has confirmed the session (spec §7.7): a non-initial
+    /// message from the peer has decrypted on it. For the initiator that is
+    /// any message from the peer; for the responder, a plain ratchet
+    /// message, which the initiator sends only after receiving our reply.
+    /// A replayed or late initial message cannot produce a confirmed
+    /// session, and [`Conversation`] prefers confirmed sessions.
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed
     }
 
     /// The identity key of the session's initiator.
@@ -383,8 +407,10 @@ impl Session {
             return Ok(self.ratchet.decrypt_with(p, inner)?);
         }
         let pt = self.ratchet.decrypt_with(p, message)?;
-        // A message from the peer proves it has the session: stop wrapping.
+        // A message from the peer proves it has the session: stop wrapping,
+        // and the session is confirmed (spec §7.7).
         self.pending = None;
+        self.confirmed = true;
         Ok(pt)
     }
 
@@ -440,6 +466,7 @@ impl Session {
             MAGIC.len()
                 + 1
                 + 1
+                + 1
                 + 32
                 + 64
                 + identity::IDENTITY_PUBLIC_LEN
@@ -454,6 +481,7 @@ impl Session {
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
         out.put_u8(u8::from(self.we_initiated));
+        out.put_u8(u8::from(self.confirmed));
         out.put(&self.session_id);
         out.put(&self.local_identity);
         out.put(&self.peer.to_bytes());
@@ -484,23 +512,38 @@ impl Session {
     /// # Errors
     /// [`StateError`] naming what is wrong; never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        // Every rule of spec §8.5, checked in field order.
+        let p = DefaultProvider::default();
         let mut r = crate::ratchet::open_state(bytes, MAGIC, STATE_VERSION)?;
         let we_initiated = match r.u8()? {
             0 => false,
             1 => true,
             _ => return Err(StateError::Invalid("role")),
         };
+        let confirmed = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(StateError::Invalid("confirmed")),
+        };
         let session_id = r.array()?;
         let local_identity = r.array()?;
         let peer = IdentityPublic::read(&mut r)?;
+        // Both start and accept verify the peer's binding (spec §7.3, §7.6).
+        if peer.verify(&p).is_err() {
+            return Err(StateError::Invalid("peer identity"));
+        }
         let pending = match r.u8()? {
             0 => None,
+            // Only an initiator wraps its messages (spec §7.5).
+            1 if !we_initiated => return Err(StateError::Invalid("pending handshake")),
             1 => {
                 let len = r.u32()? as usize;
                 let enc = r.bytes(len)?;
                 let (h, inner) = HandshakeHeader::parse(enc)
                     .map_err(|_| StateError::Invalid("pending handshake"))?;
-                if !inner.is_empty() || !we_initiated || h.identity.identity_key() != local_identity
+                if !inner.is_empty()
+                    || h.identity.identity_key() != local_identity
+                    || h.identity.verify(&p).is_err()
                 {
                     return Err(StateError::Invalid("pending handshake"));
                 }
@@ -508,16 +551,28 @@ impl Session {
             }
             _ => return Err(StateError::Invalid("option tag")),
         };
-        let initial = match r.u8()? {
-            0 => None,
-            1 if !we_initiated => Some(InitialRecord {
+        // The initiator stops wrapping exactly when the peer's first message
+        // decrypts, which is also what confirms its session (spec §7.7).
+        if we_initiated && confirmed == pending.is_some() {
+            return Err(StateError::Invalid("confirmed"));
+        }
+        // Every responder, and only a responder, records the initial message
+        // it accepted (spec §7.6).
+        let initial = match (r.u8()?, we_initiated) {
+            (0, true) => None,
+            (1, false) => Some(InitialRecord {
                 ephemeral_key: r.array()?,
                 digest: r.array()?,
             }),
-            _ => return Err(StateError::Invalid("initial message record")),
+            (0 | 1, _) => return Err(StateError::Invalid("initial message record")),
+            _ => return Err(StateError::Invalid("option tag")),
         };
         let len = r.u32()? as usize;
         let ratchet = Ratchet::from_bytes(r.bytes(len)?)?;
+        // The session id is TH, the ratchet's associated data (spec §7.4).
+        if ratchet.session_ad() != session_id {
+            return Err(StateError::Invalid("session id"));
+        }
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
         }
@@ -527,6 +582,7 @@ impl Session {
             local_identity,
             peer,
             we_initiated,
+            confirmed,
             pending,
             initial,
         })

@@ -239,6 +239,7 @@ pub(crate) fn accept_error_class(e: &AcceptError) -> String {
         AcceptError::UnknownPrekey(_) => "UnknownPrekey".into(),
         AcceptError::OneTimePrekeyUnknownOrUsed(_) => "OneTimePrekeyUnknownOrUsed".into(),
         AcceptError::Replay => "Replay".into(),
+        AcceptError::ReplayStoreFull(_) => "ReplayStoreFull".into(),
         AcceptError::LowOrderKey => "LowOrderKey".into(),
         AcceptError::FirstMessage(d) => {
             format!("FirstMessage({})", ratchet_negative::error_class(d))
