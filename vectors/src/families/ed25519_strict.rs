@@ -128,9 +128,9 @@ fn mul_int(point: &EdwardsPoint, n: &[u8; 32]) -> EdwardsPoint {
     let mut acc = EdwardsPoint::identity();
     for byte in n.iter().rev() {
         for bit in (0..8).rev() {
-            acc = &acc + &acc;
+            acc = acc + acc;
             if (byte >> bit) & 1 == 1 {
-                acc = &acc + point;
+                acc += point;
             }
         }
     }
@@ -168,7 +168,7 @@ fn small_order_points() -> Result<Vec<EdwardsPoint>, CaseError> {
     let mut points = vec![EdwardsPoint::identity()];
     for _ in 1..8 {
         if let Some(last) = points.last() {
-            let next = last + &t;
+            let next = last + t;
             points.push(next);
         }
     }
@@ -180,7 +180,7 @@ fn small_order(p: &EdwardsPoint) -> u8 {
     let mut q = *p;
     let mut n = 1u8;
     while !q.is_identity() && n < 8 {
-        q = &q + &q;
+        q = q + q;
         n *= 2;
     }
     n
@@ -476,10 +476,7 @@ fn primitive_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             s.copy_from_slice(&sig[32..]);
             let mut n = 0u32;
             let mut last = s;
-            loop {
-                let Some(next) = add_int(&last, &L_BYTES) else {
-                    break;
-                };
+            while let Some(next) = add_int(&last, &L_BYTES) {
                 n += 1;
                 last = next;
                 let top = last[31] >> 5;
