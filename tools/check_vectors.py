@@ -29,20 +29,26 @@ and checks these files of a test-vector directory (§4, §10.9):
                             run both ways: every value byte-identical
   handshake-negative.json   every bundle and initial message rejected with the
                             recorded error, the responder's account unchanged
+  ed25519-strict.json       every signature verified with the strict verifier of
+                            §3.3 written out here; every bundle and initial
+                            message rejected with the recorded error; then a
+                            note listing the invalid cases OpenSSL's verifier
+                            (the `cryptography` package) accepts
 
 Usage:  python3 tools/check_vectors.py [--require-all] [DIR | FILE...]
         (default DIR: test-vectors)
 
-Without the ML-KEM-768 package (kyber-py), the three files that need ML-KEM
-(primitives.json, handshake.json, handshake-negative.json) are skipped with a
-note; with --require-all their absence is an environment error.
+Without the ML-KEM-768 package (kyber-py), the four files that need ML-KEM
+(primitives.json, handshake.json, handshake-negative.json, ed25519-strict.json)
+are skipped with a note; with --require-all their absence is an environment error.
 
 Exit status: 0 when every checked case passes, 1 on any mismatch or malformed
 file, 2 on a usage or environment error (`cryptography` missing, or kyber-py
 missing or failing its known-answer test under --require-all).
 
 SHA-2, SHA-3, HMAC and HKDF come from the standard library (hashlib, hmac);
-X25519, Ed25519 and ChaCha20-Poly1305 from the `cryptography` package; the
+X25519, Ed25519 signing and ChaCha20-Poly1305 from the `cryptography` package
+(Ed25519 verification is written out here, §3.3); the
 deterministic ML-KEM-768 algorithms of FIPS 203 from `kyber-py`.
 """
 
@@ -175,11 +181,11 @@ def sha512(data: bytes) -> bytes:
     return hashlib.sha512(data).digest()
 
 
-# §3.3 strict verification. The equation, the canonical S (rule 1), point
-# decoding (rule 2) and the re-encoding of [S]B - [k]A (rule 4) are left to
-# OpenSSL's cofactorless Ed25519 verification; rule 3, which OpenSSL does not
-# apply, is checked here. A point has small order exactly when its y-coordinate
-# is one of five values (orders 1, 2, 4, 4 and 8, 8, 8, 8 share them by sign).
+# §3.3 strict verification, written out from the pseudocode of §3.3 with
+# integer arithmetic on the twisted Edwards curve -x^2 + y^2 = 1 + d x^2 y^2
+# (extended coordinates). Nothing of it comes from a library: the `cryptography`
+# package's verifier (OpenSSL's) does not apply rule 3, and check_ed25519_strict
+# shows which cases of ed25519-strict.json it therefore accepts.
 
 ED_P = 2**255 - 19
 ED_L = 2**252 + 27742317777372353535851937790883648493
@@ -211,25 +217,101 @@ def _small_order_ys() -> frozenset:
 
 ED_SMALL_ORDER_YS = _small_order_ys()
 
+EdPoint = Tuple[int, int, int, int]  # extended coordinates (X, Y, Z, T), x = X/Z, y = Y/Z
+ED_NEUTRAL: EdPoint = (0, 1, 1, 0)
 
-def ed25519_small_order(point: bytes) -> bool:
-    """Rule 3 of §3.3 on the point DecodePoint(point) would give (whatever its x)."""
-    y = (int.from_bytes(point, "little") % 2**255) % ED_P
-    return y in ED_SMALL_ORDER_YS
+
+def ed_add(p1: EdPoint, p2: EdPoint) -> EdPoint:
+    """Point addition on the curve with a = -1 (complete formulas)."""
+    x1, y1, z1, t1 = p1
+    x2, y2, z2, t2 = p2
+    a = (y1 - x1) * (y2 - x2) % ED_P
+    b = (y1 + x1) * (y2 + x2) % ED_P
+    c = 2 * ED_D * t1 * t2 % ED_P
+    d = 2 * z1 * z2 % ED_P
+    e, f, g, hh = b - a, d - c, d + c, b + a
+    return (e * f % ED_P, g * hh % ED_P, f * g % ED_P, e * hh % ED_P)
+
+
+def ed_mul(n: int, point: EdPoint) -> EdPoint:
+    acc = ED_NEUTRAL
+    for bit in bin(n)[2:] if n > 0 else "":
+        acc = ed_add(acc, acc)
+        if bit == "1":
+            acc = ed_add(acc, point)
+    return acc
+
+
+def ed_neg(point: EdPoint) -> EdPoint:
+    x, y, z, t = point
+    return ((-x) % ED_P, y, z, (-t) % ED_P)
+
+
+def decode_point(b: bytes) -> Optional[EdPoint]:
+    """DecodePoint of §3.3, with its two relaxations."""
+    x0 = b[31] >> 7
+    y = (int.from_bytes(b, "little") % 2**255) % ED_P  # (*) y >= p accepted
+    u = (y * y - 1) % ED_P
+    v = (ED_D * y * y + 1) % ED_P
+    x = _sqrt_mod_p(u * pow(v, ED_P - 2, ED_P))
+    if x is None:
+        return None
+    if x % 2 != 0:
+        x = ED_P - x
+    if x0 == 1:
+        x = (ED_P - x) % ED_P  # (*) x = 0 with x0 = 1 accepted
+    return (x, y, 1, x * y % ED_P)
+
+
+def encode_point(point: EdPoint) -> bytes:
+    x, y, z, _ = point
+    zi = pow(z, ED_P - 2, ED_P)
+    x, y = x * zi % ED_P, y * zi % ED_P
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+ED_B = decode_point((4 * pow(5, ED_P - 2, ED_P) % ED_P).to_bytes(32, "little"))
+
+
+def ed_has_small_order(point: EdPoint) -> bool:
+    """[8]P is the neutral element; cross-checked against the five y values."""
+    small = encode_point(ed_mul(8, point)) == encode_point(ED_NEUTRAL)
+    y = point[1] * pow(point[2], ED_P - 2, ED_P) % ED_P
+    if small != (y in ED_SMALL_ORDER_YS):
+        raise ValueError("the small-order tests of §3.3 disagree")
+    return small
 
 
 def ed25519_verify_strict(public: bytes, msg: bytes, sig: bytes) -> bool:
+    """Ed25519-VerifyStrict of §3.3, step by step."""
     if len(public) != 32 or len(sig) != 64:
         return False
-    if int.from_bytes(sig[32:], "little") >= ED_L:  # rule 1
+    r_bytes, s = sig[:32], int.from_bytes(sig[32:], "little")
+    if s >= ED_L:  # rule 1
         return False
-    if ed25519_small_order(public) or ed25519_small_order(sig[:32]):  # rule 3
+    a, r = decode_point(public), decode_point(r_bytes)
+    if a is None or r is None:  # rule 2
         return False
+    if ed_has_small_order(a) or ed_has_small_order(r):  # rule 3
+        return False
+    k = int.from_bytes(sha512(r_bytes + public + msg), "little") % ED_L  # rule 5
+    check = ed_add(ed_mul(s, ED_B), ed_neg(ed_mul(k, a)))
+    return encode_point(check) == r_bytes  # rule 4
+
+
+def ed25519_verify_lax(public: bytes, msg: bytes, sig: bytes) -> bool:
+    """The `cryptography` package's verifier (OpenSSL's RFC 8032 verification), for
+    the demonstration of check_ed25519_strict only: it is not §3.3."""
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(sig, msg)
         return True
     except (InvalidSignature, ValueError):
         return False
+
+
+# The verifier LabeledVerify uses; check_ed25519_strict swaps in the lax one
+# for its demonstration.
+ED25519_VERIFIER = [ed25519_verify_strict]
 
 
 # §3.6 ML-KEM-768, from kyber-py's deterministic internal algorithms.
@@ -344,7 +426,7 @@ def labeled_sign(seed: bytes, label: bytes, msg: bytes) -> bytes:
 
 
 def labeled_verify(public: bytes, label: bytes, msg: bytes, sig: bytes) -> bool:
-    return ed25519_verify_strict(public, encode_label(label) + msg, sig)
+    return ED25519_VERIFIER[0](public, encode_label(label) + msg, sig)
 
 
 def ed25519_public(seed: bytes) -> bytes:
@@ -1885,6 +1967,86 @@ def check_handshake_negative(c: dict) -> None:
         raise Mismatch(f"unknown kind '{c['kind']}'")
 
 
+def check_ed25519_strict(c: dict) -> None:
+    kind = c["kind"]
+    if kind == "start_rejection":
+        check_start_rejection(c)
+        return
+    if kind == "accept_rejection":
+        check_accept_rejection(c)
+        return
+    if kind != "ed25519_verify":
+        raise Mismatch(f"unknown kind '{kind}'")
+    known = {"kind", "description", "rule", "public_key", "message", "signature", "result"}
+    if set(c) != known:
+        raise Mismatch(f"unexpected case fields {sorted(set(c) ^ known)}")
+    if not isinstance(c["rule"], int) or not 1 <= c["rule"] <= 6:
+        raise Mismatch(f"field 'rule': {c['rule']!r} is not a rule of §3.3")
+    public, sig = h(c["public_key"]), h(c["signature"])
+    if len(public) != 32 or len(sig) != 64:
+        raise Mismatch("public_key must be 32 bytes and signature 64")
+    got = "valid" if ed25519_verify_strict(public, h(c["message"]), sig) else "InvalidSignature"
+    compare({"result": c["result"]}, {"result": got})
+
+
+def lax_acceptance(c: dict) -> Optional[str]:
+    """What the `cryptography` package's verifier (OpenSSL) does with a case the
+    file marks invalid, when it differs from §3.3: None when it rejects too."""
+    if c["kind"] == "ed25519_verify":
+        if c["result"] == "valid":
+            return None
+        ok = ed25519_verify_lax(h(c["public_key"]), h(c["message"]), h(c["signature"]))
+        return "accepts the signature" if ok else None
+    ED25519_VERIFIER[0] = ed25519_verify_lax
+    try:
+        if c["kind"] == "start_rejection":
+            alice = Account.from_secrets(c["initiator"]).identity
+            random = ReplayedRandom(
+                ("ephemeral_private", h(c["ephemeral_private"])), ("m", h(c["m"])))
+            try:
+                start(alice, h(c["bundle"]), PLAIN, random)
+            except SessionError as e:
+                return None if e.name == c["error"] else f"fails later, with {e.name}"
+            return "accepts the bundle and completes the handshake"
+        bob = Account.from_secrets(c["responder"])
+        try:
+            _, _, p, _ = accept(bob, h(c["message"]))
+        except SessionError as e:
+            return None if e.name == c["error"] else f"fails later, with {e.name}"
+        return f"accepts the initial message (plaintext {p.hex()})"
+    finally:
+        ED25519_VERIFIER[0] = ed25519_verify_strict
+
+
+def demonstrate_lax_verifier(path: str) -> None:
+    """§3.3: a verifier without the strict rules fails ed25519-strict.json. Run
+    every invalid case through OpenSSL's verifier (the `cryptography` package)
+    and print, as a note, the cases it gets wrong."""
+    import cryptography
+    from cryptography.hazmat.backends.openssl.backend import backend as openssl
+
+    with open(path, encoding="utf-8") as f:
+        cases = json.load(f)["cases"]
+    invalid = [i for i, c in enumerate(cases) if c.get("result", "") != "valid"]
+    wrong = []
+    for i in invalid:
+        try:
+            what = lax_acceptance(cases[i])
+        except (SessionError, KeyError, ValueError) as e:
+            what = f"cannot run: {e}"
+        if what is not None:
+            wrong.append((i, what))
+    version = f"cryptography {cryptography.__version__}, {openssl.openssl_version_text()}"
+    print(f"NOTE lax verifier ({version}) gets {len(wrong)} of the {len(invalid)} invalid "
+          f"cases of ed25519-strict.json wrong; a port using it fails these vectors (§3.3):")
+    for i, what in wrong:
+        c = cases[i]
+        rule = f"rule {c['rule']}: " if "rule" in c else ""
+        print(f"     case {i} ({c['kind']}) {rule}{c['description']}: {what}")
+    if not wrong:
+        print("     (none: this verifier applies the strict rules of §3.3)")
+
+
 # ---------------------------------------------------------------------------
 # Spec examples (§2.4, §3.7, §5.4, §10.8), checked before the files
 # ---------------------------------------------------------------------------
@@ -1995,10 +2157,12 @@ CHECKERS = {
     "safety-numbers.json": check_safety_number,
     "handshake.json": check_handshake,
     "handshake-negative.json": check_handshake_negative,
+    "ed25519-strict.json": check_ed25519_strict,
 }
 
 # The files that need ML-KEM-768 (kyber-py).
-KEM_FILES = ("primitives.json", "handshake.json", "handshake-negative.json")
+KEM_FILES = ("primitives.json", "handshake.json", "handshake-negative.json",
+             "ed25519-strict.json")
 
 USAGE = "usage: python3 tools/check_vectors.py [--require-all] [DIR | FILE...]\n"
 
@@ -2089,7 +2253,10 @@ def main(argv: List[str]) -> int:
             print(f"FAIL {name}: missing ({path})")
             ok = False
             continue
-        ok = check_file(path) and ok
+        passed = check_file(path)
+        ok = passed and ok
+        if passed and name == "ed25519-strict.json":
+            demonstrate_lax_verifier(path)
     if not ok:
         print("some vectors FAILED")
         return 1

@@ -13,6 +13,7 @@
 //! | `vectors-lax` | answers every vector case as passing without checking it |
 //! | `corrupt-encrypt` | flips one bit of every message it encrypts |
 //! | `state-lax` | accepts malformed ratchet states |
+//! | `ed25519-lax` | verifies Ed25519 signatures as RFC 8032 and OpenSSL do, without the small-order checks of spec §3.3 (vector cases, bundles and initial messages) |
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -22,7 +23,7 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Map, Value};
 use sova::ratchet::{HeaderMode, Ratchet};
 use sova::session::{Account, Session};
-use sova::{DefaultProvider, Secret};
+use sova::{CryptoProvider, DefaultProvider, Secret};
 
 use crate::classes;
 use crate::protocol::{
@@ -44,6 +45,8 @@ pub enum Break {
     CorruptEncrypt,
     /// Accept malformed ratchet states.
     StateLax,
+    /// Verify Ed25519 without the strict rules of spec §3.3.
+    Ed25519Lax,
 }
 
 impl Break {
@@ -55,8 +58,55 @@ impl Break {
             "vectors-lax" => Some(Self::VectorsLax),
             "corrupt-encrypt" => Some(Self::CorruptEncrypt),
             "state-lax" => Some(Self::StateLax),
+            "ed25519-lax" => Some(Self::Ed25519Lax),
             _ => None,
         }
+    }
+}
+
+/// The library's primitives with a lax Ed25519 verification: RFC 8032's
+/// cofactorless equation and canonical `S`, but small-order `A` and `R`
+/// accepted (ed25519-dalek's non-strict `verify`, which accepts what OpenSSL
+/// accepts). The defect of `--break ed25519-lax`.
+struct LaxEd25519(DefaultProvider);
+
+impl CryptoProvider for LaxEd25519 {
+    fn name(&self) -> &'static str {
+        "lax-ed25519"
+    }
+    fn sha512(&self, parts: &[&[u8]]) -> [u8; 64] {
+        self.0.sha512(parts)
+    }
+    fn aead_seal(
+        &self,
+        key: &Secret<32>,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> [u8; 16] {
+        self.0.aead_seal(key, nonce, aad, in_out)
+    }
+    fn aead_open(
+        &self,
+        key: &Secret<32>,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), sova::CryptoError> {
+        self.0.aead_open(key, nonce, aad, in_out, tag)
+    }
+    fn ed25519_verify(
+        &self,
+        public_key: &[u8; 32],
+        message: &[u8],
+        signature: &[u8; 64],
+    ) -> Result<(), sova::CryptoError> {
+        use ed25519_dalek::Verifier;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(public_key)
+            .map_err(|_| sova::CryptoError::InvalidSignature)?;
+        key.verify(message, &ed25519_dalek::Signature::from_bytes(signature))
+            .map_err(|_| sova::CryptoError::InvalidSignature)
     }
 }
 
@@ -204,7 +254,11 @@ impl Adapter {
             "cases": [case],
         });
         let bytes = serde_json::to_vec(&doc).map_err(|e| ErrorReply::bad_request(e.to_string()))?;
-        let report = sova_vectors::verify_file(file, &bytes, &[&DefaultProvider::default()]);
+        let report = if self.defect == Break::Ed25519Lax {
+            sova_vectors::verify_file(file, &bytes, &[&LaxEd25519(DefaultProvider::default())])
+        } else {
+            sova_vectors::verify_file(file, &bytes, &[&DefaultProvider::default()])
+        };
         if let Some(e) = &report.error {
             return Err(ErrorReply::new(CASE_FAILED, e.to_string()));
         }
@@ -331,9 +385,15 @@ impl Adapter {
             .ok_or_else(|| ErrorReply::bad_request("`header_mode` must be plain or encrypted"))?;
         let bundle = hex_field(req, "bundle")?;
         let mut rng = self.rng.clone();
+        let lax = self.defect == Break::Ed25519Lax;
         let account = self.account(req)?;
-        let s = Session::start(account, &mut rng, &bundle, mode)
-            .map_err(|e| class_err(classes::start(&e), e.to_string()))?;
+        let s = if lax {
+            let lax = LaxEd25519(DefaultProvider::default());
+            Session::start_with(&lax, account, &mut rng, &bundle, mode)
+        } else {
+            Session::start(account, &mut rng, &bundle, mode)
+        }
+        .map_err(|e| class_err(classes::start(&e), e.to_string()))?;
         self.rng = rng;
         let id = crate::hex(s.session_id());
         let h = self.insert("session-", Object::Session(Box::new(s)));
@@ -342,7 +402,13 @@ impl Adapter {
 
     fn session_accept(&mut self, req: &Map<String, Value>) -> Reply {
         let m = hex_field(req, "message")?;
-        let result = self.account(req)?.accept(&m);
+        let lax = self.defect == Break::Ed25519Lax;
+        let account = self.account(req)?;
+        let result = if lax {
+            account.accept_with(&LaxEd25519(DefaultProvider::default()), &m)
+        } else {
+            account.accept(&m)
+        };
         match result {
             Ok((s, pt)) => {
                 let id = crate::hex(s.session_id());

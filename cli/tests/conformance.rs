@@ -120,6 +120,26 @@ fn an_adapter_that_passes_vectors_unchecked_fails() {
 }
 
 #[test]
+fn an_adapter_with_a_lax_ed25519_verifier_fails() {
+    // RFC 8032 / OpenSSL-style verification (no small-order checks) passes
+    // every other file but not ed25519-strict.json (spec §3.3).
+    let out = conformance(
+        &adapter("--break ed25519-lax"),
+        &["--only", "vectors", "--json"],
+    );
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for row in v["rows"].as_array().unwrap() {
+        let failed = row["status"] == "fail";
+        let strict = row["test"] == "ed25519-strict.json";
+        assert_eq!(failed, strict, "{row}");
+    }
+    // Exactly the 21 cases an OpenSSL-style verifier gets wrong (tools/README.md).
+    assert!(s.contains("43/64 cases passed"), "{s}");
+}
+
+#[test]
 fn an_adapter_that_corrupts_its_messages_or_imports_bad_states_fails() {
     let out = conformance(&adapter("--break corrupt-encrypt"), &["--only", "ratchet"]);
     let s = text(&out.stdout);

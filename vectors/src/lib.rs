@@ -138,6 +138,7 @@ pub const FAMILIES: &[Family] = &[
     families::safety_numbers::FAMILY,
     families::handshake::FAMILY,
     families::handshake_negative::FAMILY,
+    families::ed25519_strict::FAMILY,
 ];
 
 /// The family whose file is named `file`.

@@ -35,7 +35,7 @@ pub(crate) const FAMILY: Family = Family::new(
 /// A bundle that `Session::start` must reject.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StartRejection {
+pub(crate) struct StartRejection {
     description: String,
     initiator: AccountSecrets,
     ephemeral_private: Bytes,
@@ -45,7 +45,7 @@ struct StartRejection {
 }
 
 impl StartRejection {
-    fn compute(
+    pub(crate) fn compute(
         p: &dyn CryptoProvider,
         description: String,
         initiator: AccountSecrets,
@@ -98,7 +98,7 @@ impl Case for StartRejection {
 /// `accepted` initial messages were accepted in order.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AcceptRejection {
+pub(crate) struct AcceptRejection {
     description: String,
     responder: AccountSecrets,
     accepted: Vec<Bytes>,
@@ -107,7 +107,7 @@ struct AcceptRejection {
 }
 
 impl AcceptRejection {
-    fn compute(
+    pub(crate) fn compute(
         p: &dyn CryptoProvider,
         description: String,
         responder: AccountSecrets,
