@@ -25,7 +25,12 @@ fn signed_prekey_private(bob: &Account) -> Secret<32> {
 
 /// An initial message in `alice`'s name built by someone who knows only
 /// `spk_private` and public values: Alice's public identity and Bob's bundle.
-fn forge(alice: &Account, bundle: &[u8], spk_private: &Secret<32>, rng: &mut ChaCha20Rng) -> Vec<u8> {
+fn forge(
+    alice: &Account,
+    bundle: &[u8],
+    spk_private: &Secret<32>,
+    rng: &mut ChaCha20Rng,
+) -> Vec<u8> {
     let p = DefaultProvider::default();
     let b = PrekeyBundle::parse(bundle).unwrap();
     let mut ek = Secret::<32>::zero();
@@ -34,7 +39,9 @@ fn forge(alice: &Account, bundle: &[u8], spk_private: &Secret<32>, rng: &mut Cha
     let mut m = Secret::<32>::zero();
     rng.fill_bytes(m.expose_mut());
     // DH1 = X25519(IK_dh_A, SPK_B), computed from the other side.
-    let dh1 = p.x25519(spk_private, &alice.identity().agreement_key).unwrap();
+    let dh1 = p
+        .x25519(spk_private, &alice.identity().agreement_key)
+        .unwrap();
     let dh2 = p.x25519(&ek, &b.identity.agreement_key).unwrap();
     let dh3 = p.x25519(&ek, &b.signed_prekey).unwrap();
     let (ct, ss) = p.ml_kem_768_encapsulate(&b.kem_prekey, &m).unwrap();
@@ -60,8 +67,13 @@ fn forge(alice: &Account, bundle: &[u8], spk_private: &Secret<32>, rng: &mut Cha
         },
     )
     .unwrap();
-    let mut ratchet =
-        Ratchet::initiator(&keys.session_secret, b.signed_prekey, &th, HeaderMode::Plain).unwrap();
+    let mut ratchet = Ratchet::initiator(
+        &keys.session_secret,
+        b.signed_prekey,
+        &th,
+        HeaderMode::Plain,
+    )
+    .unwrap();
     let inner = ratchet.encrypt(rng, b"this is Alice").unwrap();
     HandshakeHeader {
         identity: *alice.identity(),

@@ -96,7 +96,7 @@ struct KeyPair {
 }
 
 /// The sending chain (spec §5.1): `CKs`, `Ns` and, with encrypted headers, `HKs`.
-#[derive(Clone)]
+#[derive(Clone, Zeroize)]
 struct SendingChain {
     chain_key: Key,
     n: u32,
@@ -196,7 +196,8 @@ enum Plan {
 struct CloseChain {
     /// `END`: the chain length the peer announced (`pn`).
     end: u32,
-    /// The keys of messages `Nr .. min(END, Nr + MAX_SKIP) − 1`, derived now.
+    /// The keys of messages `Nr .. min(END, Nr + MAX_SKIP) − 1`, derived only
+    /// once the message's body has authenticated.
     keys: Vec<(u32, Key)>,
 }
 
@@ -748,32 +749,33 @@ impl Ratchet {
             None => {
                 // A DH ratchet step (spec §5.5.3).
                 let ours = self.ours.as_ref().ok_or(DecryptError::Authentication)?;
+                // A new chain never reuses the ratchet key of a kept chain. In
+                // ENCRYPTED mode the chain is found by header key, so only
+                // this check keeps two chains from sharing a key (spec §5.6.3).
+                if self
+                    .receiving
+                    .iter()
+                    .any(|c| c.their_ratchet_key == header.ratchet_key)
+                {
+                    return Err(DecryptError::Authentication);
+                }
                 check_skip(0)?;
                 let dh = p.x25519(&ours.private, &header.ratchet_key)?;
                 let rs = kdf::kdf_rk(p, &self.root_key, &dh)?;
                 let (skipped, mk, next) = advance_chain(p, &rs.chain_key, 0, n)?;
-                // The newest chain is closed at the length the peer announces:
-                // the keys of its remaining messages (at most MAX_SKIP) are
-                // derived now and its chain key is erased at commit.
-                let close = match self.receiving.front().map(|c| &c.position) {
-                    Some(ChainPosition::Open { chain_key, next_n }) => {
-                        let end = header.previous_chain_len;
-                        let to = end.min(next_n.saturating_add(MAX_SKIP));
-                        Some(CloseChain {
-                            end,
-                            keys: derive_range(p, chain_key, *next_n, to)?,
-                        })
-                    }
-                    _ => None,
-                };
+                // The newest chain is closed at the length the peer announces
+                // (its keys are derived after the body authenticates, by
+                // `close_keys`); its chain key is erased at commit.
+                let close = self.receiving.front().map(|_| CloseChain {
+                    end: header.previous_chain_len,
+                    keys: Vec::new(),
+                });
                 trace_set(trace, |t| {
                     t.dh_output = Some(dh.clone());
                     t.root_key = Some(rs.root_key.clone());
                     t.next_header_key = Some(rs.next_header_key.clone());
                     t.chain_key = Some(rs.chain_key.clone());
                     t.skipped_keys = skipped.clone();
-                    t.closed_chain_keys =
-                        close.as_ref().map(|c| c.keys.clone()).unwrap_or_default();
                 });
                 Ok((
                     Plan::NewChain {
@@ -791,6 +793,31 @@ impl Ratchet {
         }
     }
 
+    /// Derives the remaining keys of the chain a DH ratchet step closes
+    /// (spec §5.5.3): messages `Nr .. min(END, Nr + MAX_SKIP) − 1` of the
+    /// newest receiving chain. Called once the body has authenticated, so an
+    /// unauthenticated message costs at most one chain's derivation.
+    fn close_keys<P: CryptoProvider + ?Sized>(
+        &self,
+        p: &P,
+        plan: &mut Plan,
+        trace: &mut Option<&mut TraceSink>,
+    ) -> Result<(), DecryptError> {
+        if let Plan::NewChain {
+            close: Some(close), ..
+        } = plan
+        {
+            if let Some(ChainPosition::Open { chain_key, next_n }) =
+                self.receiving.front().map(|c| &c.position)
+            {
+                let to = close.end.min(next_n.saturating_add(MAX_SKIP));
+                close.keys = derive_range(p, chain_key, *next_n, to)?;
+                trace_set(trace, |t| t.closed_chain_keys = close.keys.clone());
+            }
+        }
+        Ok(())
+    }
+
     fn decrypt_inner<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
@@ -799,7 +826,7 @@ impl Ratchet {
     ) -> Result<Vec<u8>, DecryptError> {
         let parsed = message::parse(bytes)?;
         let (header, chain) = self.locate(p, &parsed)?;
-        let (plan, message_key) = self.plan(p, &header, chain, &mut trace)?;
+        let (mut plan, message_key) = self.plan(p, &header, chain, &mut trace)?;
         let keys = kdf::message_keys(p, &message_key, &header.salt)?;
         let mut plaintext = parsed.ciphertext.to_vec();
         let opened = with_ad(&self.session_ad, parsed.prefix, |ad| {
@@ -816,6 +843,10 @@ impl Ratchet {
                 return Err(DecryptError::InvalidPadding);
             }
         };
+        if let Err(e) = self.close_keys(p, &mut plan, &mut trace) {
+            plaintext.zeroize();
+            return Err(e);
+        }
         trace_set(&mut trace, |t| {
             t.header = Some(header.encode());
             t.message_key = Some(message_key.clone());
@@ -880,9 +911,12 @@ impl Ratchet {
                 self.receiving.truncate(MAX_RECEIVING_CHAINS);
                 self.root_key = root_key;
                 self.theirs = Some(their_ratchet_key);
-                if let Some(s) = self.sending.take() {
+                if let Some(s) = &self.sending {
                     self.previous_sending_len = s.n;
                 }
+                // Wiped where it lies: `take` would move the keys out and
+                // leave their bytes behind.
+                self.sending.zeroize();
                 // Our ratchet private key has done its work: the next message
                 // we send starts a new chain with a fresh key pair. For a
                 // responder this deletes the signed prekey's private key from

@@ -181,6 +181,16 @@ impl Account {
         self.identity.public().identity_key()
     }
 
+    /// Fails unless `count` more prekey ids can be allocated, so that a
+    /// batch is added whole or not at all.
+    fn ids_available(&self, count: usize) -> Result<(), AccountError> {
+        let count = u32::try_from(count).map_err(|_| AccountError::PrekeyIdsExhausted)?;
+        self.next_prekey_id
+            .checked_add(count)
+            .map(|_| ())
+            .ok_or(AccountError::PrekeyIdsExhausted)
+    }
+
     fn take_id(&mut self) -> Result<u32, AccountError> {
         let id = self.next_prekey_id;
         self.next_prekey_id = id.checked_add(1).ok_or(AccountError::PrekeyIdsExhausted)?;
@@ -190,7 +200,9 @@ impl Account {
     /// Adds `count` one-time X25519 prekeys (32 random bytes each); returns their ids.
     ///
     /// # Errors
-    /// [`AccountError::TooManyPrekeys`] past [`MAX_ONE_TIME_PREKEYS`]; nothing is added then.
+    /// [`AccountError::TooManyPrekeys`] past [`MAX_ONE_TIME_PREKEYS`],
+    /// [`AccountError::PrekeyIdsExhausted`] when the prekey ids would run out;
+    /// nothing is added then.
     pub fn generate_one_time_prekeys<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -202,6 +214,7 @@ impl Account {
         if count == 0 {
             return Ok(Vec::new());
         }
+        self.ids_available(count)?;
         self.bump_generation();
         let p = DefaultProvider::default();
         let mut ids = Vec::with_capacity(count);
@@ -217,7 +230,9 @@ impl Account {
     /// Adds `count` signed one-time ML-KEM-768 prekeys (64 random bytes each); returns their ids.
     ///
     /// # Errors
-    /// [`AccountError::TooManyPrekeys`] past [`MAX_KEM_ONE_TIME_PREKEYS`]; nothing is added then.
+    /// [`AccountError::TooManyPrekeys`] past [`MAX_KEM_ONE_TIME_PREKEYS`],
+    /// [`AccountError::PrekeyIdsExhausted`] when the prekey ids would run out;
+    /// nothing is added then.
     pub fn generate_kem_one_time_prekeys<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -229,6 +244,7 @@ impl Account {
         if count == 0 {
             return Ok(Vec::new());
         }
+        self.ids_available(count)?;
         self.bump_generation();
         let p = DefaultProvider::default();
         let mut ids = Vec::with_capacity(count);

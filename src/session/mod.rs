@@ -407,10 +407,16 @@ impl Session {
             return Ok(self.ratchet.decrypt_with(p, inner)?);
         }
         let pt = self.ratchet.decrypt_with(p, message)?;
-        // A message from the peer proves it has the session: stop wrapping,
-        // and the session is confirmed (spec §7.7).
+        // A message from the peer proves it has the session: stop wrapping.
+        // It confirms the session (spec §7.7) for the initiator; for the
+        // responder only on a chain after the initial message's one. The
+        // initiator wraps every message of its first chain, and anyone can
+        // strip that wrapper: a bare message of the first chain proves
+        // nothing. Its next chain starts only after it has read our reply.
         self.pending = None;
-        self.confirmed = true;
+        if self.we_initiated || self.ratchet.receiving_chains() > 1 {
+            self.confirmed = true;
+        }
         Ok(pt)
     }
 
