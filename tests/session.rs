@@ -601,15 +601,19 @@ fn with_more_records(account: &Account, n: usize, tag: u8) -> Account {
     Account::from_bytes(&out).unwrap()
 }
 
-#[test]
-fn replay_cache_flush_attack_fails() {
-    // The attack on a first-in-first-out replay cache: anyone holding Bob's
-    // bundle pushes Alice's entry out with handshakes of their own, then
-    // replays her initial message. Replay records now live as long as the
-    // signed prekey (spec §7.6): the replay fails, and a full store fails
-    // closed instead of forgetting.
-    let started = std::time::Instant::now();
-    let mut r = rng(18);
+/// Bob has accepted Alice's initial message `first`, made without a
+/// one-time prekey; Mallory holds Bob's public bundle.
+struct Flush {
+    r: ChaCha20Rng,
+    bob: Account,
+    mallory: Account,
+    bundle: Vec<u8>,
+    spk: u32,
+    first: Vec<u8>,
+}
+
+fn flush_setup(seed: u8) -> Flush {
+    let mut r = rng(seed);
     let (alice, mut bob) = accounts(&mut r);
     let mallory = Account::new(&mut r).unwrap();
     let bundle = bob.bundle(None, None).unwrap();
@@ -618,6 +622,32 @@ fn replay_cache_flush_attack_fails() {
     let mut to_bob = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let first = to_bob.encrypt(&mut r, b"from alice").unwrap();
     bob.accept(&first).unwrap();
+    Flush {
+        r,
+        bob,
+        mallory,
+        bundle,
+        spk,
+        first,
+    }
+}
+
+#[test]
+fn replay_cache_flush_attack_fails() {
+    // The attack on a first-in-first-out replay cache: anyone holding Bob's
+    // bundle pushes Alice's entry out with handshakes of their own, then
+    // replays her initial message. Replay records now live as long as the
+    // signed prekey (spec §7.6): the replay fails, and a full store fails
+    // closed instead of forgetting.
+    let started = std::time::Instant::now();
+    let Flush {
+        mut r,
+        mut bob,
+        mallory,
+        bundle,
+        spk,
+        first,
+    } = flush_setup(18);
     let handshake = |r: &mut ChaCha20Rng| {
         let mut s = Session::start(&mallory, r, &bundle, HeaderMode::Plain).unwrap();
         s.encrypt(r, b"flood").unwrap()
@@ -668,15 +698,14 @@ fn replay_cache_flush_attack_fails() {
 #[test]
 fn replay_cache_flush_attack_fails_with_real_handshakes() {
     let started = std::time::Instant::now();
-    let mut r = rng(22);
-    let (alice, mut bob) = accounts(&mut r);
-    let mallory = Account::new(&mut r).unwrap();
-    let bundle = bob.bundle(None, None).unwrap();
-    let spk = bundle.signed_prekey_id;
-    let bundle = bundle.to_bytes();
-    let mut to_bob = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
-    let first = to_bob.encrypt(&mut r, b"from alice").unwrap();
-    bob.accept(&first).unwrap();
+    let Flush {
+        mut r,
+        mut bob,
+        mallory,
+        bundle,
+        spk,
+        first,
+    } = flush_setup(22);
     for _ in 1..MAX_REPLAY_RECORDS {
         let mut s = Session::start(&mallory, &mut r, &bundle, HeaderMode::Plain).unwrap();
         bob.accept(&s.encrypt(&mut r, b"flood").unwrap()).unwrap();

@@ -456,46 +456,37 @@ fn special_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             message.into(),
         )
     })?;
+    // Alice's message 0 under a ratchet key no chain has (a new chain), with
+    // message number `n`, offered to Bob after `ops`.
+    let new_chain = |g: &mut FileGen<'_>, description: &str, ops: &[Op], n: u32| {
+        g.case(|c| {
+            let p = c.provider();
+            let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
+            let (session, steps) = settle(p, &setup, steps_of(c, ops))?;
+            let mut m = session.sent[0].1.clone();
+            let other = p.x25519_public_key(&Secret::from_bytes(
+                c.array::<32>("unknown_ratchet_private"),
+            ));
+            m[2..34].copy_from_slice(&other);
+            m[38..42].copy_from_slice(&n.to_be_bytes());
+            Rejection::compute(p, description.into(), setup, &steps, B, m.into())
+        })
+    };
     // A second new chain before the receiver has sent: its ratchet key pair
     // was erased by the last receiving step, so nothing can answer it.
-    g.case(|c| {
-        let p = c.provider();
-        let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
-        let (session, steps) = settle(p, &setup, steps_of(c, &[S(A, 4), D(0)]))?;
-        let mut m = session.sent[0].1.clone();
-        let other = p.x25519_public_key(&Secret::from_bytes(
-            c.array::<32>("unknown_ratchet_private"),
-        ));
-        m[2..34].copy_from_slice(&other);
-        Rejection::compute(
-            p,
-            "new ratchet key after a receiving step, before the receiver has sent".into(),
-            setup,
-            &steps,
-            B,
-            m.into(),
-        )
-    })?;
+    new_chain(
+        g,
+        "new ratchet key after a receiving step, before the receiver has sent",
+        &[S(A, 4), D(0)],
+        0,
+    )?;
     // A new chain whose first message would skip more than MAX_SKIP keys: rejected before any DH.
-    g.case(|c| {
-        let p = c.provider();
-        let setup = Setup::new(p, c, HeaderMode::Plain, AD.to_vec());
-        let (session, steps) = settle(p, &setup, steps_of(c, &[S(A, 4), D(0), S(B, 1)]))?;
-        let mut m = session.sent[0].1.clone();
-        let other = p.x25519_public_key(&Secret::from_bytes(
-            c.array::<32>("unknown_ratchet_private"),
-        ));
-        m[2..34].copy_from_slice(&other);
-        m[38..42].copy_from_slice(&2001u32.to_be_bytes());
-        Rejection::compute(
-            p,
-            "new chain skipping more than MAX_SKIP keys".into(),
-            setup,
-            &steps,
-            B,
-            m.into(),
-        )
-    })?;
+    new_chain(
+        g,
+        "new chain skipping more than MAX_SKIP keys",
+        &[S(A, 4), D(0), S(B, 1)],
+        2001,
+    )?;
     // The initiator receives before it has a ratchet key (a message of another session).
     g.case(|c| {
         let p = c.provider();
