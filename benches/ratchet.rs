@@ -338,10 +338,11 @@ fn encrypt(c: &mut Criterion) {
         // The plaintext read into place behind room for the prefix (untimed).
         let mut with_room = vec![0u8; PLAIN_PREFIX_LEN];
         with_room.extend_from_slice(&pt);
+        let message_len = alice.message_len(len);
         g.bench_function(BenchmarkId::new("sova_in_place", name), |b| {
             b.iter_batched_ref(
                 || {
-                    let mut v = Vec::with_capacity(alice.message_len(len));
+                    let mut v = Vec::with_capacity(message_len);
                     v.extend_from_slice(&with_room);
                     v
                 },
