@@ -335,6 +335,21 @@ fn encrypt(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("sova", name), &pt, |b, pt| {
             b.iter(|| alice.encrypt(&mut r, black_box(pt)).unwrap())
         });
+        // The plaintext read into place behind room for the prefix (untimed).
+        let mut with_room = vec![0u8; PLAIN_PREFIX_LEN];
+        with_room.extend_from_slice(&pt);
+        let message_len = alice.message_len(len);
+        g.bench_function(BenchmarkId::new("sova_in_place", name), |b| {
+            b.iter_batched_ref(
+                || {
+                    let mut v = Vec::with_capacity(message_len);
+                    v.extend_from_slice(&with_room);
+                    v
+                },
+                |buf| alice.encrypt_in_place(&mut r, buf).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
         let mut buf = vec![0x61u8; padded_len(len)];
         let mut ck = Key::from_bytes([0x42; 32]);
         let mut frng = rng();
@@ -374,6 +389,13 @@ fn decrypt(c: &mut Criterion) {
             b.iter_batched_ref(
                 || alice.encrypt(&mut r, &pt).unwrap(),
                 |m| bob.decrypt(m).unwrap().len(),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function(BenchmarkId::new("sova_in_place", name), |b| {
+            b.iter_batched_ref(
+                || alice.encrypt(&mut r, &pt).unwrap(),
+                |m| bob.decrypt_in_place(m).unwrap().len(),
                 BatchSize::SmallInput,
             )
         });
@@ -536,6 +558,13 @@ fn skipped(c: &mut Criterion) {
         b.iter_batched_ref(
             || sova_clone(&bob_skipped),
             |bob| bob.decrypt(first).unwrap(),
+            HEAVY_STATE,
+        )
+    });
+    g.bench_function("sova_in_place", |b| {
+        b.iter_batched_ref(
+            || (sova_clone(&bob_skipped), first.clone()),
+            |(bob, m)| bob.decrypt_in_place(m).unwrap().len(),
             HEAVY_STATE,
         )
     });

@@ -753,9 +753,72 @@ fn setup(c: &mut Criterion) {
     g.finish();
 }
 
+/// The restore floor: what loading cannot avoid. SHA-256 of the encoding
+/// (its check, spec §8.1); the identity's Ed25519 and X25519 public keys and
+/// binding signature; the signed prekey's public key and signature; the
+/// last-resort ML-KEM key generation and signature. Secrets are read from
+/// the encoding at their fixed offsets (an account without a previous
+/// signed or last-resort prekey and without replay records).
+#[inline(never)]
+fn restore_floor(p: &DefaultProvider, bytes: &[u8]) -> usize {
+    let check = p.sha256(&[&bytes[..bytes.len() - 32]]);
+    let seed = Secret::<32>::try_from_slice(&bytes[23..55]).unwrap();
+    let dh = Secret::<32>::try_from_slice(&bytes[55..87]).unwrap();
+    let ik_sig = p.ed25519_public_key(&seed);
+    let ik_dh = p.x25519_public_key(&dh);
+    let binding =
+        sova::kdf::labeled_sign(p, &seed, labels::IDENTITY_BINDING, &[&ik_sig, &ik_dh]).unwrap();
+    let spk = Secret::<32>::try_from_slice(&bytes[95..127]).unwrap();
+    let spk_pub = p.x25519_public_key(&spk);
+    let spk_sig =
+        sova::kdf::labeled_sign(p, &seed, labels::PREKEY, &[&[1], &bytes[91..95], &spk_pub])
+            .unwrap();
+    let n = usize::from(u16::from_be_bytes([bytes[130], bytes[131]]));
+    let kem_at = 132 + n * 36;
+    let kem_seed = Secret::<64>::try_from_slice(&bytes[kem_at + 4..kem_at + 68]).unwrap();
+    let pair = p.ml_kem_768_generate(&kem_seed);
+    let kem_sig = sova::kdf::labeled_sign(
+        p,
+        &seed,
+        labels::PREKEY,
+        &[&[2], &bytes[kem_at..kem_at + 4], &pair.encapsulation_key],
+    )
+    .unwrap();
+    black_box((check, binding, spk_sig, kem_sig));
+    bytes.len()
+}
+
+#[inline(never)]
+fn restore_sova(bytes: &[u8]) -> Account {
+    Account::from_bytes(bytes).unwrap()
+}
+
+/// Restoring an account (`Account::from_bytes`) holding 1000 one-time
+/// X25519 prekeys and 40 or 100 one-time ML-KEM prekeys. Floor:
+/// [`restore_floor`].
+fn account_restore(c: &mut Criterion) {
+    let mut g = c.benchmark_group("account_restore");
+    let p = DefaultProvider::default();
+    for kem in [40usize, 100] {
+        let mut r = ChaCha20Rng::from_seed([0x52; 32]);
+        let mut bob = Account::new(&mut r).unwrap();
+        bob.generate_one_time_prekeys(&mut r, 1000).unwrap();
+        bob.generate_kem_one_time_prekeys(&mut r, kem).unwrap();
+        let bytes = bob.to_bytes();
+        let name = format!("1000x25519_{kem}kem");
+        g.bench_function(BenchmarkId::new("sova", &name), |b| {
+            b.iter(|| restore_sova(black_box(&bytes)))
+        });
+        g.bench_function(BenchmarkId::new("floor", &name), |b| {
+            b.iter(|| restore_floor(&p, black_box(&bytes)))
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = start, start_encrypt, accept, setup
+    targets = start, start_encrypt, accept, setup, account_restore
 }
 criterion_main!(benches);

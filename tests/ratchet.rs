@@ -458,3 +458,126 @@ fn non_canonical_padding_is_rejected_without_state_change() {
         rejects(&mut b, &m, DecryptError::InvalidPadding);
     }
 }
+
+/// The caller-buffer and in-place variants produce messages the allocating
+/// API reads and read messages it produces, in both header modes, at sizes
+/// around the padding steps.
+#[test]
+fn in_place_and_into_variants_round_trip() {
+    for mode in MODES {
+        let (mut a, mut b) = pair(mode);
+        let mut r = rng();
+        for (i, len) in [0usize, 1, 31, 32, 100, 1000, 1024, 5000]
+            .into_iter()
+            .enumerate()
+        {
+            let pt: Vec<u8> = (0..len).map(|j| (j % 251) as u8).collect();
+            // encrypt_into appends after existing bytes.
+            let mut out = b"xyz".to_vec();
+            a.encrypt_into(&mut r, &pt, &mut out).unwrap();
+            assert_eq!(&out[..3], b"xyz");
+            assert_eq!(out.len(), 3 + a.message_len(len));
+            let mut msg = out[3..].to_vec();
+            match i % 3 {
+                0 => assert_eq!(b.decrypt_in_place(&mut msg).unwrap(), &pt[..]),
+                1 => {
+                    let mut got = b"abc".to_vec();
+                    b.decrypt_into(&msg, &mut got).unwrap();
+                    assert_eq!(&got[..3], b"abc");
+                    assert_eq!(&got[3..], &pt[..]);
+                }
+                _ => assert_eq!(b.decrypt(&msg).unwrap(), pt),
+            }
+            // encrypt_in_place from the other side, with headroom.
+            let mut buf = vec![0xee; b.message_prefix_len()];
+            buf.extend_from_slice(&pt);
+            b.encrypt_in_place(&mut r, &mut buf).unwrap();
+            assert_eq!(buf.len(), b.message_len(len));
+            let start = a.message_prefix_len();
+            let got = a.decrypt_in_place(&mut buf).unwrap();
+            assert_eq!(got, &pt[..]);
+            let got_ptr = got.as_ptr();
+            assert_eq!(
+                got_ptr,
+                buf[start..].as_ptr(),
+                "plaintext starts after the prefix"
+            );
+        }
+    }
+}
+
+/// Every rejected message leaves the ratchet unchanged through every
+/// variant; `decrypt_into` leaves `out` as it was; `decrypt_in_place` keeps
+/// the length and prefix and leaves no plaintext in the body.
+#[test]
+fn in_place_and_into_errors_leave_state_unchanged() {
+    for mode in MODES {
+        let (mut a, mut b) = pair(mode);
+        let mut r = rng();
+        let pt = [0x61u8; 40];
+        let good = a.encrypt(&mut r, &pt).unwrap();
+        let prefix = a.message_prefix_len();
+        let mut bad_tag = good.clone();
+        *bad_tag.last_mut().unwrap() ^= 1;
+        let mut bad_body = good.clone();
+        bad_body[prefix + 3] ^= 1;
+        let truncated = good[..good.len() - 1].to_vec();
+        for msg in [&bad_tag, &bad_body, &truncated] {
+            let before = b.to_bytes();
+            let mut out = b"keep".to_vec();
+            assert!(b.decrypt_into(msg, &mut out).is_err());
+            assert_eq!(out, b"keep");
+            assert_eq!(b.to_bytes(), before);
+            let mut buf = msg.clone();
+            assert!(b.decrypt_in_place(&mut buf).is_err());
+            assert_eq!(b.to_bytes(), before);
+            assert_eq!(buf.len(), msg.len());
+            assert_eq!(buf[..prefix.min(buf.len())], msg[..prefix.min(msg.len())]);
+            if buf.len() == good.len() && buf != *msg {
+                // Opened and rejected: the body was zeroed.
+                assert!(buf[prefix..buf.len() - 16].iter().all(|&x| x == 0));
+            }
+        }
+        // Accepted once, then a replay: rejected before opening, the buffer is untouched.
+        let mut buf = good.clone();
+        assert_eq!(b.decrypt_in_place(&mut buf).unwrap(), &pt[..]);
+        let before = b.to_bytes();
+        let mut replay = good.clone();
+        assert_eq!(
+            b.decrypt_in_place(&mut replay),
+            Err(DecryptError::DuplicateOrExpired { n: 0 })
+        );
+        assert_eq!(replay, good);
+        assert_eq!(b.to_bytes(), before);
+
+        // Encryption errors leave the ratchet and the buffers unchanged.
+        let before = a.to_bytes();
+        let mut short = vec![1u8; prefix - 1];
+        assert_eq!(
+            a.encrypt_in_place(&mut r, &mut short),
+            Err(EncryptError::NoHeadroom)
+        );
+        assert_eq!(short, vec![1u8; prefix - 1]);
+        let mut out = b"keep".to_vec();
+        let long = vec![0u8; MAX_PLAINTEXT_LEN + 1];
+        assert_eq!(
+            a.encrypt_into(&mut r, &long, &mut out),
+            Err(EncryptError::PlaintextTooLong)
+        );
+        assert_eq!(out, b"keep");
+        let mut big = vec![0u8; prefix + MAX_PLAINTEXT_LEN + 1];
+        assert_eq!(
+            a.encrypt_in_place(&mut r, &mut big),
+            Err(EncryptError::PlaintextTooLong)
+        );
+        assert_eq!(a.to_bytes(), before);
+        // A responder without a sending chain refuses, buffer unchanged.
+        let (_, mut fresh) = pair(mode);
+        let mut buf = vec![0u8; prefix + 3];
+        assert_eq!(
+            fresh.encrypt_in_place(&mut r, &mut buf),
+            Err(EncryptError::NoSendingChain)
+        );
+        assert_eq!(buf, vec![0u8; prefix + 3]);
+    }
+}

@@ -1010,3 +1010,92 @@ fn account_states_no_writer_produces_are_rejected() {
         invalid("previous prekey id"),
     );
 }
+
+/// The session's caller-buffer and in-place variants: the initiator's
+/// wrapped messages (pending), a repeat of the initial message on the
+/// responder, plain messages after the reply; errors leave the session and
+/// `out` unchanged.
+#[test]
+fn in_place_and_into_variants() {
+    let mut r = rng(41);
+    let (alice, mut bob) = accounts(&mut r);
+    let opk = bob.generate_one_time_prekeys(&mut r, 1).unwrap()[0];
+    let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
+    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut first = b"pre".to_vec();
+    a.encrypt_into(&mut r, b"one", &mut first).unwrap();
+    let first = first[3..].to_vec();
+    let (mut b, pt) = bob.accept(&first).unwrap();
+    assert_eq!(pt, b"one");
+    // A second wrapped message, through each decrypt variant on copies.
+    let mut second = Vec::new();
+    a.encrypt_into(&mut r, b"two", &mut second).unwrap();
+    assert!(a.is_pending());
+    let b_state = b.to_bytes();
+    let mut b2 = Session::from_bytes(&b_state).unwrap();
+    let mut in_place = second.clone();
+    assert_eq!(b.decrypt_in_place(&mut in_place).unwrap(), b"two");
+    let mut out = b"x".to_vec();
+    b2.decrypt_into(&second, &mut out).unwrap();
+    assert_eq!(out, b"xtwo");
+    assert_eq!(b.to_bytes(), b2.to_bytes());
+    // Errors: a replay, a tampered copy; state and `out` unchanged.
+    let before = b.to_bytes();
+    let mut out = b"keep".to_vec();
+    assert!(b.decrypt_into(&second, &mut out).is_err());
+    assert_eq!(out, b"keep");
+    let mut tampered = second.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    let mut copy = tampered.clone();
+    assert!(b.decrypt_in_place(&mut copy).is_err());
+    assert_eq!(copy.len(), tampered.len());
+    assert_eq!(b.to_bytes(), before);
+    // The reply confirms Alice's session and ends the wrapping.
+    let mut reply = Vec::new();
+    b.encrypt_into(&mut r, b"three", &mut reply).unwrap();
+    let before = a.to_bytes();
+    let mut bad = reply.clone();
+    bad[70] ^= 1;
+    assert!(a.decrypt_in_place(&mut bad).is_err());
+    assert_eq!(a.to_bytes(), before);
+    assert_eq!(a.decrypt_in_place(&mut reply).unwrap(), b"three");
+    assert!(!a.is_pending());
+    assert!(a.is_confirmed());
+    let mut m = Vec::new();
+    a.encrypt_into(&mut r, b"four", &mut m).unwrap();
+    assert_eq!(b.decrypt(&m).unwrap(), b"four");
+}
+
+/// An account restored from its encoding derives the one-time prekeys'
+/// public keys on use: the bundles and handshakes are those of the
+/// original account.
+#[test]
+fn restored_account_derives_one_time_prekeys_on_use() {
+    let mut r = rng(43);
+    let (alice, mut bob) = accounts(&mut r);
+    let opks = bob.generate_one_time_prekeys(&mut r, 3).unwrap();
+    let kems = bob.generate_kem_one_time_prekeys(&mut r, 3).unwrap();
+    let mut restored = Account::from_bytes(&bob.to_bytes()).unwrap();
+    for i in 0..3 {
+        let b1 = bob.bundle(Some(opks[i]), Some(kems[i])).unwrap().to_bytes();
+        let b2 = restored
+            .bundle(Some(opks[i]), Some(kems[i]))
+            .unwrap()
+            .to_bytes();
+        assert_eq!(b1, b2);
+    }
+    assert_eq!(
+        restored.bundle(Some(9999), None).unwrap_err(),
+        sova::session::AccountError::UnknownPrekey(9999)
+    );
+    let bundle = restored
+        .bundle(Some(opks[1]), Some(kems[2]))
+        .unwrap()
+        .to_bytes();
+    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let m = a.encrypt(&mut r, b"hi").unwrap();
+    let (_, pt) = restored.accept(&m).unwrap();
+    assert_eq!(pt, b"hi");
+    assert_eq!(restored.one_time_prekey_ids(), vec![opks[0], opks[2]]);
+    assert_eq!(restored.kem_one_time_prekey_ids(), vec![kems[0], kems[1]]);
+}

@@ -31,6 +31,10 @@ pub enum EncryptError {
     /// The peer's ratchet public key gives an all-zero X25519 output.
     #[error("peer's ratchet key is a low-order point")]
     LowOrderRatchetKey,
+    /// The buffer given to [`Ratchet::encrypt_in_place`](super::Ratchet::encrypt_in_place)
+    /// is shorter than the message prefix it must leave room for.
+    #[error("no room for the message prefix before the plaintext")]
+    NoHeadroom,
     /// A primitive failed.
     #[error(transparent)]
     Crypto(CryptoError),

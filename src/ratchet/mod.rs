@@ -47,7 +47,7 @@ use zeroize::Zeroize;
 use crate::error::CryptoError;
 use crate::provider::{CryptoProvider, DefaultProvider, AEAD_TAG_LEN, X25519_LEN};
 use crate::secret::Secret;
-use crate::wipe::SecretDeque;
+use crate::wipe::{self, SecretDeque};
 
 mod error;
 pub mod kdf;
@@ -199,6 +199,17 @@ struct CloseChain {
     /// The keys of messages `Nr .. min(END, Nr + MAX_SKIP) − 1`, derived only
     /// once the message's body has authenticated.
     keys: Vec<(u32, Key)>,
+}
+
+/// A message parsed, located and planned, before its body is opened.
+struct Pending {
+    header: Header,
+    plan: Plan,
+    message_key: Key,
+    /// The lengths of the message prefix and of the padded body.
+    prefix_len: usize,
+    body_len: usize,
+    tag: [u8; AEAD_TAG_LEN],
 }
 
 impl From<CryptoError> for EncryptError {
@@ -460,6 +471,8 @@ impl Ratchet {
     /// Encrypts `plaintext` into a ratchet message (spec §5.5), with the default provider.
     ///
     /// `rng` is drawn from only when a DH ratchet step starts a new sending chain.
+    /// [`encrypt_into`](Self::encrypt_into) appends the message to a buffer
+    /// the caller owns instead of allocating one.
     ///
     /// # Errors
     /// See [`EncryptError`]; on error the ratchet is unchanged.
@@ -468,7 +481,7 @@ impl Ratchet {
         rng: &mut R,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, EncryptError> {
-        self.encrypt_inner(&DefaultProvider::default(), rng, plaintext, None)
+        self.encrypt_with(&DefaultProvider::default(), rng, plaintext)
     }
 
     /// [`encrypt`](Self::encrypt) with an explicit provider.
@@ -481,15 +494,21 @@ impl Ratchet {
         rng: &mut R,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, EncryptError> {
-        self.encrypt_inner(p, rng, plaintext, None)
+        let mut out = Vec::new();
+        self.encrypt_into_inner(p, rng, plaintext, &mut out, None)?;
+        Ok(out)
     }
 
     /// Decrypts a ratchet message (spec §5.5), with the default provider.
     ///
+    /// [`decrypt_in_place`](Self::decrypt_in_place) opens the message in
+    /// its own buffer, [`decrypt_into`](Self::decrypt_into) into a buffer
+    /// the caller owns; this one allocates the plaintext.
+    ///
     /// # Errors
     /// See [`DecryptError`]; on error the ratchet is exactly as it was.
     pub fn decrypt(&mut self, message: &[u8]) -> Result<Vec<u8>, DecryptError> {
-        self.decrypt_inner(&DefaultProvider::default(), message, None)
+        self.decrypt_with(&DefaultProvider::default(), message)
     }
 
     /// [`decrypt`](Self::decrypt) with an explicit provider.
@@ -501,17 +520,270 @@ impl Ratchet {
         p: &P,
         message: &[u8],
     ) -> Result<Vec<u8>, DecryptError> {
-        self.decrypt_inner(p, message, None)
+        let mut out = Vec::new();
+        self.decrypt_into_inner(p, message, &mut out, None)?;
+        Ok(out)
     }
 
-    fn encrypt_inner<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    /// Decrypts `message` and appends the plaintext to `out` (spec §5.5):
+    /// [`decrypt`](Self::decrypt) without allocating when `out` has room for
+    /// the message's padded body (at most `message.len()` bytes).
+    ///
+    /// The body is copied into `out` and opened there. If `out` must grow,
+    /// its old buffer is zeroed before it is freed.
+    ///
+    /// ```
+    /// # use sova::ratchet::{Ratchet, HeaderMode};
+    /// # use sova::{CryptoProvider, DefaultProvider, Secret};
+    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let bob_private = Secret::from_bytes([9u8; 32]);
+    /// # let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
+    /// # let secret = Secret::from_bytes([7u8; 32]);
+    /// let mut alice = Ratchet::initiator(&secret, bob_public, b"ad", HeaderMode::Plain)?;
+    /// let mut bob = Ratchet::responder(&secret, bob_private, b"ad", HeaderMode::Plain)?;
+    /// let wire = alice.encrypt(&mut rng, b"hello")?;
+    /// let mut plaintext = Vec::with_capacity(wire.len());
+    /// bob.decrypt_into(&wire, &mut plaintext)?;
+    /// assert_eq!(plaintext, b"hello");
+    /// // A rejected message (here a replay) leaves `out` as it was.
+    /// assert!(bob.decrypt_into(&wire, &mut plaintext).is_err());
+    /// assert_eq!(plaintext, b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`DecryptError`]; on error the ratchet is exactly as it was and
+    /// `out` has its old length and contents.
+    pub fn decrypt_into(&mut self, message: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
+        self.decrypt_into_with(&DefaultProvider::default(), message, out)
+    }
+
+    /// [`decrypt_into`](Self::decrypt_into) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`decrypt_into`](Self::decrypt_into).
+    pub fn decrypt_into_with<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecryptError> {
+        self.decrypt_into_inner(p, message, out, None)
+    }
+
+    /// Decrypts `message` where it lies (spec §5.5): the body is opened in
+    /// the message's own buffer and the plaintext returned as the part of
+    /// `message` that holds it (it starts at
+    /// [`message_prefix_len`](Self::message_prefix_len)). No copy and no
+    /// allocation, except for the keys of skipped messages.
+    ///
+    /// ```
+    /// # use sova::ratchet::{Ratchet, HeaderMode};
+    /// # use sova::{CryptoProvider, DefaultProvider, Secret};
+    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let bob_private = Secret::from_bytes([9u8; 32]);
+    /// # let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
+    /// # let secret = Secret::from_bytes([7u8; 32]);
+    /// let mut alice = Ratchet::initiator(&secret, bob_public, b"ad", HeaderMode::Plain)?;
+    /// let mut bob = Ratchet::responder(&secret, bob_private, b"ad", HeaderMode::Plain)?;
+    /// let mut wire = alice.encrypt(&mut rng, b"hello")?;
+    /// let plaintext = bob.decrypt_in_place(&mut wire)?;
+    /// assert_eq!(plaintext, b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`DecryptError`]; on error the ratchet is exactly as it was.
+    /// `message` keeps its length and its prefix (the header); its body is
+    /// either unchanged (a message rejected before its body was opened:
+    /// malformed, unknown chain, duplicate, too many skipped) or zeroed (a
+    /// body that failed authentication or unpadding). It never holds any
+    /// part of a plaintext after an error (spec §5.7).
+    pub fn decrypt_in_place<'m>(
+        &mut self,
+        message: &'m mut [u8],
+    ) -> Result<&'m mut [u8], DecryptError> {
+        self.decrypt_in_place_with(&DefaultProvider::default(), message)
+    }
+
+    /// [`decrypt_in_place`](Self::decrypt_in_place) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`decrypt_in_place`](Self::decrypt_in_place).
+    pub fn decrypt_in_place_with<'m, P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &'m mut [u8],
+    ) -> Result<&'m mut [u8], DecryptError> {
+        self.decrypt_in_place_inner(p, message, None)
+    }
+
+    /// Encrypts `plaintext` and appends the message to `out` (spec §5.5):
+    /// [`encrypt`](Self::encrypt) without allocating when `out` has room
+    /// for [`message_len`](Self::message_len)`(plaintext.len())` more bytes.
+    ///
+    /// If `out` must grow, its old buffer is zeroed before it is freed.
+    ///
+    /// ```
+    /// # use sova::ratchet::{Ratchet, HeaderMode};
+    /// # use sova::{CryptoProvider, DefaultProvider, Secret};
+    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let bob_private = Secret::from_bytes([9u8; 32]);
+    /// # let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
+    /// # let secret = Secret::from_bytes([7u8; 32]);
+    /// let mut alice = Ratchet::initiator(&secret, bob_public, b"ad", HeaderMode::Plain)?;
+    /// let mut bob = Ratchet::responder(&secret, bob_private, b"ad", HeaderMode::Plain)?;
+    /// let mut wire = Vec::with_capacity(alice.message_len(5));
+    /// alice.encrypt_into(&mut rng, b"hello", &mut wire)?;
+    /// assert_eq!(wire.len(), alice.message_len(5));
+    /// assert_eq!(bob.decrypt(&wire)?, b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`EncryptError`]; on error the ratchet and `out` are unchanged.
+    pub fn encrypt_into<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        self.encrypt_into_with(&DefaultProvider::default(), rng, plaintext, out)
+    }
+
+    /// [`encrypt_into`](Self::encrypt_into) with an explicit provider.
+    ///
+    /// # Errors
+    /// See [`EncryptError`]; on error the ratchet and `out` are unchanged.
+    pub fn encrypt_into_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
         &mut self,
         p: &P,
         rng: &mut R,
         plaintext: &[u8],
-        mut trace: Option<&mut TraceSink>,
-    ) -> Result<Vec<u8>, EncryptError> {
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        self.encrypt_into_inner(p, rng, plaintext, out, None)
+    }
+
+    /// Encrypts the plaintext already in `buf` where it lies, turning `buf`
+    /// into the message (spec §5.5): no copy of the plaintext is made.
+    ///
+    /// `buf` must hold [`message_prefix_len`](Self::message_prefix_len)
+    /// bytes of room for the message prefix (any values; they are
+    /// overwritten), then the plaintext. The padding and the 16-byte tag are
+    /// appended, so `buf` grows to [`message_len`](Self::message_len) of the
+    /// plaintext length; reserve that capacity to avoid a reallocation (if
+    /// `buf` must grow, its old buffer, holding the plaintext, is zeroed
+    /// before it is freed).
+    ///
+    /// ```
+    /// # use sova::ratchet::{Ratchet, HeaderMode};
+    /// # use sova::{CryptoProvider, DefaultProvider, Secret};
+    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let bob_private = Secret::from_bytes([9u8; 32]);
+    /// # let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
+    /// # let secret = Secret::from_bytes([7u8; 32]);
+    /// let mut alice = Ratchet::initiator(&secret, bob_public, b"ad", HeaderMode::Plain)?;
+    /// let mut bob = Ratchet::responder(&secret, bob_private, b"ad", HeaderMode::Plain)?;
+    /// let mut buf = Vec::with_capacity(alice.message_len(5));
+    /// buf.resize(alice.message_prefix_len(), 0);
+    /// buf.extend_from_slice(b"hello"); // or read the plaintext into place
+    /// alice.encrypt_in_place(&mut rng, &mut buf)?;
+    /// assert_eq!(bob.decrypt_in_place(&mut buf)?, b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`EncryptError`]; [`EncryptError::NoHeadroom`] when `buf` is
+    /// shorter than the prefix. On error the ratchet and `buf` are unchanged.
+    pub fn encrypt_in_place<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        self.encrypt_in_place_with(&DefaultProvider::default(), rng, buf)
+    }
+
+    /// [`encrypt_in_place`](Self::encrypt_in_place) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`encrypt_in_place`](Self::encrypt_in_place).
+    pub fn encrypt_in_place_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        p: &P,
+        rng: &mut R,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        self.seal_in_place(p, rng, buf, 0, None)
+    }
+
+    /// The length of the prefix of this ratchet's messages (version, type,
+    /// header or encrypted header, body length): 62 bytes with plain
+    /// headers, 90 with encrypted ones (spec §6).
+    pub fn message_prefix_len(&self) -> usize {
+        match self.mode {
+            HeaderMode::Plain => message::PLAIN_PREFIX_LEN,
+            HeaderMode::Encrypted => message::ENCRYPTED_PREFIX_LEN,
+        }
+    }
+
+    /// The length of the message carrying a plaintext of `plaintext_len`
+    /// bytes: prefix, padded plaintext (spec §5.4) and tag. Meaningless
+    /// above [`MAX_PLAINTEXT_LEN`].
+    pub fn message_len(&self, plaintext_len: usize) -> usize {
+        self.message_prefix_len() + padding::padded_len(plaintext_len) + AEAD_TAG_LEN
+    }
+
+    /// Appends `plaintext` behind room for the prefix and seals it there.
+    fn encrypt_into_inner<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        p: &P,
+        rng: &mut R,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+        trace: Option<&mut TraceSink>,
+    ) -> Result<(), EncryptError> {
         if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(EncryptError::PlaintextTooLong);
+        }
+        let start = out.len();
+        // The whole message at once: it never grows with the plaintext in it.
+        wipe::reserve(out, self.message_len(plaintext.len()));
+        out.resize(start + self.message_prefix_len(), 0);
+        out.extend_from_slice(plaintext);
+        let sealed = self.seal_in_place(p, rng, out, start, trace);
+        if sealed.is_err() {
+            // Not sealed: the plaintext copy is wiped before it is given back.
+            if let Some(tail) = out.get_mut(start..) {
+                tail.zeroize();
+            }
+            out.truncate(start);
+        }
+        sealed
+    }
+
+    /// The encryption (spec §5.5.2): `buf[start..]` is room for the prefix,
+    /// then the plaintext. Everything that can fail is done before `buf` is
+    /// written, so on error the ratchet and `buf` are unchanged.
+    fn seal_in_place<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        p: &P,
+        rng: &mut R,
+        buf: &mut Vec<u8>,
+        start: usize,
+        mut trace: Option<&mut TraceSink>,
+    ) -> Result<(), EncryptError> {
+        let prefix_len = self.message_prefix_len();
+        let body_start = start.saturating_add(prefix_len);
+        let plaintext_len = buf
+            .len()
+            .checked_sub(body_start)
+            .ok_or(EncryptError::NoHeadroom)?;
+        if plaintext_len > MAX_PLAINTEXT_LEN {
             return Err(EncryptError::PlaintextTooLong);
         }
         // A DH ratchet step, if one is due, computed before anything changes.
@@ -545,12 +817,27 @@ impl Ratchet {
             (Some((kp, _)), _) | (None, Some(kp)) => kp.public,
             (None, None) => return Err(EncryptError::NoSendingChain),
         };
+        let header_key = match (self.mode, header_key) {
+            (HeaderMode::Plain, _) => None,
+            (HeaderMode::Encrypted, Some(hk)) => Some(hk),
+            (HeaderMode::Encrypted, None) => {
+                return Err(EncryptError::Crypto(CryptoError::AeadAuthentication))
+            }
+        };
         // Fresh per message, after every check that can refuse the message
         // (spec §5.5.2): a rollback re-encrypts under other keys and nonces.
         let mut salt = [0u8; message::SALT_LEN];
         rng.fill_bytes(&mut salt);
         let (next_chain_key, message_key) = kdf::kdf_ck(p, chain_key)?;
         let keys = kdf::message_keys(p, &message_key, &salt)?;
+        let header_keys = match header_key {
+            Some(hk) => {
+                let hks = kdf::header_keys(p, hk)?;
+                let nonce = kdf::header_nonce(p, &hks.nonce_key, n, &salt)?;
+                Some((hk, hks, nonce))
+            }
+            None => None,
+        };
         let header = Header {
             ratchet_key,
             previous_chain_len: self.previous_sending_len,
@@ -559,38 +846,40 @@ impl Ratchet {
         }
         .encode();
 
-        let padded_len = padding::padded_len(plaintext.len());
-        let mut out = Vec::with_capacity(message::ENCRYPTED_PREFIX_LEN + padded_len + AEAD_TAG_LEN);
-        out.push(message::VERSION);
-        match (self.mode, header_key) {
-            (HeaderMode::Plain, _) => {
-                out.push(message::TYPE_PLAIN_HEADER);
-                out.extend_from_slice(&header);
+        // Nothing fails from here on. The padding and the tag, behind the
+        // plaintext (the buffer grows, if it must, with a wipe of the old one).
+        let padded_len = padding::padded_len(plaintext_len);
+        wipe::reserve(buf, padded_len - plaintext_len + AEAD_TAG_LEN);
+        padding::pad_in_place(buf, body_start);
+        let (head, rest) = buf.split_at_mut(body_start);
+        let prefix = &mut head[start..];
+        prefix[0] = message::VERSION;
+        let body_len = (padded_len + AEAD_TAG_LEN) as u32;
+        match header_keys {
+            None => {
+                prefix[1] = message::TYPE_PLAIN_HEADER;
+                prefix[2..2 + message::HEADER_LEN].copy_from_slice(&header);
+                prefix[2 + message::HEADER_LEN..].copy_from_slice(&body_len.to_be_bytes());
             }
-            (HeaderMode::Encrypted, Some(hk)) => {
-                out.push(message::TYPE_ENCRYPTED_HEADER);
-                let hks = kdf::header_keys(p, hk)?;
-                let nonce = kdf::header_nonce(p, &hks.nonce_key, n, &salt)?;
-                out.extend_from_slice(&nonce);
-                let start = out.len();
-                out.extend_from_slice(&header);
-                let (head, enc) = out.split_at_mut(start);
-                let tag = with_ad(&self.session_ad, &head[..2], |ad| {
+            Some((hk, hks, nonce)) => {
+                prefix[1] = message::TYPE_ENCRYPTED_HEADER;
+                let (type_part, fields) = prefix.split_at_mut(2);
+                let (nonce_part, fields) = fields.split_at_mut(nonce.len());
+                nonce_part.copy_from_slice(&nonce);
+                let (enc, fields) = fields.split_at_mut(message::HEADER_LEN);
+                enc.copy_from_slice(&header);
+                let tag = with_ad(&self.session_ad, type_part, |ad| {
                     p.aead_seal(&hks.encryption_key, &nonce, ad, enc)
                 });
-                out.extend_from_slice(&tag);
+                let (tag_part, len_part) = fields.split_at_mut(AEAD_TAG_LEN);
+                tag_part.copy_from_slice(&tag);
+                len_part.copy_from_slice(&body_len.to_be_bytes());
                 trace_set(&mut trace, |t| {
                     t.header_key = Some(hk.clone());
                     t.header_nonce = Some(nonce);
                 });
             }
-            (HeaderMode::Encrypted, None) => {
-                return Err(EncryptError::Crypto(CryptoError::AeadAuthentication))
-            }
         }
-        out.extend_from_slice(&(padded_len as u32 + AEAD_TAG_LEN as u32).to_be_bytes());
-        let prefix_len = out.len();
-        padding::pad_into(plaintext, &mut out);
         trace_set(&mut trace, |t| {
             t.chain_key = Some(chain_key.clone());
             t.next_chain_key = Some(next_chain_key.clone());
@@ -599,13 +888,12 @@ impl Ratchet {
             t.aead_nonce = Some(keys.nonce);
             t.salt = Some(salt);
             t.header = Some(header);
-            t.padded_plaintext = out[prefix_len..].to_vec();
+            t.padded_plaintext = rest.to_vec();
         });
-        let (prefix, body) = out.split_at_mut(prefix_len);
         let tag = with_ad(&self.session_ad, prefix, |ad| {
-            p.aead_seal(&keys.key, &keys.nonce, ad, body)
+            p.aead_seal(&keys.key, &keys.nonce, ad, rest)
         });
-        out.extend_from_slice(&tag);
+        buf.extend_from_slice(&tag);
 
         // Commit.
         if let Some((kp, rs)) = step {
@@ -625,7 +913,7 @@ impl Ratchet {
             s.n = n + 1;
         }
         self.generation = self.generation.saturating_add(1);
-        Ok(out)
+        Ok(())
     }
 
     /// Finds which chain a message belongs to and its header (spec §5.5, §5.6.3).
@@ -818,46 +1106,105 @@ impl Ratchet {
         Ok(())
     }
 
-    fn decrypt_inner<P: CryptoProvider + ?Sized>(
-        &mut self,
+    /// Parses and locates a message and plans its decryption, changing nothing.
+    fn prepare<P: CryptoProvider + ?Sized>(
+        &self,
         p: &P,
         bytes: &[u8],
-        mut trace: Option<&mut TraceSink>,
-    ) -> Result<Vec<u8>, DecryptError> {
+        trace: &mut Option<&mut TraceSink>,
+    ) -> Result<Pending, DecryptError> {
         let parsed = message::parse(bytes)?;
         let (header, chain) = self.locate(p, &parsed)?;
-        let (mut plan, message_key) = self.plan(p, &header, chain, &mut trace)?;
-        let keys = kdf::message_keys(p, &message_key, &header.salt)?;
-        let mut plaintext = parsed.ciphertext.to_vec();
-        let opened = with_ad(&self.session_ad, parsed.prefix, |ad| {
-            p.aead_open(&keys.key, &keys.nonce, ad, &mut plaintext, &parsed.tag)
+        let (plan, message_key) = self.plan(p, &header, chain, trace)?;
+        Ok(Pending {
+            header,
+            plan,
+            message_key,
+            prefix_len: parsed.prefix.len(),
+            body_len: parsed.ciphertext.len(),
+            tag: parsed.tag,
+        })
+    }
+
+    /// Opens `body` (the ciphertext) in place under the message `prefix`,
+    /// unpads it and commits the plan; returns the plaintext length. On error
+    /// nothing is committed and a body that was opened is zeroed.
+    fn open_and_commit<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        prefix: &[u8],
+        body: &mut [u8],
+        pending: Pending,
+        trace: &mut Option<&mut TraceSink>,
+    ) -> Result<usize, DecryptError> {
+        let keys = kdf::message_keys(p, &pending.message_key, &pending.header.salt)?;
+        let opened = with_ad(&self.session_ad, prefix, |ad| {
+            p.aead_open(&keys.key, &keys.nonce, ad, body, &pending.tag)
         });
         if let Err(e) = opened {
-            plaintext.zeroize();
+            body.zeroize();
             return Err(e.into());
         }
-        let len = match padding::unpadded_len(&plaintext) {
-            Some(len) => len,
-            None => {
-                plaintext.zeroize();
-                return Err(DecryptError::InvalidPadding);
-            }
+        let Some(len) = padding::unpadded_len(body) else {
+            body.zeroize();
+            return Err(DecryptError::InvalidPadding);
         };
-        if let Err(e) = self.close_keys(p, &mut plan, &mut trace) {
-            plaintext.zeroize();
+        let mut plan = pending.plan;
+        if let Err(e) = self.close_keys(p, &mut plan, trace) {
+            body.zeroize();
             return Err(e);
         }
-        trace_set(&mut trace, |t| {
-            t.header = Some(header.encode());
-            t.message_key = Some(message_key.clone());
+        trace_set(trace, |t| {
+            t.header = Some(pending.header.encode());
+            t.message_key = Some(pending.message_key.clone());
             t.aead_key = Some(keys.key.clone());
             t.aead_nonce = Some(keys.nonce);
-            t.salt = Some(header.salt);
-            t.padded_plaintext = plaintext.clone();
+            t.salt = Some(pending.header.salt);
+            t.padded_plaintext = body.to_vec();
         });
-        plaintext.truncate(len);
         self.commit(plan);
-        Ok(plaintext)
+        Ok(len)
+    }
+
+    fn decrypt_in_place_inner<'m, P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &'m mut [u8],
+        mut trace: Option<&mut TraceSink>,
+    ) -> Result<&'m mut [u8], DecryptError> {
+        let pending = self.prepare(p, message, &mut trace)?;
+        // `parse` checked that the message is exactly prefix, body and tag.
+        let (prefix, rest) = message.split_at_mut(pending.prefix_len);
+        let body = &mut rest[..pending.body_len];
+        let len = self.open_and_commit(p, prefix, body, pending, &mut trace)?;
+        Ok(&mut body[..len])
+    }
+
+    fn decrypt_into_inner<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &[u8],
+        out: &mut Vec<u8>,
+        mut trace: Option<&mut TraceSink>,
+    ) -> Result<(), DecryptError> {
+        let pending = self.prepare(p, message, &mut trace)?;
+        let (prefix, rest) = message.split_at(pending.prefix_len);
+        let start = out.len();
+        wipe::reserve(out, pending.body_len);
+        out.extend_from_slice(&rest[..pending.body_len]);
+        let body = &mut out[start..];
+        match self.open_and_commit(p, prefix, body, pending, &mut trace) {
+            Ok(len) => {
+                // The padding (the marker and zeros) stays in the spare capacity.
+                out.truncate(start + len);
+                Ok(())
+            }
+            Err(e) => {
+                // Past `start`, only ciphertext or zeros were written.
+                out.truncate(start);
+                Err(e)
+            }
+        }
     }
 
     /// Applies a decryption plan (spec §5.5, §5.7). Cannot fail.
@@ -991,7 +1338,8 @@ impl Ratchet {
         plaintext: &[u8],
     ) -> Result<(Vec<u8>, Trace), EncryptError> {
         let mut t = Trace::default();
-        let out = self.encrypt_inner(p, rng, plaintext, Some(&mut t))?;
+        let mut out = Vec::new();
+        self.encrypt_into_inner(p, rng, plaintext, &mut out, Some(&mut t))?;
         Ok((out, t))
     }
 
@@ -1005,7 +1353,8 @@ impl Ratchet {
         message: &[u8],
     ) -> Result<(Vec<u8>, Trace), DecryptError> {
         let mut t = Trace::default();
-        let out = self.decrypt_inner(p, message, Some(&mut t))?;
+        let mut out = Vec::new();
+        self.decrypt_into_inner(p, message, &mut out, Some(&mut t))?;
         Ok((out, t))
     }
 

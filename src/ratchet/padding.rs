@@ -48,11 +48,18 @@ pub const fn is_padded_len(len: usize) -> bool {
 
 /// Appends the padded form of `plaintext` to `out`.
 pub fn pad_into(plaintext: &[u8], out: &mut Vec<u8>) {
-    let total = padded_len(plaintext.len());
-    out.reserve(total);
+    let start = out.len();
+    out.reserve(padded_len(plaintext.len()));
     out.extend_from_slice(plaintext);
-    out.push(PAD_MARKER);
-    out.resize(out.len() + total - plaintext.len() - 1, 0);
+    pad_in_place(out, start);
+}
+
+/// Pads the plaintext `buf[start..]` where it lies: appends the `0x80`
+/// marker and the zeros (spec §5.4).
+pub(crate) fn pad_in_place(buf: &mut Vec<u8>, start: usize) {
+    let len = buf.len().saturating_sub(start);
+    buf.push(PAD_MARKER);
+    buf.resize(start + padded_len(len), 0);
 }
 
 /// The plaintext length inside a padded buffer, or `None` when the padding is
@@ -63,19 +70,40 @@ pub fn pad_into(plaintext: &[u8], out: &mut Vec<u8>) {
 /// time does not reveal where the plaintext ends (spec §3.10); only the final
 /// accept/reject decision, which the caller reports anyway, branches.
 pub fn unpadded_len(padded: &[u8]) -> Option<usize> {
-    // Index and value of the last non-zero byte, selected with masks.
+    // Only the bytes from the shortest plaintext that pads to this length
+    // on can hold the marker: the padded length already tells the receiver
+    // that much of the plaintext's length, so the scan covers just that
+    // window (at most 1/8 of a long message, spec §5.4), with masks.
+    let from = min_plaintext_len(padded.len());
+    let window = padded.get(from..)?;
     let mut marker = 0usize;
     let mut value = 0u8;
-    for (i, &b) in padded.iter().enumerate() {
+    for (i, &b) in window.iter().enumerate() {
         // all ones when b != 0, else zero
         let nz = 0usize.wrapping_sub(usize::from((b | b.wrapping_neg()) >> 7));
         marker = (i & nz) | (marker & !nz);
         value = (b & nz as u8) | (value & !(nz as u8));
     }
+    let marker = from + marker;
     if value != PAD_MARKER || padded_len(marker) != padded.len() {
         return None;
     }
     Some(marker)
+}
+
+/// The shortest plaintext length `L` with `PaddedLen(L) >= len` (`PaddedLen`
+/// never decreases): a binary search of at most 21 steps.
+fn min_plaintext_len(len: usize) -> usize {
+    let (mut lo, mut hi) = (0usize, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if padded_len(mid) < len {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 #[cfg(test)]
@@ -134,5 +162,25 @@ mod tests {
         let mut long = [0u8; 64];
         long[0] = PAD_MARKER; // an empty plaintext pads to 32, not 64
         assert_eq!(unpadded_len(&long), None);
+    }
+
+    /// The windowed scan agrees with a scan of every byte (the rule of spec
+    /// §5.4) on every padded length up to 5000 and each marker position.
+    #[test]
+    fn window_scan_matches_full_scan() {
+        let full = |padded: &[u8]| -> Option<usize> {
+            let m = padded.iter().rposition(|&b| b != 0)?;
+            (padded[m] == PAD_MARKER && padded_len(m) == padded.len()).then_some(m)
+        };
+        for len in (32..5000).filter(|&l| is_padded_len(l)) {
+            let mut buf = alloc::vec![0u8; len];
+            assert_eq!(unpadded_len(&buf), full(&buf));
+            for m in (0..len).step_by(7).chain([len - 1]) {
+                buf.fill(0x11);
+                buf[m] = PAD_MARKER;
+                buf[m + 1..].fill(0);
+                assert_eq!(unpadded_len(&buf), full(&buf), "len {len} marker {m}");
+            }
+        }
     }
 }

@@ -10,10 +10,10 @@ use super::handshake::{
     derive_keys, transcript_hash, HandshakeHeader, HandshakeSecrets, Transcript,
 };
 use super::identity::{IdentityKey, IdentityKeyPair, IdentityPublic};
-use super::prekey::{sign_prekey, KemPrekey, PrekeyKind, X25519Prekey};
+use super::prekey::{kem_public, sign_prekey, KemPrekey, OneTimePrekey, PrekeyKind, X25519Prekey};
 use super::{AcceptError, AccountError, Session};
 use crate::codec::{Reader, Writer};
-use crate::provider::{CryptoProvider, DefaultProvider, MLKEM_SEED_LEN};
+use crate::provider::{CryptoProvider, DefaultProvider, MLKEM_SEED_LEN, X25519_LEN};
 use crate::ratchet::{message, HeaderMode, Ratchet};
 use crate::secret::Secret;
 use crate::wipe;
@@ -39,10 +39,13 @@ pub struct Account {
     pub(crate) next_prekey_id: u32,
     pub(crate) signed_prekey: X25519Prekey,
     pub(crate) previous_signed_prekey: Option<X25519Prekey>,
-    pub(crate) one_time_prekeys: Vec<X25519Prekey>,
+    /// Secrets only: their public keys are derived when used (spec §8.4).
+    pub(crate) one_time_prekeys: Vec<OneTimePrekey<X25519_LEN>>,
     pub(crate) kem_last_resort: KemPrekey,
     pub(crate) previous_kem_last_resort: Option<KemPrekey>,
-    pub(crate) kem_one_time_prekeys: Vec<KemPrekey>,
+    /// Seeds only: their encapsulation keys and signatures are derived when
+    /// a bundle names them (spec §8.4).
+    pub(crate) kem_one_time_prekeys: Vec<OneTimePrekey<MLKEM_SEED_LEN>>,
     /// `SHA-256(EK_A)` of the accepted handshakes that used the current
     /// signed prekey and no one-time prekey, sorted, without duplicates
     /// (spec §7.6).
@@ -62,17 +65,15 @@ impl core::fmt::Debug for Account {
     }
 }
 
-fn new_x25519<P: CryptoProvider + ?Sized>(
+/// A signed X25519 prekey: its public key and signature computed now.
+fn new_signed_x25519<P: CryptoProvider + ?Sized>(
     p: &P,
     id: u32,
     private: Secret<32>,
-    sign_with: Option<&Secret<32>>,
+    identity_seed: &Secret<32>,
 ) -> Result<X25519Prekey, CryptoError> {
     let public = p.x25519_public_key(&private);
-    let signature = match sign_with {
-        Some(seed) => Some(sign_prekey(p, seed, PrekeyKind::SignedX25519, id, &public)?),
-        None => None,
-    };
+    let signature = sign_prekey(p, identity_seed, PrekeyKind::SignedX25519, id, &public)?;
     Ok(X25519Prekey {
         id,
         private,
@@ -88,13 +89,12 @@ fn new_kem<P: CryptoProvider + ?Sized>(
     seed: Secret<MLKEM_SEED_LEN>,
     identity_seed: &Secret<32>,
 ) -> Result<KemPrekey, CryptoError> {
-    let pair = p.ml_kem_768_generate(&seed);
-    let signature = sign_prekey(p, identity_seed, kind, id, &pair.encapsulation_key)?;
+    let (public, signature) = kem_public(p, identity_seed, kind, id, &seed)?;
     Ok(KemPrekey {
         id,
         kind,
         seed,
-        public: pair.encapsulation_key.to_vec(),
+        public: public.to_vec(),
         signature,
     })
 }
@@ -124,7 +124,7 @@ impl Account {
         rng: &mut R,
     ) -> Result<Self, AccountError> {
         let identity = IdentityKeyPair::generate(p, rng)?;
-        let signed_prekey = new_x25519(p, 1, random(rng), Some(&identity.signing_seed))?;
+        let signed_prekey = new_signed_x25519(p, 1, random(rng), &identity.signing_seed)?;
         let kem_last_resort = new_kem(
             p,
             2,
@@ -216,11 +216,13 @@ impl Account {
         }
         self.ids_available(count)?;
         self.bump_generation();
-        let p = DefaultProvider::default();
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
             let id = self.take_id()?;
-            let k = new_x25519(&p, id, random(rng), None)?;
+            let k = OneTimePrekey {
+                id,
+                secret: random(rng),
+            };
             wipe::push(&mut self.one_time_prekeys, k);
             ids.push(id);
         }
@@ -246,17 +248,13 @@ impl Account {
         }
         self.ids_available(count)?;
         self.bump_generation();
-        let p = DefaultProvider::default();
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
             let id = self.take_id()?;
-            let k = new_kem(
-                &p,
+            let k = OneTimePrekey {
                 id,
-                PrekeyKind::KemOneTime,
-                random(rng),
-                &self.identity.signing_seed,
-            )?;
+                secret: random(rng),
+            };
             wipe::push(&mut self.kem_one_time_prekeys, k);
             ids.push(id);
         }
@@ -273,11 +271,11 @@ impl Account {
         rng: &mut R,
     ) -> Result<u32, AccountError> {
         let id = self.take_id()?;
-        let new = new_x25519(
+        let new = new_signed_x25519(
             &DefaultProvider::default(),
             id,
             random(rng),
-            Some(&self.identity.signing_seed),
+            &self.identity.signing_seed,
         )?;
         self.previous_signed_prekey = Some(core::mem::replace(&mut self.signed_prekey, new));
         // The records go with their signed prekey (spec §7.6): the dropped
@@ -322,6 +320,11 @@ impl Account {
     /// The bundle an initiator needs, with the named one-time prekeys (a
     /// server hands each one-time prekey to one initiator only).
     ///
+    /// A named one-time prekey's public key (and an ML-KEM one's signature)
+    /// is derived from its stored secret by this call: an X25519 base-point
+    /// multiplication, or an ML-KEM-768 key generation and an Ed25519
+    /// signature (spec §8.4).
+    ///
     /// # Errors
     /// [`AccountError::UnknownPrekey`] when a named prekey does not exist.
     pub fn bundle(
@@ -329,38 +332,50 @@ impl Account {
         one_time_prekey: Option<u32>,
         kem_one_time_prekey: Option<u32>,
     ) -> Result<PrekeyBundle, AccountError> {
+        let p = DefaultProvider::default();
         let opk = match one_time_prekey {
             None => None,
             Some(id) => {
                 let k = self
                     .one_time_prekeys
-                    .iter()
-                    .find(|k| k.id == id)
+                    .binary_search_by_key(&id, |k| k.id)
+                    .ok()
+                    .and_then(|i| self.one_time_prekeys.get(i))
                     .ok_or(AccountError::UnknownPrekey(id))?;
-                Some((k.id, k.public))
+                Some((k.id, k.x25519_public(&p)))
             }
         };
-        let kem = match kem_one_time_prekey {
-            None => &self.kem_last_resort,
-            Some(id) => self
-                .kem_one_time_prekeys
-                .iter()
-                .find(|k| k.id == id)
-                .ok_or(AccountError::UnknownPrekey(id))?,
+        let (kind, id, ek, signature) = match kem_one_time_prekey {
+            None => {
+                let kem = &self.kem_last_resort;
+                let ek = kem
+                    .encapsulation_key()
+                    .ok_or(AccountError::UnknownPrekey(kem.id))?;
+                (kem.kind, kem.id, *ek, kem.signature)
+            }
+            Some(id) => {
+                let k = self
+                    .kem_one_time_prekeys
+                    .binary_search_by_key(&id, |k| k.id)
+                    .ok()
+                    .and_then(|i| self.kem_one_time_prekeys.get(i))
+                    .ok_or(AccountError::UnknownPrekey(id))?;
+                let kind = PrekeyKind::KemOneTime;
+                let (ek, signature) =
+                    kem_public(&p, &self.identity.signing_seed, kind, k.id, &k.secret)?;
+                (kind, k.id, ek, signature)
+            }
         };
-        let ek = kem
-            .encapsulation_key()
-            .ok_or(AccountError::UnknownPrekey(kem.id))?;
         Ok(PrekeyBundle {
             identity: *self.identity.public(),
             signed_prekey_id: self.signed_prekey.id,
             signed_prekey: self.signed_prekey.public,
-            signed_prekey_signature: self.signed_prekey.signature.unwrap_or([0u8; 64]),
+            signed_prekey_signature: self.signed_prekey.signature,
             one_time_prekey: opk,
-            kem_prekey_kind: kem.kind,
-            kem_prekey_id: kem.id,
-            kem_prekey: alloc::boxed::Box::new(*ek),
-            kem_prekey_signature: kem.signature,
+            kem_prekey_kind: kind,
+            kem_prekey_id: id,
+            kem_prekey: alloc::boxed::Box::new(ek),
+            kem_prekey_signature: signature,
         })
     }
 
@@ -414,6 +429,7 @@ impl Account {
                     .ok_or(AcceptError::OneTimePrekeyUnknownOrUsed(id))?,
             ),
         };
+        // (index among the one-time prekeys, kind, id, seed)
         let kem = match h.kem_prekey_kind {
             PrekeyKind::KemOneTime => {
                 let i = self
@@ -421,19 +437,20 @@ impl Account {
                     .iter()
                     .position(|k| k.id == h.kem_prekey_id)
                     .ok_or(AcceptError::OneTimePrekeyUnknownOrUsed(h.kem_prekey_id))?;
-                (Some(i), &self.kem_one_time_prekeys[i])
+                let k = &self.kem_one_time_prekeys[i];
+                (Some(i), PrekeyKind::KemOneTime, k.id, &k.secret)
             }
-            _ => (
-                None,
-                [
+            _ => {
+                let k = [
                     Some(&self.kem_last_resort),
                     self.previous_kem_last_resort.as_ref(),
                 ]
                 .into_iter()
                 .flatten()
                 .find(|k| k.id == h.kem_prekey_id)
-                .ok_or(AcceptError::UnknownPrekey(h.kem_prekey_id))?,
-            ),
+                .ok_or(AcceptError::UnknownPrekey(h.kem_prekey_id))?;
+                (None, k.kind, k.id, &k.seed)
+            }
         };
         // A handshake without any one-time prekey needs a replay record on
         // its signed prekey; one with a one-time prekey is protected by that
@@ -465,10 +482,15 @@ impl Account {
         let mut dh = Vec::with_capacity(4);
         dh.extend([dh1, dh2, dh3]);
         let opk_ref = opk.and_then(|i| self.one_time_prekeys.get(i));
-        if let Some(k) = opk_ref {
-            dh.push(p.x25519(&k.private, &h.ephemeral_key)?);
-        }
-        let pair = p.ml_kem_768_generate(&kem.1.seed);
+        // The one-time prekey's public key is derived here, not stored (spec §8.4).
+        let opk_public = match opk_ref {
+            Some(k) => {
+                dh.push(p.x25519(&k.secret, &h.ephemeral_key)?);
+                Some((k.id, k.x25519_public(p)))
+            }
+            None => None,
+        };
+        let pair = p.ml_kem_768_generate(kem.3);
         let ss = p.ml_kem_768_decapsulate(&pair.decapsulation_key, &h.kem_ciphertext);
         let th = transcript_hash(
             p,
@@ -476,8 +498,8 @@ impl Account {
                 initiator: &h.identity,
                 responder: ours.public(),
                 signed_prekey: (spk.id, &spk.public),
-                one_time_prekey: opk_ref.map(|k| (k.id, &k.public)),
-                kem_prekey: (kem.1.kind, kem.1.id, &pair.encapsulation_key),
+                one_time_prekey: opk_public.as_ref().map(|(id, public)| (*id, public)),
+                kem_prekey: (kem.1, kem.2, &pair.encapsulation_key),
                 ephemeral_key: &h.ephemeral_key,
                 kem_ciphertext: &h.kem_ciphertext,
             },
@@ -580,7 +602,8 @@ impl Account {
         }
         out.put_u16(self.one_time_prekeys.len() as u16);
         for k in &self.one_time_prekeys {
-            put_x(&mut out, k);
+            out.put_u32(k.id);
+            out.put(k.secret.expose());
         }
         put_kem(&mut out, &self.kem_last_resort);
         match &self.previous_kem_last_resort {
@@ -592,7 +615,8 @@ impl Account {
         }
         out.put_u16(self.kem_one_time_prekeys.len() as u16);
         for k in &self.kem_one_time_prekeys {
-            put_kem(&mut out, k);
+            out.put_u32(k.id);
+            out.put(k.secret.expose());
         }
         crate::ratchet::append_state_check(&mut out, 0);
         out
@@ -626,8 +650,11 @@ impl Account {
             + crate::ratchet::STATE_CHECK_LEN
     }
 
-    /// Restores an account written by [`to_bytes`](Self::to_bytes); public
-    /// keys and signatures are recomputed from the secrets.
+    /// Restores an account written by [`to_bytes`](Self::to_bytes). The
+    /// public keys and signatures of the identity, the signed prekeys and the
+    /// last-resort ML-KEM prekeys are recomputed from their secrets; those of
+    /// the one-time prekeys are derived when a bundle or a handshake uses
+    /// them (spec §8.4), so loading costs the same whatever their number.
     ///
     /// # Errors
     /// [`crate::ratchet::StateError`] naming what is wrong; never panics.
@@ -643,19 +670,29 @@ impl Account {
         let next_prekey_id = r.u32()?;
         let bad = |_| StateError::Invalid("prekey");
         // Ids come from a counter starting at 1 (spec §7.2, §8.4).
-        let read_x = |r: &mut Reader<'_>, signed: bool| -> Result<X25519Prekey, StateError> {
+        let read_id = |r: &mut Reader<'_>| -> Result<u32, StateError> {
             let id = r.u32()?;
             if id == 0 || id >= next_prekey_id {
                 return Err(StateError::Invalid("prekey id"));
             }
-            let private = Secret::from_bytes(r.array()?);
-            new_x25519(&p, id, private, signed.then_some(&identity.signing_seed)).map_err(bad)
+            Ok(id)
         };
+        let read_x = |r: &mut Reader<'_>| -> Result<X25519Prekey, StateError> {
+            let id = read_id(r)?;
+            let private = Secret::from_bytes(r.array()?);
+            new_signed_x25519(&p, id, private, &identity.signing_seed).map_err(bad)
+        };
+        // One-time prekeys: the secrets only, nothing derived (spec §8.4).
+        fn read_one_time<const N: usize>(
+            r: &mut Reader<'_>,
+            read_id: impl Fn(&mut Reader<'_>) -> Result<u32, StateError>,
+        ) -> Result<OneTimePrekey<N>, StateError> {
+            let id = read_id(r)?;
+            let secret = Secret::from_bytes(r.array()?);
+            Ok(OneTimePrekey { id, secret })
+        }
         let read_kem = |r: &mut Reader<'_>, kind: PrekeyKind| -> Result<KemPrekey, StateError> {
-            let id = r.u32()?;
-            if id == 0 || id >= next_prekey_id {
-                return Err(StateError::Invalid("prekey id"));
-            }
+            let id = read_id(r)?;
             let seed = Secret::from_bytes(r.array()?);
             new_kem(&p, id, kind, seed, &identity.signing_seed).map_err(bad)
         };
@@ -675,12 +712,12 @@ impl Account {
             }
             Ok(records)
         };
-        let signed_prekey = read_x(&mut r, true)?;
+        let signed_prekey = read_x(&mut r)?;
         let signed_prekey_replays = read_records(&mut r)?;
         let (previous_signed_prekey, previous_signed_prekey_replays) = match r.u8()? {
             0 => (None, Vec::new()),
             1 => {
-                let k = read_x(&mut r, true)?;
+                let k = read_x(&mut r)?;
                 (Some(k), read_records(&mut r)?)
             }
             _ => return Err(StateError::Invalid("option tag")),
@@ -691,7 +728,7 @@ impl Account {
         }
         let mut one_time_prekeys = Vec::with_capacity(n);
         for _ in 0..n {
-            one_time_prekeys.push(read_x(&mut r, false)?);
+            one_time_prekeys.push(read_one_time(&mut r, read_id)?);
         }
         let kem_last_resort = read_kem(&mut r, PrekeyKind::KemLastResort)?;
         let previous_kem_last_resort = match r.u8()? {
@@ -705,7 +742,7 @@ impl Account {
         }
         let mut kem_one_time_prekeys = Vec::with_capacity(m);
         for _ in 0..m {
-            kem_one_time_prekeys.push(read_kem(&mut r, PrekeyKind::KemOneTime)?);
+            kem_one_time_prekeys.push(read_one_time(&mut r, read_id)?);
         }
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
@@ -735,15 +772,15 @@ impl Account {
         let mut ids: Vec<u32> = [Some(&signed_prekey), previous_signed_prekey.as_ref()]
             .into_iter()
             .flatten()
-            .chain(one_time_prekeys.iter())
             .map(|k| k.id)
+            .chain(one_time_prekeys.iter().map(|k| k.id))
             .chain(
                 [Some(&kem_last_resort), previous_kem_last_resort.as_ref()]
                     .into_iter()
                     .flatten()
-                    .chain(kem_one_time_prekeys.iter())
                     .map(|k| k.id),
             )
+            .chain(kem_one_time_prekeys.iter().map(|k| k.id))
             .collect();
         ids.sort_unstable();
         if ids.windows(2).any(|w| w[0] == w[1]) {

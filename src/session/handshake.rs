@@ -95,6 +95,15 @@ impl HandshakeHeader {
     /// Encodes an initial message carrying `ratchet_message`.
     pub fn encode_with(&self, ratchet_message: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(1300 + ratchet_message.len());
+        self.encode_fields_into(&mut out);
+        out.put_u32(ratchet_message.len() as u32);
+        out.put(ratchet_message);
+        out
+    }
+
+    /// Appends the handshake fields of an initial message: everything
+    /// before the ratchet message's length (spec §7.5).
+    pub(crate) fn encode_fields_into(&self, out: &mut Vec<u8>) {
         out.put_u8(crate::ratchet::message::VERSION);
         out.put_u8(TYPE_INITIAL);
         out.put(&self.identity.to_bytes());
@@ -110,9 +119,6 @@ impl HandshakeHeader {
         out.put_u8(self.kem_prekey_kind as u8);
         out.put_u32(self.kem_prekey_id);
         out.put(&self.kem_ciphertext[..]);
-        out.put_u32(ratchet_message.len() as u32);
-        out.put(ratchet_message);
-        out
     }
 
     /// Parses an initial message into its handshake fields and the embedded

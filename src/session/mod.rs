@@ -368,11 +368,53 @@ impl Session {
         rng: &mut R,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, ratchet::EncryptError> {
-        let inner = self.ratchet.encrypt_with(p, rng, plaintext)?;
-        Ok(match &self.pending {
-            Some(h) => h.encode_with(&inner),
-            None => inner,
-        })
+        let mut out = Vec::new();
+        self.encrypt_into_with(p, rng, plaintext, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`encrypt`](Self::encrypt), appending the message to `out` instead of
+    /// allocating it ([`Ratchet::encrypt_into`]). While the session is
+    /// pending, the message is wrapped in the initial message as `encrypt`
+    /// does.
+    ///
+    /// # Errors
+    /// See [`ratchet::EncryptError`]; the session and `out` are unchanged on error.
+    pub fn encrypt_into<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ratchet::EncryptError> {
+        self.encrypt_into_with(&DefaultProvider::default(), rng, plaintext, out)
+    }
+
+    /// [`encrypt_into`](Self::encrypt_into) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`encrypt_into`](Self::encrypt_into).
+    pub fn encrypt_into_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+        &mut self,
+        p: &P,
+        rng: &mut R,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ratchet::EncryptError> {
+        let Some(h) = &self.pending else {
+            return self.ratchet.encrypt_into_with(p, rng, plaintext, out);
+        };
+        if plaintext.len() > ratchet::MAX_PLAINTEXT_LEN {
+            return Err(ratchet::EncryptError::PlaintextTooLong);
+        }
+        let start = out.len();
+        let inner_len = self.ratchet.message_len(plaintext.len());
+        h.encode_fields_into(out);
+        out.extend_from_slice(&(inner_len as u32).to_be_bytes());
+        let sealed = self.ratchet.encrypt_into_with(p, rng, plaintext, out);
+        if sealed.is_err() {
+            out.truncate(start);
+        }
+        sealed
     }
 
     /// Decrypts a message: a ratchet message, or (responder) a repeat of the
@@ -393,31 +435,127 @@ impl Session {
         p: &P,
         message: &[u8],
     ) -> Result<Vec<u8>, DecryptError> {
-        if message.get(1) == Some(&TYPE_INITIAL) {
-            let (h, inner) = HandshakeHeader::parse(message)?;
-            match &self.initial {
-                Some(rec) if rec.ephemeral_key == h.ephemeral_key => {
-                    // Same handshake: every field must be exactly as first accepted (spec §7.6).
-                    if rec.digest != InitialRecord::digest_of(p, message, inner) {
-                        return Err(DecryptError::InitialMessageMismatch);
-                    }
-                }
-                _ => return Err(DecryptError::NotThisSession),
-            }
-            return Ok(self.ratchet.decrypt_with(p, inner)?);
+        let mut out = Vec::new();
+        self.decrypt_into_with(p, message, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`decrypt`](Self::decrypt), appending the plaintext to `out`
+    /// ([`Ratchet::decrypt_into`]).
+    ///
+    /// # Errors
+    /// See [`DecryptError`]; the session and `out` are unchanged on error.
+    pub fn decrypt_into(&mut self, message: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
+        self.decrypt_into_with(&DefaultProvider::default(), message, out)
+    }
+
+    /// [`decrypt_into`](Self::decrypt_into) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`decrypt_into`](Self::decrypt_into).
+    pub fn decrypt_into_with<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecryptError> {
+        if let Some(inner) = self.initial_repeat(p, message)? {
+            let inner = message.get(inner..).unwrap_or_default();
+            return Ok(self.ratchet.decrypt_into_with(p, inner, out)?);
         }
-        let pt = self.ratchet.decrypt_with(p, message)?;
-        // A message from the peer proves it has the session: stop wrapping.
-        // It confirms the session (spec §7.7) for the initiator; for the
-        // responder only on a chain after the initial message's one. The
-        // initiator wraps every message of its first chain, and anyone can
-        // strip that wrapper: a bare message of the first chain proves
-        // nothing. Its next chain starts only after it has read our reply.
+        self.ratchet.decrypt_into_with(p, message, out)?;
+        self.confirm();
+        Ok(())
+    }
+
+    /// [`decrypt`](Self::decrypt) where the message lies
+    /// ([`Ratchet::decrypt_in_place`]): returns the part of `message` that
+    /// holds the plaintext.
+    ///
+    /// ```
+    /// # use sova::session::{Account, Session};
+    /// # use sova::ratchet::HeaderMode;
+    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let alice = Account::new(&mut rng)?;
+    /// # let mut bob = Account::new(&mut rng)?;
+    /// # let bundle = bob.bundle(None, None)?.to_bytes();
+    /// let mut a = Session::start(&alice, &mut rng, &bundle, HeaderMode::Plain)?;
+    /// let first = a.encrypt(&mut rng, b"hi")?;
+    /// let (mut b, _) = bob.accept(&first)?;
+    /// let mut wire = Vec::new();
+    /// b.encrypt_into(&mut rng, b"hello", &mut wire)?;
+    /// assert_eq!(a.decrypt_in_place(&mut wire)?, b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// See [`DecryptError`]; the session is unchanged on error, and
+    /// `message` holds what [`Ratchet::decrypt_in_place`] says (never any
+    /// plaintext).
+    pub fn decrypt_in_place<'m>(
+        &mut self,
+        message: &'m mut [u8],
+    ) -> Result<&'m mut [u8], DecryptError> {
+        self.decrypt_in_place_with(&DefaultProvider::default(), message)
+    }
+
+    /// [`decrypt_in_place`](Self::decrypt_in_place) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`decrypt_in_place`](Self::decrypt_in_place).
+    pub fn decrypt_in_place_with<'m, P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &'m mut [u8],
+    ) -> Result<&'m mut [u8], DecryptError> {
+        if let Some(inner) = self.initial_repeat(p, message)? {
+            let inner = message.get_mut(inner..).unwrap_or_default();
+            return Ok(self.ratchet.decrypt_in_place_with(p, inner)?);
+        }
+        let plaintext = self.ratchet.decrypt_in_place_with(p, message)?;
+        self.confirm();
+        Ok(plaintext)
+    }
+
+    /// For an initial message: checks that it repeats this session's
+    /// (spec §7.6) and returns where its ratchet message starts. `None` for
+    /// any other message.
+    fn initial_repeat<P: CryptoProvider + ?Sized>(
+        &self,
+        p: &P,
+        message: &[u8],
+    ) -> Result<Option<usize>, DecryptError> {
+        if message.get(1) != Some(&TYPE_INITIAL) {
+            return Ok(None);
+        }
+        let (h, inner) = HandshakeHeader::parse(message)?;
+        match &self.initial {
+            Some(rec) if rec.ephemeral_key == h.ephemeral_key => {
+                // Same handshake: every field must be exactly as first accepted (spec §7.6).
+                if rec.digest != InitialRecord::digest_of(p, message, inner) {
+                    return Err(DecryptError::InitialMessageMismatch);
+                }
+            }
+            _ => return Err(DecryptError::NotThisSession),
+        }
+        // The ratchet message is the end of the initial message.
+        Ok(Some(message.len() - inner.len()))
+    }
+
+    /// A message from the peer proves it has the session: stop wrapping,
+    /// and the session is confirmed (spec §7.7).
+    /// After a non-initial message from the peer decrypted: stop wrapping.
+    /// It confirms the session (spec §7.7) for the initiator; for the
+    /// responder only on a chain after the initial message's one. The
+    /// initiator wraps every message of its first chain, and anyone can strip
+    /// that wrapper: a bare message of the first chain proves nothing. Its
+    /// next chain starts only after it has read our reply.
+    fn confirm(&mut self) {
         self.pending = None;
         if self.we_initiated || self.ratchet.receiving_chains() > 1 {
             self.confirmed = true;
         }
-        Ok(pt)
     }
 
     /// Whether an initial message repeats the one this session was accepted

@@ -76,18 +76,20 @@ pub(crate) fn verify_prekey<P: CryptoProvider + ?Sized>(
     )
 }
 
-/// An X25519 prekey pair (signed or one-time).
+/// The signed X25519 prekey pair, with its public key and signature
+/// (computed when it is created or loaded: every bundle and every handshake
+/// needs them).
 #[derive(Clone)]
 pub(crate) struct X25519Prekey {
     pub(crate) id: u32,
     pub(crate) private: Secret<X25519_LEN>,
     pub(crate) public: [u8; X25519_LEN],
-    /// Present for the signed prekey.
-    pub(crate) signature: Option<[u8; ED25519_SIG_LEN]>,
+    pub(crate) signature: [u8; ED25519_SIG_LEN],
 }
 
-/// An ML-KEM-768 prekey, kept as its 64-byte seed (the decapsulation key is
-/// regenerated when needed, so a stored key can never be a malformed one).
+/// An ML-KEM-768 last-resort prekey, kept as its 64-byte seed (the
+/// decapsulation key is regenerated when needed, so a stored key can never
+/// be a malformed one), with its encapsulation key and signature.
 #[derive(Clone)]
 pub(crate) struct KemPrekey {
     pub(crate) id: u32,
@@ -97,8 +99,42 @@ pub(crate) struct KemPrekey {
     pub(crate) signature: [u8; ED25519_SIG_LEN],
 }
 
+/// A one-time prekey as the account holds it: its id and secret only (the
+/// X25519 private key, `N = 32`, or the ML-KEM-768 seed, `N = 64`). Its
+/// public key, and for an ML-KEM prekey the signature, are derived from the
+/// secret when a bundle names the prekey or a handshake uses it
+/// ([`x25519_public`](Self::x25519_public), [`kem_public`]): an account with
+/// a thousand of them loads without a thousand key generations (spec §8.4).
+#[derive(Clone)]
+pub(crate) struct OneTimePrekey<const N: usize> {
+    pub(crate) id: u32,
+    pub(crate) secret: Secret<N>,
+}
+
+impl OneTimePrekey<X25519_LEN> {
+    /// The X25519 public key.
+    pub(crate) fn x25519_public<P: CryptoProvider + ?Sized>(&self, p: &P) -> [u8; X25519_LEN] {
+        p.x25519_public_key(&self.secret)
+    }
+}
+
+/// The encapsulation key of the ML-KEM-768 prekey with `seed` and its
+/// signature `LabeledSign(IK_sig, "prekey", u8(kind) || u32(id) || ek)` (spec §7.2).
+pub(crate) fn kem_public<P: CryptoProvider + ?Sized>(
+    p: &P,
+    identity_seed: &Secret<32>,
+    kind: PrekeyKind,
+    id: u32,
+    seed: &Secret<MLKEM_SEED_LEN>,
+) -> Result<([u8; MLKEM_EK_LEN], [u8; ED25519_SIG_LEN]), CryptoError> {
+    // The decapsulation key in `pair` is a `Secret`, wiped when dropped here.
+    let pair = p.ml_kem_768_generate(seed);
+    let signature = sign_prekey(p, identity_seed, kind, id, &pair.encapsulation_key)?;
+    Ok((pair.encapsulation_key, signature))
+}
+
 /// Wipes the prekey's secret (and its public parts) in place, before the
-/// prekey is removed from a list (`wipe::remove`).
+/// prekey is removed from a list.
 impl Zeroize for X25519Prekey {
     fn zeroize(&mut self) {
         self.id.zeroize();
@@ -109,13 +145,22 @@ impl Zeroize for X25519Prekey {
 }
 
 /// Wipes the prekey's seed (and its public parts) in place, before the
-/// prekey is removed from a list (`wipe::remove`).
+/// prekey is removed from a list.
 impl Zeroize for KemPrekey {
     fn zeroize(&mut self) {
         self.id.zeroize();
         self.seed.zeroize();
         self.public.zeroize();
         self.signature.zeroize();
+    }
+}
+
+/// Wipes the prekey's secret in place, before the prekey is removed from a
+/// list (`wipe::remove`).
+impl<const N: usize> Zeroize for OneTimePrekey<N> {
+    fn zeroize(&mut self) {
+        self.id.zeroize();
+        self.secret.zeroize();
     }
 }
 
