@@ -6,6 +6,7 @@ from .primitives import check_building_block, check_primitive, kem_self_test
 from .ratchet import check_ratchet_kdf, check_rejection, check_transcript
 from .session import check_handshake, check_handshake_negative
 from .safety import check_safety_number
+from .limits import check_limits
 from .examples import check_spec_examples
 
 
@@ -19,6 +20,7 @@ CHECKERS = {
     "ratchet-kdf.json": check_ratchet_kdf,
     "ratchet-transcripts.json": check_transcript,
     "ratchet-negative.json": check_rejection,
+    "ratchet-limits.json": check_limits,
     "safety-numbers.json": check_safety_number,
     "handshake.json": check_handshake,
     "handshake-negative.json": check_handshake_negative,

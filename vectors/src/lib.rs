@@ -135,6 +135,7 @@ pub const FAMILIES: &[Family] = &[
     families::ratchet_kdf::FAMILY,
     families::ratchet_transcripts::FAMILY,
     families::ratchet_negative::FAMILY,
+    families::ratchet_limits::FAMILY,
     families::safety_numbers::FAMILY,
     families::handshake::FAMILY,
     families::handshake_negative::FAMILY,
