@@ -7,6 +7,7 @@ from .ratchet import check_ratchet_kdf, check_rejection, check_transcript
 from .session import check_handshake, check_handshake_negative
 from .safety import check_safety_number
 from .limits import check_limits
+from .states import check_state_encoding
 from .examples import check_spec_examples
 
 
@@ -24,6 +25,7 @@ CHECKERS = {
     "safety-numbers.json": check_safety_number,
     "handshake.json": check_handshake,
     "handshake-negative.json": check_handshake_negative,
+    "state-encodings.json": check_state_encoding,
 }
 
 # The files that need ML-KEM-768 (kyber-py).

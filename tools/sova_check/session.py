@@ -78,10 +78,13 @@ class Account:
             [],
             [],
         )
+        # Each call that adds one-time prekeys increments the generation (§8.4).
         if "one_time_prekey_private" in secrets:
             acc.opks.append((next(ids), h(secrets["one_time_prekey_private"])))
+            acc.generation += 1
         if "kem_one_time_prekey_seed" in secrets:
             acc.pqopks.append((next(ids), h(secrets["kem_one_time_prekey_seed"])))
+            acc.generation += 1
         acc.next_prekey_id = next(ids)
         return acc
 

@@ -139,6 +139,7 @@ pub const FAMILIES: &[Family] = &[
     families::safety_numbers::FAMILY,
     families::handshake::FAMILY,
     families::handshake_negative::FAMILY,
+    families::state_encodings::FAMILY,
 ];
 
 /// The family whose file is named `file`.

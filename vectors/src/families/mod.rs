@@ -9,3 +9,4 @@ pub(crate) mod ratchet_limits;
 pub(crate) mod ratchet_negative;
 pub(crate) mod ratchet_transcripts;
 pub(crate) mod safety_numbers;
+pub(crate) mod state_encodings;
