@@ -12,7 +12,8 @@ that the test vectors exercise:
   * the message wire format (§6) and the Double Ratchet with optional header
     encryption (§5.3, §5.5, §5.6, §5.7),
   * identities, prekeys, bundles, the handshake, initial messages and their
-    acceptance (§7.1–§7.6), with the account encoding of §8.4,
+    acceptance (§7.1–§7.6),
+  * the ratchet and account state encodings and sealing (§8.2–§8.4),
   * fingerprints, safety numbers, QR payloads and scanning (§10),
 
 and checks these files of a test-vector directory (§4, §10.9):
@@ -29,6 +30,10 @@ and checks these files of a test-vector directory (§4, §10.9):
                             run both ways: every value byte-identical
   handshake-negative.json   every bundle and initial message rejected with the
                             recorded error, the responder's account unchanged
+  ratchet-limits.json       each seeded script replayed: every result, stored-key
+                            count and SHA-256 of the state encoding equal
+  state-encodings.json      every ratchet, account and sealed state encoded byte
+                            for byte; every rejected encoding gives the recorded error
 
 Usage:  python3 tools/check_vectors.py [--require-all] [DIR | FILE...]
         (default DIR: test-vectors)

@@ -86,7 +86,8 @@ impl RatchetState {
     ) -> Result<Self, CaseError> {
         let (mut session, steps) = replay(p, &setup, steps)?;
         let encoding = session.party(party).to_bytes();
-        let back = Ratchet::from_bytes(&encoding).map_err(|e| CaseError::rejected("encoding", e))?;
+        let back =
+            Ratchet::from_bytes(&encoding).map_err(|e| CaseError::rejected("encoding", e))?;
         if back.to_bytes() != encoding {
             return Err(CaseError::check_failed("encoding", "decoding changes it"));
         }
@@ -129,7 +130,8 @@ impl AccountState {
         account: AccountSecrets,
     ) -> Result<Self, CaseError> {
         let encoding = account.open(p, "account")?.account.to_bytes();
-        let back = Account::from_bytes(&encoding).map_err(|e| CaseError::rejected("encoding", e))?;
+        let back =
+            Account::from_bytes(&encoding).map_err(|e| CaseError::rejected("encoding", e))?;
         if back.to_bytes() != encoding {
             return Err(CaseError::check_failed("encoding", "decoding changes it"));
         }
@@ -184,13 +186,16 @@ impl SealedState {
             .map_err(|e| CaseError::rejected("key", e))?;
         let which = sealed_kind(kind)?;
         let mut rng = ReplayRng::new(vec![fixed::<12>("nonce", nonce.as_slice())?.to_vec()]);
-        let sealed =
-            seal(p, &mut rng, &k, which, state.as_slice()).map_err(|e| CaseError::rejected("", e))?;
+        let sealed = seal(p, &mut rng, &k, which, state.as_slice())
+            .map_err(|e| CaseError::rejected("", e))?;
         rng.finish_exact(&[12])
             .map_err(|e| CaseError::check_failed("nonce", e))?;
         let opened = open(p, &k, which, &sealed).map_err(|e| CaseError::rejected("sealed", e))?;
         if opened != state.as_slice() {
-            return Err(CaseError::check_failed("sealed", "does not open to the state"));
+            return Err(CaseError::check_failed(
+                "sealed",
+                "does not open to the state",
+            ));
         }
         Ok(Self {
             description,
@@ -555,7 +560,12 @@ impl As {
     }
 }
 
-fn reject(g: &mut FileGen<'_>, state: &str, description: &str, bytes: Vec<u8>) -> Result<(), CaseError> {
+fn reject(
+    g: &mut FileGen<'_>,
+    state: &str,
+    description: &str,
+    bytes: Vec<u8>,
+) -> Result<(), CaseError> {
     g.case(|_| StateRejection::compute(description.to_owned(), state.to_owned(), bytes.into()))
 }
 
@@ -579,7 +589,10 @@ fn ratchet_rejections(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         s.encode()
     };
     // Both bases are valid states.
-    for (field, bytes) in [("base", base.encode()), ("encrypted", Rs::encrypted().encode())] {
+    for (field, bytes) in [
+        ("base", base.encode()),
+        ("encrypted", Rs::encrypted().encode()),
+    ] {
         Ratchet::from_bytes(&bytes).map_err(|e| CaseError::rejected(field, e))?;
     }
     let full = base.encode();
@@ -604,7 +617,10 @@ fn ratchet_rejections(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             "magic and version, then 31 bytes: shorter than magic, version and check",
             full[..46].to_vec(),
         ),
-        ("check wrong (its last bit flipped)", flip_last(full.clone())),
+        (
+            "check wrong (its last bit flipped)",
+            flip_last(full.clone()),
+        ),
         ("check wrong and mode 3", flip_last(with(&|s| s.mode = 3))),
         ("a byte appended after the check", {
             let mut b = full.clone();
@@ -613,94 +629,178 @@ fn ratchet_rejections(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         }),
         // R1–R7, as the fields are read.
         ("R1: mode 3", with(&|s| s.mode = 3)),
-        ("R1: mode 0 and len(AD) 513", with(&|s| {
-            s.mode = 0;
-            s.ad_len = Some(513);
-        })),
-        ("R2: len(AD) 513 (its bytes absent)", with(&|s| s.ad_len = Some(513))),
-        ("R2 and R3: len(AD) 513 and an option tag 2", with(&|s| {
-            s.ad_len = Some(513);
-            s.dhs = 2;
-        })),
+        (
+            "R1: mode 0 and len(AD) 513",
+            with(&|s| {
+                s.mode = 0;
+                s.ad_len = Some(513);
+            }),
+        ),
+        (
+            "R2: len(AD) 513 (its bytes absent)",
+            with(&|s| s.ad_len = Some(513)),
+        ),
+        (
+            "R2 and R3: len(AD) 513 and an option tag 2",
+            with(&|s| {
+                s.ad_len = Some(513);
+                s.dhs = 2;
+            }),
+        ),
         ("R3: DHs option tag 2", with(&|s| s.dhs = 2)),
-        ("R3: HKs option tag 2, inside the sending chain", with(&|s| s.hks = 2)),
-        ("R3: NHKr option tag 2 and receiving chain count 6", with(&|s| {
-            s.nhkr = 2;
-            s.count = Some(6);
-        })),
-        ("R4: receiving chain count 6 (the chains absent)", with(&|s| {
-            s.count = Some(6);
-            s.chains.clear();
-        })),
+        (
+            "R3: HKs option tag 2, inside the sending chain",
+            with(&|s| s.hks = 2),
+        ),
+        (
+            "R3: NHKr option tag 2 and receiving chain count 6",
+            with(&|s| {
+                s.nhkr = 2;
+                s.count = Some(6);
+            }),
+        ),
+        (
+            "R4: receiving chain count 6 (the chains absent)",
+            with(&|s| {
+                s.count = Some(6);
+                s.chains.clear();
+            }),
+        ),
         ("R5: position tag 2", with(&|s| s.chains[0].position = 2)),
-        ("R5: the first chain closed", with(&|s| s.chains[0].position = 1)),
-        ("R5: the second chain open", with(&|s| s.chains[1].position = 0)),
-        ("R5: an open chain with Nr = 0 (and no keys)", with(&|s| {
-            s.chains[0].limit = 0;
-            s.chains[0].keys.clear();
-        })),
-        ("R6: 2001 keys announced in the first chain, none present", with(&|s| {
-            s.chains[0].count = Some(2001);
-            s.chains[0].keys.clear();
-            s.chains.truncate(1);
-        })),
-        ("R6: 2 + 1999 keys over two chains, the second chain's absent", with(&|s| {
-            s.chains[1].count = Some(1999);
-            s.chains[1].keys.clear();
-        })),
-        ("R7: keys 2, 1 (decreasing)", with(&|s| s.chains[0].keys = vec![2, 1])),
-        ("R7: keys 1, 1 (repeated)", with(&|s| s.chains[0].keys = vec![1, 1])),
-        ("R7: open chain, key n = Nr", with(&|s| s.chains[0].keys = vec![1, 4])),
-        ("R7: closed chain, key n = END", with(&|s| s.chains[1].keys = vec![0, 5])),
-        ("R7 and C1: keys 2, 1 and NHKs present in PLAIN mode", with(&|s| {
-            s.chains[0].keys = vec![2, 1];
-            s.nhks = 1;
-        })),
+        (
+            "R5: the first chain closed",
+            with(&|s| s.chains[0].position = 1),
+        ),
+        (
+            "R5: the second chain open",
+            with(&|s| s.chains[1].position = 0),
+        ),
+        (
+            "R5: an open chain with Nr = 0 (and no keys)",
+            with(&|s| {
+                s.chains[0].limit = 0;
+                s.chains[0].keys.clear();
+            }),
+        ),
+        (
+            "R6: 2001 keys announced in the first chain, none present",
+            with(&|s| {
+                s.chains[0].count = Some(2001);
+                s.chains[0].keys.clear();
+                s.chains.truncate(1);
+            }),
+        ),
+        (
+            "R6: 2 + 1999 keys over two chains, the second chain's absent",
+            with(&|s| {
+                s.chains[1].count = Some(1999);
+                s.chains[1].keys.clear();
+            }),
+        ),
+        (
+            "R7: keys 2, 1 (decreasing)",
+            with(&|s| s.chains[0].keys = vec![2, 1]),
+        ),
+        (
+            "R7: keys 1, 1 (repeated)",
+            with(&|s| s.chains[0].keys = vec![1, 1]),
+        ),
+        (
+            "R7: open chain, key n = Nr",
+            with(&|s| s.chains[0].keys = vec![1, 4]),
+        ),
+        (
+            "R7: closed chain, key n = END",
+            with(&|s| s.chains[1].keys = vec![0, 5]),
+        ),
+        (
+            "R7 and C1: keys 2, 1 and NHKs present in PLAIN mode",
+            with(&|s| {
+                s.chains[0].keys = vec![2, 1];
+                s.nhks = 1;
+            }),
+        ),
         ("the last chain's keys cut short (check valid)", {
             let b = base.body();
             checked(b[..b.len() - 20].to_vec())
         }),
-        ("a byte after the last chain (check valid)", with(&|s| s.trailing = vec![0])),
-        ("a byte after the last chain and NHKs present in PLAIN mode", with(&|s| {
-            s.trailing = vec![0];
-            s.nhks = 1;
-        })),
+        (
+            "a byte after the last chain (check valid)",
+            with(&|s| s.trailing = vec![0]),
+        ),
+        (
+            "a byte after the last chain and NHKs present in PLAIN mode",
+            with(&|s| {
+                s.trailing = vec![0];
+                s.nhks = 1;
+            }),
+        ),
         // C1–C6, after the last field, in order.
         ("C1: NHKs present in PLAIN mode", with(&|s| s.nhks = 1)),
-        ("C1: ENCRYPTED mode, a chain without HKr", enc_with(&|s| s.chains[1].hk = 0)),
+        (
+            "C1: ENCRYPTED mode, a chain without HKr",
+            enc_with(&|s| s.chains[1].hk = 0),
+        ),
         ("C1: ENCRYPTED mode, no HKs", enc_with(&|s| s.hks = 0)),
-        ("C1 and C2: NHKr present in PLAIN mode and Ns = 0", with(&|s| {
-            s.nhkr = 1;
-            s.ns = 0;
-        })),
+        (
+            "C1 and C2: NHKr present in PLAIN mode and Ns = 0",
+            with(&|s| {
+                s.nhkr = 1;
+                s.ns = 0;
+            }),
+        ),
         ("C2: Ns = 0", with(&|s| s.ns = 0)),
         ("C2: a sending chain without DHs", with(&|s| s.dhs = 0)),
-        ("C2 and C3: a sending chain without DHs or DHr, no chains", with(&|s| {
-            s.dhs = 0;
-            s.dhr = 0;
-            s.chains.clear();
-        })),
-        ("C3: neither DHs nor DHr nor S, no chains", with(&|s| {
-            s.dhs = 0;
-            s.dhr = 0;
-            s.s = 0;
-            s.chains.clear();
-        })),
-        ("C3: DHs and DHr without S, no chains (a responder cannot know DHr yet)", with(&|s| {
-            s.s = 0;
-            s.chains.clear();
-        })),
-        ("C4: DHr not the newest chain's", with(&|s| s.dhr_key = key(0xd1))),
-        ("C4 and C6: DHr not the newest chain's, generation 0", with(&|s| {
-            s.dhr_key = key(0xd1);
-            s.generation = 0;
-        })),
-        ("C5: two chains with the same DHr", with(&|s| s.chains[1].dhr = key(0xd2))),
-        ("C5 and C6: two chains with the same DHr, generation 0", with(&|s| {
-            s.chains[1].dhr = key(0xd2);
-            s.generation = 0;
-        })),
-        ("C6: generation 0 with a sending chain", with(&|s| s.generation = 0)),
+        (
+            "C2 and C3: a sending chain without DHs or DHr, no chains",
+            with(&|s| {
+                s.dhs = 0;
+                s.dhr = 0;
+                s.chains.clear();
+            }),
+        ),
+        (
+            "C3: neither DHs nor DHr nor S, no chains",
+            with(&|s| {
+                s.dhs = 0;
+                s.dhr = 0;
+                s.s = 0;
+                s.chains.clear();
+            }),
+        ),
+        (
+            "C3: DHs and DHr without S, no chains (a responder cannot know DHr yet)",
+            with(&|s| {
+                s.s = 0;
+                s.chains.clear();
+            }),
+        ),
+        (
+            "C4: DHr not the newest chain's",
+            with(&|s| s.dhr_key = key(0xd1)),
+        ),
+        (
+            "C4 and C6: DHr not the newest chain's, generation 0",
+            with(&|s| {
+                s.dhr_key = key(0xd1);
+                s.generation = 0;
+            }),
+        ),
+        (
+            "C5: two chains with the same DHr",
+            with(&|s| s.chains[1].dhr = key(0xd2)),
+        ),
+        (
+            "C5 and C6: two chains with the same DHr, generation 0",
+            with(&|s| {
+                s.chains[1].dhr = key(0xd2);
+                s.generation = 0;
+            }),
+        ),
+        (
+            "C6: generation 0 with a sending chain",
+            with(&|s| s.generation = 0),
+        ),
     ];
     for (description, bytes) in cases {
         reject(g, "ratchet", description, bytes)?;
@@ -717,55 +817,111 @@ fn account_rejections(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     Account::from_bytes(&As::base().encode()).map_err(|e| CaseError::rejected("base", e))?;
     let full = As::base().encode();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("the magic of a session state", with(&|s| s.magic = b"SOVA-1 session".to_vec())),
+        (
+            "the magic of a session state",
+            with(&|s| s.magic = b"SOVA-1 session".to_vec()),
+        ),
         ("version 2", with(&|s| s.version = 2)),
-        ("check wrong and replay record count 4097", flip_last(with(&|s| {
-            s.record_count = Some(4097);
-            s.records.clear();
-        }))),
+        (
+            "check wrong and replay record count 4097",
+            flip_last(with(&|s| {
+                s.record_count = Some(4097);
+                s.records.clear();
+            })),
+        ),
         ("1: signed prekey id 0", with(&|s| s.spk_id = 0)),
-        ("1: signed prekey id equal to next_prekey_id", with(&|s| s.spk_id = 8)),
-        ("1: one-time prekey id above next_prekey_id", with(&|s| s.opks = vec![3, 9])),
+        (
+            "1: signed prekey id equal to next_prekey_id",
+            with(&|s| s.spk_id = 8),
+        ),
+        (
+            "1: one-time prekey id above next_prekey_id",
+            with(&|s| s.opks = vec![3, 9]),
+        ),
         ("1: KEM one-time prekey id 0", with(&|s| s.pqopks = vec![0])),
-        ("1 and 4: signed prekey id 0 and option tag 2", with(&|s| {
-            s.spk_id = 0;
-            s.previous = 2;
-        })),
-        ("2: replay record count 4097 (the records absent)", with(&|s| {
-            s.record_count = Some(4097);
-            s.records.clear();
-        })),
-        ("3: replay records decreasing", with(&|s| s.records = vec![0x20, 0x10])),
-        ("3: a replay record repeated", with(&|s| s.records = vec![0x10, 0x10])),
-        ("4: previous signed prekey option tag 2", with(&|s| s.previous = 2)),
-        ("4: previous last-resort prekey option tag 2", with(&|s| s.previous_pq = 2)),
-        ("5: 1001 one-time prekeys announced, none present", with(&|s| {
-            s.opk_count = Some(1001);
-            s.opks.clear();
-        })),
-        ("5: 101 KEM one-time prekeys announced, none present", with(&|s| {
-            s.pqopk_count = Some(101);
-            s.pqopks.clear();
-        })),
+        (
+            "1 and 4: signed prekey id 0 and option tag 2",
+            with(&|s| {
+                s.spk_id = 0;
+                s.previous = 2;
+            }),
+        ),
+        (
+            "2: replay record count 4097 (the records absent)",
+            with(&|s| {
+                s.record_count = Some(4097);
+                s.records.clear();
+            }),
+        ),
+        (
+            "3: replay records decreasing",
+            with(&|s| s.records = vec![0x20, 0x10]),
+        ),
+        (
+            "3: a replay record repeated",
+            with(&|s| s.records = vec![0x10, 0x10]),
+        ),
+        (
+            "4: previous signed prekey option tag 2",
+            with(&|s| s.previous = 2),
+        ),
+        (
+            "4: previous last-resort prekey option tag 2",
+            with(&|s| s.previous_pq = 2),
+        ),
+        (
+            "5: 1001 one-time prekeys announced, none present",
+            with(&|s| {
+                s.opk_count = Some(1001);
+                s.opks.clear();
+            }),
+        ),
+        (
+            "5: 101 KEM one-time prekeys announced, none present",
+            with(&|s| {
+                s.pqopk_count = Some(101);
+                s.pqopks.clear();
+            }),
+        ),
         ("6: the last prekey cut short (check valid)", {
             let b = As::base().body();
             checked(b[..b.len() - 10].to_vec())
         }),
-        ("6: a byte after the last field (check valid)", with(&|s| s.trailing = vec![0])),
-        ("6 and 7: a byte after the last field, one-time prekey ids 4, 3", with(&|s| {
-            s.trailing = vec![0];
-            s.opks = vec![4, 3];
-        })),
-        ("7: one-time prekey ids 4, 3", with(&|s| s.opks = vec![4, 3])),
-        ("7 and 9: one-time prekey ids 5, 3 (5 is the signed prekey's)", with(&|s| {
-            s.opks = vec![5, 3]
-        })),
-        ("8: previous signed prekey id above the current one", with(&|s| s.previous_id = 7)),
-        ("8 and 9: previous last-resort prekey id 7, above 6 and a KEM one-time prekey's", with(&|s| {
-            s.previous_pq_id = 7
-        })),
-        ("9: a one-time prekey with the signed prekey's id", with(&|s| s.opks = vec![3, 5])),
-        ("9: the previous signed prekey with a one-time prekey's id", with(&|s| s.previous_id = 3)),
+        (
+            "6: a byte after the last field (check valid)",
+            with(&|s| s.trailing = vec![0]),
+        ),
+        (
+            "6 and 7: a byte after the last field, one-time prekey ids 4, 3",
+            with(&|s| {
+                s.trailing = vec![0];
+                s.opks = vec![4, 3];
+            }),
+        ),
+        (
+            "7: one-time prekey ids 4, 3",
+            with(&|s| s.opks = vec![4, 3]),
+        ),
+        (
+            "7 and 9: one-time prekey ids 5, 3 (5 is the signed prekey's)",
+            with(&|s| s.opks = vec![5, 3]),
+        ),
+        (
+            "8: previous signed prekey id above the current one",
+            with(&|s| s.previous_id = 7),
+        ),
+        (
+            "8 and 9: previous last-resort prekey id 7, above 6 and a KEM one-time prekey's",
+            with(&|s| s.previous_pq_id = 7),
+        ),
+        (
+            "9: a one-time prekey with the signed prekey's id",
+            with(&|s| s.opks = vec![3, 5]),
+        ),
+        (
+            "9: the previous signed prekey with a one-time prekey's id",
+            with(&|s| s.previous_id = 3),
+        ),
         ("the magic alone", full[..14].to_vec()),
     ];
     for (description, bytes) in cases {
@@ -777,7 +933,10 @@ fn account_rejections(g: &mut FileGen<'_>) -> Result<(), CaseError> {
 fn sealed_cases(g: &mut FileGen<'_>, state: Vec<u8>) -> Result<(), CaseError> {
     for (description, kind) in [
         ("an account state (kind 1)", 1u8),
-        ("the same bytes as kind 2 (the state is opaque to sealing)", 2),
+        (
+            "the same bytes as kind 2 (the state is opaque to sealing)",
+            2,
+        ),
     ] {
         let state = state.clone();
         g.case(|c: &Inputs<'_>| {
@@ -815,7 +974,11 @@ fn sealed_rejections(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         }),
         ("the magic alone", 1, |b| b.truncate(13)),
         ("kind 2 opened as an account", 1, |b| b[14] = 2),
-        ("kind 1 opened as a session, and truncated to 20 bytes", 2, |b| b.truncate(20)),
+        (
+            "kind 1 opened as a session, and truncated to 20 bytes",
+            2,
+            |b| b.truncate(20),
+        ),
         ("header and nonce, 15 bytes of tag", 1, |b| b.truncate(42)),
         ("a ciphertext bit flipped", 1, |b| b[30] ^= 1),
         ("the tag's last bit flipped", 1, |b| {
@@ -860,7 +1023,12 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     let scripts: &[(&str, sova::ratchet::HeaderMode, &[Op], Party)] = &[
         ("a new initiator", Plain, &[], A),
         ("a new responder (DHs, no DHr)", Encrypted, &[], B),
-        ("the initiator after its first message", Plain, &[S(A, 5)], A),
+        (
+            "the initiator after its first message",
+            Plain,
+            &[S(A, 5)],
+            A,
+        ),
         (
             "a responder with two skipped keys, its ratchet key pair erased",
             Encrypted,
@@ -870,13 +1038,31 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         (
             "a responder with a closed chain holding a key, after replying",
             Plain,
-            &[S(A, 10), S(A, 10), D(0), S(B, 10), D(2), S(A, 10), D(3), S(B, 10)],
+            &[
+                S(A, 10),
+                S(A, 10),
+                D(0),
+                S(B, 10),
+                D(2),
+                S(A, 10),
+                D(3),
+                S(B, 10),
+            ],
             B,
         ),
         (
             "the same conversation with encrypted headers, the initiator",
             Encrypted,
-            &[S(A, 10), S(A, 10), D(0), S(B, 10), D(2), S(A, 10), D(3), S(B, 10)],
+            &[
+                S(A, 10),
+                S(A, 10),
+                D(0),
+                S(B, 10),
+                D(2),
+                S(A, 10),
+                D(3),
+                S(B, 10),
+            ],
             A,
         ),
     ];
