@@ -135,10 +135,12 @@ pub const FAMILIES: &[Family] = &[
     families::ratchet_kdf::FAMILY,
     families::ratchet_transcripts::FAMILY,
     families::ratchet_negative::FAMILY,
+    families::ratchet_limits::FAMILY,
     families::safety_numbers::FAMILY,
     families::handshake::FAMILY,
     families::handshake_negative::FAMILY,
     families::ed25519_strict::FAMILY,
+    families::state_encodings::FAMILY,
 ];
 
 /// The family whose file is named `file`.

@@ -512,6 +512,111 @@ fn accept_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             HeaderMode::Plain,
             Mutate(|m| flip(m, I_CT + 10)),
         ),
+        // Several faults at once: the error is that of the check that comes
+        // first (spec §7.5 field by field, then the order of §7.6).
+        (
+            "unsupported version and wrong type",
+            LastResort,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                set(m, 0, 0x02);
+                set(m, 1, 0x01);
+            }),
+        ),
+        (
+            "invalid one-time prekey flag and truncated by one byte",
+            LastResort,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                set(m, I_FLAG, 0x02);
+                m.pop();
+            }),
+        ),
+        (
+            "one trailing byte and the identity binding bit flipped",
+            LastResort,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                m.push(0);
+                flip(m, I_BINDING);
+            }),
+        ),
+        (
+            "L over the largest ratchet message, the input far shorter",
+            LastResort,
+            HeaderMode::Plain,
+            Mutate(|m| set_u32(m, I_INNER - 4, 1_048_683)),
+        ),
+        (
+            "L = 0 and no ratchet message: a parser-valid initial message",
+            LastResort,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                set_u32(m, I_INNER - 4, 0);
+                m.truncate(I_INNER);
+            }),
+        ),
+        (
+            "identity binding bit flipped and unknown signed prekey id",
+            LastResort,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                flip(m, I_BINDING);
+                set_u32(m, I_SPK_ID, 99);
+            }),
+        ),
+        (
+            "unknown signed prekey id and unknown one-time prekey id",
+            OneTime,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                set_u32(m, I_SPK_ID, 99);
+                set_u32(m, I_OPK_ID, 99);
+            }),
+        ),
+        (
+            "unknown one-time prekey id and unknown last-resort ML-KEM prekey id",
+            OneTime,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                set_u32(m, I_OPK_ID, 99);
+                set_u32(m, I_KEM_ID + 4, 99);
+            }),
+        ),
+        (
+            "low-order ephemeral key and unknown signed prekey id",
+            LastResort,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                if let Some(k) = m.get_mut(I_EPHEMERAL..I_EPHEMERAL + 32) {
+                    k.copy_from_slice(&LOW_ORDER_POINT);
+                }
+                set_u32(m, I_SPK_ID, 99);
+            }),
+        ),
+        (
+            "low-order ephemeral key and ML-KEM ciphertext bit flipped",
+            LastResort,
+            HeaderMode::Plain,
+            Mutate(|m| {
+                if let Some(k) = m.get_mut(I_EPHEMERAL..I_EPHEMERAL + 32) {
+                    k.copy_from_slice(&LOW_ORDER_POINT);
+                }
+                flip(m, I_CT + 10);
+            }),
+        ),
+        (
+            "exact repeat of an accepted handshake that used a one-time prekey",
+            OneTime,
+            HeaderMode::Plain,
+            Replay,
+        ),
+        (
+            "exact repeat of an accepted handshake that used a one-time ML-KEM prekey",
+            KemOneTime,
+            HeaderMode::Plain,
+            Replay,
+        ),
     ];
     for (description, offer, mode, script) in cases {
         g.case(|c| {

@@ -6,6 +6,8 @@ pub(crate) mod handshake;
 pub(crate) mod handshake_negative;
 pub(crate) mod primitives;
 pub(crate) mod ratchet_kdf;
+pub(crate) mod ratchet_limits;
 pub(crate) mod ratchet_negative;
 pub(crate) mod ratchet_transcripts;
 pub(crate) mod safety_numbers;
+pub(crate) mod state_encodings;

@@ -68,7 +68,7 @@ struct Rejection {
 /// The inputs of a setup step (the transcripts file shows the intermediates).
 #[derive(Serialize, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-struct StepInput {
+pub(crate) struct StepInput {
     action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sender: Option<Party>,
@@ -84,7 +84,7 @@ struct StepInput {
     message: Option<Bytes>,
 }
 
-fn replay(
+pub(crate) fn replay(
     p: &dyn CryptoProvider,
     setup: &Setup,
     steps: &[StepInput],
@@ -357,17 +357,201 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             message.into(),
         )
     })?;
-    special_cases(g)
+    special_cases(g)?;
+    multi_fault_cases(g)
+}
+
+/// The X25519 base point `u = 9`: a valid public key no party of the setup holds.
+fn unknown_key(m: &mut [u8]) {
+    m[2..34].fill(0);
+    m[2] = 9;
+}
+
+/// Messages that break several rules at once: the error is that of the rule
+/// checked first (spec §6.5, then §5.5.3), so the order of the checks is fixed
+/// by vectors and not only by prose. Same setup as the first cases.
+fn multi_fault_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
+    let cases: &[(&str, HeaderMode, usize, Mutation)] = &[
+        (
+            "version 0x02 and truncated to 1 byte",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                m.truncate(1);
+                m[0] = 0x02;
+            },
+        ),
+        (
+            "version 0x02 and unknown type 0x07",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                m[0] = 0x02;
+                m[1] = 0x07;
+            },
+        ),
+        (
+            "unknown type 0x07 and truncated to 2 bytes",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                m.truncate(2);
+                m[1] = 0x07;
+            },
+        ),
+        (
+            "unknown type 0x07 and fixed fields truncated (30 bytes)",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                m.truncate(30);
+                m[1] = 0x07;
+            },
+        ),
+        (
+            "body_len 33 and one trailing byte",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                m[58..62].copy_from_slice(&33u32.to_be_bytes());
+                m.push(0);
+            },
+        ),
+        (
+            "body_len 33 and the body truncated by one byte",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                m[58..62].copy_from_slice(&33u32.to_be_bytes());
+                m.pop();
+            },
+        ),
+        (
+            "body_len 2^20 + 32 (over the largest body) and the input ends after it",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                m[58..62].copy_from_slice(&(1u32 << 20 | 32).to_be_bytes());
+            },
+        ),
+        (
+            "encrypted header bit flipped and one trailing byte",
+            HeaderMode::Encrypted,
+            1,
+            |m| {
+                flip(m, 20);
+                m.push(0);
+            },
+        ),
+        (
+            "encrypted header bit flipped and body_len 33",
+            HeaderMode::Encrypted,
+            1,
+            |m| {
+                flip(m, 20);
+                m[86..90].copy_from_slice(&33u32.to_be_bytes());
+            },
+        ),
+        (
+            "new ratchet key and n = 2^32 - 1 (BeyondChainEnd before TooManySkipped)",
+            HeaderMode::Plain,
+            3,
+            |m| {
+                unknown_key(m);
+                m[38..42].copy_from_slice(&u32::MAX.to_be_bytes());
+            },
+        ),
+        (
+            "low-order ratchet key and n = 2001 (TooManySkipped before the DH)",
+            HeaderMode::Plain,
+            3,
+            |m| {
+                m[2..34].fill(0);
+                m[38..42].copy_from_slice(&2001u32.to_be_bytes());
+            },
+        ),
+        (
+            "closed chain: n = END exactly, whose key is absent too",
+            HeaderMode::Plain,
+            0,
+            |m| m[38..42].copy_from_slice(&2u32.to_be_bytes()),
+        ),
+        (
+            "closed chain: key already used and tag bit flipped (DuplicateOrExpired before the tag)",
+            HeaderMode::Plain,
+            0,
+            |m| {
+                let l = m.len();
+                flip(m, l - 1)
+            },
+        ),
+        (
+            "closed chain: stored key present and tag bit flipped (the key is kept)",
+            HeaderMode::Plain,
+            1,
+            |m| {
+                let l = m.len();
+                flip(m, l - 1)
+            },
+        ),
+        (
+            "open chain: n = 2001, skipping exactly MAX_SKIP keys, fails only at the tag",
+            HeaderMode::Plain,
+            3,
+            |m| m[38..42].copy_from_slice(&2001u32.to_be_bytes()),
+        ),
+    ];
+    for (description, mode, index, mutate) in cases {
+        g.case(|c| {
+            let p = c.provider();
+            let setup = Setup::new(
+                p,
+                c,
+                *mode,
+                b"initiator identity | responder identity".to_vec(),
+            );
+            let (session, steps) = settle(p, &setup, base_steps(c))?;
+            let (sender, wire) = session.sent[*index].clone();
+            let mut message = wire;
+            mutate(&mut message);
+            Rejection::compute(
+                p,
+                (*description).to_owned(),
+                setup,
+                &steps,
+                sender_other(sender),
+                message.into(),
+            )
+        })?;
+    }
+    // No ratchet key pair (the responder has not sent since its last
+    // receiving step) and a new chain over MAX_SKIP: Authentication first.
+    g.case(|c| {
+        let p = c.provider();
+        let setup = Setup::new(p, c, HeaderMode::Plain, b"ad".to_vec());
+        let (session, steps) = settle(p, &setup, steps_of(c, &[Op::S(A, 4), Op::D(0)]))?;
+        let mut m = session.sent[0].1.clone();
+        unknown_key(&mut m);
+        m[38..42].copy_from_slice(&2001u32.to_be_bytes());
+        Rejection::compute(
+            p,
+            "new chain over MAX_SKIP when the receiver holds no ratchet key pair".into(),
+            setup,
+            &steps,
+            B,
+            m.into(),
+        )
+    })
 }
 
 /// A script for the special cases: `S(party, len)` sends, `D(k)` delivers message `k`.
-enum Op {
+pub(crate) enum Op {
     S(Party, usize),
     D(usize),
 }
 
 /// The steps of `ops`, with generator inputs.
-fn steps_of(c: &crate::family::Inputs<'_>, ops: &[Op]) -> Vec<StepInput> {
+pub(crate) fn steps_of(c: &crate::family::Inputs<'_>, ops: &[Op]) -> Vec<StepInput> {
     ops.iter()
         .enumerate()
         .map(|(i, op)| match op {
