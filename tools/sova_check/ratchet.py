@@ -364,6 +364,8 @@ class Party:
         else:  # DH ratchet step, receiving side
             if st.dhs is None:
                 raise RatchetError("Authentication")
+            if any(c.dhr == header.dh for c in st.r):  # a kept chain's key (§5.5.3)
+                raise RatchetError("Authentication")
             if n > MAX_SKIP:
                 raise RatchetError("TooManySkipped")
             dh_out = dh(st.dhs[0], header.dh)
