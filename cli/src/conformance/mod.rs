@@ -26,10 +26,24 @@
 //!   exported unchanged byte for byte, continued, exported again and
 //!   continued by this library; malformed states must be refused (§8).
 //!
+//! * **prekey-rotation** — the previous signed prekey still accepts initial
+//!   messages after one rotation, and is `UnknownPrekey` after two.
+//! * **safety-number** — the displayed safety number (§10.5) equals this
+//!   library's text.
+//! * **recorded-randomness** — given the random bytes this library drew, the
+//!   implementation's messages and exported ratchet states equal this
+//!   library's byte for byte.
+//!
+//! Besides, **ratchet** checks the limits (`SessionAdTooLong`,
+//! `NoSendingChain`, `PlaintextTooLong`), **ratchet-state** `ChainExhausted`,
+//! and **session** replayed initial messages (`Replay`) and simultaneous
+//! initiation (`NotThisSession`).
+//!
 //! One file per capability: [`vectors`], [`ratchet`], [`header_encryption`],
-//! [`session`], [`ratchet_state`]; [`live`] holds the two sides of a live
-//! session and the conversation between them, and this module the protocol
-//! driver (the implementation's process), the runner and the report.
+//! [`session`], [`ratchet_state`], [`rotation`], [`safety_number`],
+//! [`recorded`], with the limits in [`limits`]; [`live`] holds the two sides
+//! of a live session and the conversation between them, and this module the
+//! protocol driver (the implementation's process), the runner and the report.
 //!
 //! Exit codes: 0 when no test failed, 1 when one did (or, with `--strict`,
 //! was skipped), 2 when the command cannot be started, the vector directory
@@ -47,15 +61,20 @@ use serde_json::{json, Map, Value};
 use sova::ratchet::HeaderMode;
 
 use crate::protocol::{
-    mode_name, ErrorReply, CAPABILITIES, CAP_HEADER_ENCRYPTION, CAP_RATCHET, CAP_RATCHET_STATE,
-    CAP_SESSION, CAP_VECTORS, PROTOCOL,
+    mode_name, ErrorReply, CAPABILITIES, CAP_HEADER_ENCRYPTION, CAP_PREKEY_ROTATION, CAP_RATCHET,
+    CAP_RATCHET_STATE, CAP_RECORDED_RANDOMNESS, CAP_SAFETY_NUMBER, CAP_SESSION, CAP_VECTORS,
+    PROTOCOL,
 };
 use crate::{hex, Failure};
 
 mod header_encryption;
+mod limits;
 mod live;
 mod ratchet;
 mod ratchet_state;
+mod recorded;
+mod rotation;
+mod safety_number;
 mod session;
 mod vectors;
 
@@ -411,6 +430,32 @@ impl Runner<'_> {
         }
     }
 
+    /// Sends a request that must succeed; its fields.
+    pub(super) fn call_ok(&mut self, op: &str, req: Value) -> Result<Map<String, Value>, String> {
+        match self.port.call(op, req).map_err(|b| b.0)? {
+            Ok(m) => Ok(m),
+            Err(e) => Err(format!("{op}: {} ({})", e.class, e.message)),
+        }
+    }
+
+    /// Sends a request that must be refused with `class`; `what` says why.
+    pub(super) fn call_refused(
+        &mut self,
+        op: &str,
+        req: Value,
+        class: &str,
+        what: &str,
+    ) -> Result<(), String> {
+        match self.port.call(op, req).map_err(|b| b.0)? {
+            Ok(_) => Err(format!("{what} was accepted; expected {class}")),
+            Err(e) if e.class != class => Err(format!(
+                "{what} was refused with {}; expected {class}",
+                e.class
+            )),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Runs a live test if the capabilities allow it.
     fn live(
         &mut self,
@@ -605,6 +650,75 @@ pub fn run_tests(opts: &Options) -> Result<Report, Failure> {
         "encrypted headers: import, export, continue",
         |r| r.ratchet_state(HeaderMode::Encrypted),
     );
+
+    r.live(
+        CAP_RATCHET,
+        &[CAP_RATCHET],
+        "limits: SessionAdTooLong, NoSendingChain, PlaintextTooLong",
+        |r| r.limits(),
+    );
+    for mode in [HeaderMode::Plain, HeaderMode::Encrypted] {
+        let needs: &[&str] = match mode {
+            HeaderMode::Plain => &[CAP_SESSION],
+            HeaderMode::Encrypted => &[CAP_SESSION, CAP_HEADER_ENCRYPTION],
+        };
+        let m = mode_name(mode);
+        r.live(
+            CAP_SESSION,
+            needs,
+            &format!("{m} headers: replayed initial messages refused"),
+            |r| r.initial_replay(mode),
+        );
+        r.live(
+            CAP_SESSION,
+            needs,
+            &format!("{m} headers: simultaneous initiation, NotThisSession"),
+            |r| r.simultaneous(mode),
+        );
+    }
+    r.live(
+        CAP_RATCHET_STATE,
+        &[CAP_RATCHET, CAP_RATCHET_STATE],
+        "plain headers: ChainExhausted at the end of a sending chain",
+        |r| r.chain_exhausted(HeaderMode::Plain),
+    );
+    r.live(
+        CAP_PREKEY_ROTATION,
+        &[CAP_SESSION, CAP_PREKEY_ROTATION],
+        "previous signed prekey kept for one rotation",
+        |r| r.prekey_rotation(),
+    );
+    r.live(
+        CAP_SAFETY_NUMBER,
+        &[CAP_SAFETY_NUMBER],
+        "display format and digits",
+        |r| r.safety_numbers(),
+    );
+    for (mode, needs) in [
+        (
+            HeaderMode::Plain,
+            &[CAP_RATCHET, CAP_RATCHET_STATE, CAP_RECORDED_RANDOMNESS][..],
+        ),
+        (
+            HeaderMode::Encrypted,
+            &[
+                CAP_RATCHET,
+                CAP_RATCHET_STATE,
+                CAP_RECORDED_RANDOMNESS,
+                CAP_HEADER_ENCRYPTION,
+            ][..],
+        ),
+    ] {
+        r.live(
+            CAP_RECORDED_RANDOMNESS,
+            needs,
+            &format!(
+                "{} headers: messages and ratchet states equal to this library's",
+                mode_name(mode)
+            ),
+            |r| r.recorded_states(mode),
+        );
+    }
 
     let Runner {
         port,

@@ -136,4 +136,127 @@ impl Runner<'_> {
         let _ = self.port.call("drop", json!({ "handle": port_account }));
         Ok(format!("{}{extra}", describe(&live.stats)))
     }
+
+    /// Initial messages without one-time prekeys, each repeated to
+    /// `session_accept` after both were accepted: `Replay` (§7.6).
+    pub(super) fn initial_replay(&mut self, mode: HeaderMode) -> Result<String, String> {
+        let lib = Account::new(&mut self.crypto).map_err(|e| format!("this library: {e}"))?;
+        let m = self.call_ok("account_new", json!({}))?;
+        let account = field(&m, "account_new", "handle")?.to_owned();
+        let m = self.call_ok(
+            "bundle",
+            json!({ "account": account, "one_time_prekey": false, "kem_one_time_prekey": false }),
+        )?;
+        let bundle = hex_of(&m, "bundle", "bundle")?;
+        let mut firsts = Vec::new();
+        for i in 0..2 {
+            let (msg, r) = self.handshake(&lib, &account, &bundle, mode, "handshake")?;
+            if let Err(c) = r {
+                return Err(format!("initial message {i} was refused with {c}"));
+            }
+            firsts.push(msg);
+        }
+        for (i, msg) in firsts.iter().enumerate() {
+            self.call_refused(
+                "session_accept",
+                json!({ "account": account, "message": hex(msg) }),
+                "Replay",
+                &format!("initial message {i}, given to session_accept again,"),
+            )?;
+        }
+        let _ = self.port.call("drop", json!({ "handle": account }));
+        Ok("2 initial messages without one-time prekeys accepted; each refused as Replay when repeated".into())
+    }
+
+    /// Both parties start a session to each other at once (§7.7): each
+    /// initial message is `NotThisSession` for the receiver's own session,
+    /// starts a session through its account, and both sessions carry replies.
+    pub(super) fn simultaneous(&mut self, mode: HeaderMode) -> Result<String, String> {
+        let e = |e: &dyn std::fmt::Display| format!("this library: {e}");
+        let mut lib = Account::new(&mut self.crypto).map_err(|x| e(&x))?;
+        let m = self.call_ok("account_new", json!({}))?;
+        let account = field(&m, "account_new", "handle")?.to_owned();
+        let m = self.call_ok(
+            "bundle",
+            json!({ "account": account, "one_time_prekey": false, "kem_one_time_prekey": false }),
+        )?;
+        let port_bundle = hex_of(&m, "bundle", "bundle")?;
+        let lib_bundle = lib.bundle(None, None).map_err(|x| e(&x))?.to_bytes();
+        let m = self.call_ok(
+            "session_start",
+            json!({ "account": account, "bundle": hex(&lib_bundle), "header_mode": mode_name(mode) }),
+        )?;
+        let port_init = field(&m, "session_start", "handle")?.to_owned();
+        let mut lib_init =
+            Session::start(&lib, &mut self.crypto, &port_bundle, mode).map_err(|x| e(&x))?;
+        let m = self.call_ok(
+            "encrypt",
+            json!({ "handle": port_init, "plaintext": hex(b"from the implementation") }),
+        )?;
+        let port_first = hex_of(&m, "encrypt", "message")?;
+        let lib_first = lib_init
+            .encrypt(&mut self.crypto, b"from this library")
+            .map_err(|x| e(&x))?;
+        self.call_refused(
+            "decrypt",
+            json!({ "handle": port_init, "message": hex(&lib_first) }),
+            "NotThisSession",
+            "this library's initial message, given to the session the implementation initiated,",
+        )?;
+        let m = self.call_ok(
+            "session_accept",
+            json!({ "account": account, "message": hex(&lib_first) }),
+        )?;
+        let port_resp = field(&m, "session_accept", "handle")?.to_owned();
+        if hex_of(&m, "session_accept", "session_id")? != lib_init.session_id() {
+            return Err("the accepted session's id differs from this library's".into());
+        }
+        if hex_of(&m, "session_accept", "plaintext")? != b"from this library" {
+            return Err("the accepted initial message decrypts to other bytes".into());
+        }
+        self.call_refused(
+            "decrypt",
+            json!({ "handle": port_resp, "message": hex(&port_first) }),
+            "NotThisSession",
+            "the implementation's own initial message, given to the session it accepted,",
+        )?;
+        let (mut lib_resp, pt) = lib.accept(&port_first).map_err(|x| {
+            format!(
+                "this library refuses the implementation's initial message: {}",
+                classes::accept(&x)
+            )
+        })?;
+        if pt != b"from the implementation" {
+            return Err("the implementation's initial message decrypts to other bytes".into());
+        }
+        // Both sessions are kept for decryption, and carry replies.
+        let reply = lib_resp
+            .encrypt(&mut self.crypto, b"reply on the implementation's session")
+            .map_err(|x| e(&x))?;
+        let m = self.call_ok(
+            "decrypt",
+            json!({ "handle": port_init, "message": hex(&reply) }),
+        )?;
+        if hex_of(&m, "decrypt", "plaintext")? != b"reply on the implementation's session" {
+            return Err("a reply on the initiated session decrypts to other bytes".into());
+        }
+        let m = self.call_ok(
+            "encrypt",
+            json!({ "handle": port_resp, "plaintext": hex(b"reply on this library's session") }),
+        )?;
+        let reply = hex_of(&m, "encrypt", "message")?;
+        let pt = lib_init.decrypt(&reply).map_err(|x| {
+            format!(
+                "this library rejects a reply on the session it initiated: {}",
+                classes::session_decrypt(&x)
+            )
+        })?;
+        if pt != b"reply on this library's session" {
+            return Err("a reply on the accepted session decrypts to other bytes".into());
+        }
+        for h in [port_init, port_resp, account] {
+            let _ = self.port.call("drop", json!({ "handle": h }));
+        }
+        Ok("each initial message NotThisSession for the receiver's own session, accepted by its account; both sessions carry replies".into())
+    }
 }
