@@ -293,13 +293,17 @@ fn account_scenario(known: &mut Known) -> (usize, usize, usize) {
         // The prekeys' secrets, from the account encoding (spec §8.4).
         let mut enc = bob.to_bytes();
         let mut a_enc = alice.to_bytes();
-        let alice_dh = Secret::<32>::try_from_slice(&a_enc[47..79]).unwrap();
-        let spk_pub = p.x25519_public_key(&Secret::<32>::try_from_slice(&enc[87..119]).unwrap());
+        // magic, version, generation, IK_sig.seed, then IK_dh.priv at 55;
+        // next_prekey_id at 87, the signed prekey's id at 91 and key at 95,
+        // its replay record count at 127, the previous one's tag at 129.
+        let alice_dh = Secret::<32>::try_from_slice(&a_enc[55..87]).unwrap();
+        let spk_pub = p.x25519_public_key(&Secret::<32>::try_from_slice(&enc[95..127]).unwrap());
         first_dh1 = known.keys.len();
         known.add(&p.x25519(&alice_dh, &spk_pub).unwrap());
-        assert_eq!(enc[119], 0, "no previous signed prekey");
-        let opk_start = 122;
-        let n = usize::from(u16::from_be_bytes([enc[120], enc[121]]));
+        assert_eq!(enc[127..129], [0, 0], "no replay records yet");
+        assert_eq!(enc[129], 0, "no previous signed prekey");
+        let opk_start = 132;
+        let n = usize::from(u16::from_be_bytes([enc[130], enc[131]]));
         assert_eq!(n, opks.len());
         for i in 0..n {
             let at = opk_start + i * 36 + 4;
