@@ -1099,3 +1099,109 @@ fn restored_account_derives_one_time_prekeys_on_use() {
     assert_eq!(restored.one_time_prekey_ids(), vec![opks[0], opks[2]]);
     assert_eq!(restored.kem_one_time_prekey_ids(), vec![kems[0], kems[1]]);
 }
+
+#[test]
+fn a_session_checks_an_initial_message_in_the_order_of_section_7_6() {
+    let mut r = rng(21);
+    let (alice, mut bob) = accounts(&mut r);
+    let bundle = bob.bundle(None, None).unwrap().to_bytes();
+    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let first = a.encrypt(&mut r, b"first").unwrap();
+    let second = a.encrypt(&mut r, b"second").unwrap();
+    let (mut b, _) = bob.accept(&first).unwrap();
+    // The initiator's own session holds no accepted initial message: every
+    // initial message, even its own, is not for it.
+    let before = a.to_bytes();
+    assert_eq!(a.decrypt(&first).err(), Some(DecryptError::NotThisSession));
+    assert_eq!(a.to_bytes(), before);
+    // A malformed initial message is reported before any lookup.
+    assert!(matches!(
+        b.decrypt(&first[..first.len() - 1]).err(),
+        Some(DecryptError::InitialMessage(_))
+    ));
+    // The embedded message's errors come back unwrapped, as the ratchet's.
+    let mut body = second.clone();
+    let n = body.len();
+    body[n - 17] ^= 1;
+    let before = b.to_bytes();
+    assert_eq!(
+        b.decrypt(&body).err(),
+        Some(DecryptError::Ratchet(ratchet::DecryptError::Authentication))
+    );
+    assert_eq!(b.to_bytes(), before);
+    assert_eq!(b.decrypt(&second).unwrap(), b"second");
+    assert!(matches!(
+        b.decrypt(&second).err(),
+        Some(DecryptError::Ratchet(
+            ratchet::DecryptError::DuplicateOrExpired { .. }
+        ))
+    ));
+}
+
+#[test]
+fn states_shorter_than_their_magic_are_bad_magic() {
+    for short in [&b""[..], b"S", b"SOVA-1 ", b"SOVA-1 ratche"] {
+        assert_eq!(
+            ratchet::Ratchet::from_bytes(short).err(),
+            Some(StateError::BadMagic)
+        );
+        assert_eq!(Session::from_bytes(short).err(), Some(StateError::BadMagic));
+        assert_eq!(Account::from_bytes(short).err(), Some(StateError::BadMagic));
+    }
+    // The magic alone, without its version byte: truncated.
+    assert_eq!(
+        ratchet::Ratchet::from_bytes(b"SOVA-1 ratchet").err(),
+        Some(StateError::Truncated)
+    );
+    assert_eq!(
+        Session::from_bytes(b"SOVA-1 session").err(),
+        Some(StateError::Truncated)
+    );
+    assert_eq!(
+        Account::from_bytes(b"SOVA-1 account").err(),
+        Some(StateError::Truncated)
+    );
+    let key = Secret::from_bytes([3; 32]);
+    assert_eq!(
+        Session::from_sealed_bytes(b"SOVA-1 seal", &key).err(),
+        Some(PersistError::Storage(StorageError::BadMagic))
+    );
+}
+
+/// Offset of `next_prekey_id` in an account state (§8.4).
+const NEXT_PREKEY_ID_AT: usize = 14 + 1 + 8 + 32 + 32;
+
+#[test]
+fn the_prekey_id_counter_fails_closed_when_exhausted() {
+    let mut r = rng(22);
+    let account = Account::new(&mut r).unwrap();
+    let mut state = account.to_bytes();
+    state[NEXT_PREKEY_ID_AT..NEXT_PREKEY_ID_AT + 4].copy_from_slice(&(u32::MAX - 1).to_be_bytes());
+    recheck(&mut state);
+    let mut account = Account::from_bytes(&state).unwrap();
+    // The last id is 2^32 − 2: the counter cannot move past 2^32 − 1.
+    assert_eq!(account.rotate_signed_prekey(&mut r).unwrap(), u32::MAX - 1);
+    let before = account.to_bytes();
+    assert_eq!(
+        account.rotate_signed_prekey(&mut r).err(),
+        Some(sova::session::AccountError::PrekeyIdsExhausted)
+    );
+    assert_eq!(
+        account.rotate_kem_last_resort(&mut r).err(),
+        Some(sova::session::AccountError::PrekeyIdsExhausted)
+    );
+    assert_eq!(
+        account.to_bytes(),
+        before,
+        "a failed rotation changes nothing"
+    );
+    let generation = account.generation();
+    assert_eq!(
+        account.generate_one_time_prekeys(&mut r, 1).err(),
+        Some(sova::session::AccountError::PrekeyIdsExhausted)
+    );
+    assert!(account.one_time_prekey_ids().is_empty());
+    // A batch is added whole or not at all (spec §8.4): nothing changed.
+    assert_eq!(account.generation(), generation);
+    assert_eq!(account.to_bytes(), before);
+}

@@ -14,6 +14,12 @@
 //! | `corrupt-encrypt` | flips one bit of every message it encrypts |
 //! | `state-lax` | accepts malformed ratchet states |
 //! | `ed25519-lax` | verifies Ed25519 signatures as RFC 8032 and OpenSSL do, without the small-order checks of spec §3.3 (vector cases, bundles and initial messages) |
+//! | `replay-accept` | accepts a replayed initial message (forgets its replay records) |
+//! | `rotate-drop` | drops the previous signed prekey at each rotation |
+//! | `misroute` | answers `InitialMessageMismatch` where a session must answer `NotThisSession` |
+//! | `limits-lax` | ignores the limits of §5.5.5 and the end of a sending chain |
+//! | `safety-number-format` | shows the safety number's 60 digits without group separators |
+//! | `random-ignore` | ignores the recorded randomness the runner supplies |
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -47,6 +53,18 @@ pub enum Break {
     StateLax,
     /// Verify Ed25519 without the strict rules of spec §3.3.
     Ed25519Lax,
+    /// Accept replayed initial messages.
+    ReplayAccept,
+    /// Drop the previous signed prekey at each rotation.
+    RotateDrop,
+    /// Check an initial message's handshake fields before its `EK`.
+    Misroute,
+    /// Ignore the message and associated data limits.
+    LimitsLax,
+    /// Show the safety number without group separators.
+    SafetyNumberFormat,
+    /// Draw fresh randomness instead of the recorded one.
+    RandomIgnore,
 }
 
 impl Break {
@@ -59,6 +77,12 @@ impl Break {
             "corrupt-encrypt" => Some(Self::CorruptEncrypt),
             "state-lax" => Some(Self::StateLax),
             "ed25519-lax" => Some(Self::Ed25519Lax),
+            "replay-accept" => Some(Self::ReplayAccept),
+            "rotate-drop" => Some(Self::RotateDrop),
+            "misroute" => Some(Self::Misroute),
+            "limits-lax" => Some(Self::LimitsLax),
+            "safety-number-format" => Some(Self::SafetyNumberFormat),
+            "random-ignore" => Some(Self::RandomIgnore),
             _ => None,
         }
     }
@@ -121,8 +145,49 @@ pub struct Adapter {
     defect: Break,
     rng: ChaCha20Rng,
     objects: HashMap<String, Object>,
+    /// Each account as it was when it last made a bundle (`replay-accept`).
+    pristine: HashMap<String, Vec<u8>>,
     next: u64,
 }
+
+/// The randomness the runner recorded for one request (`random`, spec
+/// appendix A.4): served in order; drawing more, or less, is an error.
+struct Recorded {
+    bytes: Vec<u8>,
+    at: usize,
+    overrun: bool,
+}
+
+impl rand_chacha::rand_core::TryRng for Recorded {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        let end = self.at + dst.len();
+        match self.bytes.get(self.at..end) {
+            Some(src) => dst.copy_from_slice(src),
+            None => {
+                self.overrun = true;
+                dst.fill(0);
+            }
+        }
+        self.at = end;
+        Ok(())
+    }
+}
+
+impl rand_chacha::rand_core::TryCryptoRng for Recorded {}
 
 fn ok(fields: Value) -> Reply {
     match fields {
@@ -142,6 +207,7 @@ impl Adapter {
             defect,
             rng: ChaCha20Rng::seed_from_u64(0),
             objects: HashMap::new(),
+            pristine: HashMap::new(),
             next: 1,
         }
     }
@@ -205,6 +271,30 @@ impl Adapter {
             "bundle" => self.bundle(req),
             "session_start" => self.session_start(req),
             "session_accept" => self.session_accept(req),
+            "rotate_signed_prekey" => {
+                let mut rng = self.rng.clone();
+                let drop_previous = self.defect == Break::RotateDrop;
+                let account = self.account(req)?;
+                let e = |e: sova::session::AccountError| class_err(classes::of(&e), e.to_string());
+                if drop_previous {
+                    // Defect: a second rotation pushes the previous key out.
+                    account.rotate_signed_prekey(&mut rng).map_err(e)?;
+                }
+                let id = account.rotate_signed_prekey(&mut rng).map_err(e)?;
+                self.rng = rng;
+                ok(json!({ "spk_id": id }))
+            }
+            "safety_number" => {
+                let ours = hex_array::<64>(req, "ours")?;
+                let theirs = hex_array::<64>(req, "theirs")?;
+                let n = sova::safety::SafetyNumber::new(&ours, &theirs);
+                let shown = if self.defect == Break::SafetyNumberFormat {
+                    n.digits().to_owned()
+                } else {
+                    n.display()
+                };
+                ok(json!({ "safety_number": shown }))
+            }
             "ratchet_export" => match self.object(req, "handle")? {
                 Object::Ratchet(r) => ok(json!({ "state": crate::hex(&r.to_bytes()) })),
                 _ => Err(ErrorReply::bad_request("`handle` is not a ratchet")),
@@ -276,7 +366,11 @@ impl Adapter {
         let mode = mode_of(str_field(req, "header_mode")?)
             .ok_or_else(|| ErrorReply::bad_request("`header_mode` must be plain or encrypted"))?;
         let sk = Secret::from_bytes(hex_array::<32>(req, "session_secret")?);
-        let ad = hex_field(req, "session_ad")?;
+        let mut ad = hex_field(req, "session_ad")?;
+        if self.defect == Break::LimitsLax {
+            // Defect: an over-long associated data is cut instead of refused.
+            ad.truncate(sova::ratchet::MAX_SESSION_AD_LEN);
+        }
         let r = match str_field(req, "role")? {
             "initiator" => {
                 Ratchet::initiator(&sk, hex_array(req, "their_ratchet_public")?, &ad, mode)
@@ -306,7 +400,18 @@ impl Adapter {
     fn encrypt(&mut self, req: &Map<String, Value>) -> Reply {
         let pt = hex_field(req, "plaintext")?;
         let h = str_field(req, "handle")?.to_owned();
-        let rng = &mut self.rng;
+        let mut recorded = match req.get("random") {
+            Some(_) if self.defect != Break::RandomIgnore => Some(Recorded {
+                bytes: hex_field(req, "random")?,
+                at: 0,
+                overrun: false,
+            }),
+            _ => None,
+        };
+        let rng: &mut dyn rand_chacha::rand_core::CryptoRng = match recorded.as_mut() {
+            Some(r) => r,
+            None => &mut self.rng,
+        };
         let m = match self.objects.get_mut(&h) {
             Some(Object::Ratchet(r)) => r.encrypt(rng, &pt),
             Some(Object::Session(s)) => s.encrypt(rng, &pt),
@@ -314,8 +419,25 @@ impl Adapter {
                 return Err(ErrorReply::bad_request("cannot encrypt with an account"))
             }
             None => return Err(ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}"))),
+        };
+        let m = match m {
+            Ok(m) => m,
+            Err(e) if self.defect == Break::LimitsLax => {
+                // Defect: the limit is not enforced; some message goes out.
+                let _ = e;
+                vec![0x01, 0x01]
+            }
+            Err(e) => return Err(class_err(classes::of(&e), e.to_string())),
+        };
+        if let Some(r) = &recorded {
+            if r.overrun || r.at != r.bytes.len() {
+                return Err(ErrorReply::bad_request(format!(
+                    "`random` holds {} bytes; the operation drew {}",
+                    r.bytes.len(),
+                    r.at
+                )));
+            }
         }
-        .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
         let m = self.corrupt(m);
         ok(json!({ "message": crate::hex(&m) }))
     }
@@ -335,9 +457,14 @@ impl Adapter {
             Some(Object::Ratchet(r)) => r
                 .decrypt(&m)
                 .map_err(|e| (classes::ratchet_decrypt(&e), e.to_string())),
-            Some(Object::Session(s)) => s
-                .decrypt(&m)
-                .map_err(|e| (classes::session_decrypt(&e), e.to_string())),
+            Some(Object::Session(s)) => s.decrypt(&m).map_err(|e| {
+                let class = classes::session_decrypt(&e);
+                if self.defect == Break::Misroute && class == "NotThisSession" {
+                    // Defect: the handshake fields compared before `EK`.
+                    return ("InitialMessageMismatch".to_owned(), e.to_string());
+                }
+                (class, e.to_string())
+            }),
             Some(Object::Account(_)) => {
                 return Err(ErrorReply::bad_request(
                     "an account accepts initial messages with session_accept",
@@ -376,7 +503,12 @@ impl Adapter {
             None
         };
         let b = account.bundle(opk_id, kem_id).map_err(e)?;
+        let snapshot = account.to_bytes();
         self.rng = rng;
+        if self.defect == Break::ReplayAccept {
+            self.pristine
+                .insert(str_field(req, "account")?.to_owned(), snapshot);
+        }
         ok(json!({ "bundle": crate::hex(&b.to_bytes()) }))
     }
 
@@ -404,11 +536,20 @@ impl Adapter {
         let m = hex_field(req, "message")?;
         let lax = self.defect == Break::Ed25519Lax;
         let account = self.account(req)?;
-        let result = if lax {
+        let mut result = if lax {
             account.accept_with(&LaxEd25519(DefaultProvider::default()), &m)
         } else {
             account.accept(&m)
         };
+        if self.defect == Break::ReplayAccept
+            && matches!(result, Err(sova::session::AcceptError::Replay))
+        {
+            // Defect: the replay records are lost (an old copy of the account).
+            let h = str_field(req, "account")?;
+            if let Some(Ok(mut old)) = self.pristine.get(h).map(|b| Account::from_bytes(b)) {
+                result = old.accept(&m);
+            }
+        }
         match result {
             Ok((s, pt)) => {
                 let id = crate::hex(s.session_id());

@@ -148,7 +148,8 @@ struct ConformanceArgs {
     #[arg(long, default_value_t = 60)]
     timeout: u64,
     /// Run only these capabilities (repeatable): vectors, ratchet,
-    /// header-encryption, session, ratchet-state.
+    /// header-encryption, session, ratchet-state, prekey-rotation,
+    /// safety-number, recorded-randomness.
     #[arg(long, value_name = "CAP")]
     only: Vec<String>,
     /// Count tests skipped (capability not declared, case unsupported) as failures.

@@ -22,6 +22,13 @@ pub const CAP_SESSION: &str = "session";
 /// Capability: `ratchet_export`, `ratchet_import` (spec §8.2).
 pub const CAP_RATCHET_STATE: &str = "ratchet-state";
 
+/// Capability: `rotate_signed_prekey` (spec §7.2, §7.6).
+pub const CAP_PREKEY_ROTATION: &str = "prekey-rotation";
+/// Capability: `safety_number` (spec §10).
+pub const CAP_SAFETY_NUMBER: &str = "safety-number";
+/// Capability: `encrypt` draws exactly the randomness given in `random` (spec §3.9).
+pub const CAP_RECORDED_RANDOMNESS: &str = "recorded-randomness";
+
 /// Every capability, in the order the runner tests them.
 pub const CAPABILITIES: &[&str] = &[
     CAP_VECTORS,
@@ -29,6 +36,9 @@ pub const CAPABILITIES: &[&str] = &[
     CAP_HEADER_ENCRYPTION,
     CAP_SESSION,
     CAP_RATCHET_STATE,
+    CAP_PREKEY_ROTATION,
+    CAP_SAFETY_NUMBER,
+    CAP_RECORDED_RANDOMNESS,
 ];
 
 /// Error class: the request is not valid JSON or lacks a field.

@@ -57,6 +57,9 @@ fn the_reference_adapter_passes_everything() {
         "header-encryption",
         "session",
         "ratchet-state",
+        "prekey-rotation",
+        "safety-number",
+        "recorded-randomness",
     ] {
         assert!(caps.contains(&cap), "no row for {cap}: {s}");
     }
@@ -154,6 +157,77 @@ fn an_adapter_that_corrupts_its_messages_or_imports_bad_states_fails() {
     assert!(
         s.contains("a malformed state (one trailing byte) was imported"),
         "{s}"
+    );
+}
+
+/// Runs the broken adapter on `only` and checks that the run fails with `expected`.
+fn caught(mode: &str, only: &[&str], expected: &str) {
+    let mut extra = Vec::new();
+    for cap in only {
+        extra.extend_from_slice(&["--only", cap]);
+    }
+    let out = conformance(&adapter(&format!("--break {mode}")), &extra);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "--break {mode}: {s}");
+    assert!(s.contains(expected), "--break {mode}: {s}");
+}
+
+#[test]
+fn an_adapter_that_accepts_replayed_initial_messages_fails() {
+    caught(
+        "replay-accept",
+        &["session"],
+        "initial message 0, given to session_accept again, was accepted; expected Replay",
+    );
+}
+
+#[test]
+fn an_adapter_that_drops_the_previous_signed_prekey_fails() {
+    caught(
+        "rotate-drop",
+        &["prekey-rotation"],
+        "an initial message for the previous signed prekey (one rotation ago) was refused with UnknownPrekey",
+    );
+}
+
+#[test]
+fn an_adapter_that_misroutes_initial_messages_fails() {
+    caught(
+        "misroute",
+        &["session"],
+        "was refused with InitialMessageMismatch; expected NotThisSession",
+    );
+}
+
+#[test]
+fn an_adapter_that_ignores_the_limits_fails() {
+    caught(
+        "limits-lax",
+        &["ratchet"],
+        "a session AD of 513 bytes was accepted; expected SessionAdTooLong",
+    );
+    caught(
+        "limits-lax",
+        &["ratchet-state"],
+        "a message on a sending chain at n = 2^32 − 1 was accepted; expected ChainExhausted",
+    );
+}
+
+#[test]
+fn an_adapter_that_shows_the_safety_number_ungrouped_fails() {
+    caught(
+        "safety-number-format",
+        &["safety-number"],
+        "60 characters, not 71",
+    );
+}
+
+#[test]
+fn an_adapter_that_ignores_the_recorded_randomness_fails() {
+    caught(
+        "random-ignore",
+        &["recorded-randomness"],
+        "recorded random bytes, the message differs from this library's",
     );
 }
 

@@ -2,7 +2,7 @@
 //! conformance protocol of spec appendix A, on standard input and output.
 //!
 //! ```text
-//! sova-conformance-adapter [--break tamper-accept|vectors-lax|corrupt-encrypt|state-lax|ed25519-lax]
+//! sova-conformance-adapter [--break tamper-accept|vectors-lax|corrupt-encrypt|state-lax|replay-accept|rotate-drop|misroute|limits-lax|safety-number-format|random-ignore|ed25519-lax]
 //! sova conformance --impl 'sova-conformance-adapter'
 //! ```
 //!
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use sova_cli::adapter::{serve, Break};
 
 const USAGE: &str =
-    "usage: sova-conformance-adapter [--break tamper-accept|vectors-lax|corrupt-encrypt|state-lax|ed25519-lax]";
+    "usage: sova-conformance-adapter [--break tamper-accept|vectors-lax|corrupt-encrypt|state-lax|replay-accept|rotate-drop|misroute|limits-lax|safety-number-format|random-ignore|ed25519-lax]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
