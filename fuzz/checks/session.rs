@@ -22,14 +22,20 @@
 //! Input layouts are flat byte strings read by a [`Cursor`] that never fails
 //! (reading past the end yields zeros), so every byte string is a valid input.
 //! [`seeds`] builds the committed seed inputs.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unexpected_cfgs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use sova::provider::all_providers;
+use sova::provider::CryptoProvider;
 use sova::ratchet::{HeaderMode, Ratchet};
 use sova::session::{
     AcceptError, Account, HandshakeHeader, IdentityPublic, PersistError, PrekeyBundle, PrekeyKind,
@@ -108,6 +114,29 @@ fn mode_name(mode: HeaderMode) -> &'static str {
         HeaderMode::Encrypted => "encrypted",
     }
 }
+
+/// The providers the checks run on: the compiled-in backends, each behind the
+/// memoising wrapper of `memo.rs` in fuzz builds (the same results, without
+/// recomputing repeated public-key operations), as they are in `cargo test`.
+pub fn checked_providers() -> &'static [&'static dyn CryptoProvider] {
+    #[cfg(fuzzing)]
+    {
+        memo::providers()
+    }
+    #[cfg(not(fuzzing))]
+    {
+        sova::provider::all_providers()
+    }
+}
+
+/// The default backend (the first one), as [`checked_providers`] gives it.
+pub fn dp() -> &'static dyn CryptoProvider {
+    checked_providers()[0]
+}
+
+#[cfg(fuzzing)]
+#[path = "memo.rs"]
+mod memo;
 
 // ---------------------------------------------------------------------------
 // The fixture: one responder, its bundles, genuine initial messages
@@ -278,6 +307,22 @@ pub fn fixture() -> &'static Fixture {
 
 thread_local! {
     static RESPONDER: RefCell<Option<Account>> = const { RefCell::new(None) };
+    static RESPONDER_SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the responder's existing session in its original state
+/// (`fx.responder_session`), kept for the next call while unchanged, as in
+/// [`with_responder`].
+fn with_responder_session<T>(f: impl FnOnce(&mut Session) -> T) -> T {
+    let fx = fixture();
+    let mut s = RESPONDER_SESSION
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_else(|| Session::from_bytes(&fx.responder_session).unwrap());
+    let out = f(&mut s);
+    if s.to_bytes() == fx.responder_session {
+        RESPONDER_SESSION.with(|c| *c.borrow_mut() = Some(s));
+    }
+    out
 }
 
 /// Runs `f` on the fixture's responder in its original state. The account is
@@ -333,7 +378,7 @@ pub fn check_bundle(data: &[u8]) {
                 b.to_bytes() == data,
                 "PrekeyBundle::parse accepted a non-canonical encoding"
             );
-            let verdicts: Vec<_> = all_providers().iter().map(|p| b.verify(*p)).collect();
+            let verdicts: Vec<_> = checked_providers().iter().map(|p| b.verify(*p)).collect();
             assert!(
                 verdicts.windows(2).all(|w| w[0] == w[1]),
                 "backends disagree on a bundle: {verdicts:?}"
@@ -342,7 +387,7 @@ pub fn check_bundle(data: &[u8]) {
         }
     };
     let mut rng = ChaCha20Rng::from_seed([0x6b; 32]);
-    let started = Session::start(&fx.initiator, &mut rng, data, HeaderMode::Plain);
+    let started = Session::start_with(dp(), &fx.initiator, &mut rng, data, HeaderMode::Plain);
     match (verdict, started) {
         (Err(e), Err(StartError::Bundle(s))) => {
             assert_eq!(e, s, "Session::start reports another bundle error")
@@ -367,7 +412,7 @@ fn started_session(fx: &Fixture, rng: &mut ChaCha20Rng, mut session: Session, b:
         "session changed by a round trip"
     );
 
-    let first = session.encrypt(rng, b"first").unwrap();
+    let first = session.encrypt_with(dp(), rng, b"first").unwrap();
     assert_eq!(first[1], TYPE_INITIAL);
     let (h, _) = HandshakeHeader::parse(&first).expect("own initial message does not parse");
     assert_eq!(&h.identity, fx.initiator.identity());
@@ -380,7 +425,7 @@ fn started_session(fx: &Fixture, rng: &mut ChaCha20Rng, mut session: Session, b:
         return;
     }
     let expected = fx.responder_holds(b);
-    with_responder(|account| match account.accept(&first) {
+    with_responder(|account| match account.accept_with(dp(), &first) {
         Ok((theirs, pt)) => {
             assert!(
                 expected,
@@ -514,7 +559,7 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
         );
     }
     let genuine = fx.initial.iter().find(|g| g.message == msg);
-    with_responder(|account| match account.accept(msg) {
+    with_responder(|account| match account.accept_with(dp(), msg) {
         Err(e) => {
             assert!(
                 account.to_bytes() == fx.responder,
@@ -542,8 +587,7 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
         }
     });
 
-    let mut s = Session::from_bytes(&fx.responder_session).unwrap();
-    match s.decrypt(msg) {
+    with_responder_session(|s| match s.decrypt_with(dp(), msg) {
         Ok(pt) => {
             // Spec §7.6: a repeated initial message must carry exactly the
             // handshake fields the session was accepted from, and the ratchet
@@ -570,7 +614,7 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
             s.to_bytes() == fx.responder_session,
             "session decrypt failed ({e}) but the session changed"
         ),
-    }
+    });
 }
 
 fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8], g: &Genuine) {
@@ -598,7 +642,7 @@ fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8]
     );
 
     let after = account.to_bytes();
-    match account.accept(&g.message) {
+    match account.accept_with(dp(), &g.message) {
         Ok(_) => panic!("{}: replay accepted", g.name),
         Err(AcceptError::Replay | AcceptError::OneTimePrekeyUnknownOrUsed(_)) => {}
         Err(e) => panic!("{}: replay rejected as {e}", g.name),
@@ -614,9 +658,9 @@ fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8]
     );
 
     let mut rng = ChaCha20Rng::from_seed([0x7e; 32]);
-    let reply = session.encrypt(&mut rng, b"reply").unwrap();
+    let reply = session.encrypt_with(dp(), &mut rng, b"reply").unwrap();
     assert_ne!(reply[1], TYPE_INITIAL);
-    assert_eq!(theirs.decrypt(&reply).unwrap(), b"reply");
+    assert_eq!(theirs.decrypt_with(dp(), &reply).unwrap(), b"reply");
     assert!(!theirs.is_pending());
 }
 
@@ -676,7 +720,7 @@ pub fn check_plain_state(bytes: &[u8]) {
 /// it, and persists sealed.
 fn use_account(mut a: Account) {
     let fx = fixture();
-    let p = DefaultProvider::default();
+    let p = dp();
     let bytes = a.to_bytes();
     let mut rng = ChaCha20Rng::from_seed([0x41; 32]);
     let sealed = a.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
@@ -687,17 +731,17 @@ fn use_account(mut a: Account) {
     let opk = a.one_time_prekey_ids().first().copied();
     let kem = a.kem_one_time_prekey_ids().first().copied();
     let bundle = a.bundle(opk, kem).expect("a decoded account has no bundle");
-    assert_eq!(bundle.verify(&p), Ok(()), "a decoded account's bundle");
+    assert_eq!(bundle.verify(p), Ok(()), "a decoded account's bundle");
     let wire = bundle.to_bytes();
     assert_eq!(PrekeyBundle::parse(&wire).as_ref(), Ok(&bundle));
-    let mut to_a = Session::start(&fx.initiator, &mut rng, &wire, HeaderMode::Plain)
+    let mut to_a = Session::start_with(p, &fx.initiator, &mut rng, &wire, HeaderMode::Plain)
         .expect("a decoded account's bundle does not start a session");
-    let first = to_a.encrypt(&mut rng, b"hello").unwrap();
+    let first = to_a.encrypt_with(p, &mut rng, b"hello").unwrap();
     // Without a one-time prekey the handshake needs a replay record (spec
     // §7.6): a full set fails closed, and a state may hold this very record.
     let needs_record = opk.is_none() && kem.is_none();
     let generation = a.generation();
-    match a.accept(&first) {
+    match a.accept_with(p, &first) {
         Ok((_, pt)) => assert_eq!(pt, b"hello"),
         Err(AcceptError::Replay) if needs_record => {
             assert!(
@@ -735,7 +779,7 @@ fn use_session(mut s: Session) {
     let opened = Session::from_sealed_bytes(&sealed, &storage_key())
         .expect("a sealed session does not open");
     assert!(opened.to_bytes() == bytes, "session changed by sealing");
-    match s.encrypt(&mut rng, b"probe") {
+    match s.encrypt_with(dp(), &mut rng, b"probe") {
         Ok(m) => {
             if s.is_pending() {
                 assert_eq!(m[1], TYPE_INITIAL);
