@@ -967,6 +967,39 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "truncated".into(),
         wire[..wire.len() - 1].to_vec(),
     );
+    // Every other parse and verification error: version and type bytes,
+    // the one-time prekey flag (right after the signed prekey's signature),
+    // the KEM kind after it, a trailing byte, and each of the three
+    // signatures.
+    let flag_at = 2 + base.identity.to_bytes().len() + 4 + 32 + 64;
+    let edits: [(&str, usize, u8); 4] = [
+        ("unsupported_version", 0, 0x7f),
+        ("wrong_type", 1, 0x7f),
+        ("invalid_one_time_flag", flag_at, 2),
+        ("invalid_kem_kind", flag_at + 1 + 4 + 32, 9),
+    ];
+    for (name, at, v) in edits {
+        let mut w = wire.clone();
+        w[at] = v;
+        add("bundle_parse", name.into(), w);
+    }
+    let mut long = wire.clone();
+    long.push(0);
+    add("bundle_parse", "trailing_byte".into(), long);
+    let mut bad_binding = base.clone();
+    bad_binding.identity.binding[0] ^= 1;
+    add(
+        "bundle_parse",
+        "bad_identity_signature".into(),
+        bad_binding.to_bytes(),
+    );
+    let mut bad_kem = base.clone();
+    bad_kem.kem_prekey_signature[0] ^= 1;
+    add(
+        "bundle_parse",
+        "bad_kem_prekey_signature".into(),
+        bad_kem.to_bytes(),
+    );
 
     // initial_message: each genuine message raw and through the edit path, and edits.
     for (i, g) in fx.initial.iter().enumerate() {
@@ -1014,6 +1047,32 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "initial_message",
         "edit_splice".into(),
         edit(last_resort, edit::SPLICE, 0, &[0]),
+    );
+    // The other edits, and the version and type bytes.
+    add(
+        "initial_message",
+        "edit_insert".into(),
+        edit(last_resort, edit::INSERT, 166, &[0]),
+    );
+    add(
+        "initial_message",
+        "edit_remove".into(),
+        edit(last_resort, edit::REMOVE, 600, &[40]),
+    );
+    add(
+        "initial_message",
+        "edit_version".into(),
+        edit(last_resort, edit::FLIP, 0, &[0x40]),
+    );
+    add(
+        "initial_message",
+        "edit_type".into(),
+        edit(last_resort, edit::FLIP, 1, &[0x40]),
+    );
+    add(
+        "initial_message",
+        "edit_one_time_flag".into(),
+        edit(last_resort, edit::OVERWRITE, 166, &[2]),
     );
     // A repeat of the message the responder's session already knows: with
     // another KEM ciphertext (offset 785 with a one-time prekey named), and
