@@ -459,6 +459,24 @@ pub fn probes(view: &StateView) -> Vec<Vec<u8>> {
 /// to exactly the input, keeps the limits, and survives any message and an
 /// encryption without panicking (a rejected message leaves it unchanged).
 pub fn check_state_decode(data: &[u8]) {
+    check_state_decode_exact(data);
+    // Structure-aware: a mutated state almost always fails the integrity
+    // check (spec §8.1) before any field is read, so the same bytes are also
+    // checked with their trailing SHA-256 recomputed.
+    if let Some(fixed) = with_state_digest(data) {
+        check_state_decode_exact(&fixed);
+    }
+}
+
+/// `data` with its last 32 bytes replaced by the SHA-256 of the rest (the
+/// integrity check of every persisted state, spec §8.1), when that differs.
+pub fn with_state_digest(data: &[u8]) -> Option<Vec<u8>> {
+    let body = data.len().checked_sub(32)?;
+    let digest = provider(0).sha256(&[&data[..body]]);
+    (data[body..] != digest).then(|| [&data[..body], &digest[..]].concat())
+}
+
+fn check_state_decode_exact(data: &[u8]) {
     let Ok(mut r) = Ratchet::from_bytes(data) else {
         return;
     };

@@ -694,6 +694,18 @@ pub fn check_state_decode(data: &[u8]) {
 /// `Account`, `Session` and `Ratchet::from_bytes` never panic; an accepted
 /// state re-encodes to exactly the input and works.
 pub fn check_plain_state(bytes: &[u8]) {
+    check_plain_state_exact(bytes);
+    // Structure-aware: also with the trailing integrity check (SHA-256 of the
+    // rest, spec §8.1) recomputed, so mutations reach the field decoders.
+    if let Some(body) = bytes.len().checked_sub(32) {
+        let digest = dp().sha256(&[&bytes[..body]]);
+        if bytes[body..] != digest {
+            check_plain_state_exact(&[&bytes[..body], &digest[..]].concat());
+        }
+    }
+}
+
+fn check_plain_state_exact(bytes: &[u8]) {
     if let Ok(a) = Account::from_bytes(bytes) {
         assert!(
             a.to_bytes() == bytes,
