@@ -22,14 +22,20 @@
 //! Input layouts are flat byte strings read by a [`Cursor`] that never fails
 //! (reading past the end yields zeros), so every byte string is a valid input.
 //! [`seeds`] builds the committed seed inputs.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unexpected_cfgs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use sova::provider::all_providers;
+use sova::provider::CryptoProvider;
 use sova::ratchet::{HeaderMode, Ratchet};
 use sova::session::{
     AcceptError, Account, HandshakeHeader, IdentityPublic, PersistError, PrekeyBundle, PrekeyKind,
@@ -108,6 +114,29 @@ fn mode_name(mode: HeaderMode) -> &'static str {
         HeaderMode::Encrypted => "encrypted",
     }
 }
+
+/// The providers the checks run on: the compiled-in backends, each behind the
+/// memoising wrapper of `memo.rs` in fuzz builds (the same results, without
+/// recomputing repeated public-key operations), as they are in `cargo test`.
+pub fn checked_providers() -> &'static [&'static dyn CryptoProvider] {
+    #[cfg(fuzzing)]
+    {
+        memo::providers()
+    }
+    #[cfg(not(fuzzing))]
+    {
+        sova::provider::all_providers()
+    }
+}
+
+/// The default backend (the first one), as [`checked_providers`] gives it.
+pub fn dp() -> &'static dyn CryptoProvider {
+    checked_providers()[0]
+}
+
+#[cfg(fuzzing)]
+#[path = "memo.rs"]
+mod memo;
 
 // ---------------------------------------------------------------------------
 // The fixture: one responder, its bundles, genuine initial messages
@@ -278,6 +307,22 @@ pub fn fixture() -> &'static Fixture {
 
 thread_local! {
     static RESPONDER: RefCell<Option<Account>> = const { RefCell::new(None) };
+    static RESPONDER_SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the responder's existing session in its original state
+/// (`fx.responder_session`), kept for the next call while unchanged, as in
+/// [`with_responder`].
+fn with_responder_session<T>(f: impl FnOnce(&mut Session) -> T) -> T {
+    let fx = fixture();
+    let mut s = RESPONDER_SESSION
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_else(|| Session::from_bytes(&fx.responder_session).unwrap());
+    let out = f(&mut s);
+    if s.to_bytes() == fx.responder_session {
+        RESPONDER_SESSION.with(|c| *c.borrow_mut() = Some(s));
+    }
+    out
 }
 
 /// Runs `f` on the fixture's responder in its original state. The account is
@@ -333,7 +378,7 @@ pub fn check_bundle(data: &[u8]) {
                 b.to_bytes() == data,
                 "PrekeyBundle::parse accepted a non-canonical encoding"
             );
-            let verdicts: Vec<_> = all_providers().iter().map(|p| b.verify(*p)).collect();
+            let verdicts: Vec<_> = checked_providers().iter().map(|p| b.verify(*p)).collect();
             assert!(
                 verdicts.windows(2).all(|w| w[0] == w[1]),
                 "backends disagree on a bundle: {verdicts:?}"
@@ -342,7 +387,7 @@ pub fn check_bundle(data: &[u8]) {
         }
     };
     let mut rng = ChaCha20Rng::from_seed([0x6b; 32]);
-    let started = Session::start(&fx.initiator, &mut rng, data, HeaderMode::Plain);
+    let started = Session::start_with(dp(), &fx.initiator, &mut rng, data, HeaderMode::Plain);
     match (verdict, started) {
         (Err(e), Err(StartError::Bundle(s))) => {
             assert_eq!(e, s, "Session::start reports another bundle error")
@@ -367,7 +412,7 @@ fn started_session(fx: &Fixture, rng: &mut ChaCha20Rng, mut session: Session, b:
         "session changed by a round trip"
     );
 
-    let first = session.encrypt(rng, b"first").unwrap();
+    let first = session.encrypt_with(dp(), rng, b"first").unwrap();
     assert_eq!(first[1], TYPE_INITIAL);
     let (h, _) = HandshakeHeader::parse(&first).expect("own initial message does not parse");
     assert_eq!(&h.identity, fx.initiator.identity());
@@ -380,7 +425,7 @@ fn started_session(fx: &Fixture, rng: &mut ChaCha20Rng, mut session: Session, b:
         return;
     }
     let expected = fx.responder_holds(b);
-    with_responder(|account| match account.accept(&first) {
+    with_responder(|account| match account.accept_with(dp(), &first) {
         Ok((theirs, pt)) => {
             assert!(
                 expected,
@@ -514,7 +559,7 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
         );
     }
     let genuine = fx.initial.iter().find(|g| g.message == msg);
-    with_responder(|account| match account.accept(msg) {
+    with_responder(|account| match account.accept_with(dp(), msg) {
         Err(e) => {
             assert!(
                 account.to_bytes() == fx.responder,
@@ -542,8 +587,7 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
         }
     });
 
-    let mut s = Session::from_bytes(&fx.responder_session).unwrap();
-    match s.decrypt(msg) {
+    with_responder_session(|s| match s.decrypt_with(dp(), msg) {
         Ok(pt) => {
             // Spec §7.6: a repeated initial message must carry exactly the
             // handshake fields the session was accepted from, and the ratchet
@@ -570,7 +614,7 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
             s.to_bytes() == fx.responder_session,
             "session decrypt failed ({e}) but the session changed"
         ),
-    }
+    });
 }
 
 fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8], g: &Genuine) {
@@ -598,7 +642,7 @@ fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8]
     );
 
     let after = account.to_bytes();
-    match account.accept(&g.message) {
+    match account.accept_with(dp(), &g.message) {
         Ok(_) => panic!("{}: replay accepted", g.name),
         Err(AcceptError::Replay | AcceptError::OneTimePrekeyUnknownOrUsed(_)) => {}
         Err(e) => panic!("{}: replay rejected as {e}", g.name),
@@ -614,9 +658,9 @@ fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8]
     );
 
     let mut rng = ChaCha20Rng::from_seed([0x7e; 32]);
-    let reply = session.encrypt(&mut rng, b"reply").unwrap();
+    let reply = session.encrypt_with(dp(), &mut rng, b"reply").unwrap();
     assert_ne!(reply[1], TYPE_INITIAL);
-    assert_eq!(theirs.decrypt(&reply).unwrap(), b"reply");
+    assert_eq!(theirs.decrypt_with(dp(), &reply).unwrap(), b"reply");
     assert!(!theirs.is_pending());
 }
 
@@ -650,6 +694,18 @@ pub fn check_state_decode(data: &[u8]) {
 /// `Account`, `Session` and `Ratchet::from_bytes` never panic; an accepted
 /// state re-encodes to exactly the input and works.
 pub fn check_plain_state(bytes: &[u8]) {
+    check_plain_state_exact(bytes);
+    // Structure-aware: also with the trailing integrity check (SHA-256 of the
+    // rest, spec §8.1) recomputed, so mutations reach the field decoders.
+    if let Some(body) = bytes.len().checked_sub(32) {
+        let digest = dp().sha256(&[&bytes[..body]]);
+        if bytes[body..] != digest {
+            check_plain_state_exact(&[&bytes[..body], &digest[..]].concat());
+        }
+    }
+}
+
+fn check_plain_state_exact(bytes: &[u8]) {
     if let Ok(a) = Account::from_bytes(bytes) {
         assert!(
             a.to_bytes() == bytes,
@@ -676,7 +732,7 @@ pub fn check_plain_state(bytes: &[u8]) {
 /// it, and persists sealed.
 fn use_account(mut a: Account) {
     let fx = fixture();
-    let p = DefaultProvider::default();
+    let p = dp();
     let bytes = a.to_bytes();
     let mut rng = ChaCha20Rng::from_seed([0x41; 32]);
     let sealed = a.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
@@ -687,17 +743,17 @@ fn use_account(mut a: Account) {
     let opk = a.one_time_prekey_ids().first().copied();
     let kem = a.kem_one_time_prekey_ids().first().copied();
     let bundle = a.bundle(opk, kem).expect("a decoded account has no bundle");
-    assert_eq!(bundle.verify(&p), Ok(()), "a decoded account's bundle");
+    assert_eq!(bundle.verify(p), Ok(()), "a decoded account's bundle");
     let wire = bundle.to_bytes();
     assert_eq!(PrekeyBundle::parse(&wire).as_ref(), Ok(&bundle));
-    let mut to_a = Session::start(&fx.initiator, &mut rng, &wire, HeaderMode::Plain)
+    let mut to_a = Session::start_with(p, &fx.initiator, &mut rng, &wire, HeaderMode::Plain)
         .expect("a decoded account's bundle does not start a session");
-    let first = to_a.encrypt(&mut rng, b"hello").unwrap();
+    let first = to_a.encrypt_with(p, &mut rng, b"hello").unwrap();
     // Without a one-time prekey the handshake needs a replay record (spec
     // §7.6): a full set fails closed, and a state may hold this very record.
     let needs_record = opk.is_none() && kem.is_none();
     let generation = a.generation();
-    match a.accept(&first) {
+    match a.accept_with(p, &first) {
         Ok((_, pt)) => assert_eq!(pt, b"hello"),
         Err(AcceptError::Replay) if needs_record => {
             assert!(
@@ -735,7 +791,7 @@ fn use_session(mut s: Session) {
     let opened = Session::from_sealed_bytes(&sealed, &storage_key())
         .expect("a sealed session does not open");
     assert!(opened.to_bytes() == bytes, "session changed by sealing");
-    match s.encrypt(&mut rng, b"probe") {
+    match s.encrypt_with(dp(), &mut rng, b"probe") {
         Ok(m) => {
             if s.is_pending() {
                 assert_eq!(m[1], TYPE_INITIAL);
@@ -923,6 +979,39 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "truncated".into(),
         wire[..wire.len() - 1].to_vec(),
     );
+    // Every other parse and verification error: version and type bytes,
+    // the one-time prekey flag (right after the signed prekey's signature),
+    // the KEM kind after it, a trailing byte, and each of the three
+    // signatures.
+    let flag_at = 2 + base.identity.to_bytes().len() + 4 + 32 + 64;
+    let edits: [(&str, usize, u8); 4] = [
+        ("unsupported_version", 0, 0x7f),
+        ("wrong_type", 1, 0x7f),
+        ("invalid_one_time_flag", flag_at, 2),
+        ("invalid_kem_kind", flag_at + 1 + 4 + 32, 9),
+    ];
+    for (name, at, v) in edits {
+        let mut w = wire.clone();
+        w[at] = v;
+        add("bundle_parse", name.into(), w);
+    }
+    let mut long = wire.clone();
+    long.push(0);
+    add("bundle_parse", "trailing_byte".into(), long);
+    let mut bad_binding = base.clone();
+    bad_binding.identity.binding[0] ^= 1;
+    add(
+        "bundle_parse",
+        "bad_identity_signature".into(),
+        bad_binding.to_bytes(),
+    );
+    let mut bad_kem = base.clone();
+    bad_kem.kem_prekey_signature[0] ^= 1;
+    add(
+        "bundle_parse",
+        "bad_kem_prekey_signature".into(),
+        bad_kem.to_bytes(),
+    );
 
     // initial_message: each genuine message raw and through the edit path, and edits.
     for (i, g) in fx.initial.iter().enumerate() {
@@ -970,6 +1059,32 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "initial_message",
         "edit_splice".into(),
         edit(last_resort, edit::SPLICE, 0, &[0]),
+    );
+    // The other edits, and the version and type bytes.
+    add(
+        "initial_message",
+        "edit_insert".into(),
+        edit(last_resort, edit::INSERT, 166, &[0]),
+    );
+    add(
+        "initial_message",
+        "edit_remove".into(),
+        edit(last_resort, edit::REMOVE, 600, &[40]),
+    );
+    add(
+        "initial_message",
+        "edit_version".into(),
+        edit(last_resort, edit::FLIP, 0, &[0x40]),
+    );
+    add(
+        "initial_message",
+        "edit_type".into(),
+        edit(last_resort, edit::FLIP, 1, &[0x40]),
+    );
+    add(
+        "initial_message",
+        "edit_one_time_flag".into(),
+        edit(last_resort, edit::OVERWRITE, 166, &[2]),
     );
     // A repeat of the message the responder's session already knows: with
     // another KEM ciphertext (offset 785 with a one-time prekey named), and
