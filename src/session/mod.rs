@@ -120,7 +120,7 @@ pub enum AcceptError {
     #[error("replayed initial message")]
     Replay,
     /// The signed prekey named (its id given) already carries
-    /// [`MAX_REPLAY_RECORDS`](crate::session::MAX_REPLAY_RECORDS) replay
+    /// [`MAX_REPLAY_RECORDS`] replay
     /// records, so a handshake without a one-time prekey cannot be recorded
     /// (spec §7.6). Rotate the signed prekey
     /// ([`Account::rotate_signed_prekey`]) and publish the new bundle;

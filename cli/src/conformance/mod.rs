@@ -39,9 +39,9 @@
 //! and **session** replayed initial messages (`Replay`) and simultaneous
 //! initiation (`NotThisSession`).
 //!
-//! One file per capability: [`vectors`], [`ratchet`], [`header_encryption`],
-//! [`session`], [`ratchet_state`], [`rotation`], [`safety_number`],
-//! [`recorded`], with the limits in [`limits`]; [`live`] holds the two sides
+//! One file per capability: `vectors`, `ratchet`, `header_encryption`,
+//! `session`, `ratchet_state`, `rotation`, `safety_number`,
+//! `recorded`, with the limits in `limits`; `live` holds the two sides
 //! of a live session and the conversation between them, and this module the
 //! protocol driver (the implementation's process), the runner and the report.
 //!

@@ -21,9 +21,9 @@
 //! the input ends when it is truncated. A rejected input is reported with
 //! the rule it breaks, the spec section and the library's error.
 //!
-//! One file per chapter: [`messages`] (ratchet messages, §6), [`bundles`]
-//! (bundles and initial messages, §7), [`states`] (persisted states, §8) and
-//! [`sealed`] (§8.3); this module holds the walker, the detection, the
+//! One file per chapter: `messages` (ratchet messages, §6), `bundles`
+//! (bundles and initial messages, §7), `states` (persisted states, §8) and
+//! `sealed` (§8.3); this module holds the walker, the detection, the
 //! report and its output.
 
 use std::fmt::Write as _;
