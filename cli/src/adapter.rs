@@ -413,8 +413,12 @@ impl Adapter {
             None => &mut self.rng,
         };
         let m = match self.objects.get_mut(&h) {
-            Some(Object::Ratchet(r)) => r.encrypt(rng, &pt),
-            Some(Object::Session(s)) => s.encrypt(rng, &pt),
+            Some(Object::Ratchet(r)) => r
+                .encrypt(rng, &pt)
+                .map_err(|e| (classes::of(&e), e.to_string())),
+            Some(Object::Session(s)) => s
+                .encrypt(rng, &pt)
+                .map_err(|e| (classes::of(&e), e.to_string())),
             Some(Object::Account(_)) => {
                 return Err(ErrorReply::bad_request("cannot encrypt with an account"))
             }
@@ -427,7 +431,7 @@ impl Adapter {
                 let _ = e;
                 vec![0x01, 0x01]
             }
-            Err(e) => return Err(class_err(classes::of(&e), e.to_string())),
+            Err((class, text)) => return Err(class_err(class, text)),
         };
         if let Some(r) = &recorded {
             if r.overrun || r.at != r.bytes.len() {
@@ -521,9 +525,9 @@ impl Adapter {
         let account = self.account(req)?;
         let s = if lax {
             let lax = LaxEd25519(DefaultProvider::default());
-            Session::start_with(&lax, account, &mut rng, &bundle, mode)
+            Session::start_with(&lax, account, &mut rng, None, &bundle, mode)
         } else {
-            Session::start(account, &mut rng, &bundle, mode)
+            Session::start_unverified(account, &mut rng, &bundle, mode)
         }
         .map_err(|e| class_err(classes::start(&e), e.to_string()))?;
         self.rng = rng;
@@ -537,9 +541,13 @@ impl Adapter {
         let lax = self.defect == Break::Ed25519Lax;
         let account = self.account(req)?;
         let mut result = if lax {
-            account.accept_with(&LaxEd25519(DefaultProvider::default()), &m)
+            account.accept_with(
+                &LaxEd25519(DefaultProvider::default()),
+                &sova::session::AcceptPolicy::any_peer(),
+                &m,
+            )
         } else {
-            account.accept(&m)
+            account.accept_unverified(&m)
         };
         if self.defect == Break::ReplayAccept
             && matches!(result, Err(sova::session::AcceptError::Replay))
@@ -547,7 +555,7 @@ impl Adapter {
             // Defect: the replay records are lost (an old copy of the account).
             let h = str_field(req, "account")?;
             if let Some(Ok(mut old)) = self.pristine.get(h).map(|b| Account::from_bytes(b)) {
-                result = old.accept(&m);
+                result = old.accept_unverified(&m);
             }
         }
         match result {
