@@ -5,27 +5,29 @@
 //! the section it implements.
 //!
 //! The crate is `#![no_std]` (with `alloc`) and contains no `unsafe` code.
-//! All randomness is injected through [`rand_core::CryptoRng`], so every
-//! operation is reproducible in tests and test vectors.
+//! All randomness is injected through [`rand_core::TryCryptoRng`]: the
+//! operating system's generator [`OsRng`] (feature `getrandom`, on by
+//! default) in applications, a seeded generator in tests and test vectors. A
+//! failing generator is an error that changes nothing, never a panic.
 //!
 //! ## A session in brief
 //!
 //! ```
-//! use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 //! use sova::ratchet::HeaderMode;
 //! use sova::session::{Account, Session};
 //!
-//! let mut rng = ChaCha20Rng::from_seed([3; 32]); // in production: sova::os_rng()
+//! let mut rng = sova::OsRng; // the operating system's generator
 //! let alice = Account::new(&mut rng)?;
 //! let mut bob = Account::new(&mut rng)?;
 //!
-//! // Bob publishes a prekey bundle; Alice starts a session from it.
+//! // Bob publishes a prekey bundle; Alice, who knows Bob's identity key,
+//! // starts a session from it (a bundle of anyone else is refused).
 //! let bundle = bob.bundle(None, None)?.to_bytes();
-//! let mut to_bob = Session::start_unverified(&alice, &mut rng, &bundle, HeaderMode::Encrypted)?;
+//! let mut to_bob = Session::start(&alice, &mut rng, &bob.identity_key(), &bundle, HeaderMode::Encrypted)?;
 //! let first = to_bob.encrypt(&mut rng, b"hi Bob")?;
 //!
-//! // Bob accepts the initial message and answers.
-//! let (mut to_alice, plaintext) = bob.accept_unverified(&first)?;
+//! // Bob, who expects Alice, accepts the initial message and answers.
+//! let (mut to_alice, plaintext) = bob.accept(&alice.identity_key(), &first)?;
 //! assert_eq!(plaintext, b"hi Bob");
 //! let reply = to_alice.encrypt(&mut rng, b"hi Alice")?;
 //! assert_eq!(to_bob.decrypt(&reply)?, b"hi Alice");
@@ -58,6 +60,7 @@ extern crate alloc;
 pub struct ReadmeDoctests;
 
 mod codec;
+mod codes;
 pub mod error;
 pub mod kdf;
 pub mod labels;

@@ -18,9 +18,8 @@
 //! ```
 //! use sova::ratchet::{Ratchet, HeaderMode};
 //! use sova::{CryptoProvider, DefaultProvider, Secret};
-//! use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 //!
-//! let mut rng = ChaCha20Rng::from_seed([1; 32]); // any CryptoRng; seeded here for a reproducible example
+//! let mut rng = sova::OsRng; // tests and vectors pass a seeded generator instead
 //! // In a real session both values come from the handshake (spec §7).
 //! let session_secret = Secret::from_bytes([7u8; 32]);
 //! let bob_ratchet_private = Secret::from_bytes([9u8; 32]);
@@ -561,8 +560,7 @@ impl Ratchet {
     /// ```
     /// # use sova::ratchet::{Ratchet, HeaderMode};
     /// # use sova::{CryptoProvider, DefaultProvider, Secret};
-    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
-    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let mut rng = sova::OsRng;
     /// # let bob_private = Secret::from_bytes([9u8; 32]);
     /// # let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
     /// # let secret = Secret::from_bytes([7u8; 32]);
@@ -611,8 +609,7 @@ impl Ratchet {
     /// ```
     /// # use sova::ratchet::{Ratchet, HeaderMode};
     /// # use sova::{CryptoProvider, DefaultProvider, Secret};
-    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
-    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let mut rng = sova::OsRng;
     /// # let bob_private = Secret::from_bytes([9u8; 32]);
     /// # let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
     /// # let secret = Secret::from_bytes([7u8; 32]);
@@ -672,8 +669,7 @@ impl Ratchet {
     /// ```
     /// # use sova::ratchet::{Ratchet, HeaderMode};
     /// # use sova::{CryptoProvider, DefaultProvider, Secret};
-    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
-    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let mut rng = sova::OsRng;
     /// # let bob_private = Secret::from_bytes([9u8; 32]);
     /// # let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
     /// # let secret = Secret::from_bytes([7u8; 32]);
@@ -725,8 +721,7 @@ impl Ratchet {
     /// ```
     /// # use sova::ratchet::{Ratchet, HeaderMode};
     /// # use sova::{CryptoProvider, DefaultProvider, Secret};
-    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
-    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let mut rng = sova::OsRng;
     /// # let bob_private = Secret::from_bytes([9u8; 32]);
     /// # let bob_public = DefaultProvider::default().x25519_public_key(&bob_private);
     /// # let secret = Secret::from_bytes([7u8; 32]);

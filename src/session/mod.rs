@@ -7,9 +7,8 @@
 //! ```
 //! use sova::session::{Account, Session};
 //! use sova::ratchet::HeaderMode;
-//! use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 //!
-//! let mut rng = ChaCha20Rng::from_seed([3; 32]); // use a CSPRNG such as the OS RNG in production
+//! let mut rng = sova::OsRng;
 //! let alice = Account::new(&mut rng)?;
 //! let mut bob = Account::new(&mut rng)?;
 //!
@@ -17,12 +16,12 @@
 //! let opk = bob.generate_one_time_prekeys(&mut rng, 1)?[0];
 //! let bundle = bob.bundle(Some(opk), None)?.to_bytes();
 //!
-//! // Alice starts a session from the bundle and sends the first message.
-//! let mut to_bob = Session::start_unverified(&alice, &mut rng, &bundle, HeaderMode::Plain)?;
+//! // Alice starts a session with Bob from the bundle and sends the first message.
+//! let mut to_bob = Session::start(&alice, &mut rng, &bob.identity_key(), &bundle, HeaderMode::Plain)?;
 //! let first = to_bob.encrypt(&mut rng, b"hi Bob")?;
 //!
-//! // Bob accepts it: a new session and the plaintext.
-//! let (mut to_alice, plaintext) = bob.accept_unverified(&first)?;
+//! // Bob accepts it from Alice: a new session and the plaintext.
+//! let (mut to_alice, plaintext) = bob.accept(&alice.identity_key(), &first)?;
 //! assert_eq!(plaintext, b"hi Bob");
 //! assert_eq!(to_alice.session_id(), to_bob.session_id());
 //!
@@ -429,14 +428,13 @@ impl Session {
     /// ```
     /// # use sova::session::{Account, Session};
     /// # use sova::ratchet::HeaderMode;
-    /// # use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
-    /// # let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    /// # let mut rng = sova::OsRng;
     /// # let alice = Account::new(&mut rng)?;
     /// # let mut bob = Account::new(&mut rng)?;
     /// # let bundle = bob.bundle(None, None)?.to_bytes();
-    /// let mut a = Session::start_unverified(&alice, &mut rng, &bundle, HeaderMode::Plain)?;
+    /// let mut a = Session::start(&alice, &mut rng, &bob.identity_key(), &bundle, HeaderMode::Plain)?;
     /// let first = a.encrypt(&mut rng, b"hi")?;
-    /// let (mut b, _) = bob.accept_unverified(&first)?;
+    /// let (mut b, _) = bob.accept(&alice.identity_key(), &first)?;
     /// let mut wire = Vec::new();
     /// b.encrypt_into(&mut rng, b"hello", &mut wire)?;
     /// assert_eq!(a.decrypt_in_place(&mut wire)?, b"hello");

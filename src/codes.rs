@@ -1,0 +1,180 @@
+//! Stable error codes (spec appendix B): every error of the public API has a
+//! [`code`](crate::CryptoError::code), the name of its variant. Codes never
+//! change meaning; ports and bindings (JavaScript, Python) use the same
+//! strings. A wrapping variant (`Bundle`, `Malformed`, `FirstMessage`,
+//! `Decrypt`, `Accept`, `Storage`, `State`, `Crypto`) carries the inner error,
+//! whose own code gives the reason.
+
+/// Implements `code()` for an error enum: the compiler checks that every
+/// variant is listed (a match inside the defining crate must be exhaustive).
+macro_rules! error_codes {
+    ($ty:path { $($variant:ident),* $(,)? }) => {
+        impl $ty {
+            /// The error's stable code: the name of its variant, as listed in
+            /// spec appendix B.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $(Self::$variant { .. } => stringify!($variant),)*
+                }
+            }
+        }
+    };
+}
+
+error_codes!(crate::CryptoError {
+    AeadAuthentication,
+    X25519LowOrder,
+    InvalidSignature,
+    InvalidKemPublicKey,
+    KdfOutputTooLong,
+    LabelTooLong,
+    RandomnessUnavailable,
+});
+
+error_codes!(crate::ratchet::message::ParseError {
+    Truncated,
+    UnsupportedVersion,
+    UnknownType,
+    InvalidBodyLength,
+    TrailingBytes,
+});
+
+error_codes!(crate::ratchet::StateError {
+    BadMagic,
+    UnsupportedVersion,
+    Truncated,
+    Invalid,
+    TrailingBytes,
+    Corrupted,
+});
+
+error_codes!(crate::ratchet::InitError {
+    SessionAdTooLong,
+    Crypto,
+});
+
+error_codes!(crate::ratchet::EncryptError {
+    PlaintextTooLong,
+    NoSendingChain,
+    ChainExhausted,
+    LowOrderRatchetKey,
+    NoHeadroom,
+    Randomness,
+    Crypto,
+});
+
+error_codes!(crate::ratchet::DecryptError {
+    Malformed,
+    WrongMessageType,
+    HeaderAuthentication,
+    Authentication,
+    DuplicateOrExpired,
+    TooManySkipped,
+    BeyondChainEnd,
+    InvalidPadding,
+    LowOrderRatchetKey,
+    Crypto,
+});
+
+error_codes!(crate::storage::StorageError {
+    BadMagic,
+    UnsupportedVersion,
+    WrongKind,
+    Truncated,
+    Authentication,
+    Randomness,
+});
+
+error_codes!(crate::session::BundleError {
+    Truncated,
+    UnsupportedVersion,
+    WrongType,
+    InvalidFlag,
+    InvalidKemKind,
+    TrailingBytes,
+    InvalidIdentitySignature,
+    InvalidSignedPrekeySignature,
+    InvalidKemPrekeySignature,
+});
+
+error_codes!(crate::session::InitialMessageError {
+    Truncated,
+    UnsupportedVersion,
+    WrongType,
+    InvalidFlag,
+    InvalidKemKind,
+    RatchetMessageTooLong,
+    TrailingBytes,
+});
+
+error_codes!(crate::session::AccountError {
+    UnknownPrekey,
+    TooManyPrekeys,
+    PrekeyIdsExhausted,
+    Randomness,
+    Crypto,
+});
+
+error_codes!(crate::session::StartError {
+    Bundle,
+    UnexpectedPeer,
+    InvalidKemPrekey,
+    LowOrderKey,
+    Randomness,
+    Crypto,
+});
+
+error_codes!(crate::session::AcceptError {
+    Malformed,
+    UnexpectedPeer,
+    HeaderModeRefused,
+    InvalidIdentitySignature,
+    UnknownPrekey,
+    OneTimePrekeyUnknownOrUsed,
+    Replay,
+    ReplayStoreFull,
+    LowOrderKey,
+    FirstMessage,
+    Crypto,
+});
+
+error_codes!(crate::session::EncryptError {
+    PlaintextTooLong,
+    NoSendingChain,
+    ChainExhausted,
+    LowOrderRatchetKey,
+    Randomness,
+    Crypto,
+});
+
+error_codes!(crate::session::DecryptError {
+    Malformed,
+    MalformedInitialMessage,
+    WrongMessageType,
+    HeaderAuthentication,
+    Authentication,
+    DuplicateOrExpired,
+    TooManySkipped,
+    BeyondChainEnd,
+    InvalidPadding,
+    LowOrderRatchetKey,
+    NotThisSession,
+    InitialMessageMismatch,
+    Crypto,
+});
+
+error_codes!(crate::session::ConversationError {
+    Decrypt,
+    Accept,
+    OtherPeer,
+    DuplicateSession,
+});
+
+error_codes!(crate::session::PersistError { Storage, State });
+
+error_codes!(crate::safety::SafetyError {
+    Length,
+    UnknownVersion,
+    OwnCode,
+    Mismatch,
+});
