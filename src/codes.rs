@@ -18,6 +18,18 @@ macro_rules! error_codes {
                 }
             }
         }
+
+        /// Written as `{ "code": …, "message": … }` (feature `serde`).
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct("Error", 2)?;
+                st.serialize_field("code", self.code())?;
+                st.serialize_field("message", &alloc::string::ToString::to_string(self))?;
+                st.end()
+            }
+        }
     };
 }
 

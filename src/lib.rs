@@ -66,6 +66,10 @@ pub mod kdf;
 pub mod labels;
 pub mod provider;
 mod random;
+#[cfg(feature = "serde")]
+mod serde_impls;
+#[cfg(feature = "serde")]
+pub use serde_impls::identity_key_serde;
 pub mod ratchet;
 pub mod safety;
 pub mod secret;

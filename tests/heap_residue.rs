@@ -358,7 +358,9 @@ fn add_roots(c: &Conversation, known: &mut Known) {
 }
 
 /// Simultaneous initiation (spec §7.7): each conversation grows to two
-/// sessions, then converges on one (the other is removed), then is dropped.
+/// sessions and converges on one (the other is kept); then new sessions
+/// fill one conversation, which removes its oldest inactive ones; then all
+/// is dropped.
 fn conversation_scenario(known: &mut Known) -> (usize, usize) {
     let mut rng = ChaCha20Rng::from_seed([9; 32]);
     let mut alice = Account::new(&mut rng).unwrap();
@@ -383,8 +385,23 @@ fn conversation_scenario(known: &mut Known) -> (usize, usize) {
             msgs.push(m);
             msgs.push(n);
         }
-        assert_eq!(ca.sessions().len(), 1, "Alice's sessions did not converge");
-        assert_eq!(cb.sessions().len(), 1, "Bob's sessions did not converge");
+        // The losing session is kept for messages in flight (spec §7.7).
+        assert_eq!(ca.sessions().len(), 2);
+        assert_eq!(cb.sessions().len(), 2);
+        // Alice starts over four times: Bob's conversation fills up and
+        // removes its oldest inactive sessions (from the middle of its list).
+        for _ in 0..4 {
+            let mut s =
+                Session::start_unverified(&alice, &mut rng, &to_bob, HeaderMode::Plain).unwrap();
+            let m = s.encrypt(&mut rng, b"again").unwrap();
+            cb.decrypt(&mut bob, &m).unwrap();
+            add_roots(&cb, known);
+            msgs.push(m);
+        }
+        assert_eq!(
+            cb.sessions().len(),
+            sova::session::MAX_CONVERSATION_SESSIONS
+        );
         drop(ca);
         drop(cb);
         drop(alice);

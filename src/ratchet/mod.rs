@@ -82,6 +82,7 @@ pub const MAX_SESSION_AD_LEN: usize = 512;
 /// Whether a session's headers travel in the clear or encrypted (spec §5.6).
 /// Both parties MUST use the same mode; it is fixed for the session's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum HeaderMode {
     /// Type `0x01` messages: the header is authenticated, not encrypted.
     Plain,

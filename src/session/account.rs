@@ -222,9 +222,14 @@ impl Account {
         }
         self.bump_generation();
         let mut ids = Vec::with_capacity(count);
-        for secret in secrets {
+        // Cloned, not moved out: `secrets` then drops (and wipes) every
+        // element in its own buffer.
+        for secret in &secrets {
             let id = self.take_id()?;
-            let k = OneTimePrekey { id, secret };
+            let k = OneTimePrekey {
+                id,
+                secret: secret.clone(),
+            };
             wipe::push(&mut self.one_time_prekeys, k);
             ids.push(id);
         }
@@ -256,9 +261,14 @@ impl Account {
         }
         self.bump_generation();
         let mut ids = Vec::with_capacity(count);
-        for secret in secrets {
+        // Cloned, not moved out: `secrets` then drops (and wipes) every
+        // element in its own buffer.
+        for secret in &secrets {
             let id = self.take_id()?;
-            let k = OneTimePrekey { id, secret };
+            let k = OneTimePrekey {
+                id,
+                secret: secret.clone(),
+            };
             wipe::push(&mut self.kem_one_time_prekeys, k);
             ids.push(id);
         }

@@ -4,7 +4,7 @@
 //! the variant's name) listed in spec appendix B.
 
 #[cfg(doc)]
-use super::{Account, Session, MAX_REPLAY_RECORDS};
+use super::{AcceptPolicy, Account, Session, MAX_REPLAY_RECORDS};
 use super::{BundleError, InitialMessageError};
 use crate::ratchet::{self, message::ParseError};
 use crate::CryptoError;

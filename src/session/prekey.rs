@@ -16,6 +16,7 @@ use crate::CryptoError;
 /// The kind byte of a prekey (spec §7.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PrekeyKind {
     /// The signed X25519 prekey `SPK`.
     SignedX25519 = 0x01,
