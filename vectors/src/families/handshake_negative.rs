@@ -712,7 +712,11 @@ fn bad_kem_modulus(
 /// then the three signatures in order, then (after both draws) the DH values,
 /// then the encapsulation. Appended after the other cases.
 fn several_faults(g: &mut FileGen<'_>) -> Result<(), CaseError> {
-    fn none(_: &dyn CryptoProvider, _: &sova::Secret<32>, _: &mut PrekeyBundle) -> Result<(), CaseError> {
+    fn none(
+        _: &dyn CryptoProvider,
+        _: &sova::Secret<32>,
+        _: &mut PrekeyBundle,
+    ) -> Result<(), CaseError> {
         Ok(())
     }
     fn low_order_opk(
@@ -728,22 +732,38 @@ fn several_faults(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             set(b, 0, 0x02);
             set(b, 1, 0x03);
         }),
-        ("one-time prekey flag 0x02 and the last byte removed", &[none], |b| {
-            set(b, B_FLAG, 0x02);
-            b.pop();
-        }),
-        ("ML-KEM prekey kind 0x01 and a byte appended", &[none], |b| {
-            set(b, B_KEM_KIND, PrekeyKind::SignedX25519 as u8);
-            b.push(0);
-        }),
-        ("the last byte removed and the identity binding bit flipped", &[none], |b| {
-            b.pop();
-            flip(b, B_BINDING);
-        }),
-        ("a byte appended and the identity binding bit flipped", &[none], |b| {
-            b.push(0);
-            flip(b, B_BINDING);
-        }),
+        (
+            "one-time prekey flag 0x02 and the last byte removed",
+            &[none],
+            |b| {
+                set(b, B_FLAG, 0x02);
+                b.pop();
+            },
+        ),
+        (
+            "ML-KEM prekey kind 0x01 and a byte appended",
+            &[none],
+            |b| {
+                set(b, B_KEM_KIND, PrekeyKind::SignedX25519 as u8);
+                b.push(0);
+            },
+        ),
+        (
+            "the last byte removed and the identity binding bit flipped",
+            &[none],
+            |b| {
+                b.pop();
+                flip(b, B_BINDING);
+            },
+        ),
+        (
+            "a byte appended and the identity binding bit flipped",
+            &[none],
+            |b| {
+                b.push(0);
+                flip(b, B_BINDING);
+            },
+        ),
         (
             "identity binding, signed prekey signature and ML-KEM prekey signature bits flipped",
             &[none],

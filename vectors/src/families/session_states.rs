@@ -79,7 +79,9 @@ fn other(p: Party) -> Party {
 }
 
 fn bytes_of(b: &Option<Bytes>) -> Vec<u8> {
-    b.as_ref().map(|b| b.as_slice().to_vec()).unwrap_or_default()
+    b.as_ref()
+        .map(|b| b.as_slice().to_vec())
+        .unwrap_or_default()
 }
 
 /// The inputs of a [`SessionState`].
@@ -99,11 +101,7 @@ impl SessionState {
     /// send draws the step's `ratchet_private` (32 bytes, only when the send
     /// starts a sending chain) and its `salt`; `generating` keeps the
     /// `ratchet_private` of the sends that drew it and drops the others'.
-    fn compute(
-        p: &dyn CryptoProvider,
-        i: FlowInputs,
-        generating: bool,
-    ) -> Result<Self, CaseError> {
+    fn compute(p: &dyn CryptoProvider, i: FlowInputs, generating: bool) -> Result<Self, CaseError> {
         let mut bob = i.responder.open(p, "responder")?;
         let alice = i.initiator.open(p, "initiator")?;
         let bundle = bob
@@ -146,9 +144,7 @@ impl SessionState {
                         .session(who, &at)?
                         .encrypt_with(p, &mut rng, &pt)
                         .map_err(|e| CaseError::rejected(&at, e))?;
-                    let drawn = rng
-                        .finish()
-                        .map_err(|e| CaseError::check_failed(&at, e))?;
+                    let drawn = rng.finish().map_err(|e| CaseError::check_failed(&at, e))?;
                     let drew_key = drawn.len() == 2;
                     if !generating && drew_key != s.ratchet_private.is_some() {
                         return Err(CaseError::check_failed(
@@ -202,7 +198,8 @@ impl SessionState {
             }
         }
         let encoding = flow.session(i.party, "party")?.to_bytes();
-        let back = Session::from_bytes(&encoding).map_err(|e| CaseError::rejected("encoding", e))?;
+        let back =
+            Session::from_bytes(&encoding).map_err(|e| CaseError::rejected("encoding", e))?;
         if back.to_bytes() != encoding {
             return Err(CaseError::check_failed("encoding", "decoding changes it"));
         }
@@ -307,7 +304,10 @@ impl Cut<'_> {
                 self.0 = b;
                 Ok(a.to_vec())
             }
-            _ => Err(CaseError::malformed("", "a base session state is too short")),
+            _ => Err(CaseError::malformed(
+                "",
+                "a base session state is too short",
+            )),
         }
     }
     fn u8(&mut self) -> Result<u8, CaseError> {
@@ -434,7 +434,10 @@ fn session_rejections(g: &mut FileGen<'_>, bases: &Bases) -> Result<(), CaseErro
         ("responder", &responder, &bases.responder),
     ] {
         if s.encode() != *bytes || s.pending_tag > 1 {
-            return Err(CaseError::check_failed(field, "the base does not re-encode"));
+            return Err(CaseError::check_failed(
+                field,
+                "the base does not re-encode",
+            ));
         }
         Session::from_bytes(bytes).map_err(|e| CaseError::rejected(field, e))?;
     }
@@ -467,7 +470,10 @@ fn session_rejections(g: &mut FileGen<'_>, bases: &Bases) -> Result<(), CaseErro
             "magic and version, then 31 bytes: shorter than magic, version and check",
             full[..46].to_vec(),
         ),
-        ("check wrong (its last bit flipped)", flip_last(full.clone())),
+        (
+            "check wrong (its last bit flipped)",
+            flip_last(full.clone()),
+        ),
         (
             "check wrong and we_initiated 2",
             flip_last(p(&|s| s.role = 2)),
@@ -596,7 +602,10 @@ fn session_rejections(g: &mut FileGen<'_>, bases: &Bases) -> Result<(), CaseErro
             "7: the ratchet state's own check wrong",
             p(&|s| flip(&mut s.ratchet, -1)),
         ),
-        ("7: the ratchet state with mode 3 (its check valid)", p(&bad_mode)),
+        (
+            "7: the ratchet state with mode 3 (its check valid)",
+            p(&bad_mode),
+        ),
         (
             "7: the ratchet state's magic changed",
             r(&|s| {
@@ -643,11 +652,14 @@ fn session_rejections(g: &mut FileGen<'_>, bases: &Bases) -> Result<(), CaseErro
             "the ratchet state's length one byte beyond the end",
             r(&|s| s.ratchet_len = Some(s.ratchet.len() as u32 + 1)),
         ),
-        ("the ratchet state cut short by one byte (its length too)", {
-            let mut s = responder.clone();
-            s.ratchet.pop();
-            s.encode()
-        }),
+        (
+            "the ratchet state cut short by one byte (its length too)",
+            {
+                let mut s = responder.clone();
+                s.ratchet.pop();
+                s.encode()
+            },
+        ),
         (
             "the initial message record cut short (check valid)",
             checked(responder.body()[..14 + 3 + 32 + 64 + 128 + 1 + 1 + 40].to_vec()),
@@ -666,7 +678,15 @@ pub(crate) fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     const A: Party = Party::Initiator;
     const B: Party = Party::Responder;
     // (description, mode, X25519 one-time prekey, ML-KEM one-time prekey, script, party, base)
-    type Script<'a> = (&'a str, HeaderMode, bool, bool, &'a [Op], Party, Option<usize>);
+    type Script<'a> = (
+        &'a str,
+        HeaderMode,
+        bool,
+        bool,
+        &'a [Op],
+        Party,
+        Option<usize>,
+    );
     let scripts: &[Script<'_>] = &[
         (
             "an initiator right after Start: pending, nothing sent",
