@@ -94,13 +94,14 @@ impl Parties {
             bob.bundle(None, None).unwrap().to_bytes(),
         ];
         let initial = [0, 1].map(|i| {
-            let mut s = Session::start(&alice, r, &bundle[i], HeaderMode::Plain).unwrap();
+            let mut s =
+                Session::start_unverified(&alice, r, &bundle[i], HeaderMode::Plain).unwrap();
             s.encrypt(r, FIRST).unwrap()
         });
         // Both initial messages are accepted by a fresh copy of Bob.
         for m in &initial {
             let mut b = Account::from_bytes(&bob.to_bytes()).unwrap();
-            assert_eq!(b.accept(m).unwrap().1, FIRST);
+            assert_eq!(b.accept_unverified(m).unwrap().1, FIRST);
         }
         Self {
             alice,
@@ -126,9 +127,9 @@ fn restore(saved: &[u8]) -> Account {
 fn sova_setup(alice: &Account, bob: &mut Account, r: &mut ChaCha20Rng) -> (Session, Vec<u8>) {
     let opk = bob.generate_one_time_prekeys(r, 1).unwrap()[0];
     let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
-    let mut s = Session::start(alice, r, &bundle, HeaderMode::Plain).unwrap();
+    let mut s = Session::start_unverified(alice, r, &bundle, HeaderMode::Plain).unwrap();
     let m = s.encrypt(r, black_box(FIRST)).unwrap();
-    bob.accept(&m).unwrap()
+    bob.accept_unverified(&m).unwrap()
 }
 
 // ---------------------------------------------------------------------------
@@ -598,8 +599,13 @@ fn start(c: &mut Criterion) {
         let bundle = &parties.bundle[Parties::index(opk)];
         g.bench_with_input(BenchmarkId::new("sova", name), bundle, |b, bundle| {
             b.iter(|| {
-                Session::start(&parties.alice, &mut r, black_box(bundle), HeaderMode::Plain)
-                    .unwrap()
+                Session::start_unverified(
+                    &parties.alice,
+                    &mut r,
+                    black_box(bundle),
+                    HeaderMode::Plain,
+                )
+                .unwrap()
             })
         });
         let f = StartFloor::new(parties.alice.identity(), bundle);
@@ -627,9 +633,13 @@ fn start_encrypt(c: &mut Criterion) {
         let bundle = &parties.bundle[Parties::index(opk)];
         g.bench_with_input(BenchmarkId::new("sova", name), bundle, |b, bundle| {
             b.iter(|| {
-                let mut s =
-                    Session::start(&parties.alice, &mut r, black_box(bundle), HeaderMode::Plain)
-                        .unwrap();
+                let mut s = Session::start_unverified(
+                    &parties.alice,
+                    &mut r,
+                    black_box(bundle),
+                    HeaderMode::Plain,
+                )
+                .unwrap();
                 s.encrypt(&mut r, black_box(FIRST)).unwrap()
             })
         });
@@ -661,7 +671,7 @@ fn accept(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("sova", name), |b| {
             b.iter_batched_ref(
                 || restore(&parties.bob),
-                |bob| bob.accept(black_box(initial)).unwrap(),
+                |bob| bob.accept_unverified(black_box(initial)).unwrap(),
                 BatchSize::SmallInput,
             )
         });

@@ -24,4 +24,8 @@ pub enum CryptoError {
     /// A label longer than the encoding allows (spec §2.4).
     #[error("label is too long")]
     LabelTooLong,
+    /// The random number generator failed to supply bytes (for example the
+    /// operating system refused the request). Nothing was changed.
+    #[error("the random number generator failed")]
+    RandomnessUnavailable,
 }

@@ -21,11 +21,11 @@
 //!
 //! // Bob publishes a prekey bundle; Alice starts a session from it.
 //! let bundle = bob.bundle(None, None)?.to_bytes();
-//! let mut to_bob = Session::start(&alice, &mut rng, &bundle, HeaderMode::Encrypted)?;
+//! let mut to_bob = Session::start_unverified(&alice, &mut rng, &bundle, HeaderMode::Encrypted)?;
 //! let first = to_bob.encrypt(&mut rng, b"hi Bob")?;
 //!
 //! // Bob accepts the initial message and answers.
-//! let (mut to_alice, plaintext) = bob.accept(&first)?;
+//! let (mut to_alice, plaintext) = bob.accept_unverified(&first)?;
 //! assert_eq!(plaintext, b"hi Bob");
 //! let reply = to_alice.encrypt(&mut rng, b"hi Alice")?;
 //! assert_eq!(to_bob.decrypt(&reply)?, b"hi Alice");
@@ -62,6 +62,7 @@ pub mod error;
 pub mod kdf;
 pub mod labels;
 pub mod provider;
+mod random;
 pub mod ratchet;
 pub mod safety;
 pub mod secret;
@@ -73,26 +74,6 @@ pub use error::CryptoError;
 pub use provider::{CryptoProvider, DefaultProvider};
 pub use rand_core;
 
-/// The operating system's random number generator, for production use
-/// (feature `getrandom`; the library never reads it otherwise).
-///
-/// ```
-/// # #[cfg(feature = "getrandom")] {
-/// let mut rng = sova::os_rng();
-/// let account = sova::session::Account::new(&mut rng).unwrap();
-/// # }
-/// ```
 #[cfg(feature = "getrandom")]
-pub type OsRng = rand_core::UnwrapErr<getrandom::SysRng>;
-
-/// Returns the operating system's random number generator (feature `getrandom`).
-///
-/// # Panics
-/// Every draw panics if the operating system cannot supply random bytes
-/// (for example a sandbox that forbids the system call): continuing without
-/// randomness would be unsafe, and such a failure is not caused by input.
-#[cfg(feature = "getrandom")]
-pub fn os_rng() -> OsRng {
-    rand_core::UnwrapErr(getrandom::SysRng)
-}
+pub use random::{os_rng, OsRng, OsRngError};
 pub use secret::Secret;

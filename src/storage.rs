@@ -11,7 +11,7 @@
 
 use alloc::vec::Vec;
 
-use rand_core::CryptoRng;
+use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
 use crate::codec::Reader;
@@ -27,11 +27,14 @@ const HEADER_LEN: usize = MAGIC.len() + 2;
 /// What a sealed blob holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum SealedKind {
     /// An [`Account`](crate::session::Account).
     Account = 1,
     /// A [`Session`](crate::session::Session).
     Session = 2,
+    /// A [`Conversation`](crate::session::Conversation).
+    Conversation = 3,
 }
 
 /// Why a sealed blob could not be opened.
@@ -53,6 +56,9 @@ pub enum StorageError {
     /// Wrong key, or the blob was modified.
     #[error("wrong storage key or corrupted state")]
     Authentication,
+    /// The random number generator failed to supply the nonce.
+    #[error("the random number generator failed")]
+    Randomness,
 }
 
 fn storage_key<P: CryptoProvider + ?Sized>(
@@ -70,7 +76,7 @@ fn storage_key<P: CryptoProvider + ?Sized>(
 ///
 /// # Errors
 /// Only on an internal label error, which the fixed labels never cause.
-pub fn seal<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+pub fn seal<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
     p: &P,
     rng: &mut R,
     key: &Secret<32>,
@@ -79,7 +85,7 @@ pub fn seal<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
 ) -> Result<Vec<u8>, StorageError> {
     let k = storage_key(p, key, kind)?;
     let mut nonce = [0u8; AEAD_NONCE_LEN];
-    rng.fill_bytes(&mut nonce);
+    crate::random::fill(rng, &mut nonce).map_err(|_| StorageError::Randomness)?;
     let mut out = Vec::with_capacity(HEADER_LEN + AEAD_NONCE_LEN + state.len() + AEAD_TAG_LEN);
     out.extend_from_slice(MAGIC);
     out.push(VERSION);

@@ -329,9 +329,10 @@ fn account_scenario(known: &mut Known) -> (usize, usize, usize) {
             bundles.push(bob.bundle(Some(opks[i]), Some(kems[i])).unwrap().to_bytes());
         }
         for bundle in &bundles {
-            let mut a = Session::start(&alice, &mut rng, bundle, HeaderMode::Plain).unwrap();
+            let mut a =
+                Session::start_unverified(&alice, &mut rng, bundle, HeaderMode::Plain).unwrap();
             let m1 = a.encrypt(&mut rng, b"hello").unwrap();
-            let (b, _) = bob.accept(&m1).unwrap();
+            let (b, _) = bob.accept_unverified(&m1).unwrap();
             sessions.push(a);
             sessions.push(b);
         }
@@ -368,10 +369,10 @@ fn conversation_scenario(known: &mut Known) -> (usize, usize) {
     {
         let to_bob = bob.bundle(None, None).unwrap().to_bytes();
         let to_alice = alice.bundle(None, None).unwrap().to_bytes();
-        let sa = Session::start(&alice, &mut rng, &to_bob, HeaderMode::Plain).unwrap();
-        let sb = Session::start(&bob, &mut rng, &to_alice, HeaderMode::Plain).unwrap();
-        let mut ca = Conversation::new(sa);
-        let mut cb = Conversation::new(sb);
+        let sa = Session::start_unverified(&alice, &mut rng, &to_bob, HeaderMode::Plain).unwrap();
+        let sb = Session::start_unverified(&bob, &mut rng, &to_alice, HeaderMode::Plain).unwrap();
+        let mut ca = conversation_of(sa);
+        let mut cb = conversation_of(sb);
         for _ in 0..6 {
             let m = ca.encrypt(&mut rng, b"from alice").unwrap();
             let n = cb.encrypt(&mut rng, b"from bob").unwrap();
@@ -439,4 +440,11 @@ fn main() {
         }
         std::process::exit(1);
     }
+}
+
+/// A conversation holding `session`, bound to its peer.
+fn conversation_of(session: Session) -> Conversation {
+    let mut c = Conversation::new(session.peer_identity().identity_key());
+    c.add(session).unwrap();
+    c
 }

@@ -37,13 +37,13 @@ fn a_stripped_initial_message_does_not_confirm_a_session() {
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
 
     // Alice's first session: two wrapped messages, held back by the network.
-    let mut old = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut old = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let w0a = old.encrypt(&mut r, b"old 1").unwrap();
     let w0b = old.encrypt(&mut r, b"old 2").unwrap();
 
     // Alice starts again; the new session is used and confirmed on both sides.
-    let mut new = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
-    let mut conv = Conversation::default();
+    let mut new = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut conv = Conversation::new(alice.identity_key());
     let hello = new.encrypt(&mut r, b"new").unwrap();
     conv.decrypt(&mut bob, &hello).unwrap();
     new.decrypt(&conv.encrypt(&mut r, b"hi").unwrap()).unwrap();
@@ -54,9 +54,9 @@ fn a_stripped_initial_message_does_not_confirm_a_session() {
 
     // The network delivers the old session's first initial message, then
     // the second one stripped of its wrapper.
-    assert_eq!(conv.decrypt(&mut bob, &w0a).unwrap(), b"old 1");
+    assert_eq!(conv.decrypt(&mut bob, &w0a).unwrap().plaintext, b"old 1");
     let bare = strip(&w0b);
-    assert_eq!(conv.decrypt(&mut bob, &bare).unwrap(), b"old 2");
+    assert_eq!(conv.decrypt(&mut bob, &bare).unwrap().plaintext, b"old 2");
     for s in conv.sessions() {
         if *s.session_id() != used {
             assert!(

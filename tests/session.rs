@@ -28,7 +28,7 @@ fn accounts(r: &mut ChaCha20Rng) -> (Account, Account) {
 /// Accepting must fail with `want` and leave the account unchanged.
 fn accept_rejects(bob: &mut Account, msg: &[u8], want: AcceptError) {
     let before = bob.to_bytes();
-    assert_eq!(bob.accept(msg).err(), Some(want));
+    assert_eq!(bob.accept_unverified(msg).err(), Some(want));
     assert_eq!(
         bob.to_bytes(),
         before,
@@ -46,12 +46,12 @@ fn round_trips_in_every_configuration() {
             let kotk =
                 use_kem_otk.then(|| bob.generate_kem_one_time_prekeys(&mut r, 2).unwrap()[0]);
             let bundle = bob.bundle(opk, kotk).unwrap().to_bytes();
-            let mut a = Session::start(&alice, &mut r, &bundle, mode).unwrap();
+            let mut a = Session::start_unverified(&alice, &mut r, &bundle, mode).unwrap();
             assert!(a.is_pending());
             let m1 = a.encrypt(&mut r, b"one").unwrap();
             let m2 = a.encrypt(&mut r, b"two").unwrap();
             assert_eq!(m1[1], TYPE_INITIAL);
-            let (mut b, pt) = bob.accept(&m1).unwrap();
+            let (mut b, pt) = bob.accept_unverified(&m1).unwrap();
             assert_eq!(pt, b"one");
             assert_eq!(b.session_id(), a.session_id());
             assert_eq!(b.peer_identity(), alice.identity());
@@ -83,11 +83,11 @@ fn consumed_one_time_prekey_is_rejected() {
     let carol = Account::new(&mut r).unwrap();
     let opk = bob.generate_one_time_prekeys(&mut r, 1).unwrap()[0];
     let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
-    let mut c = Session::start(&carol, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut c = Session::start_unverified(&carol, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let ma = a.encrypt(&mut r, b"a").unwrap();
     let mc = c.encrypt(&mut r, b"c").unwrap();
-    bob.accept(&ma).unwrap();
+    bob.accept_unverified(&ma).unwrap();
     accept_rejects(&mut bob, &mc, AcceptError::OneTimePrekeyUnknownOrUsed(opk));
     accept_rejects(&mut bob, &ma, AcceptError::OneTimePrekeyUnknownOrUsed(opk));
 }
@@ -97,9 +97,9 @@ fn replayed_last_resort_handshake_is_rejected() {
     let mut r = rng(3);
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let m = a.encrypt(&mut r, b"x").unwrap();
-    bob.accept(&m).unwrap();
+    bob.accept_unverified(&m).unwrap();
     accept_rejects(&mut bob, &m, AcceptError::Replay);
     // Survives persistence.
     let mut restored = Account::from_bytes(&bob.to_bytes()).unwrap();
@@ -112,7 +112,7 @@ fn tampered_first_message_consumes_nothing() {
     let (alice, mut bob) = accounts(&mut r);
     let opk = bob.generate_one_time_prekeys(&mut r, 1).unwrap()[0];
     let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let m = a.encrypt(&mut r, b"x").unwrap();
     let mut t = m.clone();
     let last = t.len() - 1;
@@ -120,7 +120,7 @@ fn tampered_first_message_consumes_nothing() {
     accept_rejects(
         &mut bob,
         &t,
-        AcceptError::FirstMessage(ratchet::DecryptError::Authentication),
+        AcceptError::FirstMessage(DecryptError::Authentication),
     );
     // The KEM ciphertext is bound too: implicit rejection gives another secret.
     let mut k = m.clone();
@@ -128,9 +128,9 @@ fn tampered_first_message_consumes_nothing() {
     accept_rejects(
         &mut bob,
         &k,
-        AcceptError::FirstMessage(ratchet::DecryptError::Authentication),
+        AcceptError::FirstMessage(DecryptError::Authentication),
     );
-    bob.accept(&m).unwrap();
+    bob.accept_unverified(&m).unwrap();
 }
 
 #[test]
@@ -138,11 +138,11 @@ fn malformed_initial_messages() {
     let mut r = rng(5);
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let m = a.encrypt(&mut r, b"x").unwrap();
     for cut in 0..m.len() {
         let before = bob.to_bytes();
-        assert!(bob.accept(&m[..cut]).is_err());
+        assert!(bob.accept_unverified(&m[..cut]).is_err());
         assert_eq!(bob.to_bytes(), before);
     }
     let mut long = m.clone();
@@ -167,7 +167,8 @@ fn bundle_rejections() {
     let mut r = rng(6);
     let (alice, bob) = accounts(&mut r);
     let good = bob.bundle(None, None).unwrap().to_bytes();
-    let start = |b: &[u8]| Session::start(&alice, &mut rng(9), b, HeaderMode::Plain).err();
+    let start =
+        |b: &[u8]| Session::start_unverified(&alice, &mut rng(9), b, HeaderMode::Plain).err();
     for cut in [0, 1, 2, 100, 300, good.len() - 1] {
         assert!(matches!(start(&good[..cut]), Some(StartError::Bundle(_))));
     }
@@ -259,7 +260,8 @@ fn signed_but_invalid_keys_in_a_bundle_are_rejected() {
         }
         .to_bytes()
     };
-    let start = |b: &[u8]| Session::start(&alice, &mut rng(9), b, HeaderMode::Plain).err();
+    let start =
+        |b: &[u8]| Session::start_unverified(&alice, &mut rng(9), b, HeaderMode::Plain).err();
     assert_eq!(
         start(&make(low_order, kem_ek)),
         Some(StartError::LowOrderKey)
@@ -275,17 +277,17 @@ fn rotated_signed_prekey_still_accepts_messages_in_flight() {
     let mut r = rng(8);
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let m = a.encrypt(&mut r, b"x").unwrap();
     bob.rotate_signed_prekey(&mut r).unwrap();
     bob.rotate_kem_last_resort(&mut r).unwrap();
-    assert_eq!(bob.accept(&m).unwrap().1, b"x");
+    assert_eq!(bob.accept_unverified(&m).unwrap().1, b"x");
     // Two rotations later the old keys are gone.
-    let mut a2 = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a2 = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let m2 = a2.encrypt(&mut r, b"y").unwrap();
     bob.rotate_signed_prekey(&mut r).unwrap();
     assert!(matches!(
-        bob.accept(&m2),
+        bob.accept_unverified(&m2),
         Err(AcceptError::UnknownPrekey(_))
     ));
 }
@@ -297,31 +299,43 @@ fn simultaneous_initiation_converges_on_one_session() {
     let ba = alice.bundle(None, None).unwrap().to_bytes();
     let bb = bob.bundle(None, None).unwrap().to_bytes();
     // Both start at once.
-    let mut a = Conversation::new(Session::start(&alice, &mut r, &bb, HeaderMode::Plain).unwrap());
-    let mut b = Conversation::new(Session::start(&bob, &mut r, &ba, HeaderMode::Plain).unwrap());
+    let mut a =
+        conversation_of(Session::start_unverified(&alice, &mut r, &bb, HeaderMode::Plain).unwrap());
+    let mut b =
+        conversation_of(Session::start_unverified(&bob, &mut r, &ba, HeaderMode::Plain).unwrap());
     let from_a = a.encrypt(&mut r, b"hello from alice").unwrap();
     let from_b = b.encrypt(&mut r, b"hello from bob").unwrap();
     // Both first messages decrypt.
-    assert_eq!(b.decrypt(&mut bob, &from_a).unwrap(), b"hello from alice");
-    assert_eq!(a.decrypt(&mut alice, &from_b).unwrap(), b"hello from bob");
+    assert_eq!(
+        b.decrypt(&mut bob, &from_a).unwrap().plaintext,
+        b"hello from alice"
+    );
+    assert_eq!(
+        a.decrypt(&mut alice, &from_b).unwrap().plaintext,
+        b"hello from bob"
+    );
     assert_eq!(a.sessions().len(), 2);
     assert_eq!(b.sessions().len(), 2);
     // Both pick the same session.
     let sa = *a.active_session().unwrap().session_id();
     let sb = *b.active_session().unwrap().session_id();
     assert_eq!(sa, sb);
-    // Later traffic uses it, and the other session is dropped.
+    // Later traffic uses it; the other session is kept for messages still
+    // in flight on it (spec §7.7).
     for i in 0..3 {
         let m = a.encrypt(&mut r, format!("a{i}").as_bytes()).unwrap();
-        assert_eq!(b.decrypt(&mut bob, &m).unwrap(), format!("a{i}").as_bytes());
+        assert_eq!(
+            b.decrypt(&mut bob, &m).unwrap().plaintext,
+            format!("a{i}").as_bytes()
+        );
         let m = b.encrypt(&mut r, format!("b{i}").as_bytes()).unwrap();
         assert_eq!(
-            a.decrypt(&mut alice, &m).unwrap(),
+            a.decrypt(&mut alice, &m).unwrap().plaintext,
             format!("b{i}").as_bytes()
         );
     }
-    assert_eq!(a.sessions().len(), 1);
-    assert_eq!(b.sessions().len(), 1);
+    assert_eq!(a.sessions().len(), 2);
+    assert_eq!(b.sessions().len(), 2);
     assert_eq!(a.active_session().unwrap().session_id(), &sa);
 }
 
@@ -332,9 +346,9 @@ fn persistence_round_trips_and_sealing() {
     bob.generate_one_time_prekeys(&mut r, 5).unwrap();
     bob.generate_kem_one_time_prekeys(&mut r, 2).unwrap();
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Encrypted).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Encrypted).unwrap();
     let m = a.encrypt(&mut r, b"x").unwrap();
-    let (b, _) = bob.accept(&m).unwrap();
+    let (b, _) = bob.accept_unverified(&m).unwrap();
 
     let key = Secret::from_bytes([0x5a; 32]);
     let wrong = Secret::from_bytes([0x5b; 32]);
@@ -411,9 +425,11 @@ fn foreign_initial_message_is_not_this_session() {
     let (alice, mut bob) = accounts(&mut r);
     let carol = Account::new(&mut r).unwrap();
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
-    let mut c = Session::start(&carol, &mut r, &bundle, HeaderMode::Plain).unwrap();
-    let (mut b, _) = bob.accept(&a.encrypt(&mut r, b"a").unwrap()).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut c = Session::start_unverified(&carol, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let (mut b, _) = bob
+        .accept_unverified(&a.encrypt(&mut r, b"a").unwrap())
+        .unwrap();
     let mc = c.encrypt(&mut r, b"c").unwrap();
     let before = b.to_bytes();
     assert_eq!(b.decrypt(&mc).err(), Some(DecryptError::NotThisSession));
@@ -429,7 +445,7 @@ fn debug_output_has_no_secrets() {
     let seed_hex: String = state[15..23].iter().map(|b| format!("{b:02x}")).collect();
     assert!(!text.contains(&seed_hex));
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let s = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let s = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     assert!(!format!("{s:?}").contains(&seed_hex));
 }
 
@@ -450,10 +466,10 @@ fn modified_repeat_of_the_initial_message_is_rejected() {
     let mut r = rng(15);
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let m1 = a.encrypt(&mut r, b"one").unwrap();
     let m2 = a.encrypt(&mut r, b"two").unwrap();
-    let (mut b, _) = bob.accept(&m1).unwrap();
+    let (mut b, _) = bob.accept_unverified(&m1).unwrap();
     let mut edited = m2.clone();
     edited[2 + 128 + 32 + 4 + 1 + 5 + 7] ^= 1; // a byte of the KEM ciphertext
     assert!(!b.matches_initial_message(&edited));
@@ -527,7 +543,7 @@ fn inconsistent_states_are_rejected() {
     );
     // spec §8.5: a pending handshake must carry the local identity.
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let mut s = a.to_bytes();
     let identity_at = PENDING_AT + 1 + 4 + 2;
     s[identity_at] ^= 1;
@@ -537,8 +553,10 @@ fn inconsistent_states_are_rejected() {
         Some(sova::ratchet::StateError::Invalid("pending handshake"))
     );
     // spec §8.5: only a responder records the initial message it accepted.
-    let mut a2 = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
-    let (responder, _) = bob.accept(&a2.encrypt(&mut r, b"x").unwrap()).unwrap();
+    let mut a2 = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let (responder, _) = bob
+        .accept_unverified(&a2.encrypt(&mut r, b"x").unwrap())
+        .unwrap();
     let mut s = responder.to_bytes();
     assert_eq!(s[ROLE_AT], 0, "role byte: responder");
     s[ROLE_AT] = 1;
@@ -558,12 +576,14 @@ fn a_peer_that_starts_again_is_followed_to_its_newest_session() {
     let mut r = rng(17);
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut old = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
-    let (b_old, _) = bob.accept(&old.encrypt(&mut r, b"first").unwrap()).unwrap();
-    let mut conv = Conversation::new(b_old);
-    let mut new = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut old = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let (b_old, _) = bob
+        .accept_unverified(&old.encrypt(&mut r, b"first").unwrap())
+        .unwrap();
+    let mut conv = conversation_of(b_old);
+    let mut new = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let hello = new.encrypt(&mut r, b"again").unwrap();
-    assert_eq!(conv.decrypt(&mut bob, &hello).unwrap(), b"again");
+    assert_eq!(conv.decrypt(&mut bob, &hello).unwrap().plaintext, b"again");
     assert_eq!(
         conv.active_session().unwrap().session_id(),
         new.session_id()
@@ -619,9 +639,9 @@ fn flush_setup(seed: u8) -> Flush {
     let bundle = bob.bundle(None, None).unwrap();
     let spk = bundle.signed_prekey_id;
     let bundle = bundle.to_bytes();
-    let mut to_bob = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut to_bob = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let first = to_bob.encrypt(&mut r, b"from alice").unwrap();
-    bob.accept(&first).unwrap();
+    bob.accept_unverified(&first).unwrap();
     Flush {
         r,
         bob,
@@ -649,17 +669,17 @@ fn replay_cache_flush_attack_fails() {
         first,
     } = flush_setup(18);
     let handshake = |r: &mut ChaCha20Rng| {
-        let mut s = Session::start(&mallory, r, &bundle, HeaderMode::Plain).unwrap();
+        let mut s = Session::start_unverified(&mallory, r, &bundle, HeaderMode::Plain).unwrap();
         s.encrypt(r, b"flood").unwrap()
     };
     // Real handshakes of Mallory's, then the records of the others up to
     // 4,096 (the old window), then the last one for real.
     for _ in 0..8 {
-        bob.accept(&handshake(&mut r)).unwrap();
+        bob.accept_unverified(&handshake(&mut r)).unwrap();
     }
     accept_rejects(&mut bob, &first, AcceptError::Replay);
     bob = with_more_records(&bob, MAX_REPLAY_RECORDS - 1 - bob.replay_record_count(), 1);
-    bob.accept(&handshake(&mut r)).unwrap();
+    bob.accept_unverified(&handshake(&mut r)).unwrap();
     assert_eq!(bob.replay_record_count(), MAX_REPLAY_RECORDS);
     // 4,095 handshakes after Alice's (8 + 4,086 + 1), her replay still fails.
     accept_rejects(&mut bob, &first, AcceptError::Replay);
@@ -672,8 +692,8 @@ fn replay_cache_flush_attack_fails() {
     // A handshake with a one-time prekey needs no record.
     let opk = bob.generate_one_time_prekeys(&mut r, 1).unwrap()[0];
     let with_opk = bob.bundle(Some(opk), None).unwrap().to_bytes();
-    let mut s = Session::start(&mallory, &mut r, &with_opk, HeaderMode::Plain).unwrap();
-    bob.accept(&s.encrypt(&mut r, b"one-time").unwrap())
+    let mut s = Session::start_unverified(&mallory, &mut r, &with_opk, HeaderMode::Plain).unwrap();
+    bob.accept_unverified(&s.encrypt(&mut r, b"one-time").unwrap())
         .unwrap();
     assert_eq!(bob.replay_record_count(), MAX_REPLAY_RECORDS);
     // Rotating starts a fresh store; the previous prekey keeps its records.
@@ -682,8 +702,8 @@ fn replay_cache_flush_attack_fails() {
     accept_rejects(&mut bob, &first, AcceptError::Replay);
     accept_rejects(&mut bob, &over, AcceptError::ReplayStoreFull(spk));
     let fresh = bob.bundle(None, None).unwrap().to_bytes();
-    let mut s = Session::start(&mallory, &mut r, &fresh, HeaderMode::Plain).unwrap();
-    bob.accept(&s.encrypt(&mut r, b"after rotation").unwrap())
+    let mut s = Session::start_unverified(&mallory, &mut r, &fresh, HeaderMode::Plain).unwrap();
+    bob.accept_unverified(&s.encrypt(&mut r, b"after rotation").unwrap())
         .unwrap();
     // A second rotation drops the prekey and its records together.
     bob.rotate_signed_prekey(&mut r).unwrap();
@@ -707,11 +727,13 @@ fn replay_cache_flush_attack_fails_with_real_handshakes() {
         first,
     } = flush_setup(22);
     for _ in 1..MAX_REPLAY_RECORDS {
-        let mut s = Session::start(&mallory, &mut r, &bundle, HeaderMode::Plain).unwrap();
-        bob.accept(&s.encrypt(&mut r, b"flood").unwrap()).unwrap();
+        let mut s =
+            Session::start_unverified(&mallory, &mut r, &bundle, HeaderMode::Plain).unwrap();
+        bob.accept_unverified(&s.encrypt(&mut r, b"flood").unwrap())
+            .unwrap();
     }
     accept_rejects(&mut bob, &first, AcceptError::Replay);
-    let mut s = Session::start(&mallory, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut s = Session::start_unverified(&mallory, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let over = s.encrypt(&mut r, b"flood").unwrap();
     accept_rejects(&mut bob, &over, AcceptError::ReplayStoreFull(spk));
     accept_rejects(&mut bob, &first, AcceptError::Replay);
@@ -724,45 +746,60 @@ fn a_replayed_session_does_not_displace_a_confirmed_one() {
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
     let backup = bob.to_bytes();
-    let mut to_bob = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut to_bob = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let first = to_bob.encrypt(&mut r, b"hello").unwrap();
-    let mut conv = Conversation::default();
-    assert_eq!(conv.decrypt(&mut bob, &first).unwrap(), b"hello");
+    let mut conv = Conversation::new(alice.identity_key());
+    assert_eq!(conv.decrypt(&mut bob, &first).unwrap().plaintext, b"hello");
     assert!(!conv.active_session().unwrap().is_confirmed());
     let reply = conv.encrypt(&mut r, b"hi").unwrap();
     assert_eq!(to_bob.decrypt(&reply).unwrap(), b"hi");
     assert!(to_bob.is_confirmed() && !to_bob.is_pending());
     let plain = to_bob.encrypt(&mut r, b"plain").unwrap();
     assert_ne!(plain[1], TYPE_INITIAL);
-    assert_eq!(conv.decrypt(&mut bob, &plain).unwrap(), b"plain");
+    assert_eq!(conv.decrypt(&mut bob, &plain).unwrap().plaintext, b"plain");
     assert!(conv.active_session().unwrap().is_confirmed());
     // Bob's account refuses the replay; an older copy of it accepts it (and
     // its generation shows it is older).
     accept_rejects(&mut bob, &first, AcceptError::Replay);
     let mut old = Account::from_bytes(&backup).unwrap();
     assert!(old.generation() < bob.generation());
-    let (replayed, pt) = old.accept(&first).unwrap();
+    let (replayed, pt) = old.accept_unverified(&first).unwrap();
     assert_eq!(pt, b"hello");
     assert!(!replayed.is_confirmed());
-    // Newest among sessions of the same initiator, but not confirmed: the
-    // conversation keeps sending on the confirmed session.
-    conv.add(replayed).unwrap();
-    assert_eq!(conv.sessions().len(), 2);
+    // The replayed session is the one already held (the same id): the
+    // conversation refuses it and keeps sending on the confirmed session.
+    let replayed_bytes = replayed.to_bytes();
+    assert_eq!(
+        conv.add(replayed),
+        Err(sova::session::ConversationError::DuplicateSession)
+    );
+    assert_eq!(conv.sessions().len(), 1);
     assert!(conv.active_session().unwrap().is_confirmed());
     let next = conv.encrypt(&mut r, b"still here").unwrap();
     assert_eq!(to_bob.decrypt(&next).unwrap(), b"still here");
-    // The replayed session's confirmed flag survives persistence, too.
-    let restored: Vec<Session> = conv
-        .sessions()
-        .iter()
-        .map(|s| Session::from_bytes(&s.to_bytes()).unwrap())
-        .collect();
+    // Added through a fresh conversation it is newest among sessions of the
+    // same initiator, but not confirmed: the confirmed one still wins, also
+    // after persistence.
+    let mut other = Conversation::new(alice.identity_key());
+    other
+        .add(Session::from_bytes(&conv.sessions()[0].to_bytes()).unwrap())
+        .unwrap();
+    let mut replayed = Session::from_bytes(&replayed_bytes).unwrap();
+    // A distinct id, as a second session of the same initiator would have.
+    assert!(!replayed.is_confirmed());
+    replayed = Session::from_bytes(&replayed.to_bytes()).unwrap();
+    assert_eq!(
+        other.add(replayed),
+        Err(sova::session::ConversationError::DuplicateSession)
+    );
+    let restored = Conversation::from_bytes(&conv.to_bytes()).unwrap();
     assert_eq!(
         restored
+            .sessions()
             .iter()
             .map(Session::is_confirmed)
             .collect::<Vec<_>>(),
-        vec![true, false]
+        vec![true]
     );
 }
 
@@ -773,16 +810,19 @@ fn a_late_initial_message_does_not_displace_a_confirmed_session() {
     let mut r = rng(23);
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut late = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut late = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let late_first = late.encrypt(&mut r, b"late").unwrap();
-    let mut s = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
-    let mut conv = Conversation::default();
+    let mut s = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut conv = Conversation::new(alice.identity_key());
     conv.decrypt(&mut bob, &s.encrypt(&mut r, b"one").unwrap())
         .unwrap();
     s.decrypt(&conv.encrypt(&mut r, b"two").unwrap()).unwrap();
     conv.decrypt(&mut bob, &s.encrypt(&mut r, b"three").unwrap())
         .unwrap();
-    assert_eq!(conv.decrypt(&mut bob, &late_first).unwrap(), b"late");
+    assert_eq!(
+        conv.decrypt(&mut bob, &late_first).unwrap().plaintext,
+        b"late"
+    );
     assert_eq!(conv.sessions().len(), 2);
     assert_eq!(conv.active_session().unwrap().session_id(), s.session_id());
     assert_eq!(
@@ -803,18 +843,22 @@ fn a_replaced_one_time_prekey_fails_the_handshake_and_omitting_it_downgrades() {
     let mut replaced = bob.bundle(Some(opk), None).unwrap();
     let server_key = server.bundle(None, None).unwrap().signed_prekey;
     replaced.one_time_prekey = Some((opk, server_key));
-    let mut a = Session::start(&alice, &mut r, &replaced.to_bytes(), HeaderMode::Plain).unwrap();
+    let mut a =
+        Session::start_unverified(&alice, &mut r, &replaced.to_bytes(), HeaderMode::Plain).unwrap();
     let m = a.encrypt(&mut r, b"x").unwrap();
     accept_rejects(
         &mut bob,
         &m,
-        AcceptError::FirstMessage(ratchet::DecryptError::Authentication),
+        AcceptError::FirstMessage(DecryptError::Authentication),
     );
     assert_eq!(bob.one_time_prekey_ids(), vec![opk]);
     let mut omitted = bob.bundle(Some(opk), None).unwrap();
     omitted.one_time_prekey = None;
-    let mut a = Session::start(&alice, &mut r, &omitted.to_bytes(), HeaderMode::Plain).unwrap();
-    let (_, pt) = bob.accept(&a.encrypt(&mut r, b"y").unwrap()).unwrap();
+    let mut a =
+        Session::start_unverified(&alice, &mut r, &omitted.to_bytes(), HeaderMode::Plain).unwrap();
+    let (_, pt) = bob
+        .accept_unverified(&a.encrypt(&mut r, b"y").unwrap())
+        .unwrap();
     assert_eq!(pt, b"y");
     assert_eq!(
         bob.one_time_prekey_ids(),
@@ -839,11 +883,11 @@ fn generation_counts_every_change() {
     assert_eq!(bob.generation(), 4);
     assert!(bob.generate_one_time_prekeys(&mut r, 5000).is_err());
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let m = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain)
+    let m = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain)
         .unwrap()
         .encrypt(&mut r, b"x")
         .unwrap();
-    bob.accept(&m).unwrap();
+    bob.accept_unverified(&m).unwrap();
     assert_eq!(bob.generation(), 5);
     accept_rejects(&mut bob, &m, AcceptError::Replay);
     assert_eq!(bob.generation(), 5);
@@ -874,9 +918,11 @@ fn session_states_no_writer_produces_are_rejected() {
     let mut r = rng(24);
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let pending = a.to_bytes();
-    let (mut b, _) = bob.accept(&a.encrypt(&mut r, b"x").unwrap()).unwrap();
+    let (mut b, _) = bob
+        .accept_unverified(&a.encrypt(&mut r, b"x").unwrap())
+        .unwrap();
     let responder = b.to_bytes();
     a.decrypt(&b.encrypt(&mut r, b"y").unwrap()).unwrap();
     let confirmed = a.to_bytes();
@@ -947,8 +993,8 @@ fn account_states_no_writer_produces_are_rejected() {
     let accept_some = |bob: &mut Account, r: &mut ChaCha20Rng, n: usize| {
         let bundle = bob.bundle(None, None).unwrap().to_bytes();
         for _ in 0..n {
-            let mut s = Session::start(&alice, r, &bundle, HeaderMode::Plain).unwrap();
-            bob.accept(&s.encrypt(r, b"x").unwrap()).unwrap();
+            let mut s = Session::start_unverified(&alice, r, &bundle, HeaderMode::Plain).unwrap();
+            bob.accept_unverified(&s.encrypt(r, b"x").unwrap()).unwrap();
         }
     };
     accept_some(&mut bob, &mut r, 3);
@@ -1021,11 +1067,11 @@ fn in_place_and_into_variants() {
     let (alice, mut bob) = accounts(&mut r);
     let opk = bob.generate_one_time_prekeys(&mut r, 1).unwrap()[0];
     let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let mut first = b"pre".to_vec();
     a.encrypt_into(&mut r, b"one", &mut first).unwrap();
     let first = first[3..].to_vec();
-    let (mut b, pt) = bob.accept(&first).unwrap();
+    let (mut b, pt) = bob.accept_unverified(&first).unwrap();
     assert_eq!(pt, b"one");
     // A second wrapped message, through each decrypt variant on copies.
     let mut second = Vec::new();
@@ -1092,9 +1138,9 @@ fn restored_account_derives_one_time_prekeys_on_use() {
         .bundle(Some(opks[1]), Some(kems[2]))
         .unwrap()
         .to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let m = a.encrypt(&mut r, b"hi").unwrap();
-    let (_, pt) = restored.accept(&m).unwrap();
+    let (_, pt) = restored.accept_unverified(&m).unwrap();
     assert_eq!(pt, b"hi");
     assert_eq!(restored.one_time_prekey_ids(), vec![opks[0], opks[2]]);
     assert_eq!(restored.kem_one_time_prekey_ids(), vec![kems[0], kems[1]]);
@@ -1105,10 +1151,10 @@ fn a_session_checks_an_initial_message_in_the_order_of_section_7_6() {
     let mut r = rng(21);
     let (alice, mut bob) = accounts(&mut r);
     let bundle = bob.bundle(None, None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut r, &bundle, HeaderMode::Plain).unwrap();
     let first = a.encrypt(&mut r, b"first").unwrap();
     let second = a.encrypt(&mut r, b"second").unwrap();
-    let (mut b, _) = bob.accept(&first).unwrap();
+    let (mut b, _) = bob.accept_unverified(&first).unwrap();
     // The initiator's own session holds no accepted initial message: every
     // initial message, even its own, is not for it.
     let before = a.to_bytes();
@@ -1117,24 +1163,19 @@ fn a_session_checks_an_initial_message_in_the_order_of_section_7_6() {
     // A malformed initial message is reported before any lookup.
     assert!(matches!(
         b.decrypt(&first[..first.len() - 1]).err(),
-        Some(DecryptError::InitialMessage(_))
+        Some(DecryptError::MalformedInitialMessage(_))
     ));
     // The embedded message's errors come back unwrapped, as the ratchet's.
     let mut body = second.clone();
     let n = body.len();
     body[n - 17] ^= 1;
     let before = b.to_bytes();
-    assert_eq!(
-        b.decrypt(&body).err(),
-        Some(DecryptError::Ratchet(ratchet::DecryptError::Authentication))
-    );
+    assert_eq!(b.decrypt(&body).err(), Some(DecryptError::Authentication));
     assert_eq!(b.to_bytes(), before);
     assert_eq!(b.decrypt(&second).unwrap(), b"second");
     assert!(matches!(
         b.decrypt(&second).err(),
-        Some(DecryptError::Ratchet(
-            ratchet::DecryptError::DuplicateOrExpired { .. }
-        ))
+        Some(DecryptError::DuplicateOrExpired { .. })
     ));
 }
 
@@ -1204,4 +1245,11 @@ fn the_prekey_id_counter_fails_closed_when_exhausted() {
     // A batch is added whole or not at all (spec §8.4): nothing changed.
     assert_eq!(account.generation(), generation);
     assert_eq!(account.to_bytes(), before);
+}
+
+/// A conversation holding `session`, bound to its peer.
+fn conversation_of(session: Session) -> Conversation {
+    let mut c = Conversation::new(session.peer_identity().identity_key());
+    c.add(session).unwrap();
+    c
 }

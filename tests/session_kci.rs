@@ -96,7 +96,7 @@ fn the_signed_prekey_alone_impersonates_anyone_to_its_owner_until_rotated() {
     let stolen = signed_prekey_private(&bob);
 
     let forged = forge(&alice, &bundle, &stolen, &mut rng);
-    let (session, plaintext) = bob.accept(&forged).unwrap();
+    let (session, plaintext) = bob.accept_unverified(&forged).unwrap();
     assert_eq!(plaintext, b"this is Alice");
     assert_eq!(
         session.peer_identity().identity_key(),
@@ -107,12 +107,12 @@ fn the_signed_prekey_alone_impersonates_anyone_to_its_owner_until_rotated() {
     // One rotation keeps the old signed prekey (for messages in flight) ...
     bob.rotate_signed_prekey(&mut rng).unwrap();
     let forged = forge(&alice, &bundle, &stolen, &mut rng);
-    assert!(bob.accept(&forged).is_ok());
+    assert!(bob.accept_unverified(&forged).is_ok());
     // ... the second deletes it, and the stolen key is worthless.
     bob.rotate_signed_prekey(&mut rng).unwrap();
     let forged = forge(&alice, &bundle, &stolen, &mut rng);
     assert!(matches!(
-        bob.accept(&forged),
+        bob.accept_unverified(&forged),
         Err(AcceptError::UnknownPrekey(_))
     ));
 }

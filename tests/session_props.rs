@@ -310,7 +310,7 @@ fn run_account_ops(seed: u8, ops: &[AccountOp]) -> Tally {
                 let kem = pick(&model.kem_one_time, *kem_one_time);
                 let bundle = bob.bundle(opk, kem).unwrap().to_bytes();
                 let mut session =
-                    Session::start(alice, &mut rng, &bundle, mode(*encrypted)).unwrap();
+                    Session::start_unverified(alice, &mut rng, &bundle, mode(*encrypted)).unwrap();
                 let plaintext = format!("initial message {}", flight.len()).into_bytes();
                 let message = session.encrypt(&mut rng, &plaintext).unwrap();
                 let (header, _) = HandshakeHeader::parse(&message).unwrap();
@@ -331,7 +331,7 @@ fn run_account_ops(seed: u8, ops: &[AccountOp]) -> Tally {
                 let f = &mut flight[at];
                 let want = model.predict(&f.header);
                 let before = bob.to_bytes();
-                match (bob.accept(&f.message), want) {
+                match (bob.accept_unverified(&f.message), want) {
                     (Ok((mut theirs, pt)), Ok(())) => {
                         tally.accepted += 1;
                         assert_eq!(pt, f.plaintext);
@@ -368,7 +368,7 @@ fn run_account_ops(seed: u8, ops: &[AccountOp]) -> Tally {
     bob = restore_account(&bob, true, &mut rng);
     for f in &flight {
         let before = bob.to_bytes();
-        match (bob.accept(&f.message), model.predict(&f.header)) {
+        match (bob.accept_unverified(&f.message), model.predict(&f.header)) {
             (Ok((_, pt)), Ok(())) => {
                 tally.accepted += 1;
                 assert_eq!(pt, f.plaintext);
@@ -393,10 +393,11 @@ fn run_account_ops(seed: u8, ops: &[AccountOp]) -> Tally {
         .unwrap()
         .to_bytes();
     let mut fresh =
-        Session::start(&initiators()[0], &mut rng, &bundle, HeaderMode::Encrypted).unwrap();
+        Session::start_unverified(&initiators()[0], &mut rng, &bundle, HeaderMode::Encrypted)
+            .unwrap();
     let m = fresh.encrypt(&mut rng, b"after restore").unwrap();
     let (_, pt) = bob
-        .accept(&m)
+        .accept_unverified(&m)
         .expect("restored account rejects a fresh handshake");
     assert_eq!(pt, b"after restore");
     tally
@@ -564,7 +565,7 @@ fn run_flood(seed: u8, ops: &[FloodOp]) -> FloodTally {
             Ok(())
         };
         let before = bob.to_bytes();
-        match (bob.accept(m), want) {
+        match (bob.accept_unverified(m), want) {
             (Ok(_), Ok(())) => {
                 tally.accepted += 1;
                 real.insert((spk, h.ephemeral_key));
@@ -585,7 +586,7 @@ fn run_flood(seed: u8, ops: &[FloodOp]) -> FloodTally {
     let fresh = |bob: &Account, rng: &mut ChaCha20Rng, i: usize| {
         let alice = &initiators()[i % initiators().len()];
         let bundle = bob.bundle(None, None).unwrap().to_bytes();
-        let mut s = Session::start(alice, rng, &bundle, HeaderMode::Plain).unwrap();
+        let mut s = Session::start_unverified(alice, rng, &bundle, HeaderMode::Plain).unwrap();
         let m = s.encrypt(rng, b"hello").unwrap();
         (HandshakeHeader::parse(&m).unwrap().0, m)
     };
@@ -718,7 +719,7 @@ fn deliver_to_bob(bob: &mut Option<Session>, account: &mut Account, (msg, pt): (
                 msg[1], TYPE_INITIAL,
                 "Bob's first message is an initial message"
             );
-            let (s, got) = account.accept(&msg).unwrap();
+            let (s, got) = account.accept_unverified(&msg).unwrap();
             *bob = Some(s);
             got
         }
@@ -735,7 +736,8 @@ fn run_conversation(seed: u8, one_time: bool, encrypted: bool, ops: &[SessionOp]
         None
     };
     let bundle = account.bundle(opk, None).unwrap().to_bytes();
-    let mut alice = Session::start(&initiators()[1], &mut rng, &bundle, mode(encrypted)).unwrap();
+    let mut alice =
+        Session::start_unverified(&initiators()[1], &mut rng, &bundle, mode(encrypted)).unwrap();
     let mut bob: Option<Session> = None;
     let mut to_bob: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut to_alice: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -864,10 +866,12 @@ fn states() -> &'static States {
         let opk = bob.generate_one_time_prekeys(&mut rng, 2).unwrap()[0];
         bob.generate_kem_one_time_prekeys(&mut rng, 1).unwrap();
         let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
-        let mut a = Session::start(&initiators()[2], &mut rng, &bundle, HeaderMode::Plain).unwrap();
+        let mut a =
+            Session::start_unverified(&initiators()[2], &mut rng, &bundle, HeaderMode::Plain)
+                .unwrap();
         let pending = a.to_bytes();
         let m = a.encrypt(&mut rng, b"hi").unwrap();
-        let (mut b, _) = bob.accept(&m).unwrap();
+        let (mut b, _) = bob.accept_unverified(&m).unwrap();
         let responder = b.to_bytes();
         let r = b.encrypt(&mut rng, b"hello").unwrap();
         a.decrypt(&r).unwrap();

@@ -492,8 +492,12 @@ impl Adapter {
             None => &mut self.rng,
         };
         let m = match self.objects.get_mut(&h) {
-            Some(Object::Ratchet(r)) => r.encrypt(rng, &pt),
-            Some(Object::Session(s)) => s.encrypt(rng, &pt),
+            Some(Object::Ratchet(r)) => r
+                .encrypt(rng, &pt)
+                .map_err(|e| (classes::of(&e), e.to_string())),
+            Some(Object::Session(s)) => s
+                .encrypt(rng, &pt)
+                .map_err(|e| (classes::of(&e), e.to_string())),
             Some(Object::Account(_)) => {
                 return Err(ErrorReply::bad_request("cannot encrypt with an account"))
             }
@@ -501,11 +505,11 @@ impl Adapter {
         };
         let m = match m {
             Ok(m) => m,
-            Err(e) if self.defect.ignores(&classes::of(&e)) => {
+            Err((class, _)) if self.defect.ignores(&class) => {
                 // Defect: the limit is not enforced; some message goes out.
                 vec![0x01, 0x01]
             }
-            Err(e) => return Err(class_err(classes::of(&e), e.to_string())),
+            Err((class, text)) => return Err(class_err(class, text)),
         };
         Recorded::check(&recorded)?;
         let m = self.corrupt(m);
@@ -628,9 +632,9 @@ impl Adapter {
         };
         let s = if lax {
             let lax = LaxEd25519(DefaultProvider::default());
-            Session::start_with(&lax, account, rng, &bundle, mode)
+            Session::start_with(&lax, account, rng, None, &bundle, mode)
         } else {
-            Session::start(account, rng, &bundle, mode)
+            Session::start_unverified(account, rng, &bundle, mode)
         }
         .map_err(|e| class_err(classes::start(&e), e.to_string()))?;
         Recorded::check(&recorded)?;
@@ -645,9 +649,13 @@ impl Adapter {
         let lax = self.defect == Break::Ed25519Lax;
         let account = self.account(req)?;
         let mut result = if lax {
-            account.accept_with(&LaxEd25519(DefaultProvider::default()), &m)
+            account.accept_with(
+                &LaxEd25519(DefaultProvider::default()),
+                &sova::session::AcceptPolicy::any_peer(),
+                &m,
+            )
         } else {
-            account.accept(&m)
+            account.accept_unverified(&m)
         };
         if self.defect == Break::ReplayAccept
             && matches!(result, Err(sova::session::AcceptError::Replay))
@@ -655,7 +663,7 @@ impl Adapter {
             // Defect: the replay records are lost (an old copy of the account).
             let h = str_field(req, "account")?;
             if let Some(Ok(mut old)) = self.pristine.get(h).map(|b| Account::from_bytes(b)) {
-                result = old.accept(&m);
+                result = old.accept_unverified(&m);
             }
         }
         match result {

@@ -45,8 +45,7 @@ pub fn ratchet_decrypt(e: &ratchet::DecryptError) -> String {
 /// message (spec §7.10), or `NotThisSession`.
 pub fn session_decrypt(e: &DecryptError) -> String {
     match e {
-        DecryptError::Ratchet(r) => ratchet_decrypt(r),
-        DecryptError::InitialMessage(m) => format!("Malformed({})", of(m)),
+        DecryptError::MalformedInitialMessage(m) => format!("Malformed({})", of(m)),
         other => of(other),
     }
 }
@@ -86,16 +85,14 @@ mod tests {
         );
         assert_eq!(
             accept(&AcceptError::FirstMessage(
-                ratchet::DecryptError::DuplicateOrExpired { n: 1 }
+                DecryptError::DuplicateOrExpired { n: 1 }
             )),
             "FirstMessage(DuplicateOrExpired)"
         );
         assert_eq!(accept(&AcceptError::UnknownPrekey(7)), "UnknownPrekey");
         assert_eq!(accept(&AcceptError::ReplayStoreFull(1)), "ReplayStoreFull");
         assert_eq!(
-            session_decrypt(&DecryptError::Ratchet(
-                ratchet::DecryptError::HeaderAuthentication
-            )),
+            session_decrypt(&DecryptError::HeaderAuthentication),
             "HeaderAuthentication"
         );
     }

@@ -264,7 +264,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
         bundle.kem_prekey_id,
     )?;
     let before_start = rng.clone();
-    let session = Session::start(&alice_account, &mut rng, &bundle_bytes, mode)
+    let session = Session::start_unverified(&alice_account, &mut rng, &bundle_bytes, mode)
         .map_err(|e| lib_err("starting the session")(&e))?;
     writeln!(
         out,
@@ -290,6 +290,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
     };
     writeln!(out)?;
 
+    let alice_key = alice_account.identity_key();
     let mut demo = Demo {
         opts,
         mode,
@@ -298,12 +299,16 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
         net,
         alice: Party {
             account: alice_account,
-            conversation: Conversation::new(session),
+            conversation: {
+                let mut c = Conversation::new(bob_account.identity_key());
+                c.add(session).map_err(|e| lib_err("session")(&e))?;
+                c
+            },
             sent: 0,
         },
         bob: Party {
             account: bob_account,
-            conversation: Conversation::default(),
+            conversation: Conversation::new(alice_key),
             sent: 0,
         },
         messages: Vec::new(),
@@ -711,7 +716,7 @@ impl Demo<'_> {
             conversation.decrypt(account, &wire)
         };
         let plaintext = match result {
-            Ok(pt) => pt,
+            Ok(received) => received.plaintext,
             Err(e) => {
                 self.totals.mismatches += 1;
                 writeln!(self.out, "t={t:<4}{} REJECTS {label}: {e}", to.name())?;

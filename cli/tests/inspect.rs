@@ -77,9 +77,9 @@ fn objects(mode: HeaderMode) -> Objects {
     let mut bob = Account::new(&mut rng).unwrap();
     let opk = bob.generate_one_time_prekeys(&mut rng, 1).unwrap()[0];
     let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
-    let mut a = Session::start(&alice, &mut rng, &bundle, mode).unwrap();
+    let mut a = Session::start_unverified(&alice, &mut rng, &bundle, mode).unwrap();
     let initial = a.encrypt(&mut rng, b"hello Bob").unwrap();
-    let (mut b, _) = bob.accept(&initial).unwrap();
+    let (mut b, _) = bob.accept_unverified(&initial).unwrap();
     let message = b.encrypt(&mut rng, b"hello Alice").unwrap();
     let sealed = b
         .to_sealed_bytes(&mut rng, &Secret::from_bytes([3; 32]))

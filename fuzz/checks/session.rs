@@ -36,10 +36,10 @@ use std::sync::OnceLock;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::provider::CryptoProvider;
-use sova::ratchet::{HeaderMode, Ratchet};
+use sova::ratchet::{HeaderMode, Ratchet, StateError};
 use sova::session::{
-    AcceptError, Account, HandshakeHeader, IdentityPublic, PersistError, PrekeyBundle, PrekeyKind,
-    Session, StartError, MAX_REPLAY_RECORDS, TYPE_INITIAL,
+    AcceptError, Account, Conversation, HandshakeHeader, IdentityPublic, PersistError,
+    PrekeyBundle, PrekeyKind, Session, StartError, MAX_REPLAY_RECORDS, TYPE_INITIAL,
 };
 use sova::storage::{self, SealedKind, StorageError};
 use sova::{DefaultProvider, Secret};
@@ -245,7 +245,7 @@ fn build_fixture() -> Fixture {
         } else {
             format!("{bundle_name}_{}_second", mode_name(mode))
         };
-        let mut s = Session::start(&alice, &mut rng, &bundle.to_bytes(), mode).unwrap();
+        let mut s = Session::start_unverified(&alice, &mut rng, &bundle.to_bytes(), mode).unwrap();
         let plaintext = plaintext_for(&name);
         let mut message = Vec::new();
         for k in 0..count {
@@ -267,7 +267,7 @@ fn build_fixture() -> Fixture {
     }
 
     // The responder's side of the last session, and one reply on it.
-    let (mut to_alice, _) = bob.accept(&first_of_second).unwrap();
+    let (mut to_alice, _) = bob.accept_unverified(&first_of_second).unwrap();
     let responder_session = to_alice.to_bytes();
     let responder_after = bob.to_bytes();
     let mut to_bob = Session::from_bytes(&initial[second].initiator_state).unwrap();
@@ -387,7 +387,7 @@ pub fn check_bundle(data: &[u8]) {
         }
     };
     let mut rng = ChaCha20Rng::from_seed([0x6b; 32]);
-    let started = Session::start_with(dp(), &fx.initiator, &mut rng, data, HeaderMode::Plain);
+    let started = Session::start_with(dp(), &fx.initiator, &mut rng, None, data, HeaderMode::Plain);
     match (verdict, started) {
         (Err(e), Err(StartError::Bundle(s))) => {
             assert_eq!(e, s, "Session::start reports another bundle error")
@@ -425,28 +425,30 @@ fn started_session(fx: &Fixture, rng: &mut ChaCha20Rng, mut session: Session, b:
         return;
     }
     let expected = fx.responder_holds(b);
-    with_responder(|account| match account.accept_with(dp(), &first) {
-        Ok((theirs, pt)) => {
-            assert!(
-                expected,
-                "responder accepted a handshake with keys it does not hold"
-            );
-            assert_eq!(pt, b"first");
-            assert_eq!(theirs.session_id(), session.session_id());
-        }
-        Err(e) => {
-            assert!(
-                !expected,
-                "responder rejected a handshake with its own keys: {e}"
-            );
-            assert!(
-                !matches!(e, AcceptError::Malformed(_)),
-                "own initial message called malformed: {e}"
-            );
-            assert!(
-                account.to_bytes() == fx.responder,
-                "accept failed ({e}) but the account changed"
-            );
+    with_responder(|account| {
+        match account.accept_with(dp(), &sova::session::AcceptPolicy::any_peer(), &first) {
+            Ok((theirs, pt)) => {
+                assert!(
+                    expected,
+                    "responder accepted a handshake with keys it does not hold"
+                );
+                assert_eq!(pt, b"first");
+                assert_eq!(theirs.session_id(), session.session_id());
+            }
+            Err(e) => {
+                assert!(
+                    !expected,
+                    "responder rejected a handshake with its own keys: {e}"
+                );
+                assert!(
+                    !matches!(e, AcceptError::Malformed(_)),
+                    "own initial message called malformed: {e}"
+                );
+                assert!(
+                    account.to_bytes() == fx.responder,
+                    "accept failed ({e}) but the account changed"
+                );
+            }
         }
     });
 }
@@ -559,31 +561,33 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
         );
     }
     let genuine = fx.initial.iter().find(|g| g.message == msg);
-    with_responder(|account| match account.accept_with(dp(), msg) {
-        Err(e) => {
-            assert!(
-                account.to_bytes() == fx.responder,
-                "accept failed ({e}) but the account changed"
-            );
-            match (&parsed, e) {
-                (Err(pe), AcceptError::Malformed(ae)) => {
-                    assert_eq!(*pe, ae, "accept and parse disagree on the error")
+    with_responder(|account| {
+        match account.accept_with(dp(), &sova::session::AcceptPolicy::any_peer(), msg) {
+            Err(e) => {
+                assert!(
+                    account.to_bytes() == fx.responder,
+                    "accept failed ({e}) but the account changed"
+                );
+                match (&parsed, e) {
+                    (Err(pe), AcceptError::Malformed(ae)) => {
+                        assert_eq!(*pe, ae, "accept and parse disagree on the error")
+                    }
+                    (Err(pe), other) => panic!("parse says {pe}, accept says {other}"),
+                    (Ok(_), AcceptError::Malformed(ae)) => {
+                        panic!("parse accepts the message, accept calls it malformed: {ae}")
+                    }
+                    (Ok(_), _) => {}
                 }
-                (Err(pe), other) => panic!("parse says {pe}, accept says {other}"),
-                (Ok(_), AcceptError::Malformed(ae)) => {
-                    panic!("parse accepts the message, accept calls it malformed: {ae}")
+                if let Some(g) = genuine {
+                    panic!("genuine initial message {} rejected: {e}", g.name);
                 }
-                (Ok(_), _) => {}
             }
-            if let Some(g) = genuine {
-                panic!("genuine initial message {} rejected: {e}", g.name);
+            Ok((session, pt)) => {
+                let Some(g) = genuine else {
+                    panic!("accepted an initial message that no initiator sent");
+                };
+                accepted(fx, account, session, &pt, g);
             }
-        }
-        Ok((session, pt)) => {
-            let Some(g) = genuine else {
-                panic!("accepted an initial message that no initiator sent");
-            };
-            accepted(fx, account, session, &pt, g);
         }
     });
 
@@ -642,7 +646,7 @@ fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8]
     );
 
     let after = account.to_bytes();
-    match account.accept_with(dp(), &g.message) {
+    match account.accept_with(dp(), &sova::session::AcceptPolicy::any_peer(), &g.message) {
         Ok(_) => panic!("{}: replay accepted", g.name),
         Err(AcceptError::Replay | AcceptError::OneTimePrekeyUnknownOrUsed(_)) => {}
         Err(e) => panic!("{}: replay rejected as {e}", g.name),
@@ -746,14 +750,14 @@ fn use_account(mut a: Account) {
     assert_eq!(bundle.verify(p), Ok(()), "a decoded account's bundle");
     let wire = bundle.to_bytes();
     assert_eq!(PrekeyBundle::parse(&wire).as_ref(), Ok(&bundle));
-    let mut to_a = Session::start_with(p, &fx.initiator, &mut rng, &wire, HeaderMode::Plain)
+    let mut to_a = Session::start_with(p, &fx.initiator, &mut rng, None, &wire, HeaderMode::Plain)
         .expect("a decoded account's bundle does not start a session");
     let first = to_a.encrypt_with(p, &mut rng, b"hello").unwrap();
     // Without a one-time prekey the handshake needs a replay record (spec
     // §7.6): a full set fails closed, and a state may hold this very record.
     let needs_record = opk.is_none() && kem.is_none();
     let generation = a.generation();
-    match a.accept_with(p, &first) {
+    match a.accept_with(p, &sova::session::AcceptPolicy::any_peer(), &first) {
         Ok((_, pt)) => assert_eq!(pt, b"hello"),
         Err(AcceptError::Replay) if needs_record => {
             assert!(
@@ -814,8 +818,12 @@ fn use_session(mut s: Session) {
     }
 }
 
-fn kinds() -> [SealedKind; 2] {
-    [SealedKind::Account, SealedKind::Session]
+fn kinds() -> [SealedKind; 3] {
+    [
+        SealedKind::Account,
+        SealedKind::Session,
+        SealedKind::Conversation,
+    ]
 }
 
 /// Opens `sealed` as `kind` with `key`: the restored state's encoding, or the error.
@@ -827,6 +835,10 @@ fn restore_sealed(
     match kind {
         SealedKind::Account => Account::from_sealed_bytes(sealed, key).map(|a| a.to_bytes()),
         SealedKind::Session => Session::from_sealed_bytes(sealed, key).map(|s| s.to_bytes()),
+        SealedKind::Conversation => {
+            Conversation::from_sealed_bytes(sealed, key).map(|c| c.to_bytes())
+        }
+        _ => Err(PersistError::Storage(StorageError::WrongKind(kind as u8))),
     }
 }
 
@@ -835,6 +847,8 @@ fn restore_plain(kind: SealedKind, bytes: &[u8]) -> Result<Vec<u8>, PersistError
     match kind {
         SealedKind::Account => Account::from_bytes(bytes).map(|a| a.to_bytes()),
         SealedKind::Session => Session::from_bytes(bytes).map(|s| s.to_bytes()),
+        SealedKind::Conversation => Conversation::from_bytes(bytes).map(|c| c.to_bytes()),
+        _ => Err(StateError::BadMagic),
     }
     .map_err(PersistError::State)
 }
@@ -907,7 +921,7 @@ pub fn check_seal_round_trip(state: &[u8], pos: usize, x: u8) {
 
         let other = match kind {
             SealedKind::Account => SealedKind::Session,
-            SealedKind::Session => SealedKind::Account,
+            _ => SealedKind::Account,
         };
         assert_eq!(
             restore_sealed(other, &sealed, &key),

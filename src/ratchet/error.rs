@@ -35,6 +35,9 @@ pub enum EncryptError {
     /// is shorter than the message prefix it must leave room for.
     #[error("no room for the message prefix before the plaintext")]
     NoHeadroom,
+    /// The random number generator failed; nothing changed.
+    #[error("the random number generator failed")]
+    Randomness,
     /// A primitive failed.
     #[error(transparent)]
     Crypto(CryptoError),
@@ -57,8 +60,11 @@ pub enum DecryptError {
     /// The body failed AEAD authentication (spec §5.5).
     #[error("message authentication failed")]
     Authentication,
-    /// The message's key was already used or has been deleted: a replay, or a
-    /// message older than the kept chains and keys (spec §5.5).
+    /// The message's chain is held but its key is not: the message was
+    /// already received (a replay), or its key was evicted (spec §5.5.5). A
+    /// message of a chain no longer held cannot be told from a forgery and
+    /// fails with [`Authentication`](Self::Authentication) or
+    /// [`HeaderAuthentication`](Self::HeaderAuthentication) (spec §5.8).
     #[error("message {n} already received or expired")]
     DuplicateOrExpired {
         /// The message number.

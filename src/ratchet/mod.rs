@@ -41,7 +41,7 @@
 
 use alloc::vec::Vec;
 
-use rand_core::CryptoRng;
+use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
 use crate::error::CryptoError;
@@ -50,6 +50,7 @@ use crate::secret::Secret;
 use crate::wipe::{self, SecretDeque};
 
 mod error;
+mod info;
 pub mod kdf;
 pub mod message;
 pub mod padding;
@@ -58,6 +59,7 @@ mod state;
 mod trace;
 
 pub use error::{DecryptError, EncryptError, InitError};
+pub use info::MessageInfo;
 pub use padding::MAX_PLAINTEXT_LEN;
 pub use state::StateError;
 pub(crate) use state::{append_state_check, open_state, STATE_CHECK_LEN};
@@ -192,6 +194,29 @@ enum Plan {
     },
 }
 
+impl Plan {
+    /// What the message's decryption tells the application (spec §5.9).
+    fn info(&self, header: &Header) -> MessageInfo {
+        let count = |v: &Vec<(u32, Key)>| u32::try_from(v.len()).unwrap_or(u32::MAX);
+        let (late, new_chain, gap) = match self {
+            Plan::UseSkipped { .. } => (true, false, 0),
+            Plan::Advance { skipped, .. } => (false, false, count(skipped)),
+            Plan::NewChain { skipped, close, .. } => {
+                let closed = close.as_ref().map_or(0, |c| count(&c.keys));
+                (false, true, count(skipped).saturating_add(closed))
+            }
+        };
+        MessageInfo {
+            chain: header.ratchet_key,
+            number: header.n,
+            previous_chain_len: header.previous_chain_len,
+            late,
+            new_chain,
+            gap,
+        }
+    }
+}
+
 /// How the newest receiving chain is closed by a DH ratchet step (spec §5.5.3).
 struct CloseChain {
     /// `END`: the chain length the peer announced (`pn`).
@@ -216,6 +241,7 @@ impl From<CryptoError> for EncryptError {
     fn from(e: CryptoError) -> Self {
         match e {
             CryptoError::X25519LowOrder => Self::LowOrderRatchetKey,
+            CryptoError::RandomnessUnavailable => Self::Randomness,
             other => Self::Crypto(other),
         }
     }
@@ -476,7 +502,7 @@ impl Ratchet {
     ///
     /// # Errors
     /// See [`EncryptError`]; on error the ratchet is unchanged.
-    pub fn encrypt<R: CryptoRng + ?Sized>(
+    pub fn encrypt<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         plaintext: &[u8],
@@ -488,7 +514,7 @@ impl Ratchet {
     ///
     /// # Errors
     /// See [`EncryptError`]; on error the ratchet is unchanged.
-    pub fn encrypt_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
         &mut self,
         p: &P,
         rng: &mut R,
@@ -555,7 +581,11 @@ impl Ratchet {
     /// # Errors
     /// See [`DecryptError`]; on error the ratchet is exactly as it was and
     /// `out` has its old length and contents.
-    pub fn decrypt_into(&mut self, message: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
+    pub fn decrypt_into(
+        &mut self,
+        message: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<MessageInfo, DecryptError> {
         self.decrypt_into_with(&DefaultProvider::default(), message, out)
     }
 
@@ -568,7 +598,7 @@ impl Ratchet {
         p: &P,
         message: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<(), DecryptError> {
+    ) -> Result<MessageInfo, DecryptError> {
         self.decrypt_into_inner(p, message, out, None)
     }
 
@@ -617,6 +647,19 @@ impl Ratchet {
         p: &P,
         message: &'m mut [u8],
     ) -> Result<&'m mut [u8], DecryptError> {
+        Ok(self.decrypt_in_place_inner(p, message, None)?.0)
+    }
+
+    /// [`decrypt_in_place`](Self::decrypt_in_place), also returning where
+    /// the message stands ([`MessageInfo`], spec §5.9).
+    ///
+    /// # Errors
+    /// As [`decrypt_in_place`](Self::decrypt_in_place).
+    pub fn decrypt_in_place_with_info<'m, P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &'m mut [u8],
+    ) -> Result<(&'m mut [u8], MessageInfo), DecryptError> {
         self.decrypt_in_place_inner(p, message, None)
     }
 
@@ -645,7 +688,7 @@ impl Ratchet {
     ///
     /// # Errors
     /// See [`EncryptError`]; on error the ratchet and `out` are unchanged.
-    pub fn encrypt_into<R: CryptoRng + ?Sized>(
+    pub fn encrypt_into<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         plaintext: &[u8],
@@ -658,7 +701,7 @@ impl Ratchet {
     ///
     /// # Errors
     /// See [`EncryptError`]; on error the ratchet and `out` are unchanged.
-    pub fn encrypt_into_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    pub fn encrypt_into_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
         &mut self,
         p: &P,
         rng: &mut R,
@@ -700,7 +743,7 @@ impl Ratchet {
     /// # Errors
     /// See [`EncryptError`]; [`EncryptError::NoHeadroom`] when `buf` is
     /// shorter than the prefix. On error the ratchet and `buf` are unchanged.
-    pub fn encrypt_in_place<R: CryptoRng + ?Sized>(
+    pub fn encrypt_in_place<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         buf: &mut Vec<u8>,
@@ -712,7 +755,7 @@ impl Ratchet {
     ///
     /// # Errors
     /// As [`encrypt_in_place`](Self::encrypt_in_place).
-    pub fn encrypt_in_place_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    pub fn encrypt_in_place_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
         &mut self,
         p: &P,
         rng: &mut R,
@@ -739,7 +782,7 @@ impl Ratchet {
     }
 
     /// Appends `plaintext` behind room for the prefix and seals it there.
-    fn encrypt_into_inner<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    fn encrypt_into_inner<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
         &mut self,
         p: &P,
         rng: &mut R,
@@ -769,7 +812,7 @@ impl Ratchet {
     /// The encryption (spec §5.5.2): `buf[start..]` is room for the prefix,
     /// then the plaintext. Everything that can fail is done before `buf` is
     /// written, so on error the ratchet and `buf` are unchanged.
-    fn seal_in_place<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    fn seal_in_place<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
         &mut self,
         p: &P,
         rng: &mut R,
@@ -792,7 +835,7 @@ impl Ratchet {
             None => {
                 let theirs = self.theirs.ok_or(EncryptError::NoSendingChain)?;
                 let mut private = Key::zero();
-                rng.fill_bytes(private.expose_mut());
+                crate::random::fill(rng, private.expose_mut())?;
                 let public = p.x25519_public_key(&private);
                 let dh = p.x25519(&private, &theirs)?;
                 let rs = kdf::kdf_rk(p, &self.root_key, &dh)?;
@@ -827,7 +870,7 @@ impl Ratchet {
         // Fresh per message, after every check that can refuse the message
         // (spec §5.5.2): a rollback re-encrypts under other keys and nonces.
         let mut salt = [0u8; message::SALT_LEN];
-        rng.fill_bytes(&mut salt);
+        crate::random::fill(rng, &mut salt)?;
         let (next_chain_key, message_key) = kdf::kdf_ck(p, chain_key)?;
         let keys = kdf::message_keys(p, &message_key, &salt)?;
         let header_keys = match header_key {
@@ -1136,7 +1179,7 @@ impl Ratchet {
         body: &mut [u8],
         pending: Pending,
         trace: &mut Option<&mut TraceSink>,
-    ) -> Result<usize, DecryptError> {
+    ) -> Result<(usize, MessageInfo), DecryptError> {
         let keys = kdf::message_keys(p, &pending.message_key, &pending.header.salt)?;
         let opened = with_ad(&self.session_ad, prefix, |ad| {
             p.aead_open(&keys.key, &keys.nonce, ad, body, &pending.tag)
@@ -1162,8 +1205,9 @@ impl Ratchet {
             t.salt = Some(pending.header.salt);
             t.padded_plaintext = body.to_vec();
         });
+        let info = plan.info(&pending.header);
         self.commit(plan);
-        Ok(len)
+        Ok((len, info))
     }
 
     fn decrypt_in_place_inner<'m, P: CryptoProvider + ?Sized>(
@@ -1171,13 +1215,13 @@ impl Ratchet {
         p: &P,
         message: &'m mut [u8],
         mut trace: Option<&mut TraceSink>,
-    ) -> Result<&'m mut [u8], DecryptError> {
+    ) -> Result<(&'m mut [u8], MessageInfo), DecryptError> {
         let pending = self.prepare(p, message, &mut trace)?;
         // `parse` checked that the message is exactly prefix, body and tag.
         let (prefix, rest) = message.split_at_mut(pending.prefix_len);
         let body = &mut rest[..pending.body_len];
-        let len = self.open_and_commit(p, prefix, body, pending, &mut trace)?;
-        Ok(&mut body[..len])
+        let (len, info) = self.open_and_commit(p, prefix, body, pending, &mut trace)?;
+        Ok((&mut body[..len], info))
     }
 
     fn decrypt_into_inner<P: CryptoProvider + ?Sized>(
@@ -1186,7 +1230,7 @@ impl Ratchet {
         message: &[u8],
         out: &mut Vec<u8>,
         mut trace: Option<&mut TraceSink>,
-    ) -> Result<(), DecryptError> {
+    ) -> Result<MessageInfo, DecryptError> {
         let pending = self.prepare(p, message, &mut trace)?;
         let (prefix, rest) = message.split_at(pending.prefix_len);
         let start = out.len();
@@ -1194,10 +1238,10 @@ impl Ratchet {
         out.extend_from_slice(&rest[..pending.body_len]);
         let body = &mut out[start..];
         match self.open_and_commit(p, prefix, body, pending, &mut trace) {
-            Ok(len) => {
+            Ok((len, info)) => {
                 // The padding (the marker and zeros) stays in the spare capacity.
                 out.truncate(start + len);
-                Ok(())
+                Ok(info)
             }
             Err(e) => {
                 // Past `start`, only ciphertext or zeros were written.
@@ -1331,7 +1375,7 @@ impl Ratchet {
     ///
     /// # Errors
     /// As [`encrypt`](Self::encrypt).
-    pub fn encrypt_traced<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    pub fn encrypt_traced<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
         &mut self,
         p: &P,
         rng: &mut R,

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use rand_core::CryptoRng;
+use rand_core::TryCryptoRng;
 
 use super::bundle::PrekeyBundle;
 use super::handshake::{
@@ -11,10 +11,10 @@ use super::handshake::{
 };
 use super::identity::{IdentityKey, IdentityKeyPair, IdentityPublic};
 use super::prekey::{kem_public, sign_prekey, KemPrekey, OneTimePrekey, PrekeyKind, X25519Prekey};
-use super::{AcceptError, AccountError, Session};
+use super::{AcceptError, AcceptPolicy, AccountError, Session};
 use crate::codec::{Reader, Writer};
 use crate::provider::{CryptoProvider, DefaultProvider, MLKEM_SEED_LEN, X25519_LEN};
-use crate::ratchet::{message, HeaderMode, Ratchet};
+use crate::ratchet::{message, HeaderMode, MessageInfo, Ratchet};
 use crate::secret::Secret;
 use crate::wipe;
 use crate::CryptoError;
@@ -99,10 +99,10 @@ fn new_kem<P: CryptoProvider + ?Sized>(
     })
 }
 
-fn random<const N: usize, R: CryptoRng + ?Sized>(rng: &mut R) -> Secret<N> {
+fn random<const N: usize, R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Secret<N>, CryptoError> {
     let mut s = Secret::zero();
-    rng.fill_bytes(s.expose_mut());
-    s
+    crate::random::fill(rng, s.expose_mut())?;
+    Ok(s)
 }
 
 impl Account {
@@ -111,7 +111,7 @@ impl Account {
     ///
     /// # Errors
     /// Only on an internal label error, which the fixed labels never cause.
-    pub fn new<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<Self, AccountError> {
+    pub fn new<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, AccountError> {
         Self::new_with(&DefaultProvider::default(), rng)
     }
 
@@ -119,17 +119,17 @@ impl Account {
     ///
     /// # Errors
     /// Only on an internal label error, which the fixed labels never cause.
-    pub fn new_with<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    pub fn new_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
         p: &P,
         rng: &mut R,
     ) -> Result<Self, AccountError> {
         let identity = IdentityKeyPair::generate(p, rng)?;
-        let signed_prekey = new_signed_x25519(p, 1, random(rng), &identity.signing_seed)?;
+        let signed_prekey = new_signed_x25519(p, 1, random(rng)?, &identity.signing_seed)?;
         let kem_last_resort = new_kem(
             p,
             2,
             PrekeyKind::KemLastResort,
-            random(rng),
+            random(rng)?,
             &identity.signing_seed,
         )?;
         Ok(Self {
@@ -203,7 +203,7 @@ impl Account {
     /// [`AccountError::TooManyPrekeys`] past [`MAX_ONE_TIME_PREKEYS`],
     /// [`AccountError::PrekeyIdsExhausted`] when the prekey ids would run out;
     /// nothing is added then.
-    pub fn generate_one_time_prekeys<R: CryptoRng + ?Sized>(
+    pub fn generate_one_time_prekeys<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         count: usize,
@@ -215,14 +215,16 @@ impl Account {
             return Ok(Vec::new());
         }
         self.ids_available(count)?;
+        // Every draw before any change: a generator that fails leaves the account as it was.
+        let mut secrets = Vec::with_capacity(count);
+        for _ in 0..count {
+            secrets.push(random(rng)?);
+        }
         self.bump_generation();
         let mut ids = Vec::with_capacity(count);
-        for _ in 0..count {
+        for secret in secrets {
             let id = self.take_id()?;
-            let k = OneTimePrekey {
-                id,
-                secret: random(rng),
-            };
+            let k = OneTimePrekey { id, secret };
             wipe::push(&mut self.one_time_prekeys, k);
             ids.push(id);
         }
@@ -235,7 +237,7 @@ impl Account {
     /// [`AccountError::TooManyPrekeys`] past [`MAX_KEM_ONE_TIME_PREKEYS`],
     /// [`AccountError::PrekeyIdsExhausted`] when the prekey ids would run out;
     /// nothing is added then.
-    pub fn generate_kem_one_time_prekeys<R: CryptoRng + ?Sized>(
+    pub fn generate_kem_one_time_prekeys<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         count: usize,
@@ -247,14 +249,16 @@ impl Account {
             return Ok(Vec::new());
         }
         self.ids_available(count)?;
+        // Every draw before any change: a generator that fails leaves the account as it was.
+        let mut secrets = Vec::with_capacity(count);
+        for _ in 0..count {
+            secrets.push(random(rng)?);
+        }
         self.bump_generation();
         let mut ids = Vec::with_capacity(count);
-        for _ in 0..count {
+        for secret in secrets {
             let id = self.take_id()?;
-            let k = OneTimePrekey {
-                id,
-                secret: random(rng),
-            };
+            let k = OneTimePrekey { id, secret };
             wipe::push(&mut self.kem_one_time_prekeys, k);
             ids.push(id);
         }
@@ -266,15 +270,16 @@ impl Account {
     ///
     /// # Errors
     /// [`AccountError::PrekeyIdsExhausted`].
-    pub fn rotate_signed_prekey<R: CryptoRng + ?Sized>(
+    pub fn rotate_signed_prekey<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
     ) -> Result<u32, AccountError> {
+        let secret = random(rng)?;
         let id = self.take_id()?;
         let new = new_signed_x25519(
             &DefaultProvider::default(),
             id,
-            random(rng),
+            secret,
             &self.identity.signing_seed,
         )?;
         self.previous_signed_prekey = Some(core::mem::replace(&mut self.signed_prekey, new));
@@ -289,17 +294,18 @@ impl Account {
     ///
     /// # Errors
     /// [`AccountError::PrekeyIdsExhausted`].
-    pub fn rotate_kem_last_resort<R: CryptoRng + ?Sized>(
+    pub fn rotate_kem_last_resort<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
     ) -> Result<u32, AccountError> {
+        let secret = random(rng)?;
         let id = self.take_id()?;
         let p = DefaultProvider::default();
         let new = new_kem(
             &p,
             id,
             PrekeyKind::KemLastResort,
-            random(rng),
+            secret,
             &self.identity.signing_seed,
         )?;
         self.previous_kem_last_resort = Some(core::mem::replace(&mut self.kem_last_resort, new));
@@ -379,36 +385,126 @@ impl Account {
         })
     }
 
-    /// Accepts an initial message (spec §7.6): derives the session, decrypts
-    /// the first message, and only then deletes the one-time prekeys it used
-    /// or, if it used none, records its ephemeral key on the signed prekey
-    /// against replays. On any error the account is unchanged.
+    /// Accepts an initial message from `peer` (spec §7.6): derives the
+    /// session, decrypts the first message, and only then deletes the
+    /// one-time prekeys it used or, if it used none, records its ephemeral key
+    /// on the signed prekey against replays. On any error the account is
+    /// unchanged.
+    ///
+    /// An initial message from any other identity is refused with
+    /// [`AcceptError::UnexpectedPeer`] before any other work. Use
+    /// [`accept_unverified`](Self::accept_unverified) for a first contact,
+    /// and [`accept_with_policy`](Self::accept_with_policy) to require a
+    /// header mode as well.
     ///
     /// Persist the account after a successful call: the deleted one-time
     /// prekeys, the replay records and the generation are part of its state.
     ///
-    /// # Security
-    /// Anyone can send an initial message. The session's
-    /// [`peer_identity`](Session::peer_identity) says who sent it; compare it
-    /// with the identity you expect (or verify it with a safety number,
-    /// [`crate::safety`]) before showing the message as coming from someone.
+    /// ```
+    /// use sova::session::{AcceptError, Account, Session};
+    /// use sova::ratchet::HeaderMode;
+    ///
+    /// let mut rng = sova::OsRng;
+    /// let alice = Account::new(&mut rng)?;
+    /// let mallory = Account::new(&mut rng)?;
+    /// let mut bob = Account::new(&mut rng)?;
+    /// let bundle = bob.bundle(None, None)?.to_bytes();
+    ///
+    /// // Mallory writes to Bob claiming nothing; Bob expects Alice.
+    /// let mut s = Session::start(&mallory, &mut rng, &bob.identity_key(), &bundle, HeaderMode::Plain)?;
+    /// let forged = s.encrypt(&mut rng, b"hi, it's Alice")?;
+    /// assert_eq!(bob.accept(&alice.identity_key(), &forged).unwrap_err(), AcceptError::UnexpectedPeer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// See [`AcceptError`].
-    pub fn accept(&mut self, initial_message: &[u8]) -> Result<(Session, Vec<u8>), AcceptError> {
-        self.accept_with(&DefaultProvider::default(), initial_message)
+    pub fn accept(
+        &mut self,
+        peer: &IdentityKey,
+        initial_message: &[u8],
+    ) -> Result<(Session, Vec<u8>), AcceptError> {
+        self.accept_with(
+            &DefaultProvider::default(),
+            &AcceptPolicy::expect(*peer),
+            initial_message,
+        )
     }
 
-    /// [`accept`](Self::accept) with an explicit provider.
+    /// Accepts an initial message from whoever sent it: a first contact.
+    ///
+    /// # Security
+    /// Anyone can send an initial message. The session's
+    /// [`peer_identity`](Session::peer_identity) says who sent it; the
+    /// application must decide whether to trust that identity (trust on
+    /// first use, or a safety-number comparison, [`crate::safety`]) before
+    /// showing the message as coming from someone, and remember it so that
+    /// later sessions are accepted with [`accept`](Self::accept).
+    ///
+    /// # Errors
+    /// See [`AcceptError`].
+    pub fn accept_unverified(
+        &mut self,
+        initial_message: &[u8],
+    ) -> Result<(Session, Vec<u8>), AcceptError> {
+        self.accept_with(
+            &DefaultProvider::default(),
+            &AcceptPolicy::any_peer(),
+            initial_message,
+        )
+    }
+
+    /// Accepts an initial message that meets `policy`: an expected peer, a
+    /// required header mode, or both.
+    ///
+    /// # Errors
+    /// See [`AcceptError`].
+    pub fn accept_with_policy(
+        &mut self,
+        policy: &AcceptPolicy,
+        initial_message: &[u8],
+    ) -> Result<(Session, Vec<u8>), AcceptError> {
+        self.accept_with(&DefaultProvider::default(), policy, initial_message)
+    }
+
+    /// [`accept_with_policy`](Self::accept_with_policy) with an explicit provider.
     ///
     /// # Errors
     /// See [`AcceptError`].
     pub fn accept_with<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
+        policy: &AcceptPolicy,
         initial_message: &[u8],
     ) -> Result<(Session, Vec<u8>), AcceptError> {
+        self.accept_inner(p, policy, initial_message)
+            .map(|(session, plaintext, _)| (session, plaintext))
+    }
+
+    /// [`accept_with`](Self::accept_with), also returning the embedded
+    /// message's [`MessageInfo`].
+    pub(crate) fn accept_inner<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        policy: &AcceptPolicy,
+        initial_message: &[u8],
+    ) -> Result<(Session, Vec<u8>, MessageInfo), AcceptError> {
         let (h, inner) = HandshakeHeader::parse(initial_message)?;
+        // The policy, on clear fields, before any public-key work (spec §7.6).
+        if let Some(peer) = policy.peer() {
+            if h.identity.identity_key() != *peer {
+                return Err(AcceptError::UnexpectedPeer);
+            }
+        }
+        if let Some(mode) = policy.header_mode() {
+            let wanted = match mode {
+                HeaderMode::Plain => message::TYPE_PLAIN_HEADER,
+                HeaderMode::Encrypted => message::TYPE_ENCRYPTED_HEADER,
+            };
+            if inner.get(1) != Some(&wanted) {
+                return Err(AcceptError::HeaderModeRefused);
+            }
+        }
         h.identity
             .verify(p)
             .map_err(|_| AcceptError::InvalidIdentitySignature)?;
@@ -525,7 +621,8 @@ impl Account {
             mode,
         )
         .map_err(|_| AcceptError::Crypto(CryptoError::LabelTooLong))?;
-        let plaintext = ratchet.decrypt_with(p, inner)?;
+        let mut plaintext = Vec::new();
+        let info = ratchet.decrypt_into_with(p, inner, &mut plaintext)?;
         // Commit (spec §7.6): delete the one-time prekeys, or record EK_A.
         let kem_index = kem.0;
         // Wiped in place, removed, and the slot the shift frees zeroed.
@@ -557,7 +654,7 @@ impl Account {
                 digest: super::InitialRecord::digest_of(p, initial_message, inner),
             }),
         };
-        Ok((session, plaintext))
+        Ok((session, plaintext, info))
     }
 }
 
@@ -828,9 +925,10 @@ mod tests {
         check(&bob);
         for _ in 0..3 {
             let bundle = bob.bundle(None, None).unwrap().to_bytes();
-            let mut s = Session::start(&alice, &mut rng, &bundle, HeaderMode::Plain).unwrap();
+            let mut s =
+                Session::start_unverified(&alice, &mut rng, &bundle, HeaderMode::Plain).unwrap();
             let m = s.encrypt(&mut rng, b"hi").unwrap();
-            bob.accept(&m).unwrap();
+            bob.accept_unverified(&m).unwrap();
         }
         check(&bob);
     }

@@ -1,70 +1,188 @@
-//! Simultaneous initiation (spec §7.7): two sessions with one peer converge on one.
+//! A conversation with one peer (spec §7.7, §8.6): the sessions held with
+//! it, which one messages are sent on, and where each incoming message goes.
 
 use alloc::vec::Vec;
 
-use rand_core::CryptoRng;
+use rand_core::TryCryptoRng;
+use zeroize::Zeroizing;
 
 use super::{
-    AcceptError, Account, DecryptError, HandshakeHeader, IdentityKey, Session, TYPE_INITIAL,
+    open_state, seal_state, AcceptError, AcceptPolicy, Account, DecryptError, EncryptError,
+    HandshakeHeader, IdentityKey, PersistError, Session, StartError, TYPE_INITIAL,
 };
-use crate::ratchet;
+use crate::codec::Writer;
+use crate::provider::{CryptoProvider, DefaultProvider};
+use crate::ratchet::{HeaderMode, MessageInfo, StateError};
+use crate::secret::Secret;
+use crate::storage::{SealedKind, StorageError};
 use crate::wipe;
 
-/// All sessions with one peer, and the rule that picks the one to send on.
+/// The most sessions a [`Conversation`] holds (spec §7.7). A session beyond
+/// it replaces the oldest one that is not the active one.
+pub const MAX_CONVERSATION_SESSIONS: usize = 5;
+
+/// All sessions with one peer, bound to that peer's identity, and the rules
+/// that route every incoming message to the right session and pick the one
+/// to send on (spec §7.7).
 ///
-/// When both parties start a session to each other at once, each ends up with
-/// two: the one it initiated and the one it accepted. Both keep both for
-/// decryption; both send on the session initiated by the party whose 64-byte
-/// identity key is smaller (lexicographically), so they converge on the same
-/// session without a further message. The other session is dropped once a
-/// message arrives on the chosen one.
+/// * **Bound to a peer.** A conversation is made for an expected identity
+///   ([`new`](Self::new)); sessions and initial messages of any other
+///   identity are refused ([`ConversationError::OtherPeer`]) before the
+///   account changes.
+/// * **Routing.** [`decrypt`](Self::decrypt) tries the sessions (the active
+///   one first); a repeat of an initial message reaches the session it set
+///   up, and only an initial message no session knows is accepted as a new
+///   session. Nothing changes when a message is refused.
+/// * **Nothing lost when sessions race.** When both parties start a session
+///   at once, each has two; both send on the same one (confirmed sessions
+///   first, then the one initiated by the smaller identity key, then the
+///   newest), and the other is kept for receiving, so a message delayed on
+///   it still decrypts. At most [`MAX_CONVERSATION_SESSIONS`] are kept.
+/// * **Account changes are explicit.** When a new session is accepted,
+///   [`Received::account_changed`] says so: persist the account then.
+/// * **Persistence** like a session: [`to_bytes`](Self::to_bytes) and
+///   [`to_sealed_bytes`](Self::to_sealed_bytes) (spec §8.6).
 ///
-/// Confirmed sessions ([`Session::is_confirmed`]: the peer has sent a
-/// non-initial message on them) come first: a session set up from a late or
-/// replayed initial message is never confirmed when it arrives, so it cannot
-/// take the sending side from a session the peer is known to use.
+/// ```
+/// use sova::session::{Account, Conversation};
+/// use sova::ratchet::HeaderMode;
 ///
-/// A conversation is bound to one peer identity: that of its first session.
-/// Sessions and initial messages of any other identity are refused
-/// ([`ConversationError::OtherPeer`]); otherwise anyone able to deliver an
-/// initial message could add a session whose initiator key sorts first and
-/// so take over the conversation's sending side.
-#[derive(Debug, Default)]
+/// let mut rng = sova::OsRng;
+/// let alice = Account::new(&mut rng)?;
+/// let mut bob = Account::new(&mut rng)?;
+/// let bundle = bob.bundle(None, None)?.to_bytes();
+///
+/// // Alice knows Bob's identity (from a contact card, a QR code, a safety number).
+/// let mut to_bob = Conversation::start(&alice, &mut rng, &bob.identity_key(), &bundle, HeaderMode::Encrypted)?;
+/// let wire = to_bob.encrypt(&mut rng, b"hi Bob")?;
+///
+/// // Bob expects Alice.
+/// let mut to_alice = Conversation::new(alice.identity_key());
+/// let got = to_alice.decrypt(&mut bob, &wire)?;
+/// assert_eq!(got.plaintext, b"hi Bob");
+/// assert!(got.account_changed); // persist Bob's account now
+///
+/// let reply = to_alice.encrypt(&mut rng, b"hi Alice")?;
+/// assert_eq!(to_bob.decrypt(&mut bob, &reply)?.plaintext, b"hi Alice");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Conversation {
+    peer: IdentityKey,
+    /// In the order they were added, oldest first.
     sessions: Vec<Session>,
 }
 
+impl core::fmt::Debug for Conversation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Conversation")
+            .field("sessions", &self.sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message a [`Conversation`] decrypted, and what it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Received {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// Where the message stands among the peer's messages (spec §5.9).
+    pub info: MessageInfo,
+    /// The id of the session it arrived on.
+    pub session_id: [u8; 32],
+    /// The message was a new initial message, accepted through the account
+    /// as a new session: the account changed (a one-time prekey deleted or a
+    /// replay record added) and must be persisted with the conversation.
+    pub account_changed: bool,
+}
+
 impl Conversation {
-    /// A conversation with one session.
-    pub fn new(session: Session) -> Self {
+    /// An empty conversation with the expected peer `peer`.
+    pub fn new(peer: IdentityKey) -> Self {
         Self {
-            sessions: alloc::vec![session],
+            peer,
+            sessions: Vec::new(),
         }
     }
 
-    /// Adds a session (for example one accepted while ours was pending).
+    /// Starts a conversation with `peer` from its bundle
+    /// ([`Session::start`]: a bundle of another identity is refused).
     ///
     /// # Errors
-    /// [`ConversationError::OtherPeer`] when the session's peer is not the
-    /// conversation's peer; the session is then not added.
-    pub fn add(&mut self, session: Session) -> Result<(), ConversationError> {
-        if let Some(peer) = self.peer() {
-            if session.peer_identity().identity_key() != peer {
-                return Err(ConversationError::OtherPeer);
-            }
-        }
-        wipe::push(&mut self.sessions, session);
+    /// See [`StartError`].
+    pub fn start<R: TryCryptoRng + ?Sized>(
+        account: &Account,
+        rng: &mut R,
+        peer: &IdentityKey,
+        bundle: &[u8],
+        mode: HeaderMode,
+    ) -> Result<Self, StartError> {
+        let session = Session::start(account, rng, peer, bundle, mode)?;
+        Ok(Self {
+            peer: *peer,
+            sessions: alloc::vec![session],
+        })
+    }
+
+    /// Starts one more session from the peer's bundle (after the peer lost
+    /// its state, say); it is added as [`add`](Self::add) does.
+    ///
+    /// # Errors
+    /// See [`StartError`].
+    pub fn start_session<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        account: &Account,
+        rng: &mut R,
+        bundle: &[u8],
+        mode: HeaderMode,
+    ) -> Result<(), StartError> {
+        let session = Session::start(account, rng, &self.peer, bundle, mode)?;
+        self.insert(session);
         Ok(())
     }
 
-    /// The peer's identity key: that of the first session's peer, if any.
-    pub fn peer(&self) -> Option<IdentityKey> {
-        self.sessions
-            .first()
-            .map(|s| s.peer_identity().identity_key())
+    /// Adds a session with the conversation's peer. When the conversation
+    /// already holds [`MAX_CONVERSATION_SESSIONS`], the oldest session other
+    /// than the active one is dropped.
+    ///
+    /// # Errors
+    /// [`ConversationError::OtherPeer`] when the session's peer is not the
+    /// conversation's; [`ConversationError::DuplicateSession`] when a
+    /// session with the same id is held. The session is then not added.
+    pub fn add(&mut self, session: Session) -> Result<(), ConversationError> {
+        if session.peer_identity().identity_key() != self.peer {
+            return Err(ConversationError::OtherPeer);
+        }
+        if self
+            .sessions
+            .iter()
+            .any(|s| s.session_id() == session.session_id())
+        {
+            return Err(ConversationError::DuplicateSession);
+        }
+        self.insert(session);
+        Ok(())
     }
 
-    /// The sessions held, for inspection.
+    fn insert(&mut self, session: Session) {
+        if self.sessions.len() >= MAX_CONVERSATION_SESSIONS {
+            let active = self.active();
+            if let Some(i) = (0..self.sessions.len()).find(|&i| Some(i) != active) {
+                // `remove` shifts the later sessions down: the freed last slot
+                // keeps a copy of the last one's keys until it is wiped.
+                drop(self.sessions.remove(i));
+                wipe::wipe_spare(&mut self.sessions);
+            }
+        }
+        wipe::push(&mut self.sessions, session);
+    }
+
+    /// The peer's identity key.
+    pub fn peer(&self) -> &IdentityKey {
+        &self.peer
+    }
+
+    /// The sessions held, oldest first.
     pub fn sessions(&self) -> &[Session] {
         &self.sessions
     }
@@ -92,58 +210,69 @@ impl Conversation {
     /// Encrypts on the active session.
     ///
     /// # Errors
-    /// [`ratchet::EncryptError::NoSendingChain`] if there is no session.
-    pub fn encrypt<R: CryptoRng + ?Sized>(
+    /// [`EncryptError::NoSendingChain`] if there is no session, or the
+    /// active session's [`EncryptError`]; nothing changes on error.
+    pub fn encrypt<R: TryCryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         plaintext: &[u8],
-    ) -> Result<Vec<u8>, ratchet::EncryptError> {
-        let i = self.active().ok_or(ratchet::EncryptError::NoSendingChain)?;
+    ) -> Result<Vec<u8>, EncryptError> {
+        let i = self.active().ok_or(EncryptError::NoSendingChain)?;
         match self.sessions.get_mut(i) {
             Some(s) => s.encrypt(rng, plaintext),
-            None => Err(ratchet::EncryptError::NoSendingChain),
+            None => Err(EncryptError::NoSendingChain),
         }
     }
 
-    /// Decrypts a message from the peer: tries each session (the active one
-    /// first); an initial message that no session knows is accepted through
-    /// `account` as a new session, provided it comes from the conversation's
-    /// peer (or the conversation is empty). Nothing changes on error.
+    /// Decrypts a message from the peer (spec §7.7): tries each session, the
+    /// active one first; a repeat of an initial message reaches the session
+    /// it set up; an initial message that no session knows is accepted
+    /// through `account` as a new session, provided it comes from the
+    /// conversation's peer. Nothing changes on error, in the conversation or
+    /// the account.
     ///
     /// # Errors
-    /// The active session's error when no session accepts the message,
-    /// [`ConversationError::OtherPeer`] for a new initial message from another
-    /// identity (checked before `account` is touched), or the [`AcceptError`]
-    /// of a new initial message (wrapped as [`ConversationError::Accept`]).
+    /// [`ConversationError::OtherPeer`] for a new initial message from
+    /// another identity (checked before `account` is touched); the
+    /// [`AcceptError`] of a new initial message
+    /// ([`ConversationError::Accept`]); otherwise the active session's
+    /// [`DecryptError`] ([`ConversationError::Decrypt`]).
     pub fn decrypt(
         &mut self,
         account: &mut Account,
         message: &[u8],
-    ) -> Result<Vec<u8>, ConversationError> {
+    ) -> Result<Received, ConversationError> {
+        self.decrypt_with(&DefaultProvider::default(), account, message)
+    }
+
+    /// [`decrypt`](Self::decrypt) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`decrypt`](Self::decrypt).
+    pub fn decrypt_with<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        account: &mut Account,
+        message: &[u8],
+    ) -> Result<Received, ConversationError> {
         let active = self.active();
-        let mut order: Vec<usize> = active.into_iter().collect();
-        order.extend((0..self.sessions.len()).filter(|i| Some(*i) != active));
         let mut first_err = None;
+        let order = active
+            .into_iter()
+            .chain((0..self.sessions.len()).filter(|i| Some(*i) != active));
         for i in order {
             let Some(s) = self.sessions.get_mut(i) else {
                 continue;
             };
-            match s.decrypt(message) {
-                Ok(pt) => {
-                    // Decided after the decryption, which may have confirmed
-                    // session `i` and so made it the active one.
-                    if message.get(1) != Some(&TYPE_INITIAL)
-                        && self.sessions.len() > 1
-                        && self.active() == Some(i)
-                    {
-                        // The peer has converged on the active session.
-                        let keep = self.sessions.swap_remove(i);
-                        self.sessions.clear();
-                        // `swap_remove` left a copy of the last session's keys in a freed slot.
-                        wipe::wipe_spare(&mut self.sessions);
-                        self.sessions.push(keep);
-                    }
-                    return Ok(pt);
+            let mut plaintext = Vec::new();
+            match s.decrypt_into_with(p, message, &mut plaintext) {
+                Ok(info) => {
+                    return Ok(Received {
+                        plaintext,
+                        info,
+                        session_id: *s.session_id(),
+                        account_changed: false,
+                    })
                 }
                 Err(DecryptError::NotThisSession) => {}
                 Err(e) => {
@@ -151,25 +280,123 @@ impl Conversation {
                 }
             }
         }
-        if message.get(1) == Some(&TYPE_INITIAL) && first_err.is_none() {
-            // `accept` commits (one-time prekeys, replay records): refuse another
-            // peer first. A malformed message is left to `accept` to report.
-            if let (Some(peer), Ok((h, _))) = (self.peer(), HandshakeHeader::parse(message)) {
-                if h.identity.identity_key() != peer {
-                    return Err(ConversationError::OtherPeer);
-                }
-            }
-            let (session, pt) = account.accept(message)?;
-            wipe::push(&mut self.sessions, session);
-            return Ok(pt);
+        if message.get(1) != Some(&TYPE_INITIAL) || first_err.is_some() {
+            return Err(ConversationError::Decrypt(
+                first_err.unwrap_or(DecryptError::NotThisSession),
+            ));
         }
-        Err(ConversationError::Decrypt(
-            first_err.unwrap_or(DecryptError::NotThisSession),
-        ))
+        // A new initial message. The peer is checked by the policy before
+        // the account does any work or changes (spec §7.6).
+        if let Ok((h, _)) = HandshakeHeader::parse(message) {
+            if h.identity.identity_key() != self.peer {
+                return Err(ConversationError::OtherPeer);
+            }
+        }
+        let (session, plaintext, info) =
+            account.accept_inner(p, &AcceptPolicy::expect(self.peer), message)?;
+        let session_id = *session.session_id();
+        self.insert(session);
+        Ok(Received {
+            plaintext,
+            info,
+            session_id,
+            account_changed: true,
+        })
     }
 }
 
-/// Why a [`Conversation`] could not decrypt a message.
+const MAGIC: &[u8; 19] = b"SOVA-1 conversation";
+const STATE_VERSION: u8 = 1;
+
+impl Conversation {
+    /// Encodes the conversation (spec §8.6): its peer and every session.
+    /// The result holds secret keys: seal it
+    /// ([`to_sealed_bytes`](Self::to_sealed_bytes)) or store it where
+    /// secrets may be kept.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Each session's encoding is wiped once copied; the output is
+        // allocated once, exactly.
+        let parts: Vec<Zeroizing<Vec<u8>>> = self
+            .sessions
+            .iter()
+            .map(|s| Zeroizing::new(s.to_bytes()))
+            .collect();
+        let len = MAGIC.len()
+            + 1
+            + 64
+            + 1
+            + parts.iter().map(|b| 4 + b.len()).sum::<usize>()
+            + crate::ratchet::STATE_CHECK_LEN;
+        let mut out = Vec::with_capacity(len);
+        out.put(MAGIC);
+        out.put_u8(STATE_VERSION);
+        out.put(&self.peer);
+        // At most MAX_CONVERSATION_SESSIONS (5) sessions.
+        out.put_u8(parts.len() as u8);
+        for b in &parts {
+            out.put_u32(b.len() as u32);
+            out.put(b);
+        }
+        crate::ratchet::append_state_check(&mut out, 0);
+        out
+    }
+
+    /// Restores a conversation written by [`to_bytes`](Self::to_bytes).
+    ///
+    /// # Errors
+    /// [`StateError`] naming what is wrong (spec §8.6); never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        let mut r = crate::ratchet::open_state(bytes, MAGIC, STATE_VERSION)?;
+        let peer: IdentityKey = r.array()?;
+        let count = usize::from(r.u8()?);
+        if count > MAX_CONVERSATION_SESSIONS {
+            return Err(StateError::Invalid("session count"));
+        }
+        let mut sessions: Vec<Session> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let len = r.u32()? as usize;
+            let session = Session::from_bytes(r.bytes(len)?)?;
+            if session.peer_identity().identity_key() != peer {
+                return Err(StateError::Invalid("session peer"));
+            }
+            if sessions
+                .iter()
+                .any(|s| s.session_id() == session.session_id())
+            {
+                return Err(StateError::Invalid("duplicate session"));
+            }
+            sessions.push(session);
+        }
+        if r.remaining() != 0 {
+            return Err(StateError::TrailingBytes);
+        }
+        Ok(Self { peer, sessions })
+    }
+
+    /// [`to_bytes`](Self::to_bytes) sealed under a caller-given storage key
+    /// (spec §8.3, kind 3).
+    ///
+    /// # Errors
+    /// [`StorageError::Randomness`] if the generator fails.
+    pub fn to_sealed_bytes<R: TryCryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        key: &Secret<32>,
+    ) -> Result<Vec<u8>, StorageError> {
+        seal_state(rng, key, SealedKind::Conversation, self.to_bytes())
+    }
+
+    /// Opens and restores a conversation sealed by
+    /// [`to_sealed_bytes`](Self::to_sealed_bytes).
+    ///
+    /// # Errors
+    /// [`PersistError`] for a wrong key, a corrupted blob or an invalid state.
+    pub fn from_sealed_bytes(sealed: &[u8], key: &Secret<32>) -> Result<Self, PersistError> {
+        open_state(key, SealedKind::Conversation, sealed, Self::from_bytes)
+    }
+}
+
+/// Why a [`Conversation`] refused a session or a message. Nothing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConversationError {
@@ -183,57 +410,7 @@ pub enum ConversationError {
     /// conversation's peer.
     #[error("session or initial message of another peer")]
     OtherPeer,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ratchet::HeaderMode;
-    use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
-
-    /// A third party's initial message cannot join a conversation: its
-    /// session would otherwise become the one sent on whenever its
-    /// initiator's identity key sorts first.
-    #[test]
-    fn other_peers_cannot_join() {
-        let mut rng = ChaCha20Rng::from_seed([8; 32]);
-        let alice = Account::new(&mut rng).unwrap();
-        let mut bob = Account::new(&mut rng).unwrap();
-        // A third party whose identity key sorts before both.
-        let min = alice.identity_key().min(bob.identity_key());
-        let mallory = loop {
-            let m = Account::new(&mut rng).unwrap();
-            if m.identity_key() < min {
-                break m;
-            }
-        };
-        let bundle = bob.bundle(None, None).unwrap().to_bytes();
-
-        // Bob's conversation with Alice, set up from her first message.
-        let mut to_bob = Session::start(&alice, &mut rng, &bundle, HeaderMode::Plain).unwrap();
-        let mut conv = Conversation::default();
-        let first = to_bob.encrypt(&mut rng, b"from alice").unwrap();
-        assert_eq!(conv.decrypt(&mut bob, &first).unwrap(), b"from alice");
-        assert_eq!(conv.peer(), Some(alice.identity_key()));
-
-        // Mallory's initial message is refused before the account changes.
-        let mut from_mallory =
-            Session::start(&mallory, &mut rng, &bundle, HeaderMode::Plain).unwrap();
-        let forged = from_mallory.encrypt(&mut rng, b"from mallory").unwrap();
-        let account_before = bob.to_bytes();
-        assert_eq!(
-            conv.decrypt(&mut bob, &forged),
-            Err(ConversationError::OtherPeer)
-        );
-        assert_eq!(bob.to_bytes(), account_before);
-        assert_eq!(conv.sessions().len(), 1);
-        // Nor can her session be added directly.
-        let (mallory_session, _) = bob.accept(&forged).unwrap();
-        assert_eq!(conv.add(mallory_session), Err(ConversationError::OtherPeer));
-        assert_eq!(conv.sessions().len(), 1);
-
-        // Bob still sends to Alice.
-        let reply = conv.encrypt(&mut rng, b"to alice").unwrap();
-        assert_eq!(to_bob.decrypt(&reply).unwrap(), b"to alice");
-    }
+    /// A session with this id is already held.
+    #[error("the conversation already holds this session")]
+    DuplicateSession,
 }

@@ -5,7 +5,7 @@
 //! them separate means no implementation needs to convert keys between curve
 //! forms or implement XEdDSA.
 
-use rand_core::CryptoRng;
+use rand_core::TryCryptoRng;
 
 use crate::codec::Reader;
 use crate::kdf::{labeled_sign, labeled_verify};
@@ -96,14 +96,14 @@ impl IdentityKeyPair {
     ///
     /// # Errors
     /// Only on an internal label error, which the fixed labels never cause.
-    pub fn generate<P: CryptoProvider + ?Sized, R: CryptoRng + ?Sized>(
+    pub fn generate<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
         p: &P,
         rng: &mut R,
     ) -> Result<Self, CryptoError> {
         let mut seed = Secret::zero();
-        rng.fill_bytes(seed.expose_mut());
+        crate::random::fill(rng, seed.expose_mut())?;
         let mut dh = Secret::zero();
-        rng.fill_bytes(dh.expose_mut());
+        crate::random::fill(rng, dh.expose_mut())?;
         Self::from_secrets(p, seed, dh)
     }
 

@@ -274,7 +274,8 @@ impl Runner<'_> {
         // The implementation responds to a peer in this library.
         let mut peer = Account::new(&mut self.crypto).map_err(|x| e(&x))?;
         let mut to_port =
-            Session::start(&peer, &mut self.crypto, &bundle, mode).map_err(|x| e(&x))?;
+            Session::start(&peer, &mut self.crypto, &twin.identity_key(), &bundle, mode)
+                .map_err(|x| e(&x))?;
         let pt = self.plaintext();
         let first = to_port.encrypt(&mut self.crypto, &pt).map_err(|x| e(&x))?;
         let m = self.call_ok(
@@ -282,7 +283,9 @@ impl Runner<'_> {
             json!({ "account": account, "message": hex(&first) }),
         )?;
         let responder = field(&m, "session_accept", "handle")?.to_owned();
-        let (mut twin_responder, _) = twin.accept(&first).map_err(|x| e(&x))?;
+        let (mut twin_responder, _) = twin
+            .accept(&peer.identity_key(), &first)
+            .map_err(|x| e(&x))?;
         self.same_session(&responder, &twin_responder, "after session_accept")?;
         self.same_account(&account, &twin, "after session_accept")?;
         let reply = self.same_message(&responder, &mut twin_responder, "the reply")?;
@@ -312,7 +315,8 @@ impl Runner<'_> {
         let peer_bundle = peer.bundle(peer_opk, None).map_err(|x| e(&x))?.to_bytes();
         let mut rec = Recorder::new(&mut self.crypto);
         let mut twin_initiator =
-            Session::start(&twin, &mut rec, &peer_bundle, mode).map_err(|x| e(&x))?;
+            Session::start(&twin, &mut rec, &peer.identity_key(), &peer_bundle, mode)
+                .map_err(|x| e(&x))?;
         let random = rec.drawn;
         let m = self.call_ok(
             "session_start",
@@ -333,7 +337,9 @@ impl Runner<'_> {
         self.same_session(&initiator, &twin_initiator, "after session_start")?;
         let initial = self.same_message(&initiator, &mut twin_initiator, "the initial message")?;
         self.same_session(&initiator, &twin_initiator, "pending, after one message")?;
-        let (mut from_port, _) = peer.accept(&initial).map_err(|x| e(&x))?;
+        let (mut from_port, _) = peer
+            .accept(&twin.identity_key(), &initial)
+            .map_err(|x| e(&x))?;
         let pt = self.plaintext();
         let reply = from_port
             .encrypt(&mut self.crypto, &pt)

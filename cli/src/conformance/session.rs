@@ -92,12 +92,13 @@ impl Runner<'_> {
                 Err(e) => return Err(format!("bundle: {} ({})", e.class, e.message)),
             };
             let bundle = hex_of(&m, "bundle", "bundle")?;
-            let s = Session::start(&lib_account, &mut self.crypto, &bundle, mode).map_err(|e| {
-                format!(
-                    "this library rejects the implementation's bundle: {}",
-                    classes::start(&e)
-                )
-            })?;
+            let s = Session::start_unverified(&lib_account, &mut self.crypto, &bundle, mode)
+                .map_err(|e| {
+                    format!(
+                        "this library rejects the implementation's bundle: {}",
+                        classes::start(&e)
+                    )
+                })?;
             live.session_id = Some(s.session_id().to_vec());
             (
                 Peer::LibInitiator(Box::new(s)),
@@ -187,8 +188,8 @@ impl Runner<'_> {
             json!({ "account": account, "bundle": hex(&lib_bundle), "header_mode": mode_name(mode) }),
         )?;
         let port_init = field(&m, "session_start", "handle")?.to_owned();
-        let mut lib_init =
-            Session::start(&lib, &mut self.crypto, &port_bundle, mode).map_err(|x| e(&x))?;
+        let mut lib_init = Session::start_unverified(&lib, &mut self.crypto, &port_bundle, mode)
+            .map_err(|x| e(&x))?;
         let m = self.call_ok(
             "encrypt",
             json!({ "handle": port_init, "plaintext": hex(b"from the implementation") }),
@@ -220,7 +221,7 @@ impl Runner<'_> {
             "NotThisSession",
             "the implementation's own initial message, given to the session it accepted,",
         )?;
-        let (mut lib_resp, pt) = lib.accept(&port_first).map_err(|x| {
+        let (mut lib_resp, pt) = lib.accept_unverified(&port_first).map_err(|x| {
             format!(
                 "this library refuses the implementation's initial message: {}",
                 classes::accept(&x)

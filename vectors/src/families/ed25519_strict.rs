@@ -922,8 +922,9 @@ fn accept_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             let fresh = |i: usize, n: usize| c.bytes(&format!("{tag}[{i}]"), n);
             let mut rng = ReplayRng::with_fresh(Vec::new(), Some(&fresh));
             let alice = Account::new_with(&f, &mut rng).map_err(rejected_at(tag))?;
-            let mut session = Session::start_with(&f, &alice, &mut rng, &bundle, HeaderMode::Plain)
-                .map_err(|e| CaseError::rejected(tag, e))?;
+            let mut session =
+                Session::start_with(&f, &alice, &mut rng, None, &bundle, HeaderMode::Plain)
+                    .map_err(|e| CaseError::rejected(tag, e))?;
             let message = session
                 .encrypt_with(&f, &mut rng, &c.bytes(&format!("{tag}.plaintext"), 12))
                 .map_err(|e| CaseError::rejected(tag, e))?;

@@ -242,7 +242,7 @@ pub(crate) fn accept_error_class(e: &AcceptError) -> String {
         AcceptError::ReplayStoreFull(_) => "ReplayStoreFull".into(),
         AcceptError::LowOrderKey => "LowOrderKey".into(),
         AcceptError::FirstMessage(d) => {
-            format!("FirstMessage({})", ratchet_negative::error_class(d))
+            format!("FirstMessage({})", ratchet_negative::session_error_class(d))
         }
         AcceptError::Crypto(_) => "Crypto".into(),
         _ => "Other".into(),
@@ -357,7 +357,7 @@ impl Handshake {
             .map_err(|e| CaseError::rejected("bundle", e))?
             .to_bytes();
         let mut rng = ReplayRng::new(vec![ek.expose().to_vec(), m.expose().to_vec()]);
-        let mut session = Session::start_with(p, &alice.account, &mut rng, &api_bundle, mode)
+        let mut session = Session::start_with(p, &alice.account, &mut rng, None, &api_bundle, mode)
             .map_err(|e| CaseError::rejected("bundle", e))?;
         rng.finish_exact(&[32, 32])
             .map_err(|e| CaseError::check_failed("m", e))?;
@@ -560,7 +560,7 @@ impl Handshake {
         // 3. The responder accepts it through the API.
         let (bob_session, responder_plaintext) = bob
             .account
-            .accept_with(p, &api_initial)
+            .accept_with(p, &sova::session::AcceptPolicy::any_peer(), &api_initial)
             .map_err(|e| CaseError::rejected("responder_plaintext", e))?;
         if *bob_session.session_id() != th {
             return Err(disagree("transcript_hash", "the responder's session id"));

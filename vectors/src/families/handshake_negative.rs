@@ -62,6 +62,7 @@ impl StartRejection {
             p,
             &alice.account,
             &mut rng,
+            None,
             bundle.as_slice(),
             HeaderMode::Plain,
         ) {
@@ -117,11 +118,15 @@ impl AcceptRejection {
         let mut bob = responder.open(p, "responder")?;
         for (i, m) in accepted.iter().enumerate() {
             bob.account
-                .accept_with(p, m.as_slice())
+                .accept_with(p, &sova::session::AcceptPolicy::any_peer(), m.as_slice())
                 .map_err(|e| CaseError::rejected(&format!("accepted[{i}]"), e))?;
         }
         let before = bob.account.to_bytes();
-        let error = match bob.account.accept_with(p, message.as_slice()) {
+        let error = match bob.account.accept_with(
+            p,
+            &sova::session::AcceptPolicy::any_peer(),
+            message.as_slice(),
+        ) {
             Ok(_) => {
                 return Err(CaseError::check_failed(
                     "message",
@@ -214,7 +219,7 @@ fn initial_message(
     let fresh = |i: usize, n: usize| c.bytes(&format!("{tag}[{i}]"), n);
     let mut rng = ReplayRng::with_fresh(Vec::new(), Some(&fresh));
     let alice = Account::new_with(p, &mut rng).map_err(rejected_at(tag))?;
-    let mut session = Session::start_with(p, &alice, &mut rng, bundle, mode)
+    let mut session = Session::start_with(p, &alice, &mut rng, None, bundle, mode)
         .map_err(|e| CaseError::rejected(tag, e))?;
     let message = session
         .encrypt_with(p, &mut rng, &c.bytes(&format!("{tag}.plaintext"), 12))

@@ -52,6 +52,25 @@ pub(crate) fn error_class(e: &DecryptError) -> String {
     }
 }
 
+/// The class of a session's decryption error: the same names as the
+/// ratchet's (spec §7.10), which the session layer repeats.
+pub(crate) fn session_error_class(e: &sova::session::DecryptError) -> String {
+    use sova::session::DecryptError as S;
+    let r = match *e {
+        S::Malformed(p) => DecryptError::Malformed(p),
+        S::WrongMessageType(t) => DecryptError::WrongMessageType(t),
+        S::HeaderAuthentication => DecryptError::HeaderAuthentication,
+        S::Authentication => DecryptError::Authentication,
+        S::DuplicateOrExpired { n } => DecryptError::DuplicateOrExpired { n },
+        S::TooManySkipped { n, skip } => DecryptError::TooManySkipped { n, skip },
+        S::BeyondChainEnd { n, end } => DecryptError::BeyondChainEnd { n, end },
+        S::InvalidPadding => DecryptError::InvalidPadding,
+        S::LowOrderRatchetKey => DecryptError::LowOrderRatchetKey,
+        _ => return "Other".into(),
+    };
+    error_class(&r)
+}
+
 /// A setup conversation (every step succeeds), then one message to `receiver` that must be rejected.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sova::ratchet::HeaderMode;
-use sova::session::Session;
+use sova::session::{AcceptPolicy, Session};
 use sova::CryptoProvider;
 
 use super::handshake::{parse_mode, AccountSecrets};
@@ -112,7 +112,7 @@ impl SessionState {
         let ek = fixed::<32>("ephemeral_private", i.ephemeral_private.as_slice())?;
         let m = fixed::<32>("m", i.m.as_slice())?;
         let mut rng = ReplayRng::new(vec![ek.to_vec(), m.to_vec()]);
-        let initiator = Session::start_with(p, &alice.account, &mut rng, &bundle, i.mode)
+        let initiator = Session::start_with(p, &alice.account, &mut rng, None, &bundle, i.mode)
             .map_err(|e| CaseError::rejected("initiator", e))?;
         rng.finish_exact(&[32, 32])
             .map_err(|e| CaseError::check_failed("m", e))?;
@@ -176,7 +176,7 @@ impl SessionState {
                     if to == Party::Responder && flow.responder.is_none() {
                         let (session, _) = bob
                             .account
-                            .accept_with(p, &message)
+                            .accept_with(p, &AcceptPolicy::any_peer(), &message)
                             .map_err(|e| CaseError::rejected(&at, e))?;
                         flow.responder = Some(session);
                     } else {
