@@ -37,14 +37,17 @@ and checks these files of a test-vector directory (§4, §10.9):
                             message rejected with the recorded error; then a
                             note listing the invalid cases OpenSSL's verifier
                             (the `cryptography` package) accepts
-  state-encodings.json      every ratchet, account and sealed state encoded byte
-                            for byte; every rejected encoding gives the recorded error
+  state-encodings.json      every ratchet, account, session and sealed state
+                            encoded byte for byte (the sessions after their flows
+                            of §7 replayed); every rejected encoding gives the
+                            recorded error
 
 Usage:  python3 tools/check_vectors.py [--require-all] [DIR | FILE...]
         (default DIR: test-vectors)
 
-Without the ML-KEM-768 package (kyber-py), the four files that need ML-KEM
-(primitives.json, handshake.json, handshake-negative.json, ed25519-strict.json)
+Without the ML-KEM-768 package (kyber-py), the five files that need ML-KEM
+(primitives.json, handshake.json, handshake-negative.json, ed25519-strict.json,
+state-encodings.json)
 are skipped with a note; with --require-all their absence is an environment error.
 
 Exit status: 0 when every checked case passes, 1 on any mismatch or malformed

@@ -18,8 +18,14 @@
 //! | `rotate-drop` | drops the previous signed prekey at each rotation |
 //! | `misroute` | answers `InitialMessageMismatch` where a session must answer `NotThisSession` |
 //! | `limits-lax` | ignores the limits of §5.5.5 and the end of a sending chain |
+//! | `ad-limit-lax` | cuts an associated data over 512 bytes instead of refusing it (`SessionAdTooLong`) |
+//! | `no-sending-chain-lax` | sends something from a responder that has no sending chain yet (`NoSendingChain`) |
+//! | `plaintext-limit-lax` | sends something for an over-long plaintext (`PlaintextTooLong`) |
+//! | `chain-end-lax` | sends something past the end of a sending chain (`ChainExhausted`) |
 //! | `safety-number-format` | shows the safety number's 60 digits without group separators |
 //! | `random-ignore` | ignores the recorded randomness the runner supplies |
+//! | `random-order` | creates accounts from the recorded randomness drawn in another order (the signed prekey before the identity, spec §7.2) |
+//! | `start-order` | starts sessions drawing the encapsulation randomness `m` before the ephemeral key (spec §7.4) |
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -61,11 +67,44 @@ pub enum Break {
     Misroute,
     /// Ignore the message and associated data limits.
     LimitsLax,
+    /// Ignore `SessionAdTooLong` only.
+    AdLimitLax,
+    /// Ignore `NoSendingChain` only.
+    NoSendingChainLax,
+    /// Ignore `PlaintextTooLong` only.
+    PlaintextLimitLax,
+    /// Ignore `ChainExhausted` only.
+    ChainEndLax,
     /// Show the safety number without group separators.
     SafetyNumberFormat,
     /// Draw fresh randomness instead of the recorded one.
     RandomIgnore,
+    /// Create accounts drawing the signed prekey before the identity.
+    RandomOrder,
+    /// Start sessions drawing `m` before the ephemeral key.
+    StartOrder,
 }
+
+/// The name of every mode, as `--break` takes it.
+pub const BREAK_MODES: &[&str] = &[
+    "tamper-accept",
+    "vectors-lax",
+    "corrupt-encrypt",
+    "state-lax",
+    "ed25519-lax",
+    "replay-accept",
+    "rotate-drop",
+    "misroute",
+    "limits-lax",
+    "ad-limit-lax",
+    "no-sending-chain-lax",
+    "plaintext-limit-lax",
+    "chain-end-lax",
+    "safety-number-format",
+    "random-ignore",
+    "random-order",
+    "start-order",
+];
 
 impl Break {
     /// The mode named on the command line.
@@ -81,9 +120,28 @@ impl Break {
             "rotate-drop" => Some(Self::RotateDrop),
             "misroute" => Some(Self::Misroute),
             "limits-lax" => Some(Self::LimitsLax),
+            "ad-limit-lax" => Some(Self::AdLimitLax),
+            "no-sending-chain-lax" => Some(Self::NoSendingChainLax),
+            "plaintext-limit-lax" => Some(Self::PlaintextLimitLax),
+            "chain-end-lax" => Some(Self::ChainEndLax),
             "safety-number-format" => Some(Self::SafetyNumberFormat),
             "random-ignore" => Some(Self::RandomIgnore),
+            "random-order" => Some(Self::RandomOrder),
+            "start-order" => Some(Self::StartOrder),
             _ => None,
+        }
+    }
+
+    /// Whether the defect ignores the limit whose error class is `class`
+    /// (spec §5.5.5, §5.8).
+    fn ignores(self, class: &str) -> bool {
+        match self {
+            Self::LimitsLax => true,
+            Self::AdLimitLax => class == "SessionAdTooLong",
+            Self::NoSendingChainLax => class == "NoSendingChain",
+            Self::PlaintextLimitLax => class == "PlaintextTooLong",
+            Self::ChainEndLax => class == "ChainExhausted",
+            _ => false,
         }
     }
 }
@@ -189,6 +247,32 @@ impl rand_chacha::rand_core::TryRng for Recorded {
 
 impl rand_chacha::rand_core::TryCryptoRng for Recorded {}
 
+impl Recorded {
+    /// The request's `random`, unless it has none or the defect ignores it.
+    fn of(req: &Map<String, Value>, defect: Break) -> Result<Option<Self>, ErrorReply> {
+        match req.get("random") {
+            Some(_) if defect != Break::RandomIgnore => Ok(Some(Self {
+                bytes: hex_field(req, "random")?,
+                at: 0,
+                overrun: false,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// `BadRequest` unless the operation drew exactly the recorded bytes.
+    fn check(recorded: &Option<Self>) -> Result<(), ErrorReply> {
+        match recorded {
+            Some(r) if r.overrun || r.at != r.bytes.len() => Err(ErrorReply::bad_request(format!(
+                "`random` holds {} bytes; the operation drew {}",
+                r.bytes.len(),
+                r.at
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 fn ok(fields: Value) -> Reply {
     match fields {
         Value::Object(m) => Ok(m),
@@ -261,13 +345,15 @@ impl Adapter {
             "ratchet_new" => self.ratchet_new(req),
             "encrypt" => self.encrypt(req),
             "decrypt" => self.decrypt(req),
-            "account_new" => {
-                let a = Account::new(&mut self.rng)
-                    .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
-                let identity = crate::hex(&a.identity().to_bytes());
-                let h = self.insert("account-", Object::Account(Box::new(a)));
-                ok(json!({ "handle": h, "identity": identity }))
+            "account_new" => self.account_new(req),
+            "account_export" => {
+                let state = self.account(req)?.to_bytes();
+                ok(json!({ "state": crate::hex(&state) }))
             }
+            "session_export" => match self.object(req, "handle")? {
+                Object::Session(s) => ok(json!({ "state": crate::hex(&s.to_bytes()) })),
+                _ => Err(ErrorReply::bad_request("`handle` is not a session")),
+            },
             "bundle" => self.bundle(req),
             "session_start" => self.session_start(req),
             "session_accept" => self.session_accept(req),
@@ -367,7 +453,7 @@ impl Adapter {
             .ok_or_else(|| ErrorReply::bad_request("`header_mode` must be plain or encrypted"))?;
         let sk = Secret::from_bytes(hex_array::<32>(req, "session_secret")?);
         let mut ad = hex_field(req, "session_ad")?;
-        if self.defect == Break::LimitsLax {
+        if self.defect.ignores("SessionAdTooLong") {
             // Defect: an over-long associated data is cut instead of refused.
             ad.truncate(sova::ratchet::MAX_SESSION_AD_LEN);
         }
@@ -400,14 +486,7 @@ impl Adapter {
     fn encrypt(&mut self, req: &Map<String, Value>) -> Reply {
         let pt = hex_field(req, "plaintext")?;
         let h = str_field(req, "handle")?.to_owned();
-        let mut recorded = match req.get("random") {
-            Some(_) if self.defect != Break::RandomIgnore => Some(Recorded {
-                bytes: hex_field(req, "random")?,
-                at: 0,
-                overrun: false,
-            }),
-            _ => None,
-        };
+        let mut recorded = Recorded::of(req, self.defect)?;
         let rng: &mut dyn rand_chacha::rand_core::CryptoRng = match recorded.as_mut() {
             Some(r) => r,
             None => &mut self.rng,
@@ -426,22 +505,13 @@ impl Adapter {
         };
         let m = match m {
             Ok(m) => m,
-            Err(e) if self.defect == Break::LimitsLax => {
+            Err((class, _)) if self.defect.ignores(&class) => {
                 // Defect: the limit is not enforced; some message goes out.
-                let _ = e;
                 vec![0x01, 0x01]
             }
             Err((class, text)) => return Err(class_err(class, text)),
         };
-        if let Some(r) = &recorded {
-            if r.overrun || r.at != r.bytes.len() {
-                return Err(ErrorReply::bad_request(format!(
-                    "`random` holds {} bytes; the operation drew {}",
-                    r.bytes.len(),
-                    r.at
-                )));
-            }
-        }
+        Recorded::check(&recorded)?;
         let m = self.corrupt(m);
         ok(json!({ "message": crate::hex(&m) }))
     }
@@ -482,15 +552,41 @@ impl Adapter {
         }
     }
 
+    /// `account_new`: the identity, the signed prekey and the last-resort
+    /// ML-KEM prekey, drawn in this order (spec §7.2).
+    fn account_new(&mut self, req: &Map<String, Value>) -> Reply {
+        let mut recorded = Recorded::of(req, self.defect)?;
+        if let (Some(r), Break::RandomOrder) = (recorded.as_mut(), self.defect) {
+            // Defect: the signed prekey drawn first, then the identity.
+            if r.bytes.len() == 160 {
+                r.bytes[..96].rotate_left(32);
+            }
+        }
+        let rng: &mut dyn rand_chacha::rand_core::CryptoRng = match recorded.as_mut() {
+            Some(r) => r,
+            None => &mut self.rng,
+        };
+        let a = Account::new(rng).map_err(|e| class_err(classes::of(&e), e.to_string()))?;
+        Recorded::check(&recorded)?;
+        let identity = crate::hex(&a.identity().to_bytes());
+        let h = self.insert("account-", Object::Account(Box::new(a)));
+        ok(json!({ "handle": h, "identity": identity }))
+    }
+
     fn bundle(&mut self, req: &Map<String, Value>) -> Reply {
         let opk = bool_field(req, "one_time_prekey");
         let kem = bool_field(req, "kem_one_time_prekey");
-        let mut rng = self.rng.clone();
+        let mut recorded = Recorded::of(req, self.defect)?;
+        let mut own = self.rng.clone();
         let account = self.account(req)?;
+        let rng: &mut dyn rand_chacha::rand_core::CryptoRng = match recorded.as_mut() {
+            Some(r) => r,
+            None => &mut own,
+        };
         let e = |e: sova::session::AccountError| class_err(classes::of(&e), e.to_string());
         let opk_id = if opk {
             account
-                .generate_one_time_prekeys(&mut rng, 1)
+                .generate_one_time_prekeys(rng, 1)
                 .map_err(e)?
                 .first()
                 .copied()
@@ -499,7 +595,7 @@ impl Adapter {
         };
         let kem_id = if kem {
             account
-                .generate_kem_one_time_prekeys(&mut rng, 1)
+                .generate_kem_one_time_prekeys(rng, 1)
                 .map_err(e)?
                 .first()
                 .copied()
@@ -508,7 +604,8 @@ impl Adapter {
         };
         let b = account.bundle(opk_id, kem_id).map_err(e)?;
         let snapshot = account.to_bytes();
-        self.rng = rng;
+        Recorded::check(&recorded)?;
+        self.rng = own;
         if self.defect == Break::ReplayAccept {
             self.pristine
                 .insert(str_field(req, "account")?.to_owned(), snapshot);
@@ -520,17 +617,28 @@ impl Adapter {
         let mode = mode_of(str_field(req, "header_mode")?)
             .ok_or_else(|| ErrorReply::bad_request("`header_mode` must be plain or encrypted"))?;
         let bundle = hex_field(req, "bundle")?;
-        let mut rng = self.rng.clone();
+        let mut recorded = Recorded::of(req, self.defect)?;
+        if let (Some(r), Break::StartOrder) = (recorded.as_mut(), self.defect) {
+            // Defect: `m` drawn first, then the ephemeral key.
+            let half = r.bytes.len() / 2;
+            r.bytes.rotate_left(half);
+        }
+        let mut own = self.rng.clone();
         let lax = self.defect == Break::Ed25519Lax;
         let account = self.account(req)?;
+        let rng: &mut dyn rand_chacha::rand_core::CryptoRng = match recorded.as_mut() {
+            Some(r) => r,
+            None => &mut own,
+        };
         let s = if lax {
             let lax = LaxEd25519(DefaultProvider::default());
-            Session::start_with(&lax, account, &mut rng, None, &bundle, mode)
+            Session::start_with(&lax, account, rng, None, &bundle, mode)
         } else {
-            Session::start_unverified(account, &mut rng, &bundle, mode)
+            Session::start_unverified(account, rng, &bundle, mode)
         }
         .map_err(|e| class_err(classes::start(&e), e.to_string()))?;
-        self.rng = rng;
+        Recorded::check(&recorded)?;
+        self.rng = own;
         let id = crate::hex(s.session_id());
         let h = self.insert("session-", Object::Session(Box::new(s)));
         ok(json!({ "handle": h, "session_id": id }))

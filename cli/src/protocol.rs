@@ -26,7 +26,10 @@ pub const CAP_RATCHET_STATE: &str = "ratchet-state";
 pub const CAP_PREKEY_ROTATION: &str = "prekey-rotation";
 /// Capability: `safety_number` (spec §10).
 pub const CAP_SAFETY_NUMBER: &str = "safety-number";
-/// Capability: `encrypt` draws exactly the randomness given in `random` (spec §3.9).
+/// Capability: `encrypt`, `account_new`, `bundle` and `session_start` draw
+/// exactly the randomness given in `random`, in the orders of spec §5.5.2,
+/// §7.2 and §7.4; with [`CAP_SESSION`], `account_export` and
+/// `session_export` write the states of §8.4 and §8.5.
 pub const CAP_RECORDED_RANDOMNESS: &str = "recorded-randomness";
 
 /// Every capability, in the order the runner tests them.

@@ -213,6 +213,32 @@ fn an_adapter_that_ignores_the_limits_fails() {
     );
 }
 
+/// Each limit of spec §5.5.5 and §5.8 alone: a port that ignores only one of
+/// them is caught too.
+#[test]
+fn an_adapter_that_ignores_one_limit_fails() {
+    caught(
+        "ad-limit-lax",
+        &["ratchet"],
+        "a session AD of 513 bytes was accepted; expected SessionAdTooLong",
+    );
+    caught(
+        "no-sending-chain-lax",
+        &["ratchet"],
+        "a responder's message before it has received one was accepted; expected NoSendingChain",
+    );
+    caught(
+        "plaintext-limit-lax",
+        &["ratchet"],
+        "a plaintext of 1048576 bytes was accepted; expected PlaintextTooLong",
+    );
+    caught(
+        "chain-end-lax",
+        &["ratchet-state"],
+        "a message on a sending chain at n = 2^32 − 1 was accepted; expected ChainExhausted",
+    );
+}
+
 #[test]
 fn an_adapter_that_shows_the_safety_number_ungrouped_fails() {
     caught(
@@ -228,6 +254,22 @@ fn an_adapter_that_ignores_the_recorded_randomness_fails() {
         "random-ignore",
         &["recorded-randomness"],
         "recorded random bytes, the message differs from this library's",
+    );
+}
+
+/// Accounts and sessions drawn in another order than spec §7.2 and §7.4
+/// give other bytes, which the runner compares.
+#[test]
+fn an_adapter_that_draws_in_another_order_fails() {
+    caught(
+        "random-order",
+        &["recorded-randomness"],
+        "with the 160 recorded random bytes of account_new, the identity differs from this library's",
+    );
+    caught(
+        "start-order",
+        &["recorded-randomness"],
+        "with the 64 recorded random bytes of session_start, the session id differs from this library's",
     );
 }
 
@@ -279,4 +321,13 @@ fn the_adapter_rejects_unknown_break_modes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // The usage names every mode, and every mode named is one.
+    let usage = text(&out.stderr);
+    for mode in sova_cli::adapter::BREAK_MODES {
+        assert!(usage.contains(mode), "{mode}: {usage}");
+        assert!(
+            sova_cli::adapter::Break::parse(mode).is_some_and(|b| b != Default::default()),
+            "{mode}"
+        );
+    }
 }

@@ -32,7 +32,7 @@ CHECKERS = {
 
 # The files that need ML-KEM-768 (kyber-py).
 KEM_FILES = ("primitives.json", "handshake.json", "handshake-negative.json",
-             "ed25519-strict.json")
+             "ed25519-strict.json", "state-encodings.json")
 
 USAGE = "usage: python3 tools/check_vectors.py [--require-all] [DIR | FILE...]\n"
 

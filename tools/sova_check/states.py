@@ -1,5 +1,6 @@
 """§8 persistence: the ratchet state encoding of §8.2, written and read, with
-the rules R1–R7 and C1–C6 and the general rules of §8.1."""
+the rules R1–R7 and C1–C6 and the general rules of §8.1; the account state
+of §8.4 read; sealing (§8.3). Session states (§8.5) are in session_states.py."""
 
 from .common import *  # noqa: F401,F403
 from .primitives import *  # noqa: F401,F403
@@ -291,8 +292,13 @@ def check_state_encoding(c: dict) -> None:
                  "storage_key": storage_key(k, which), "sealed": sealed})
         if open_sealed(k, which, sealed) != state:
             raise Mismatch("the sealed state does not open to the state")
+    elif kind == "session_state":
+        from .session_states import check_session_state  # §8.5, after the flows of §7
+        check_session_state(c)
     elif kind == "state_rejection":
-        decoder = {"ratchet": decode_ratchet, "account": decode_account}.get(c["state"])
+        from .session_states import decode_session
+        decoder = {"ratchet": decode_ratchet, "account": decode_account,
+                   "session": decode_session}.get(c["state"])
         if decoder is None:
             raise Mismatch(f"unknown state '{c['state']}'")
         expect_error(c["error"], lambda: decoder(h(c["encoding"])))

@@ -2,21 +2,25 @@
 //! conformance protocol of spec appendix A, on standard input and output.
 //!
 //! ```text
-//! sova-conformance-adapter [--break tamper-accept|vectors-lax|corrupt-encrypt|state-lax|replay-accept|rotate-drop|misroute|limits-lax|safety-number-format|random-ignore|ed25519-lax]
+//! sova-conformance-adapter [--break MODE]
 //! sova conformance --impl 'sova-conformance-adapter'
 //! ```
 //!
 //! `--break MODE` makes it misbehave on purpose, to show that the runner
-//! catches the defect. Exit codes: 0 after `bye` or the end of input, 2 on a
+//! catches the defect; the modes are listed in `sova_cli::adapter`. Exit codes: 0 after `bye` or the end of input, 2 on a
 //! usage or I/O error.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-use sova_cli::adapter::{serve, Break};
+use sova_cli::adapter::{serve, Break, BREAK_MODES};
 
-const USAGE: &str =
-    "usage: sova-conformance-adapter [--break tamper-accept|vectors-lax|corrupt-encrypt|state-lax|replay-accept|rotate-drop|misroute|limits-lax|safety-number-format|random-ignore|ed25519-lax]";
+fn usage() -> String {
+    format!(
+        "usage: sova-conformance-adapter [--break {}]",
+        BREAK_MODES.join("|")
+    )
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,16 +29,19 @@ fn main() -> ExitCode {
         [flag, mode] if flag == "--break" => match Break::parse(mode) {
             Some(b) => b,
             None => {
-                eprintln!("sova-conformance-adapter: unknown --break mode {mode:?}\n{USAGE}");
+                eprintln!(
+                    "sova-conformance-adapter: unknown --break mode {mode:?}\n{}",
+                    usage()
+                );
                 return ExitCode::from(2);
             }
         },
         [h] if h == "--help" || h == "-h" => {
-            println!("{USAGE}\nServes the conformance protocol (spec appendix A) on standard input and output.");
+            println!("{}\nServes the conformance protocol (spec appendix A) on standard input and output.", usage());
             return ExitCode::SUCCESS;
         }
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{}", usage());
             return ExitCode::from(2);
         }
     };

@@ -32,7 +32,8 @@
 //!   library's text.
 //! * **recorded-randomness** — given the random bytes this library drew, the
 //!   implementation's messages and exported ratchet states equal this
-//!   library's byte for byte.
+//!   library's byte for byte; with **session**, so do its accounts, bundles
+//!   and exported account and session states.
 //!
 //! Besides, **ratchet** checks the limits (`SessionAdTooLong`,
 //! `NoSendingChain`, `PlaintextTooLong`), **ratchet-state** `ChainExhausted`,
@@ -717,6 +718,26 @@ pub fn run_tests(opts: &Options) -> Result<Report, Failure> {
                 mode_name(mode)
             ),
             |r| r.recorded_states(mode),
+        );
+    }
+    for (mode, needs) in [
+        (
+            HeaderMode::Plain,
+            &[CAP_SESSION, CAP_RECORDED_RANDOMNESS][..],
+        ),
+        (
+            HeaderMode::Encrypted,
+            &[CAP_SESSION, CAP_RECORDED_RANDOMNESS, CAP_HEADER_ENCRYPTION][..],
+        ),
+    ] {
+        r.live(
+            CAP_RECORDED_RANDOMNESS,
+            needs,
+            &format!(
+                "{} headers: accounts, bundles and session states equal to this library's",
+                mode_name(mode)
+            ),
+            |r| r.recorded_sessions(mode),
         );
     }
 

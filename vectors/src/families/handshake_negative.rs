@@ -659,7 +659,174 @@ fn accept_cases(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     Ok(())
 }
 
+/// A validly signed change of a bundle's fields (the responder's identity
+/// seed given), made before it is encoded.
+type Forge = fn(&dyn CryptoProvider, &sova::Secret<32>, &mut PrekeyBundle) -> Result<(), CaseError>;
+
+fn low_order_spk(
+    p: &dyn CryptoProvider,
+    seed: &sova::Secret<32>,
+    b: &mut PrekeyBundle,
+) -> Result<(), CaseError> {
+    b.signed_prekey = LOW_ORDER_POINT;
+    b.signed_prekey_signature = sign_prekey(
+        p,
+        seed,
+        PrekeyKind::SignedX25519,
+        b.signed_prekey_id,
+        &b.signed_prekey,
+    )?;
+    Ok(())
+}
+
+fn low_order_identity(
+    p: &dyn CryptoProvider,
+    seed: &sova::Secret<32>,
+    b: &mut PrekeyBundle,
+) -> Result<(), CaseError> {
+    b.identity.agreement_key = LOW_ORDER_POINT;
+    b.identity.binding = labeled_sign(
+        p,
+        seed,
+        labels::IDENTITY_BINDING,
+        &[&b.identity.signing_key, &b.identity.agreement_key],
+    )
+    .map_err(|e| CaseError::rejected("bundle", e))?;
+    Ok(())
+}
+
+fn bad_kem_modulus(
+    p: &dyn CryptoProvider,
+    seed: &sova::Secret<32>,
+    b: &mut PrekeyBundle,
+) -> Result<(), CaseError> {
+    b.kem_prekey[0] = 0xff;
+    b.kem_prekey[1] |= 0x0f;
+    b.kem_prekey_signature = sign_prekey(
+        p,
+        seed,
+        b.kem_prekey_kind,
+        b.kem_prekey_id,
+        &b.kem_prekey[..],
+    )?;
+    Ok(())
+}
+
+/// Bundles that break two or three rules at once, so that the order of the
+/// checks of spec §7.3 and §7.4 is fixed: the parser's rules in field order,
+/// then the three signatures in order, then (after both draws) the DH values,
+/// then the encapsulation. Appended after the other cases.
+fn several_faults(g: &mut FileGen<'_>) -> Result<(), CaseError> {
+    fn none(
+        _: &dyn CryptoProvider,
+        _: &sova::Secret<32>,
+        _: &mut PrekeyBundle,
+    ) -> Result<(), CaseError> {
+        Ok(())
+    }
+    fn low_order_opk(
+        _: &dyn CryptoProvider,
+        _: &sova::Secret<32>,
+        b: &mut PrekeyBundle,
+    ) -> Result<(), CaseError> {
+        b.one_time_prekey = Some((3, LOW_ORDER_POINT));
+        Ok(())
+    }
+    let cases: &[(&str, &[Forge], Mutation)] = &[
+        ("version 0x02 and type 0x03", &[none], |b| {
+            set(b, 0, 0x02);
+            set(b, 1, 0x03);
+        }),
+        (
+            "one-time prekey flag 0x02 and the last byte removed",
+            &[none],
+            |b| {
+                set(b, B_FLAG, 0x02);
+                b.pop();
+            },
+        ),
+        (
+            "ML-KEM prekey kind 0x01 and a byte appended",
+            &[none],
+            |b| {
+                set(b, B_KEM_KIND, PrekeyKind::SignedX25519 as u8);
+                b.push(0);
+            },
+        ),
+        (
+            "the last byte removed and the identity binding bit flipped",
+            &[none],
+            |b| {
+                b.pop();
+                flip(b, B_BINDING);
+            },
+        ),
+        (
+            "a byte appended and the identity binding bit flipped",
+            &[none],
+            |b| {
+                b.push(0);
+                flip(b, B_BINDING);
+            },
+        ),
+        (
+            "identity binding, signed prekey signature and ML-KEM prekey signature bits flipped",
+            &[none],
+            |b| {
+                flip(b, B_BINDING);
+                flip(b, B_SPK_SIG);
+                flip(b, B_KEM_SIG);
+            },
+        ),
+        (
+            "signed prekey signature and ML-KEM prekey signature bits flipped",
+            &[none],
+            |b| {
+                flip(b, B_SPK_SIG);
+                flip(b, B_KEM_SIG);
+            },
+        ),
+        (
+            "validly signed low-order signed prekey, ML-KEM prekey signature bit flipped",
+            &[low_order_spk],
+            |b| flip(b, B_KEM_SIG),
+        ),
+        (
+            "validly bound low-order identity agreement key, ML-KEM prekey signature bit flipped",
+            &[low_order_identity],
+            |b| flip(b, B_KEM_SIG),
+        ),
+        (
+            "validly signed ML-KEM key failing the modulus check and a low-order one-time prekey",
+            &[bad_kem_modulus, low_order_opk],
+            |_| {},
+        ),
+        (
+            "validly signed low-order signed prekey, validly bound low-order identity key, \
+             validly signed ML-KEM key failing the modulus check",
+            &[low_order_spk, low_order_identity, bad_kem_modulus],
+            |_| {},
+        ),
+    ];
+    for (description, forges, mutate) in cases {
+        g.case(|c| {
+            let p = c.provider();
+            let (secrets, bob, _, _) = responder(p, c)?;
+            let mut bundle = bob.bundle(None, None).map_err(rejected_at("bundle"))?;
+            let seed = secrets.signing_seed("responder")?;
+            for forge in *forges {
+                forge(p, &seed, &mut bundle)?;
+            }
+            let mut bytes = bundle.to_bytes();
+            mutate(&mut bytes);
+            start_case(c, description, bytes)
+        })?;
+    }
+    Ok(())
+}
+
 fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     start_cases(g)?;
-    accept_cases(g)
+    accept_cases(g)?;
+    several_faults(g)
 }

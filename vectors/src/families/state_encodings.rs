@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sova::kdf::labeled_expand;
 use sova::ratchet::{Ratchet, StateError};
-use sova::session::Account;
+use sova::session::{Account, Session};
 use sova::storage::{open, seal, SealedKind, StorageError};
 use sova::{labels, CryptoProvider, Secret};
 
@@ -36,6 +36,7 @@ pub(crate) const FAMILY: Family = Family::new(
         Kind::of::<SealedState>(),
         Kind::of::<StateRejection>(),
         Kind::of::<SealedRejection>(),
+        Kind::of::<super::session_states::SessionState>(),
     ],
     generate,
 );
@@ -223,7 +224,7 @@ impl Case for SealedState {
     }
 }
 
-/// An encoding the reader of `state` (`"ratchet"` or `"account"`) must reject.
+/// An encoding the reader of `state` (`"ratchet"`, `"account"` or `"session"`) must reject.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateRejection {
@@ -238,7 +239,13 @@ impl StateRejection {
         let result = match state.as_str() {
             "ratchet" => Ratchet::from_bytes(encoding.as_slice()).map(drop),
             "account" => Account::from_bytes(encoding.as_slice()).map(drop),
-            _ => return Err(CaseError::malformed("state", "expected ratchet or account")),
+            "session" => Session::from_bytes(encoding.as_slice()).map(drop),
+            _ => {
+                return Err(CaseError::malformed(
+                    "state",
+                    "expected ratchet, account or session",
+                ))
+            }
         };
         let error = match result {
             Ok(()) => return Err(CaseError::check_failed("encoding", "the reader accepts it")),
@@ -459,7 +466,7 @@ impl Rs {
 }
 
 /// `bytes || SHA-256(bytes)` (spec §8.1).
-fn checked(mut bytes: Vec<u8>) -> Vec<u8> {
+pub(super) fn checked(mut bytes: Vec<u8>) -> Vec<u8> {
     let check = Sha256::digest(&bytes);
     bytes.extend_from_slice(&check);
     bytes
@@ -560,7 +567,7 @@ impl As {
     }
 }
 
-fn reject(
+pub(super) fn reject(
     g: &mut FileGen<'_>,
     state: &str,
     description: &str,
@@ -569,7 +576,7 @@ fn reject(
     g.case(|_| StateRejection::compute(description.to_owned(), state.to_owned(), bytes.into()))
 }
 
-fn flip_last(mut b: Vec<u8>) -> Vec<u8> {
+pub(super) fn flip_last(mut b: Vec<u8>) -> Vec<u8> {
     if let Some(x) = b.last_mut() {
         *x ^= 1;
     }
@@ -1092,5 +1099,6 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     sealed_cases(g, first_account)?;
     ratchet_rejections(g)?;
     account_rejections(g)?;
-    sealed_rejections(g)
+    sealed_rejections(g)?;
+    super::session_states::generate(g)
 }
