@@ -3,6 +3,8 @@
 //! conversations (many initiators, racing sessions, delayed and repeated
 //! messages), message positions, and conversation persistence.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 
 use rand_chacha::{

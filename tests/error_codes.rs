@@ -1,6 +1,8 @@
 //! Every error code of the library is listed in spec appendix B, type by
 //! type and in variant order, and `code()` returns the variant's name.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use sova::ratchet;
 use sova::session::{AcceptError, ConversationError, DecryptError, EncryptError, StartError};
 use sova::CryptoError;

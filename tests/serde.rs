@@ -1,6 +1,8 @@
 //! `serde` support (feature `serde`): public values round-trip through JSON
 //! as their canonical encodings; errors serialize as code and message.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 use sova::ratchet::{HeaderMode, MessageInfo};
 use sova::session::{
