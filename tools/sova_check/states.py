@@ -1,6 +1,7 @@
 """§8 persistence: the ratchet state encoding of §8.2, written and read, with
 the rules R1–R7 and C1–C6 and the general rules of §8.1; the account state
-of §8.4 read; sealing (§8.3). Session states (§8.5) are in session_states.py."""
+of §8.4 read; sealing (§8.3). Session states (§8.5) are in session_states.py,
+conversation states (§8.6) in conversation_states.py."""
 
 from .common import *  # noqa: F401,F403
 from .primitives import *  # noqa: F401,F403
@@ -284,8 +285,8 @@ def check_state_encoding(c: dict) -> None:
     elif kind == "sealed_state":
         k, nonce, state = h(c["key"]), h(c["nonce"]), h(c["state"])
         which = c["sealed_kind"]
-        if len(k) != 32 or len(nonce) != 12 or which not in (1, 2):
-            raise Mismatch("'key' must have 32 bytes, 'nonce' 12, 'sealed_kind' be 1 or 2")
+        if len(k) != 32 or len(nonce) != 12 or which not in (1, 2, 3):
+            raise Mismatch("'key' must have 32 bytes, 'nonce' 12, 'sealed_kind' be 1, 2 or 3")
         sealed = seal_state(k, which, nonce, state)
         compare(without(c, "kind", "description"),
                 {"key": k, "sealed_kind": which, "state": state, "nonce": nonce,
@@ -295,10 +296,14 @@ def check_state_encoding(c: dict) -> None:
     elif kind == "session_state":
         from .session_states import check_session_state  # §8.5, after the flows of §7
         check_session_state(c)
+    elif kind == "conversation_state":
+        from .conversation_states import check_conversation_state  # §8.6
+        check_conversation_state(c)
     elif kind == "state_rejection":
         from .session_states import decode_session
+        from .conversation_states import decode_conversation
         decoder = {"ratchet": decode_ratchet, "account": decode_account,
-                   "session": decode_session}.get(c["state"])
+                   "session": decode_session, "conversation": decode_conversation}.get(c["state"])
         if decoder is None:
             raise Mismatch(f"unknown state '{c['state']}'")
         expect_error(c["error"], lambda: decoder(h(c["encoding"])))

@@ -1,6 +1,7 @@
 //! The vector files, one module each.
 
 pub(crate) mod building_blocks;
+pub(crate) mod conversation_states;
 pub(crate) mod ed25519_strict;
 pub(crate) mod handshake;
 pub(crate) mod handshake_negative;

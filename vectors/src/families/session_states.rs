@@ -50,7 +50,7 @@ pub(crate) struct SessionState {
     m: Bytes,
     steps: Vec<SessionStep>,
     party: Party,
-    encoding: Bytes,
+    pub(crate) encoding: Bytes,
 }
 
 /// Both parties of a flow: the initiator's session from `Start`, the
@@ -86,14 +86,14 @@ fn bytes_of(b: &Option<Bytes>) -> Vec<u8> {
 
 /// The inputs of a [`SessionState`].
 pub(crate) struct FlowInputs {
-    description: String,
-    mode: HeaderMode,
-    initiator: AccountSecrets,
-    responder: AccountSecrets,
-    ephemeral_private: Bytes,
-    m: Bytes,
-    steps: Vec<SessionStep>,
-    party: Party,
+    pub(crate) description: String,
+    pub(crate) mode: HeaderMode,
+    pub(crate) initiator: AccountSecrets,
+    pub(crate) responder: AccountSecrets,
+    pub(crate) ephemeral_private: Bytes,
+    pub(crate) m: Bytes,
+    pub(crate) steps: Vec<SessionStep>,
+    pub(crate) party: Party,
 }
 
 impl SessionState {
@@ -101,7 +101,11 @@ impl SessionState {
     /// send draws the step's `ratchet_private` (32 bytes, only when the send
     /// starts a sending chain) and its `salt`; `generating` keeps the
     /// `ratchet_private` of the sends that drew it and drops the others'.
-    fn compute(p: &dyn CryptoProvider, i: FlowInputs, generating: bool) -> Result<Self, CaseError> {
+    pub(crate) fn compute(
+        p: &dyn CryptoProvider,
+        i: FlowInputs,
+        generating: bool,
+    ) -> Result<Self, CaseError> {
         let mut bob = i.responder.open(p, "responder")?;
         let alice = i.initiator.open(p, "initiator")?;
         let bundle = bob
@@ -239,21 +243,30 @@ impl Case for SessionState {
 
 /// A step of a flow script: `S(who, plaintext length)` or `D(message index)`.
 #[derive(Clone, Copy)]
-enum Op {
+pub(crate) enum Op {
     S(Party, usize),
     D(usize),
 }
 
 fn steps_of(c: &Inputs<'_>, ops: &[Op]) -> Vec<SessionStep> {
+    steps_at(c, "", ops)
+}
+
+/// [`steps_of`] with the names of the drawn inputs prefixed by `at`, so that
+/// several flows of one case draw distinct bytes.
+pub(crate) fn steps_at(c: &Inputs<'_>, at: &str, ops: &[Op]) -> Vec<SessionStep> {
     ops.iter()
         .enumerate()
         .map(|(k, op)| match op {
             Op::S(who, len) => SessionStep {
                 action: "send".into(),
                 sender: Some(*who),
-                plaintext: Some(c.bytes(&format!("steps[{k}].plaintext"), *len).into()),
-                ratchet_private: Some(c.bytes(&format!("steps[{k}].ratchet_private"), 32).into()),
-                salt: Some(c.bytes(&format!("steps[{k}].salt"), 16).into()),
+                plaintext: Some(c.bytes(&format!("{at}steps[{k}].plaintext"), *len).into()),
+                ratchet_private: Some(
+                    c.bytes(&format!("{at}steps[{k}].ratchet_private"), 32)
+                        .into(),
+                ),
+                salt: Some(c.bytes(&format!("{at}steps[{k}].salt"), 16).into()),
                 message_index: None,
                 message: None,
             },

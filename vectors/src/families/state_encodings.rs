@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sova::kdf::labeled_expand;
 use sova::ratchet::{Ratchet, StateError};
-use sova::session::{Account, Session};
+use sova::session::{Account, Conversation, Session};
 use sova::storage::{open, seal, SealedKind, StorageError};
 use sova::{labels, CryptoProvider, Secret};
 
@@ -37,6 +37,7 @@ pub(crate) const FAMILY: Family = Family::new(
         Kind::of::<StateRejection>(),
         Kind::of::<SealedRejection>(),
         Kind::of::<super::session_states::SessionState>(),
+        Kind::of::<super::conversation_states::ConversationState>(),
     ],
     generate,
 );
@@ -155,14 +156,15 @@ fn sealed_kind(kind: u8) -> Result<SealedKind, CaseError> {
     match kind {
         1 => Ok(SealedKind::Account),
         2 => Ok(SealedKind::Session),
-        _ => Err(CaseError::malformed("sealed_kind", "expected 1 or 2")),
+        3 => Ok(SealedKind::Conversation),
+        _ => Err(CaseError::malformed("sealed_kind", "expected 1, 2 or 3")),
     }
 }
 
 /// A state sealed under `key` with the drawn `nonce` (spec §8.3).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SealedState {
+pub(super) struct SealedState {
     description: String,
     key: Bytes,
     sealed_kind: u8,
@@ -173,7 +175,7 @@ struct SealedState {
 }
 
 impl SealedState {
-    fn compute(
+    pub(super) fn compute(
         p: &dyn CryptoProvider,
         description: String,
         key: Bytes,
@@ -224,7 +226,8 @@ impl Case for SealedState {
     }
 }
 
-/// An encoding the reader of `state` (`"ratchet"`, `"account"` or `"session"`) must reject.
+/// An encoding the reader of `state` (`"ratchet"`, `"account"`, `"session"` or
+/// `"conversation"`) must reject.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateRejection {
@@ -240,10 +243,11 @@ impl StateRejection {
             "ratchet" => Ratchet::from_bytes(encoding.as_slice()).map(drop),
             "account" => Account::from_bytes(encoding.as_slice()).map(drop),
             "session" => Session::from_bytes(encoding.as_slice()).map(drop),
+            "conversation" => Conversation::from_bytes(encoding.as_slice()).map(drop),
             _ => {
                 return Err(CaseError::malformed(
                     "state",
-                    "expected ratchet, account or session",
+                    "expected ratchet, account, session or conversation",
                 ))
             }
         };
@@ -1100,5 +1104,6 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     ratchet_rejections(g)?;
     account_rejections(g)?;
     sealed_rejections(g)?;
-    super::session_states::generate(g)
+    super::session_states::generate(g)?;
+    super::conversation_states::generate(g)
 }
