@@ -1038,14 +1038,27 @@ impl Ratchet {
             }
             Ok(())
         };
-        let use_skipped =
-            |i: usize, c: &ReceivingChain| match c.skipped.binary_search_by_key(&n, |(k, _)| *k) {
+        let use_skipped = |i: usize, c: &ReceivingChain| {
+            // A chain's keys are stored in order of n, and usually as one
+            // run without holes: the key of n is then at n − (first n), found
+            // with one probe; otherwise by binary search.
+            let first = c.skipped.front().map(|(k, _)| *k);
+            let guess = first
+                .and_then(|f| n.checked_sub(f))
+                .map(|d| d as usize)
+                .filter(|&g| c.skipped.get(g).is_some_and(|(k, _)| *k == n));
+            match guess.ok_or(()).or_else(|()| {
+                c.skipped
+                    .binary_search_by_key(&n, |(k, _)| *k)
+                    .map_err(|_| ())
+            }) {
                 Ok(index) => Ok((
                     Plan::UseSkipped { chain: i, index },
                     c.skipped[index].1.clone(),
                 )),
-                Err(_) => Err(DecryptError::DuplicateOrExpired { n }),
-            };
+                Err(()) => Err(DecryptError::DuplicateOrExpired { n }),
+            }
+        };
         match chain.and_then(|i| self.receiving.get(i).map(|c| (i, c))) {
             Some((i, c)) => match &c.position {
                 ChainPosition::Closed { end } => {
