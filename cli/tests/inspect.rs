@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::ratchet::HeaderMode;
-use sova::session::{Account, Session};
+use sova::session::{Account, Conversation, Session};
 use sova::Secret;
 
 fn sova(args: &[&str]) -> Output {
@@ -69,6 +69,7 @@ struct Objects {
     ratchet: Vec<u8>,
     account: Vec<u8>,
     sealed: Vec<u8>,
+    conversation: Vec<u8>,
 }
 
 fn objects(mode: HeaderMode) -> Objects {
@@ -84,7 +85,12 @@ fn objects(mode: HeaderMode) -> Objects {
     let sealed = b
         .to_sealed_bytes(&mut rng, &Secret::from_bytes([3; 32]))
         .unwrap();
+    let mut conversation = Conversation::new(alice.identity_key());
+    conversation
+        .add(Session::from_bytes(&b.to_bytes()).unwrap())
+        .unwrap();
     Objects {
+        conversation: conversation.to_bytes(),
         bundle,
         initial,
         message,
@@ -211,6 +217,19 @@ fn persisted_states() {
         "{s}"
     );
     assert!(s.contains("kind = 0x02"), "{s}");
+    let s = valid(&sova(&["inspect", &hex(&o.conversation)]));
+    assert!(s.contains("(spec §8.6)"), "{s}");
+    assert!(s.contains("session 0"), "{s}");
+    assert!(s.contains("IdentityKey_peer"), "{s}");
+    // A conversation whose peer is not its session's: the rule is named.
+    let mut bad = o.conversation.clone();
+    bad[20] ^= 1;
+    let end = bad.len() - 32;
+    let check = sova::CryptoProvider::sha256(&sova::DefaultProvider::default(), &[&bad[..end]]);
+    bad[end..].copy_from_slice(&check);
+    let s = invalid(&sova(&["inspect", &hex(&bad)]));
+    assert!(s.contains("§8.6"), "{s}");
+    assert!(s.contains("session peer"), "{s}");
 }
 
 #[test]

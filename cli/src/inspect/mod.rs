@@ -10,6 +10,7 @@
 //! | `01 10` | prekey bundle | §7.3 |
 //! | `"SOVA-1 ratchet"` | ratchet state | §8.2 |
 //! | `"SOVA-1 session"` | session state (and the ratchet state inside) | §8.5 |
+//! | `"SOVA-1 conversation"` | conversation state (and the sessions inside) | §8.6 |
 //! | `"SOVA-1 account"` | account state | §8.4 |
 //! | `"SOVA-1 sealed"` | sealed state: only the outer framing | §8.3 |
 //!
@@ -35,6 +36,7 @@ use crate::encoding::{self, Encoding};
 use crate::{hex, Failure};
 
 mod bundles;
+mod conversations;
 mod messages;
 mod sealed;
 mod states;
@@ -419,6 +421,10 @@ pub fn inspect(bytes: &[u8]) -> Report {
     const STATES: &[(&[u8], Inspector)] = &[
         (b"SOVA-1 ratchet", inspect_ratchet_state),
         (b"SOVA-1 session", inspect_session_state),
+        (
+            b"SOVA-1 conversation",
+            conversations::inspect_conversation_state,
+        ),
         (b"SOVA-1 account", inspect_account_state),
         (b"SOVA-1 sealed", inspect_sealed),
     ];
@@ -445,7 +451,8 @@ pub fn inspect(bytes: &[u8]) -> Report {
         r.violation = Some(Violation {
             section: "§8.1",
             rule: "a reader MUST reject an unknown magic [BadMagic] (known: \"SOVA-1 ratchet\", \
-                   \"SOVA-1 session\", \"SOVA-1 account\", \"SOVA-1 sealed\")"
+                   \"SOVA-1 session\", \"SOVA-1 conversation\", \"SOVA-1 account\", \
+                   \"SOVA-1 sealed\")"
                 .into(),
             error: "BadMagic".into(),
             message: "not a Sova state".into(),

@@ -14,6 +14,7 @@ pub(super) fn sealed_layout(w: &mut Walk<'_>) -> Option<()> {
     w.annotate(match kind {
         1 => "an account state, §8.4".to_owned(),
         2 => "a session state, §8.5".to_owned(),
+        3 => "a conversation state, §8.6".to_owned(),
         k => format!("UNKNOWN kind 0x{k:02x}"),
     });
     w.take("nonce", 12, "random per write")?;
@@ -45,6 +46,7 @@ pub(super) fn inspect_sealed(bytes: &[u8]) -> Report {
     // well-framed blob fails only with `Authentication`.
     let kind = match bytes.get(14) {
         Some(2) => SealedKind::Session,
+        Some(3) => SealedKind::Conversation,
         _ => SealedKind::Account,
     };
     let key = Secret::<32>::zero();
@@ -64,7 +66,7 @@ pub(super) fn inspect_sealed(bytes: &[u8]) -> Report {
                 ),
                 StorageError::WrongKind(k) => (
                     format!(
-                        "`kind` MUST be 0x01 (account) or 0x02 (session), found 0x{k:02x} [WrongKind]"
+                        "`kind` MUST be 0x01 (account), 0x02 (session) or 0x03 (conversation), found 0x{k:02x} [WrongKind]"
                     ),
                     at("kind"),
                 ),
