@@ -119,6 +119,18 @@ impl<'de> Deserialize<'de> for PrekeyBundle {
 
 /// `serde` functions for an [`IdentityKey`] (a 64-byte array, which `serde`
 /// does not derive for): `#[serde(with = "sova::identity_key_serde")]`.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Contact {
+///     name: String,
+///     #[serde(with = "sova::identity_key_serde")]
+///     identity_key: sova::session::IdentityKey,
+///     bundle: Option<sova::session::PrekeyBundle>,
+/// }
+/// # }
+/// ```
 pub mod identity_key_serde {
     use super::*;
 

@@ -264,8 +264,14 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
         bundle.kem_prekey_id,
     )?;
     let before_start = rng.clone();
-    let session = Session::start_unverified(&alice_account, &mut rng, &bundle_bytes, mode)
-        .map_err(|e| lib_err("starting the session")(&e))?;
+    let session = Session::start(
+        &alice_account,
+        &mut rng,
+        &bob_account.identity_key(),
+        &bundle_bytes,
+        mode,
+    )
+    .map_err(|e| lib_err("starting the session")(&e))?;
     writeln!(
         out,
         "Alice fetches it and starts a session: 4 X25519 agreements + 1 ML-KEM-768 encapsulation (§7.4)."

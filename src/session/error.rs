@@ -65,6 +65,17 @@ pub enum StartError {
 }
 
 /// Why an initial message was not accepted (spec §7.6). The account is unchanged.
+///
+/// Every error of the library has a stable [`code`](Self::code), the name of
+/// its variant (spec appendix B), for logs, ports and bindings:
+///
+/// ```
+/// use sova::session::{AcceptError, DecryptError};
+/// assert_eq!(AcceptError::Replay.code(), "Replay");
+/// let e = AcceptError::FirstMessage(DecryptError::Authentication);
+/// assert_eq!((e.code(), match e { AcceptError::FirstMessage(d) => d.code(), _ => "" }),
+///            ("FirstMessage", "Authentication"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AcceptError {

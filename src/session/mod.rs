@@ -391,6 +391,25 @@ impl Session {
     /// number, whether it arrived late and how many earlier messages it
     /// showed to be missing.
     ///
+    /// ```
+    /// # use sova::session::{Account, Session};
+    /// # use sova::ratchet::HeaderMode;
+    /// # let mut rng = sova::OsRng;
+    /// # let alice = Account::new(&mut rng)?;
+    /// # let mut bob = Account::new(&mut rng)?;
+    /// # let bundle = bob.bundle(None, None)?.to_bytes();
+    /// let mut a = Session::start(&alice, &mut rng, &bob.identity_key(), &bundle, HeaderMode::Plain)?;
+    /// let m0 = a.encrypt(&mut rng, b"first")?;
+    /// let m1 = a.encrypt(&mut rng, b"second")?;
+    /// // The second message arrives first: it shows one message missing.
+    /// let (mut b, _) = bob.accept(&alice.identity_key(), &m1)?;
+    /// let (text, info) = b.decrypt_with_info(&m0)?;
+    /// assert_eq!(text, b"first");
+    /// assert!(info.late);
+    /// assert_eq!(info.number, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// See [`DecryptError`]; the session is unchanged on error.
     pub fn decrypt_with_info(
