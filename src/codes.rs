@@ -190,3 +190,56 @@ error_codes!(crate::safety::SafetyError {
     OwnCode,
     Mismatch,
 });
+
+error_codes!(crate::devices::ParseError {
+    BadMagic,
+    UnsupportedVersion,
+    Truncated,
+    DeviceCount,
+    InvalidFlags,
+    TrailingBytes,
+});
+
+error_codes!(crate::devices::ListError {
+    Malformed,
+    WrongUser,
+    InvalidSignature,
+    Inconsistent,
+    Rollback,
+    Equivocation,
+    StaleDeviceList,
+    Crypto,
+});
+
+error_codes!(crate::devices::LinkError {
+    Malformed,
+    InvalidIdentitySignature,
+    AlreadyListed,
+    TooManyDevices,
+    DeviceIdsExhausted,
+    DataTooLong,
+    LowOrderKey,
+    Authentication,
+    List,
+    NotListed,
+    WrongUserKey,
+    Randomness,
+    Crypto,
+});
+
+error_codes!(crate::devices::FanoutError {
+    Malformed,
+    UnknownUser,
+    NotForUs,
+    List,
+    UnknownDevice,
+    UnlistedDevice,
+    MissingDevice,
+    NoSession,
+    PlaintextTooLong,
+    BodyMismatch,
+    Pairwise,
+    Encrypt,
+    Randomness,
+    Crypto,
+});

@@ -37,6 +37,20 @@ pub const HANDSHAKE: &str = "handshake";
 pub const SESSION_SECRET: &str = "session secret";
 /// The key that seals persisted state (spec §8.3).
 pub const STORAGE_KEY: &str = "storage key";
+/// The user key's signature of a device list (spec §11.3).
+pub const DEVICE_LIST: &str = "device list";
+/// `ListHash`: the hash naming a device list (spec §11.3).
+pub const DEVICE_LIST_HASH: &str = "device list hash";
+/// `T`: the link transcript (spec §11.5).
+pub const LINK_TRANSCRIPT: &str = "link transcript";
+/// The link key's extract and expand steps (spec §11.5).
+pub const LINK: &str = "link";
+/// `LinkCode`: the digits both devices show while linking (spec §11.5).
+pub const LINK_CODE: &str = "link code";
+/// A fan-out body's key and nonce (spec §11.6).
+pub const FANOUT_BODY: &str = "fan-out body";
+/// `D`: the digest binding a fan-out key message to its header and body (spec §11.6).
+pub const FANOUT_DIGEST: &str = "fan-out digest";
 
 /// Every label the protocol uses, in the order of the spec's registry table.
 pub const ALL: &[&str] = &[
@@ -54,6 +68,13 @@ pub const ALL: &[&str] = &[
     HANDSHAKE,
     SESSION_SECRET,
     STORAGE_KEY,
+    DEVICE_LIST,
+    DEVICE_LIST_HASH,
+    LINK_TRANSCRIPT,
+    LINK,
+    LINK_CODE,
+    FANOUT_BODY,
+    FANOUT_DIGEST,
 ];
 
 #[cfg(test)]

@@ -44,6 +44,7 @@
 //! * [`kdf`] — the labelled building blocks every derivation uses (spec §3.7).
 //! * [`ratchet`] — the Double Ratchet and its wire format (spec §5, §6).
 //! * [`safety`] — safety numbers, the fingerprints two people compare (spec §10).
+//! * [`devices`] — several devices per person: signed device lists, linking, fan-out (spec §11).
 //! * [`session`] — identities, prekey bundles, the hybrid handshake and the session API (spec §7).
 //! * [`storage`] — encryption of persisted state at rest (spec §8.3).
 //! * [`secret`] — zeroizing, constant-time secret bytes.
@@ -61,6 +62,7 @@ pub struct ReadmeDoctests;
 
 mod codec;
 mod codes;
+pub mod devices;
 pub mod error;
 pub mod kdf;
 pub mod labels;

@@ -217,6 +217,9 @@ impl Plan {
     }
 }
 
+/// A caller's check of a decrypted plaintext before it is committed.
+pub(crate) type PlaintextCheck<'a> = dyn FnMut(&[u8]) -> bool + 'a;
+
 /// How the newest receiving chain is closed by a DH ratchet step (spec §5.5.3).
 struct CloseChain {
     /// `END`: the chain length the peer announced (`pn`).
@@ -547,7 +550,7 @@ impl Ratchet {
         message: &[u8],
     ) -> Result<Vec<u8>, DecryptError> {
         let mut out = Vec::new();
-        self.decrypt_into_inner(p, message, &mut out, None)?;
+        self.decrypt_into_inner(p, message, &mut out, None, None)?;
         Ok(out)
     }
 
@@ -598,7 +601,21 @@ impl Ratchet {
         message: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<MessageInfo, DecryptError> {
-        self.decrypt_into_inner(p, message, out, None)
+        self.decrypt_into_inner(p, message, out, None, None)
+    }
+
+    /// [`decrypt_into_with`](Self::decrypt_into_with), where `check` sees
+    /// the plaintext before anything is committed: when it returns `false`
+    /// the message is refused with [`DecryptError::Authentication`], the
+    /// ratchet is unchanged and `out` keeps its old length.
+    pub(crate) fn decrypt_into_checked<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &[u8],
+        out: &mut Vec<u8>,
+        check: &mut PlaintextCheck<'_>,
+    ) -> Result<MessageInfo, DecryptError> {
+        self.decrypt_into_inner(p, message, out, None, Some(check))
     }
 
     /// Decrypts `message` where it lies (spec §5.5): the body is opened in
@@ -1188,6 +1205,7 @@ impl Ratchet {
         body: &mut [u8],
         pending: Pending,
         trace: &mut Option<&mut TraceSink>,
+        check: Option<&mut PlaintextCheck<'_>>,
     ) -> Result<(usize, MessageInfo), DecryptError> {
         let keys = kdf::message_keys(p, &pending.message_key, &pending.header.salt)?;
         let opened = with_ad(&self.session_ad, prefix, |ad| {
@@ -1201,6 +1219,14 @@ impl Ratchet {
             body.zeroize();
             return Err(DecryptError::InvalidPadding);
         };
+        // The caller's own check of the plaintext, before anything is
+        // committed (the fan-out of spec §11.6 checks its key message here).
+        if let Some(check) = check {
+            if !check(&body[..len]) {
+                body.zeroize();
+                return Err(DecryptError::Authentication);
+            }
+        }
         let mut plan = pending.plan;
         if let Err(e) = self.close_keys(p, &mut plan, trace) {
             body.zeroize();
@@ -1229,7 +1255,7 @@ impl Ratchet {
         // `parse` checked that the message is exactly prefix, body and tag.
         let (prefix, rest) = message.split_at_mut(pending.prefix_len);
         let body = &mut rest[..pending.body_len];
-        let (len, info) = self.open_and_commit(p, prefix, body, pending, &mut trace)?;
+        let (len, info) = self.open_and_commit(p, prefix, body, pending, &mut trace, None)?;
         Ok((&mut body[..len], info))
     }
 
@@ -1239,6 +1265,7 @@ impl Ratchet {
         message: &[u8],
         out: &mut Vec<u8>,
         mut trace: Option<&mut TraceSink>,
+        check: Option<&mut PlaintextCheck<'_>>,
     ) -> Result<MessageInfo, DecryptError> {
         let pending = self.prepare(p, message, &mut trace)?;
         let (prefix, rest) = message.split_at(pending.prefix_len);
@@ -1246,7 +1273,7 @@ impl Ratchet {
         wipe::reserve(out, pending.body_len);
         out.extend_from_slice(&rest[..pending.body_len]);
         let body = &mut out[start..];
-        match self.open_and_commit(p, prefix, body, pending, &mut trace) {
+        match self.open_and_commit(p, prefix, body, pending, &mut trace, check) {
             Ok((len, info)) => {
                 // The padding (the marker and zeros) stays in the spare capacity.
                 out.truncate(start + len);
@@ -1407,7 +1434,7 @@ impl Ratchet {
     ) -> Result<(Vec<u8>, Trace), DecryptError> {
         let mut t = Trace::default();
         let mut out = Vec::new();
-        self.decrypt_into_inner(p, message, &mut out, Some(&mut t))?;
+        self.decrypt_into_inner(p, message, &mut out, Some(&mut t), None)?;
         Ok((out, t))
     }
 

@@ -499,6 +499,19 @@ impl Account {
         policy: &AcceptPolicy,
         initial_message: &[u8],
     ) -> Result<(Session, Vec<u8>, MessageInfo), AcceptError> {
+        self.accept_checked(p, policy, initial_message, &mut |_| true)
+    }
+
+    /// [`accept_inner`](Self::accept_inner) where `check` sees the first
+    /// message's plaintext before anything is committed (`false`: refused as
+    /// `FirstMessage(Authentication)`, the account unchanged).
+    pub(crate) fn accept_checked<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        policy: &AcceptPolicy,
+        initial_message: &[u8],
+        check: &mut crate::ratchet::PlaintextCheck<'_>,
+    ) -> Result<(Session, Vec<u8>, MessageInfo), AcceptError> {
         let (h, inner) = HandshakeHeader::parse(initial_message)?;
         // The policy, on clear fields, before any public-key work (spec §7.6).
         if let Some(peer) = policy.peer() {
@@ -632,7 +645,7 @@ impl Account {
         )
         .map_err(|_| AcceptError::Crypto(CryptoError::LabelTooLong))?;
         let mut plaintext = Vec::new();
-        let info = ratchet.decrypt_into_with(p, inner, &mut plaintext)?;
+        let info = ratchet.decrypt_into_checked(p, inner, &mut plaintext, check)?;
         // Commit (spec §7.6): delete the one-time prekeys, or record EK_A.
         let kem_index = kem.0;
         // Wiped in place, removed, and the slot the shift frees zeroed.

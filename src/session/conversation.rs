@@ -255,6 +255,19 @@ impl Conversation {
         account: &mut Account,
         message: &[u8],
     ) -> Result<Received, ConversationError> {
+        self.decrypt_checked(p, account, message, &mut |_| true)
+    }
+
+    /// [`decrypt_with`](Self::decrypt_with) where `check` sees the plaintext
+    /// before anything is committed; a plaintext it refuses is treated as a
+    /// message that does not authenticate (nothing changes).
+    pub(crate) fn decrypt_checked<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        account: &mut Account,
+        message: &[u8],
+        check: &mut crate::ratchet::PlaintextCheck<'_>,
+    ) -> Result<Received, ConversationError> {
         let active = self.active();
         let mut first_err = None;
         let order = active
@@ -265,7 +278,7 @@ impl Conversation {
                 continue;
             };
             let mut plaintext = Vec::new();
-            match s.decrypt_into_with(p, message, &mut plaintext) {
+            match s.decrypt_checked(p, message, &mut plaintext, check) {
                 Ok(info) => {
                     return Ok(Received {
                         plaintext,
@@ -293,7 +306,7 @@ impl Conversation {
             }
         }
         let (session, plaintext, info) =
-            account.accept_inner(p, &AcceptPolicy::expect(self.peer), message)?;
+            account.accept_checked(p, &AcceptPolicy::expect(self.peer), message, check)?;
         let session_id = *session.session_id();
         self.insert(session);
         Ok(Received {

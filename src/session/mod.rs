@@ -431,11 +431,24 @@ impl Session {
         message: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<MessageInfo, DecryptError> {
+        self.decrypt_checked(p, message, out, &mut |_| true)
+    }
+
+    /// [`decrypt_into_with`](Self::decrypt_into_with) where `check` sees the
+    /// plaintext before anything is committed (`false`: refused as
+    /// [`DecryptError::Authentication`], nothing changed).
+    pub(crate) fn decrypt_checked<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &[u8],
+        out: &mut Vec<u8>,
+        check: &mut ratchet::PlaintextCheck<'_>,
+    ) -> Result<MessageInfo, DecryptError> {
         if let Some(inner) = self.initial_repeat(p, message)? {
             let inner = message.get(inner..).unwrap_or_default();
-            return Ok(self.ratchet.decrypt_into_with(p, inner, out)?);
+            return Ok(self.ratchet.decrypt_into_checked(p, inner, out, check)?);
         }
-        let info = self.ratchet.decrypt_into_with(p, message, out)?;
+        let info = self.ratchet.decrypt_into_checked(p, message, out, check)?;
         self.confirm();
         Ok(info)
     }

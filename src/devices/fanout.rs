@@ -1,0 +1,494 @@
+//! Fan-out: one message to every device of a person and to the sender's
+//! own other devices (spec §11.6).
+
+use alloc::vec::Vec;
+
+use rand_core::TryCryptoRng;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{FanoutError, KnownUser, ParseError};
+use crate::codec::{Reader, Writer};
+use crate::kdf::{labeled_expand, labeled_hash};
+use crate::labels;
+use crate::provider::{
+    CryptoProvider, DefaultProvider, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN,
+};
+use crate::ratchet::{padding, MessageInfo, MAX_PLAINTEXT_LEN};
+use crate::secret::Secret;
+use crate::session::{Account, Conversation, ConversationError};
+
+const VERSION: u8 = 1;
+/// The type byte of a fan-out message (spec §11.6).
+pub const TYPE_FANOUT: u8 = 0x20;
+const KEY_MESSAGE_TYPE: u8 = 0x01;
+const KEY_MESSAGE_LEN: usize = 1 + 32 + 32;
+/// The length of a fan-out header (spec §11.6).
+pub const FANOUT_HEADER_LEN: usize = 2 + 32 + 4 + 8 + 32 + 32 + 8 + 32;
+
+/// Whom an entry of a fan-out message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A device of the recipient (entry kind 0).
+    Recipient,
+    /// Another device of the sender's own user (entry kind 1).
+    OwnDevice,
+}
+
+impl Audience {
+    fn byte(self) -> u8 {
+        match self {
+            Audience::Recipient => 0,
+            Audience::OwnDevice => 1,
+        }
+    }
+}
+
+/// One device to encrypt to: the conversation with it, bound to its listed
+/// identity (spec §11.7).
+#[derive(Debug)]
+pub struct Target<'a> {
+    /// Recipient's device or own device.
+    pub audience: Audience,
+    /// Its id in the corresponding list.
+    pub device_id: u32,
+    /// The sending device's conversation with it.
+    pub conversation: &'a mut Conversation,
+}
+
+/// The fields of a fan-out header (spec §11.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanoutHeader {
+    /// `UK_S`: the sender's user key.
+    pub sender_user: [u8; 32],
+    /// The sending device's id.
+    pub sender_device: u32,
+    /// The epoch of the sender's own list, as the sender holds it.
+    pub sender_epoch: u64,
+    /// That list's `ListHash`.
+    pub sender_list_hash: [u8; 32],
+    /// `UK_R`: the recipient's user key.
+    pub recipient_user: [u8; 32],
+    /// The epoch of the recipient's list the sender encrypted to.
+    pub recipient_epoch: u64,
+    /// That list's `ListHash`.
+    pub recipient_list_hash: [u8; 32],
+}
+
+impl FanoutHeader {
+    fn encode(&self) -> [u8; FANOUT_HEADER_LEN] {
+        let mut v = Vec::with_capacity(FANOUT_HEADER_LEN);
+        v.put_u8(VERSION);
+        v.put_u8(TYPE_FANOUT);
+        v.put(&self.sender_user);
+        v.put_u32(self.sender_device);
+        v.put_u64(self.sender_epoch);
+        v.put(&self.sender_list_hash);
+        v.put(&self.recipient_user);
+        v.put_u64(self.recipient_epoch);
+        v.put(&self.recipient_list_hash);
+        let mut out = [0u8; FANOUT_HEADER_LEN];
+        out.copy_from_slice(&v);
+        out
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, ParseError> {
+        let t = |f: &'static str| move |_| ParseError::Truncated(f);
+        let v = r.u8().map_err(t("version"))?;
+        if v != VERSION {
+            return Err(ParseError::UnsupportedVersion(v));
+        }
+        let ty = r.u8().map_err(t("type"))?;
+        if ty != TYPE_FANOUT {
+            return Err(ParseError::BadMagic);
+        }
+        Ok(Self {
+            sender_user: r.array().map_err(t("sender user key"))?,
+            sender_device: r.u32().map_err(t("sender device id"))?,
+            sender_epoch: r.u64().map_err(t("sender epoch"))?,
+            sender_list_hash: r.array().map_err(t("sender list hash"))?,
+            recipient_user: r.array().map_err(t("recipient user key"))?,
+            recipient_epoch: r.u64().map_err(t("recipient epoch"))?,
+            recipient_list_hash: r.array().map_err(t("recipient list hash"))?,
+        })
+    }
+}
+
+/// A parsed device message (spec §11.6): what one device receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceMessage<'a> {
+    /// The header.
+    pub header: FanoutHeader,
+    header_bytes: &'a [u8],
+    body: &'a [u8],
+    /// Whom the entry is for.
+    pub audience: Audience,
+    /// The receiving device's id, as the sender addressed it.
+    pub device_id: u32,
+    /// The pairwise message carrying the key message.
+    pub pairwise: &'a [u8],
+}
+
+fn read_entry<'a>(r: &mut Reader<'a>) -> Result<(Audience, u32, &'a [u8]), ParseError> {
+    let audience = match r.u8().map_err(|_| ParseError::Truncated("audience"))? {
+        0 => Audience::Recipient,
+        1 => Audience::OwnDevice,
+        f => return Err(ParseError::InvalidFlags(f)),
+    };
+    let id = r.u32().map_err(|_| ParseError::Truncated("device id"))?;
+    let len = r
+        .u32()
+        .map_err(|_| ParseError::Truncated("pairwise length"))? as usize;
+    let m = r
+        .bytes(len)
+        .map_err(|_| ParseError::Truncated("pairwise message"))?;
+    Ok((audience, id, m))
+}
+
+fn read_head<'a>(
+    r: &mut Reader<'a>,
+    bytes: &'a [u8],
+) -> Result<(FanoutHeader, &'a [u8], &'a [u8]), ParseError> {
+    let header = FanoutHeader::read(r)?;
+    let header_bytes = &bytes[..FANOUT_HEADER_LEN];
+    let len = r.u32().map_err(|_| ParseError::Truncated("body length"))? as usize;
+    let body = r.bytes(len).map_err(|_| ParseError::Truncated("body"))?;
+    if body.len() < AEAD_TAG_LEN {
+        return Err(ParseError::Truncated("body"));
+    }
+    Ok((header, header_bytes, body))
+}
+
+impl<'a> DeviceMessage<'a> {
+    /// Parses a device message (spec §11.6, check 1).
+    ///
+    /// # Errors
+    /// [`ParseError`].
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, ParseError> {
+        let mut r = Reader::new(bytes);
+        let (header, header_bytes, body) = read_head(&mut r, bytes)?;
+        let (audience, device_id, pairwise) = read_entry(&mut r)?;
+        if r.remaining() != 0 {
+            return Err(ParseError::TrailingBytes);
+        }
+        Ok(Self {
+            header,
+            header_bytes,
+            body,
+            audience,
+            device_id,
+            pairwise,
+        })
+    }
+}
+
+/// What the server does with a fan-out message (spec §11.6): one device
+/// message per entry, with the device it is for.
+///
+/// # Errors
+/// [`ParseError`] for a malformed fan-out message.
+pub fn split(fanout: &[u8]) -> Result<Vec<(Audience, u32, Vec<u8>)>, ParseError> {
+    let mut r = Reader::new(fanout);
+    let (_, header_bytes, body) = read_head(&mut r, fanout)?;
+    let count = r.u16().map_err(|_| ParseError::Truncated("count"))?;
+    let mut out = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        let start = r.position();
+        let (audience, id, _) = read_entry(&mut r)?;
+        let entry = &fanout[start..r.position()];
+        let mut m = Vec::with_capacity(header_bytes.len() + 4 + body.len() + entry.len());
+        m.put(header_bytes);
+        m.put_u32(body.len() as u32);
+        m.put(body);
+        m.put(entry);
+        out.push((audience, id, m));
+    }
+    if r.remaining() != 0 {
+        return Err(ParseError::TrailingBytes);
+    }
+    Ok(out)
+}
+
+/// The key and nonce of a body key (spec §11.6).
+fn body_keys<P: CryptoProvider + ?Sized>(
+    p: &P,
+    bk: &Secret<32>,
+) -> Result<(Secret<AEAD_KEY_LEN>, [u8; AEAD_NONCE_LEN]), FanoutError> {
+    let mut okm = Secret::<{ AEAD_KEY_LEN + AEAD_NONCE_LEN }>::zero();
+    labeled_expand(p, bk, labels::FANOUT_BODY, &[], okm.expose_mut())?;
+    let mut key = Secret::zero();
+    key.expose_mut()
+        .copy_from_slice(&okm.expose()[..AEAD_KEY_LEN]);
+    let mut nonce = [0u8; AEAD_NONCE_LEN];
+    nonce.copy_from_slice(&okm.expose()[AEAD_KEY_LEN..]);
+    Ok((key, nonce))
+}
+
+/// Encrypts `plaintext` once and its key to every device (spec §11.6):
+/// `targets` must name exactly the devices of `recipient`'s accepted list
+/// and of `own`'s other devices, each with a conversation bound to the
+/// listed identity. Returns the fan-out message for the server.
+///
+/// Every check is made before anything is encrypted: a target that is not
+/// listed, or bound to another identity ([`FanoutError::UnlistedDevice`]),
+/// a listed device without a target ([`FanoutError::MissingDevice`]), or a
+/// conversation without a session ([`FanoutError::NoSession`]) changes
+/// nothing. Only a failure of a conversation's encryption itself (its
+/// generator failing, a sending chain at its end) can leave the targets
+/// encrypted to before it one message ahead; their receivers see a gap.
+///
+/// # Errors
+/// See [`FanoutError`].
+pub fn encrypt<R: TryCryptoRng + ?Sized>(
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, FanoutError> {
+    let p = DefaultProvider::default();
+    if plaintext.len() > MAX_PLAINTEXT_LEN {
+        return Err(FanoutError::PlaintextTooLong);
+    }
+    if own.list().device(own_device).is_none() {
+        return Err(FanoutError::UnknownDevice);
+    }
+    // Never encrypt to a device the user key did not certify (spec §11.6).
+    for t in targets.iter() {
+        let list = match t.audience {
+            Audience::Recipient => recipient.list(),
+            Audience::OwnDevice => own.list(),
+        };
+        let listed = list
+            .device(t.device_id)
+            .filter(|e| !(t.audience == Audience::OwnDevice && e.device_id == own_device))
+            .ok_or(FanoutError::UnlistedDevice(t.device_id))?;
+        if *t.conversation.peer() != listed.identity {
+            return Err(FanoutError::UnlistedDevice(t.device_id));
+        }
+        if t.conversation.active_session().is_none() {
+            return Err(FanoutError::NoSession(t.device_id));
+        }
+    }
+    let wanted = recipient
+        .list()
+        .entries()
+        .iter()
+        .map(|e| (Audience::Recipient, e.device_id))
+        .chain(
+            own.list()
+                .entries()
+                .iter()
+                .filter(|e| e.device_id != own_device)
+                .map(|e| (Audience::OwnDevice, e.device_id)),
+        );
+    let mut count = 0usize;
+    for (audience, id) in wanted {
+        count += 1;
+        let n = targets
+            .iter()
+            .filter(|t| t.audience == audience && t.device_id == id)
+            .count();
+        if n != 1 {
+            return Err(FanoutError::MissingDevice(id));
+        }
+    }
+    if targets.len() != count {
+        return Err(FanoutError::MissingDevice(u32::MAX));
+    }
+    let count = u16::try_from(count).map_err(|_| FanoutError::MissingDevice(u32::MAX))?;
+
+    let mut bk = Secret::<32>::zero();
+    crate::random::fill(rng, bk.expose_mut())?;
+    let header = FanoutHeader {
+        sender_user: *own.user_key(),
+        sender_device: own_device,
+        sender_epoch: own.list().epoch(),
+        sender_list_hash: *own.list_hash(),
+        recipient_user: *recipient.user_key(),
+        recipient_epoch: recipient.list().epoch(),
+        recipient_list_hash: *recipient.list_hash(),
+    }
+    .encode();
+    let (key, nonce) = body_keys(&p, &bk)?;
+    let mut out = Vec::new();
+    out.put(&header);
+    let padded_len = padding::padded_len(plaintext.len());
+    out.put_u32((padded_len + AEAD_TAG_LEN) as u32);
+    let body_start = out.len();
+    padding::pad_into(plaintext, &mut out);
+    let tag = p.aead_seal(&key, &nonce, &header, &mut out[body_start..]);
+    out.put(&tag);
+    let digest = labeled_hash(
+        &p,
+        labels::FANOUT_DIGEST,
+        &[&header, &out[FANOUT_HEADER_LEN + 4..]],
+    )?;
+    let mut key_message = Zeroizing::new([0u8; KEY_MESSAGE_LEN]);
+    key_message[0] = KEY_MESSAGE_TYPE;
+    key_message[1..33].copy_from_slice(bk.expose());
+    key_message[33..].copy_from_slice(&digest);
+    out.put_u16(count);
+    for t in targets.iter_mut() {
+        let m = t.conversation.encrypt(rng, &key_message[..])?;
+        out.put_u8(t.audience.byte());
+        out.put_u32(t.device_id);
+        out.put_u32(m.len() as u32);
+        out.put(&m);
+    }
+    Ok(out)
+}
+
+/// A message a device received by fan-out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FanoutReceived {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// The sending device's id in the sender's list.
+    pub sender_device: u32,
+    /// The sender encrypted to our own user's list at our accepted epoch
+    /// (spec §11.6). `false`: it used an older list, and may have encrypted
+    /// to a device since removed; tell the user.
+    pub recipient_list_current: bool,
+    /// The pairwise message's position (spec §5.9).
+    pub info: MessageInfo,
+    /// The pairwise message set up a new session through `account`:
+    /// persist the account.
+    pub account_changed: bool,
+}
+
+/// Receives a device message (spec §11.6, checks 2–7 in order; check 1 is
+/// [`DeviceMessage::parse`]). `own` is this device's user, `sender` the
+/// sending person as this device knows them (look them up by
+/// [`FanoutHeader::sender_user`]; for one's own devices, `own` again), and
+/// `conversation` this device's conversation with the sending device (look
+/// it up by sender user and [`FanoutHeader::sender_device`]; bound to the
+/// listed identity). Nothing changes on error.
+///
+/// # Errors
+/// See [`FanoutError`].
+pub fn receive(
+    own: &KnownUser,
+    sender: &KnownUser,
+    conversation: &mut Conversation,
+    account: &mut Account,
+    message: &DeviceMessage<'_>,
+) -> Result<FanoutReceived, FanoutError> {
+    let p = DefaultProvider::default();
+    let h = &message.header;
+    // 2. The person, and whether the entry is for us.
+    if h.sender_user != *sender.user_key() {
+        return Err(FanoutError::UnknownUser);
+    }
+    let for_us = match message.audience {
+        Audience::OwnDevice => h.sender_user == *own.user_key(),
+        Audience::Recipient => h.recipient_user == *own.user_key(),
+    };
+    if !for_us {
+        return Err(FanoutError::NotForUs);
+    }
+    // 3. The sender's list, then ours as the sender saw it.
+    sender
+        .check_named(h.sender_epoch, &h.sender_list_hash)
+        .map_err(FanoutError::List)?;
+    let recipient_list_current = match message.audience {
+        Audience::Recipient => {
+            // A newer list of ours than we hold (StaleDeviceList): fetch
+            // it first; the same epoch with another hash: a fork.
+            own.check_named(h.recipient_epoch, &h.recipient_list_hash)
+                .map_err(FanoutError::List)?;
+            h.recipient_epoch == own.list().epoch()
+        }
+        Audience::OwnDevice => true,
+    };
+    // 4. The sending device is listed, and the conversation is its.
+    let listed = sender
+        .list()
+        .device(h.sender_device)
+        .ok_or(FanoutError::UnknownDevice)?;
+    if *conversation.peer() != listed.identity {
+        return Err(FanoutError::UnknownDevice);
+    }
+    // 5–7. The pairwise message, committed only if the key message and the
+    // body check out.
+    let mut opened: Option<Vec<u8>> = None;
+    let mut refused = false;
+    let mut check = |key_message: &[u8]| -> bool {
+        let ok = open_body(&p, message, key_message).map(|pt| opened = Some(pt));
+        refused = ok.is_err();
+        ok.is_ok()
+    };
+    let got = conversation.decrypt_checked(&p, account, message.pairwise, &mut check);
+    let got = match got {
+        Ok(got) => got,
+        Err(_) if refused => return Err(FanoutError::BodyMismatch),
+        Err(e) => return Err(FanoutError::Pairwise(e)),
+    };
+    let mut key_message = got.plaintext;
+    key_message.zeroize();
+    let plaintext = opened.ok_or(FanoutError::BodyMismatch)?;
+    Ok(FanoutReceived {
+        plaintext,
+        sender_device: h.sender_device,
+        recipient_list_current,
+        info: got.info,
+        account_changed: got.account_changed,
+    })
+}
+
+/// Checks the key message against the header and body and opens the body
+/// (spec §11.6, steps 6 and 7).
+fn open_body<P: CryptoProvider + ?Sized>(
+    p: &P,
+    message: &DeviceMessage<'_>,
+    key_message: &[u8],
+) -> Result<Vec<u8>, ()> {
+    if key_message.len() != KEY_MESSAGE_LEN || key_message[0] != KEY_MESSAGE_TYPE {
+        return Err(());
+    }
+    let digest = labeled_hash(
+        p,
+        labels::FANOUT_DIGEST,
+        &[message.header_bytes, message.body],
+    )
+    .map_err(|_| ())?;
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        &digest[..],
+        &key_message[33..],
+    )) {
+        return Err(());
+    }
+    let mut bk = Secret::<32>::zero();
+    bk.expose_mut().copy_from_slice(&key_message[1..33]);
+    let (key, nonce) = body_keys(p, &bk).map_err(|_| ())?;
+    let (ct, tag) = message.body.split_at(message.body.len() - AEAD_TAG_LEN);
+    let tag: [u8; AEAD_TAG_LEN] = tag.try_into().map_err(|_| ())?;
+    let mut buf = ct.to_vec();
+    if p.aead_open(&key, &nonce, message.header_bytes, &mut buf, &tag)
+        .is_err()
+    {
+        buf.zeroize();
+        return Err(());
+    }
+    let Some(len) = padding::unpadded_len(&buf) else {
+        buf.zeroize();
+        return Err(());
+    };
+    buf[len..].zeroize();
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// A conversation error of the pairwise message (spec §11.6, step 5).
+impl From<ConversationError> for FanoutError {
+    fn from(e: ConversationError) -> Self {
+        FanoutError::Pairwise(e)
+    }
+}
+
+impl From<crate::session::EncryptError> for FanoutError {
+    fn from(e: crate::session::EncryptError) -> Self {
+        FanoutError::Encrypt(e)
+    }
+}

@@ -1,0 +1,603 @@
+//! Several devices per person (spec §11): signed device lists, the
+//! directory's monotonic view, linking, fan-out, and a hostile server that
+//! tries to add a ghost device, roll a list back, show two views, swap a
+//! body and pass off an unlisted device.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+use sova::devices::{
+    approve_link, fanout, DeviceEntry, DeviceList, FanoutError, KnownUser, LinkError, LinkRequest,
+    ListChange, ListError, ParseError, UserKey, MAX_DEVICES,
+};
+use sova::ratchet::HeaderMode;
+use sova::session::{Account, Conversation, ConversationError};
+use sova::DefaultProvider;
+
+fn rng(seed: u8) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed([seed; 32])
+}
+
+fn entry(id: u32, a: &Account, admin: bool) -> DeviceEntry {
+    DeviceEntry {
+        device_id: id,
+        identity: a.identity_key(),
+        admin,
+    }
+}
+
+/// Signs arbitrary list fields with a seed, bypassing `sign_list`'s checks
+/// (what a buggy or compromised admin device could publish).
+fn raw_list(uk: &UserKey, epoch: u64, entries: &[(u32, [u8; 64], u8)]) -> Vec<u8> {
+    let mut b = b"SOVA-1 devices\x01".to_vec();
+    b.extend_from_slice(uk.public());
+    b.extend_from_slice(&epoch.to_be_bytes());
+    b.push(entries.len() as u8);
+    for (id, ik, flags) in entries {
+        b.extend_from_slice(&id.to_be_bytes());
+        b.extend_from_slice(ik);
+        b.push(*flags);
+    }
+    let sig = sova::kdf::labeled_sign(
+        &DefaultProvider::default(),
+        uk.seed(),
+        sova::labels::DEVICE_LIST,
+        &[&b],
+    )
+    .unwrap();
+    b.extend_from_slice(&sig);
+    b
+}
+
+#[test]
+fn a_list_is_checked_in_the_order_of_the_spec() {
+    let mut r = rng(1);
+    let uk = UserKey::generate(&mut r).unwrap();
+    let other = UserKey::generate(&mut r).unwrap();
+    let (a, b) = (Account::new(&mut r).unwrap(), Account::new(&mut r).unwrap());
+    let list = uk
+        .sign_list(3, &[entry(1, &a, true), entry(2, &b, false)])
+        .unwrap();
+    let v = DeviceList::verify(list.to_bytes(), uk.public()).unwrap();
+    assert_eq!(v.epoch(), 3);
+    assert_eq!(v.entries().len(), 2);
+    assert!(v.device(2).is_some_and(|e| !e.admin));
+    // Signed by another key than expected.
+    assert_eq!(
+        DeviceList::verify(list.to_bytes(), other.public()).unwrap_err(),
+        ListError::WrongUser
+    );
+    // A modified list.
+    let mut bad = list.to_bytes().to_vec();
+    bad[60] ^= 1;
+    assert_eq!(
+        DeviceList::verify(&bad, uk.public()).unwrap_err(),
+        ListError::InvalidSignature
+    );
+    // Encoding errors come first, even on a list of another user.
+    let mut bad = list.to_bytes().to_vec();
+    bad.push(0);
+    assert_eq!(
+        DeviceList::verify(&bad, other.public()).unwrap_err(),
+        ListError::Malformed(ParseError::TrailingBytes)
+    );
+    assert_eq!(
+        DeviceList::verify(&list.to_bytes()[..40], uk.public()).unwrap_err(),
+        ListError::Malformed(ParseError::Truncated("user key"))
+    );
+    assert_eq!(
+        DeviceList::verify(b"SOVA-1 device", uk.public()).unwrap_err(),
+        ListError::Malformed(ParseError::BadMagic)
+    );
+    let flags = raw_list(&uk, 1, &[(1, a.identity_key(), 0x02)]);
+    assert_eq!(
+        DeviceList::verify(&flags, uk.public()).unwrap_err(),
+        ListError::Malformed(ParseError::InvalidFlags(2))
+    );
+    let empty = raw_list(&uk, 1, &[]);
+    assert_eq!(
+        DeviceList::verify(&empty, uk.public()).unwrap_err(),
+        ListError::Malformed(ParseError::DeviceCount(0))
+    );
+    // Signed but inconsistent: a duplicate id, an identity twice, ids out of order.
+    for entries in [
+        vec![(1, a.identity_key(), 1), (1, b.identity_key(), 0)],
+        vec![(1, a.identity_key(), 1), (2, a.identity_key(), 0)],
+        vec![(2, a.identity_key(), 1), (1, b.identity_key(), 0)],
+    ] {
+        let l = raw_list(&uk, 1, &entries);
+        assert_eq!(
+            DeviceList::verify(&l, uk.public()).unwrap_err(),
+            ListError::Inconsistent
+        );
+    }
+    // sign_list refuses what a reader would refuse.
+    assert_eq!(
+        uk.sign_list(1, &[entry(1, &a, true), entry(1, &b, false)])
+            .unwrap_err(),
+        ListError::Inconsistent
+    );
+    assert!(uk.sign_list(1, &[]).is_err());
+    let many: Vec<_> = (0..=MAX_DEVICES as u32)
+        .map(|i| DeviceEntry {
+            device_id: i,
+            identity: [i as u8 + 1; 64],
+            admin: false,
+        })
+        .collect();
+    assert!(uk.sign_list(1, &many).is_err());
+    assert!(uk.sign_list(1, &many[..MAX_DEVICES]).is_ok());
+}
+
+#[test]
+fn the_directory_only_moves_forward() {
+    let mut r = rng(2);
+    let uk = UserKey::generate(&mut r).unwrap();
+    let (a, b, c) = (
+        Account::new(&mut r).unwrap(),
+        Account::new(&mut r).unwrap(),
+        Account::new(&mut r).unwrap(),
+    );
+    let l1 = uk.sign_list(1, &[entry(1, &a, true)]).unwrap();
+    let l2 = uk
+        .sign_list(2, &[entry(1, &a, true), entry(2, &b, false)])
+        .unwrap();
+    let l3 = uk
+        .sign_list(3, &[entry(1, &a, true), entry(3, &c, false)])
+        .unwrap();
+    let fork = uk
+        .sign_list(3, &[entry(1, &a, true), entry(2, &b, false)])
+        .unwrap();
+    let mut known = KnownUser::new(uk.public(), l1.to_bytes()).unwrap();
+    assert_eq!(
+        known.update(l2.to_bytes()).unwrap(),
+        ListChange::Accepted {
+            added: vec![2],
+            removed: vec![]
+        }
+    );
+    assert_eq!(known.update(l2.to_bytes()).unwrap(), ListChange::Unchanged);
+    assert_eq!(
+        known.update(l3.to_bytes()).unwrap(),
+        ListChange::Accepted {
+            added: vec![3],
+            removed: vec![2]
+        }
+    );
+    let before = known.clone();
+    // A removed device cannot come back through an old list.
+    assert_eq!(
+        known.update(l2.to_bytes()).unwrap_err(),
+        ListError::Rollback
+    );
+    // Another list with the same epoch is a fork.
+    assert_eq!(
+        known.update(fork.to_bytes()).unwrap_err(),
+        ListError::Equivocation
+    );
+    // Another person's list.
+    let other = UserKey::generate(&mut r).unwrap();
+    let l9 = other.sign_list(9, &[entry(1, &b, true)]).unwrap();
+    assert_eq!(
+        known.update(l9.to_bytes()).unwrap_err(),
+        ListError::WrongUser
+    );
+    assert_eq!(known, before);
+}
+
+#[test]
+fn linking_a_device_through_a_hostile_server() {
+    let mut r = rng(3);
+    let uk = UserKey::generate(&mut r).unwrap();
+    let phone = Account::new(&mut r).unwrap();
+    let list = uk.sign_list(1, &[entry(1, &phone, true)]).unwrap();
+    let mut phone_view = KnownUser::from_list(list);
+
+    let laptop = Account::new(&mut r).unwrap();
+    let request = LinkRequest::new(&laptop, &mut r).unwrap();
+    // The phone scans the laptop's QR code and approves it.
+    let approval = approve_link(
+        &uk,
+        &phone_view,
+        request.offer(),
+        false,
+        b"contacts",
+        &mut r,
+    )
+    .unwrap();
+    assert_eq!(approval.device_id, 2);
+    assert_eq!(approval.list.epoch(), 2);
+
+    // The server tampers with the response: refused, nothing learnt.
+    let mut bad = approval.response.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(request.finish(&bad).unwrap_err(), LinkError::Authentication);
+    // A response made for another offer does not open either.
+    let other = LinkRequest::new(&laptop, &mut r).unwrap();
+    assert_eq!(
+        other.finish(&approval.response).unwrap_err(),
+        LinkError::Authentication
+    );
+    let linked = request.finish(&approval.response).unwrap();
+    assert_eq!(linked.device_id, 2);
+    assert_eq!(&linked.data[..], b"contacts");
+    assert!(linked.user_key.is_none());
+    assert_eq!(linked.code, approval.code);
+    assert_eq!(linked.user.user_key(), uk.public());
+    assert_eq!(
+        phone_view.update(approval.list.to_bytes()).unwrap(),
+        ListChange::Accepted {
+            added: vec![2],
+            removed: vec![]
+        }
+    );
+    // Linking the same device again, or an offer with a forged identity.
+    assert_eq!(
+        approve_link(&uk, &phone_view, request.offer(), false, b"", &mut r).unwrap_err(),
+        LinkError::AlreadyListed
+    );
+    let tablet = Account::new(&mut r).unwrap();
+    let t = LinkRequest::new(&tablet, &mut r).unwrap();
+    let mut forged = t.offer().to_vec();
+    let n = forged.len() - 1;
+    forged[n] ^= 1;
+    assert_eq!(
+        approve_link(&uk, &phone_view, &forged, false, b"", &mut r).unwrap_err(),
+        LinkError::InvalidIdentitySignature
+    );
+    // An admin device gets the user key.
+    let a = approve_link(&uk, &phone_view, t.offer(), true, b"", &mut r).unwrap();
+    let linked = t.finish(&a.response).unwrap();
+    assert_eq!(linked.user_key.unwrap().public(), uk.public());
+    assert_eq!(linked.device_id, 3);
+}
+
+/// One person's device: its account, its user view, and its conversations
+/// with every other device, keyed by (user key, device id) (spec §11.7).
+struct Device {
+    account: Account,
+    id: u32,
+    convs: BTreeMap<([u8; 32], u32), Conversation>,
+}
+
+struct Person {
+    uk: UserKey,
+    devices: Vec<Device>,
+    list: DeviceList,
+}
+
+fn person(r: &mut ChaCha20Rng, n: u32) -> Person {
+    let uk = UserKey::generate(r).unwrap();
+    let devices: Vec<Device> = (1..=n)
+        .map(|id| Device {
+            account: Account::new(r).unwrap(),
+            id,
+            convs: BTreeMap::new(),
+        })
+        .collect();
+    let entries: Vec<_> = devices
+        .iter()
+        .map(|d| entry(d.id, &d.account, d.id == 1))
+        .collect();
+    let list = uk.sign_list(1, &entries).unwrap();
+    Person { uk, devices, list }
+}
+
+/// A device to send to: audience, user key, device id, identity, bundle.
+type Wanted = (fanout::Audience, [u8; 32], u32, [u8; 64], Vec<u8>);
+
+/// Sends from `from.devices[i]` to `to` (and `from`'s other devices),
+/// starting sessions from bundles as needed; returns the fan-out message.
+fn send(r: &mut ChaCha20Rng, from: &mut Person, i: usize, to: &mut Person, text: &[u8]) -> Vec<u8> {
+    let own = KnownUser::from_list(from.list.clone());
+    let peer = KnownUser::from_list(to.list.clone());
+    let me_id = from.devices[i].id;
+    let mut wanted: Vec<Wanted> = Vec::new();
+    for d in &mut to.devices {
+        let b = d.account.bundle(None, None).unwrap().to_bytes();
+        wanted.push((
+            fanout::Audience::Recipient,
+            *to.uk.public(),
+            d.id,
+            d.account.identity_key(),
+            b,
+        ));
+    }
+    for (j, d) in from.devices.iter_mut().enumerate() {
+        if j != i {
+            let b = d.account.bundle(None, None).unwrap().to_bytes();
+            wanted.push((
+                fanout::Audience::OwnDevice,
+                *from.uk.public(),
+                d.id,
+                d.account.identity_key(),
+                b,
+            ));
+        }
+    }
+    let me = &mut from.devices[i];
+    for (_, user, id, ik, bundle) in &wanted {
+        me.convs.entry((*user, *id)).or_insert_with(|| {
+            Conversation::start(&me.account, &mut *r, ik, bundle, HeaderMode::Encrypted).unwrap()
+        });
+    }
+    let mut convs: Vec<(fanout::Audience, u32, &mut Conversation)> = Vec::new();
+    for ((user, id), c) in me.convs.iter_mut() {
+        if let Some(w) = wanted.iter().find(|w| w.1 == *user && w.2 == *id) {
+            convs.push((w.0, *id, c));
+        }
+    }
+    let mut targets: Vec<fanout::Target<'_>> = convs
+        .into_iter()
+        .map(|(audience, device_id, conversation)| fanout::Target {
+            audience,
+            device_id,
+            conversation,
+        })
+        .collect();
+    let _ = me_id;
+    fanout::encrypt(&own, me.id, &peer, &mut targets, text, r).unwrap()
+}
+
+/// Delivers a device message to `to.devices[j]`, sent by `from`'s device
+/// `sender_id`.
+fn deliver(
+    from: &Person,
+    sender_id: u32,
+    to: &mut Person,
+    j: usize,
+    m: &[u8],
+) -> Result<fanout::FanoutReceived, FanoutError> {
+    let msg = fanout::DeviceMessage::parse(m).map_err(FanoutError::Malformed)?;
+    let own = KnownUser::from_list(to.list.clone());
+    let sender = KnownUser::from_list(from.list.clone());
+    let sender_ik = from
+        .list
+        .device(sender_id)
+        .map(|e| e.identity)
+        .unwrap_or([0; 64]);
+    let d = &mut to.devices[j];
+    let conv = d
+        .convs
+        .entry((*from.uk.public(), sender_id))
+        .or_insert_with(|| Conversation::new(sender_ik));
+    fanout::receive(&own, &sender, conv, &mut d.account, &msg)
+}
+
+#[test]
+fn fan_out_reaches_every_device_and_the_senders_others() {
+    let mut r = rng(4);
+    let mut alice = person(&mut r, 2);
+    let mut bob = person(&mut r, 3);
+    let wire = send(&mut r, &mut alice, 0, &mut bob, b"hello Bob");
+    let parts = fanout::split(&wire).unwrap();
+    assert_eq!(parts.len(), 4); // Bob's 3 devices and Alice's other one
+    for (audience, id, m) in parts {
+        let got = match audience {
+            fanout::Audience::Recipient => {
+                let j = bob.devices.iter().position(|d| d.id == id).unwrap();
+                deliver(&alice, 1, &mut bob, j, &m).unwrap()
+            }
+            fanout::Audience::OwnDevice => {
+                let j = alice.devices.iter().position(|d| d.id == id).unwrap();
+                let alice2 = Person {
+                    uk: alice.uk.clone(),
+                    devices: vec![],
+                    list: alice.list.clone(),
+                };
+                deliver(&alice2, 1, &mut alice, j, &m).unwrap()
+            }
+        };
+        assert_eq!(got.plaintext, b"hello Bob");
+        assert!(got.recipient_list_current);
+        assert!(got.account_changed);
+    }
+    // Bob's tablet answers; Alice's two devices and Bob's two others get it.
+    let wire = send(&mut r, &mut bob, 2, &mut alice, b"hi from the tablet");
+    let parts = fanout::split(&wire).unwrap();
+    assert_eq!(parts.len(), 4);
+    for (audience, id, m) in parts {
+        if audience == fanout::Audience::Recipient {
+            let j = alice.devices.iter().position(|d| d.id == id).unwrap();
+            let got = deliver(&bob, 3, &mut alice, j, &m).unwrap();
+            assert_eq!(got.plaintext, b"hi from the tablet");
+        }
+    }
+}
+
+#[test]
+fn a_hostile_server_is_caught() {
+    let mut r = rng(5);
+    let mut alice = person(&mut r, 1);
+    let mut bob = person(&mut r, 2);
+
+    // 1. A ghost device: the server adds its own device to Bob's list. It
+    // cannot sign, so Alice's directory refuses the list.
+    let ghost = Account::new(&mut r).unwrap();
+    let mut ghost_list = bob.list.to_bytes().to_vec();
+    ghost_list[14 + 1 + 32 + 7] += 1; // epoch + 1
+    let mut view = KnownUser::from_list(bob.list.clone());
+    let before = view.clone();
+    assert_eq!(
+        view.update(&ghost_list).unwrap_err(),
+        ListError::InvalidSignature
+    );
+    let other_uk = UserKey::generate(&mut r).unwrap();
+    let ghost_signed = other_uk
+        .sign_list(
+            2,
+            &[
+                entry(1, &bob.devices[0].account, true),
+                entry(9, &ghost, false),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        view.update(ghost_signed.to_bytes()).unwrap_err(),
+        ListError::WrongUser
+    );
+    assert_eq!(view, before);
+
+    // 2. Fan-out never encrypts to an uncertified device: a conversation
+    // with the ghost passed as Bob's device 2 is refused before anything is
+    // encrypted.
+    let own = KnownUser::from_list(alice.list.clone());
+    let gb = ghost.bundle(None, None).unwrap().to_bytes();
+    let bob1 = bob.devices[0]
+        .account
+        .bundle(None, None)
+        .unwrap()
+        .to_bytes();
+    let a = &alice.devices[0].account;
+    let mut to_ghost =
+        Conversation::start(a, &mut r, &ghost.identity_key(), &gb, HeaderMode::Plain).unwrap();
+    let mut to_bob1 = Conversation::start(
+        a,
+        &mut r,
+        &bob.devices[0].account.identity_key(),
+        &bob1,
+        HeaderMode::Plain,
+    )
+    .unwrap();
+    let ghost_state = to_ghost.to_bytes();
+    let err = fanout::encrypt(
+        &own,
+        1,
+        &view,
+        &mut [
+            fanout::Target {
+                audience: fanout::Audience::Recipient,
+                device_id: 1,
+                conversation: &mut to_bob1,
+            },
+            fanout::Target {
+                audience: fanout::Audience::Recipient,
+                device_id: 2,
+                conversation: &mut to_ghost,
+            },
+        ],
+        b"secret",
+        &mut r,
+    )
+    .unwrap_err();
+    assert_eq!(err, FanoutError::UnlistedDevice(2));
+    assert_eq!(to_ghost.to_bytes(), ghost_state);
+    // Leaving a listed device out is refused too.
+    let err = fanout::encrypt(
+        &own,
+        1,
+        &view,
+        &mut [fanout::Target {
+            audience: fanout::Audience::Recipient,
+            device_id: 1,
+            conversation: &mut to_bob1,
+        }],
+        b"secret",
+        &mut r,
+    )
+    .unwrap_err();
+    assert_eq!(err, FanoutError::MissingDevice(2));
+
+    // 3. A genuine message; the server swaps its body for another message's.
+    let w1 = send(&mut r, &mut alice, 0, &mut bob, b"first");
+    let w2 = send(&mut r, &mut alice, 0, &mut bob, b"second");
+    let p1 = fanout::split(&w1).unwrap();
+    let p2 = fanout::split(&w2).unwrap();
+    let (_, _, m1) = &p1[0];
+    let (_, _, m2) = &p2[0];
+    let d1 = fanout::DeviceMessage::parse(m1).unwrap();
+    let body_len = m1.len() - fanout::FANOUT_HEADER_LEN - d1.pairwise.len() - 9;
+    let mut swapped = m2[..fanout::FANOUT_HEADER_LEN + body_len].to_vec();
+    swapped.extend_from_slice(&m1[fanout::FANOUT_HEADER_LEN + body_len..]);
+    let account_before = bob.devices[0].account.to_bytes();
+    assert_eq!(
+        deliver(&alice, 1, &mut bob, 0, &swapped).unwrap_err(),
+        FanoutError::BodyMismatch
+    );
+    // Nothing was consumed: the genuine messages still decrypt, in any order.
+    assert_eq!(bob.devices[0].account.to_bytes(), account_before);
+    assert_eq!(
+        deliver(&alice, 1, &mut bob, 0, m2).unwrap().plaintext,
+        b"second"
+    );
+    assert_eq!(
+        deliver(&alice, 1, &mut bob, 0, m1).unwrap().plaintext,
+        b"first"
+    );
+    // A replay is refused.
+    assert!(matches!(
+        deliver(&alice, 1, &mut bob, 0, m1).unwrap_err(),
+        FanoutError::Pairwise(ConversationError::Decrypt(_))
+    ));
+
+    // 4. A message claiming a device Alice's list does not have.
+    let mut unlisted = m1.clone();
+    unlisted[2 + 32..2 + 32 + 4].copy_from_slice(&7u32.to_be_bytes());
+    assert_eq!(
+        deliver(&alice, 7, &mut bob, 0, &unlisted).unwrap_err(),
+        FanoutError::UnknownDevice
+    );
+
+    // 5. Alice's list moves on (a second device); a message naming it tells
+    // Bob's device its view is stale, and after the update it decrypts.
+    let laptop = Account::new(&mut r).unwrap();
+    alice.list = alice
+        .uk
+        .sign_list(
+            2,
+            &[
+                entry(1, &alice.devices[0].account, true),
+                entry(2, &laptop, false),
+            ],
+        )
+        .unwrap();
+    alice.devices.push(Device {
+        account: laptop,
+        id: 2,
+        convs: BTreeMap::new(),
+    });
+    let w3 = send(&mut r, &mut alice, 0, &mut bob, b"third");
+    let p3 = fanout::split(&w3).unwrap();
+    let m3 = &p3
+        .iter()
+        .find(|p| p.0 == fanout::Audience::Recipient && p.1 == 1)
+        .unwrap()
+        .2;
+    let stale = Person {
+        uk: alice.uk.clone(),
+        devices: vec![],
+        list: DeviceList::verify(
+            alice
+                .uk
+                .sign_list(1, &[entry(1, &alice.devices[0].account, true)])
+                .unwrap()
+                .to_bytes(),
+            alice.uk.public(),
+        )
+        .unwrap(),
+    };
+    assert_eq!(
+        deliver(&stale, 1, &mut bob, 0, m3).unwrap_err(),
+        FanoutError::List(ListError::StaleDeviceList)
+    );
+    // 6. Two views: Bob holds another list with the same epoch (a fork).
+    let fork = Person {
+        uk: alice.uk.clone(),
+        devices: vec![],
+        list: alice
+            .uk
+            .sign_list(2, &[entry(1, &alice.devices[0].account, true)])
+            .unwrap(),
+    };
+    assert_eq!(
+        deliver(&fork, 1, &mut bob, 0, m3).unwrap_err(),
+        FanoutError::List(ListError::Equivocation)
+    );
+    assert_eq!(
+        deliver(&alice, 1, &mut bob, 0, m3).unwrap().plaintext,
+        b"third"
+    );
+}
