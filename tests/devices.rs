@@ -601,3 +601,49 @@ fn a_hostile_server_is_caught() {
         b"third"
     );
 }
+
+/// Safety numbers name the person (spec §11.2): one comparison covers all
+/// of a person's devices, and linking or removing a device changes nothing.
+#[test]
+fn safety_numbers_name_the_person_not_the_device() {
+    use sova::devices::user_identity;
+    use sova::safety::SafetyNumber;
+    let mut r = rng(6);
+    let alice = person(&mut r, 2);
+    let bob = person(&mut r, 3);
+    let before = SafetyNumber::new(
+        &user_identity(alice.uk.public()),
+        &user_identity(bob.uk.public()),
+    );
+    // Bob links a fourth device and removes his second: a new list, the same number.
+    let extra = Account::new(&mut r).unwrap();
+    let l = bob
+        .uk
+        .sign_list(
+            2,
+            &[
+                entry(1, &bob.devices[0].account, true),
+                entry(3, &bob.devices[2].account, false),
+                entry(4, &extra, false),
+            ],
+        )
+        .unwrap();
+    let mut view = KnownUser::from_list(bob.list.clone());
+    view.update(l.to_bytes()).unwrap();
+    let after = SafetyNumber::new(
+        &user_identity(alice.uk.public()),
+        &user_identity(view.user_key()),
+    );
+    assert_eq!(before.digits(), after.digits());
+    // A user identity is never a device identity: its second half is zero,
+    // a device's never is.
+    assert_eq!(&user_identity(bob.uk.public())[32..], &[0u8; 32]);
+    assert_ne!(&bob.devices[0].account.identity_key()[32..], &[0u8; 32]);
+    // Another user key gives another number.
+    let other = UserKey::generate(&mut r).unwrap();
+    let changed = SafetyNumber::new(
+        &user_identity(alice.uk.public()),
+        &user_identity(other.public()),
+    );
+    assert_ne!(before.digits(), changed.digits());
+}
