@@ -48,6 +48,7 @@ mod conversation;
 mod handshake;
 mod identity;
 mod prekey;
+mod upload;
 
 pub use account::{Account, MAX_KEM_ONE_TIME_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS};
 pub use bundle::{BundleError, PrekeyBundle};
@@ -55,6 +56,10 @@ pub use conversation::{Conversation, ConversationError};
 pub use handshake::{HandshakeHeader, InitialMessageError, TYPE_INITIAL};
 pub use identity::{IdentityKey, IdentityKeyPair, IdentityPublic, IDENTITY_PUBLIC_LEN};
 pub use prekey::PrekeyKind;
+pub use upload::{
+    AssembleError, KemOneTimePublic, LongTermPrekeys, PrekeyUpload, UploadEntry, UploadError,
+    MAX_UPLOAD_ENTRIES, TYPE_PREKEY_UPLOAD,
+};
 
 #[cfg(feature = "hazmat")]
 pub use handshake::{derive_keys, transcript_hash, HandshakeKeys, HandshakeSecrets, Transcript};
