@@ -10,4 +10,5 @@ pub(crate) mod ratchet_limits;
 pub(crate) mod ratchet_negative;
 pub(crate) mod ratchet_transcripts;
 pub(crate) mod safety_numbers;
+pub(crate) mod prekey_upload;
 pub(crate) mod state_encodings;
