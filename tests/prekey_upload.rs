@@ -146,7 +146,10 @@ fn published_flags_survive_persistence() {
     let bytes = a.to_bytes();
     let b = Account::from_bytes(&bytes).unwrap();
     assert_eq!(b.to_bytes(), bytes);
-    let (ua, ub) = (a.unpublished_prekeys().unwrap(), b.unpublished_prekeys().unwrap());
+    let (ua, ub) = (
+        a.unpublished_prekeys().unwrap(),
+        b.unpublished_prekeys().unwrap(),
+    );
     assert_eq!(ua, ub);
     assert!(ub.long_term.is_none());
     assert_eq!(ub.one_time_prekey_ids(), vec![4]);
@@ -223,8 +226,14 @@ fn assembled_bundles_equal_the_accounts() {
             "{opk:?} {kem:?}"
         );
     }
-    assert_eq!(u.bundle(Some(5), None), Err(AssembleError::UnknownPrekey(5)));
-    assert_eq!(u.bundle(None, Some(3)), Err(AssembleError::UnknownPrekey(3)));
+    assert_eq!(
+        u.bundle(Some(5), None),
+        Err(AssembleError::UnknownPrekey(5))
+    );
+    assert_eq!(
+        u.bundle(None, Some(3)),
+        Err(AssembleError::UnknownPrekey(3))
+    );
     let mut no_long_term = u.clone();
     no_long_term.long_term = None;
     assert_eq!(
@@ -270,7 +279,12 @@ fn a_server_hands_out_each_one_time_prekey_once_then_last_resort() {
     }
     assert_eq!(
         seen,
-        vec![(Some(3), Some(5)), (Some(4), None), (None, None), (None, None)]
+        vec![
+            (Some(3), Some(5)),
+            (Some(4), None),
+            (None, None),
+            (None, None)
+        ]
     );
     assert!(bob.one_time_prekey_ids().is_empty());
     assert!(bob.kem_one_time_prekey_ids().is_empty());
@@ -334,7 +348,9 @@ fn every_parser_error() {
         UploadError::InvalidFlag(2)
     );
     assert_eq!(
-        parse_err(&with(&|b| b[1483..1485].copy_from_slice(&1101u16.to_be_bytes()))),
+        parse_err(&with(
+            &|b| b[1483..1485].copy_from_slice(&1101u16.to_be_bytes())
+        )),
         UploadError::TooManyEntries
     );
     assert_eq!(
@@ -342,7 +358,9 @@ fn every_parser_error() {
         UploadError::InvalidKind(0x01)
     );
     assert_eq!(
-        parse_err(&with(&|b| b[1523..1527].copy_from_slice(&3u32.to_be_bytes()))),
+        parse_err(&with(
+            &|b| b[1523..1527].copy_from_slice(&3u32.to_be_bytes())
+        )),
         UploadError::DuplicateId(3)
     );
     assert_eq!(

@@ -1135,11 +1135,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     if let Some(UploadEntry::X25519 { id, .. }) = duplicate.entries.get_mut(1) {
         *id = genuine.entries[0].id();
     }
-    add(
-        "prekey_upload",
-        "duplicate_id".into(),
-        duplicate.to_bytes(),
-    );
+    add("prekey_upload", "duplicate_id".into(), duplicate.to_bytes());
     let up = fx.upload.clone();
     add(
         "prekey_upload",

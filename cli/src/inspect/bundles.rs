@@ -3,8 +3,8 @@
 
 use sova::ratchet::message::{self};
 use sova::session::{
-    BundleError, HandshakeHeader, IdentityPublic, InitialMessageError, PrekeyBundle,
-    PrekeyUpload, UploadError, MAX_UPLOAD_ENTRIES,
+    BundleError, HandshakeHeader, IdentityPublic, InitialMessageError, PrekeyBundle, PrekeyUpload,
+    UploadError, MAX_UPLOAD_ENTRIES,
 };
 use sova::DefaultProvider;
 
@@ -419,7 +419,9 @@ pub(super) fn upload_violation(e: &UploadError, fields: &[Field], w: &Walk<'_>) 
             None,
         ),
         UploadError::TrailingBytes(n) => (
-            format!("nothing may follow the last entry; found {n} trailing byte(s) [TrailingBytes]"),
+            format!(
+                "nothing may follow the last entry; found {n} trailing byte(s) [TrailingBytes]"
+            ),
             at("trailing bytes"),
         ),
         UploadError::InvalidIdentitySignature => (

@@ -133,11 +133,7 @@ pub(super) fn account_state_layout(w: &mut Walk<'_>) -> Option<()> {
     key32(w, "IK_sig.seed", "Ed25519 seed of the identity")?;
     key32(w, "IK_dh.priv", "X25519 private key of the identity")?;
     w.uint("next_prekey_id", 4, "the next prekey id to allocate")?;
-    published(
-        w,
-        "long_term_published",
-        "the current SPK and PQSPK",
-    )?;
+    published(w, "long_term_published", "the current SPK and PQSPK")?;
     let x25519 = |w: &mut Walk<'_>| -> Option<()> {
         w.uint("id", 4, "prekey id")?;
         key32(w, "private", "X25519 private key")

@@ -141,7 +141,11 @@ impl Upload {
         let mut rng = ReplayRng::new(vec![
             draw("account.signing_seed", &a.signing_seed, 32)?,
             draw("account.agreement_private", &a.agreement_private, 32)?,
-            draw("account.signed_prekey_private", &a.signed_prekey_private, 32)?,
+            draw(
+                "account.signed_prekey_private",
+                &a.signed_prekey_private,
+                32,
+            )?,
             draw("account.kem_last_resort_seed", &a.kem_last_resort_seed, 64)?,
         ]);
         let mut bob = Account::new_with(p, &mut rng).map_err(rejected_at("account"))?;
@@ -450,7 +454,10 @@ fn set_u16(b: &mut [u8], at: usize, v: u16) {
 
 fn rejections(g: &mut FileGen<'_>, base: &[u8]) -> Result<(), CaseError> {
     if base.len() != ENTRY2_SIG + 64 {
-        return Err(CaseError::check_failed("upload", "unexpected base upload length"));
+        return Err(CaseError::check_failed(
+            "upload",
+            "unexpected base upload length",
+        ));
     }
     let with = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut b = base.to_vec();
@@ -603,9 +610,7 @@ fn rejections(g: &mut FileGen<'_>, base: &[u8]) -> Result<(), CaseError> {
         ),
     ];
     for (description, bytes) in cases {
-        g.case(|c| {
-            UploadRejection::compute(c.provider(), description.to_owned(), bytes.into())
-        })?;
+        g.case(|c| UploadRejection::compute(c.provider(), description.to_owned(), bytes.into()))?;
     }
     Ok(())
 }
