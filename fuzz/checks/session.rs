@@ -158,6 +158,9 @@ pub struct Genuine {
     pub initiator_state: Vec<u8>,
 }
 
+/// The one-time prekey ids a bundle names: `(X25519, ML-KEM)`.
+pub type BundleIds = (Option<u32>, Option<u32>);
+
 /// The fixed parties and messages every check runs against.
 pub struct Fixture {
     /// The responder's account, persisted before it accepted anything.
@@ -194,7 +197,7 @@ pub struct Fixture {
     pub upload: Vec<u8>,
     /// `Account::bundle` of the responder for `(one-time X25519, one-time
     /// ML-KEM)` ids: what a server must assemble from `upload`.
-    pub upload_bundles: Vec<((Option<u32>, Option<u32>), Vec<u8>)>,
+    pub upload_bundles: Vec<(BundleIds, Vec<u8>)>,
 }
 
 fn plaintext_for(name: &str) -> Vec<u8> {
