@@ -778,13 +778,13 @@ fn restore_floor(p: &DefaultProvider, bytes: &[u8]) -> usize {
     let ik_dh = p.x25519_public_key(&dh);
     let binding =
         sova::kdf::labeled_sign(p, &seed, labels::IDENTITY_BINDING, &[&ik_sig, &ik_dh]).unwrap();
-    let spk = Secret::<32>::try_from_slice(&bytes[95..127]).unwrap();
+    let spk = Secret::<32>::try_from_slice(&bytes[96..128]).unwrap();
     let spk_pub = p.x25519_public_key(&spk);
     let spk_sig =
-        sova::kdf::labeled_sign(p, &seed, labels::PREKEY, &[&[1], &bytes[91..95], &spk_pub])
+        sova::kdf::labeled_sign(p, &seed, labels::PREKEY, &[&[1], &bytes[92..96], &spk_pub])
             .unwrap();
-    let n = usize::from(u16::from_be_bytes([bytes[130], bytes[131]]));
-    let kem_at = 132 + n * 36;
+    let n = usize::from(u16::from_be_bytes([bytes[131], bytes[132]]));
+    let kem_at = 133 + n * 37;
     let kem_seed = Secret::<64>::try_from_slice(&bytes[kem_at + 4..kem_at + 68]).unwrap();
     let pair = p.ml_kem_768_generate(&kem_seed);
     let kem_sig = sova::kdf::labeled_sign(

@@ -1,5 +1,5 @@
 //! The committed seed inputs of the session fuzz targets (`bundle_parse`,
-//! `initial_message`, `state_decode`; `fuzz/seeds/<target>/`), replayed through
+//! `initial_message`, `state_decode`, `prekey_upload`; `fuzz/seeds/<target>/`), replayed through
 //! the targets' own checks (`fuzz/checks/session.rs`), so the seed corpora run
 //! in every `cargo test`.
 //!
@@ -58,6 +58,11 @@ fn initial_message_seeds() {
 #[test]
 fn state_decode_seeds() {
     replay("state_decode");
+}
+
+#[test]
+fn prekey_upload_seeds() {
+    replay("prekey_upload");
 }
 
 /// Every genuine initial message of the fixture is accepted, through both

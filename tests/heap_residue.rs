@@ -294,23 +294,25 @@ fn account_scenario(known: &mut Known) -> (usize, usize, usize) {
         let mut enc = bob.to_bytes();
         let mut a_enc = alice.to_bytes();
         // magic (14), version, generation (8), IK_sig.seed, IK_dh.priv,
-        // next_prekey_id, then the signed prekey (id, private) and its
-        // replay records (none yet), the optional previous signed prekey.
+        // next_prekey_id, the long-term published flag, then the signed
+        // prekey (id, private) and its replay records (none yet), the
+        // optional previous signed prekey. One-time prekeys end with their
+        // published flag.
         let alice_dh = Secret::<32>::try_from_slice(&a_enc[55..87]).unwrap();
-        let spk_pub = p.x25519_public_key(&Secret::<32>::try_from_slice(&enc[95..127]).unwrap());
+        let spk_pub = p.x25519_public_key(&Secret::<32>::try_from_slice(&enc[96..128]).unwrap());
         first_dh1 = known.keys.len();
         known.add(&p.x25519(&alice_dh, &spk_pub).unwrap());
-        assert_eq!(enc[127..129], [0, 0], "no replay records yet");
-        assert_eq!(enc[129], 0, "no previous signed prekey");
-        let opk_start = 132;
-        let n = usize::from(u16::from_be_bytes([enc[130], enc[131]]));
+        assert_eq!(enc[128..130], [0, 0], "no replay records yet");
+        assert_eq!(enc[130], 0, "no previous signed prekey");
+        let opk_start = 133;
+        let n = usize::from(u16::from_be_bytes([enc[131], enc[132]]));
         assert_eq!(n, opks.len());
         for i in 0..n {
-            let at = opk_start + i * 36 + 4;
+            let at = opk_start + i * 37 + 4;
             known.add(&Secret::try_from_slice(&enc[at..at + 32]).unwrap());
         }
         // KEM seeds (first 32 bytes of each 64-byte seed).
-        let kem_start = opk_start + n * 36;
+        let kem_start = opk_start + n * 37;
         let mut at = kem_start + 4;
         known.add(&Secret::try_from_slice(&enc[at..at + 32]).unwrap());
         at += 64;
@@ -318,7 +320,7 @@ fn account_scenario(known: &mut Known) -> (usize, usize, usize) {
         let m = usize::from(u16::from_be_bytes([enc[at + 1], enc[at + 2]]));
         assert_eq!(m, kems.len());
         for i in 0..m {
-            let s = at + 3 + i * 68 + 4;
+            let s = at + 3 + i * 69 + 4;
             known.add(&Secret::try_from_slice(&enc[s..s + 32]).unwrap());
         }
         enc.zeroize();

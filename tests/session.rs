@@ -486,8 +486,9 @@ fn modified_repeat_of_the_initial_message_is_rejected() {
 /// Recomputes the integrity check that ends a plain state encoding (spec
 /// §8.1), so that a test can reach the field checks behind it.
 /// spec §8.4: where the current signed prekey starts in an account state
-/// (after magic, version, generation, IK_sig.seed, IK_dh.priv, next id).
-const SPK_AT: usize = 14 + 1 + 8 + 32 + 32 + 4;
+/// (after magic, version, generation, IK_sig.seed, IK_dh.priv, next id and
+/// the long-term published flag).
+const SPK_AT: usize = 14 + 1 + 8 + 32 + 32 + 4 + 1;
 /// spec §8.5: offsets in a session state.
 const ROLE_AT: usize = 15;
 const CONFIRMED_AT: usize = 16;
@@ -509,11 +510,11 @@ fn inconsistent_states_are_rejected() {
     bob.generate_one_time_prekeys(&mut r, 2).unwrap();
     // spec §8.4: magic, version, generation, two secrets, next id, SPK and
     // its (no) replay records, no previous SPK, count, then each one-time
-    // prekey as id || private.
+    // prekey as id || private || published.
     let mut bytes = bob.to_bytes();
     let first = SPK_AT + 36 + 2 + 1 + 2;
     let id = bytes[first..first + 4].to_vec();
-    bytes[first + 36..first + 40].copy_from_slice(&id);
+    bytes[first + 37..first + 41].copy_from_slice(&id);
     recheck(&mut bytes);
     assert_eq!(
         Account::from_bytes(&bytes).err(),
@@ -523,11 +524,11 @@ fn inconsistent_states_are_rejected() {
     // one-time id equal to the signed prekey's is a duplicate.
     let mut swapped = bob.to_bytes();
     let (a, b) = (
-        swapped[first..first + 36].to_vec(),
-        swapped[first + 36..first + 72].to_vec(),
+        swapped[first..first + 37].to_vec(),
+        swapped[first + 37..first + 74].to_vec(),
     );
-    swapped[first..first + 36].copy_from_slice(&b);
-    swapped[first + 36..first + 72].copy_from_slice(&a);
+    swapped[first..first + 37].copy_from_slice(&b);
+    swapped[first + 37..first + 74].copy_from_slice(&a);
     recheck(&mut swapped);
     assert_eq!(
         Account::from_bytes(&swapped).err(),

@@ -19,8 +19,10 @@ use sova::{CryptoProvider, DefaultProvider, Secret};
 /// (spec §8.4: magic, version, generation, two identity secrets, the next
 /// prekey id, then the signed prekey's id and private key).
 fn signed_prekey_private(bob: &Account) -> Secret<32> {
+    // spec §8.4: after magic, version, generation, the identity secrets,
+    // next_prekey_id, the long-term published flag and the SPK id.
     let enc = bob.to_bytes();
-    Secret::try_from_slice(&enc[95..127]).unwrap()
+    Secret::try_from_slice(&enc[96..128]).unwrap()
 }
 
 /// An initial message in `alice`'s name built by someone who knows only

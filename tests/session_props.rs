@@ -480,7 +480,8 @@ fn account_schedule_accepts_and_rejects() {
 fn with_unrelated_records(account: &Account, n: usize, rng: &mut ChaCha20Rng) -> Account {
     use sha2::Digest;
     let bytes = account.to_bytes();
-    let at = 14 + 1 + 8 + 32 + 32 + 4 + 36; // u16(r) of the current signed prekey
+    // u16(r) of the current signed prekey, after the long-term published flag
+    let at = 14 + 1 + 8 + 32 + 32 + 4 + 1 + 36;
     let r = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
     let mut records: Vec<[u8; 32]> = bytes[at + 2..at + 2 + 32 * r]
         .chunks(32)

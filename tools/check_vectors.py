@@ -12,7 +12,7 @@ that the test vectors exercise:
   * the message wire format (§6) and the Double Ratchet with optional header
     encryption (§5.3, §5.5, §5.6, §5.7),
   * identities, prekeys, bundles, the handshake, initial messages and their
-    acceptance (§7.1–§7.6),
+    acceptance (§7.1–§7.6), and prekey uploads (§7.11),
   * the ratchet and account state encodings and sealing (§8.2–§8.4),
   * fingerprints, safety numbers, QR payloads and scanning (§10),
 
@@ -41,13 +41,16 @@ and checks these files of a test-vector directory (§4, §10.9):
                             encoded byte for byte (the sessions after their flows
                             of §7 replayed); every rejected encoding gives the
                             recorded error
+  prekey-upload.json        every upload rebuilt from its account's secrets, parsed
+                            and verified, the bundles a server assembles from it
+                            byte for byte; every rejected upload gives the recorded error
 
 Usage:  python3 tools/check_vectors.py [--require-all] [DIR | FILE...]
         (default DIR: test-vectors)
 
-Without the ML-KEM-768 package (kyber-py), the five files that need ML-KEM
+Without the ML-KEM-768 package (kyber-py), the six files that need ML-KEM
 (primitives.json, handshake.json, handshake-negative.json, ed25519-strict.json,
-state-encodings.json)
+state-encodings.json, prekey-upload.json)
 are skipped with a note; with --require-all their absence is an environment error.
 
 Exit status: 0 when every checked case passes, 1 on any mismatch or malformed

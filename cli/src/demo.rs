@@ -340,7 +340,8 @@ fn trace_handshake(
     let fail = |what: &str| Failure::Check(format!("tracing the handshake: {what}"));
     // The private keys come from the accounts' encodings (spec §8.4):
     // magic (14) || version (1) || generation (8) || IK_sig.seed (32)
-    // || IK_dh.priv (32) || next_prekey_id (4) || SPK id (4) || SPK private (32) || …
+    // || IK_dh.priv (32) || next_prekey_id (4) || long_term_published (1) || SPK id (4)
+    // || SPK private (32) || …
     let a = alice.to_bytes();
     let b = bob.to_bytes();
     let ik_a = a
@@ -348,7 +349,7 @@ fn trace_handshake(
         .and_then(Secret::<32>::try_from_slice)
         .ok_or_else(|| fail("Alice's account encoding"))?;
     let spk_id = b
-        .get(91..95)
+        .get(92..96)
         .and_then(|s| <[u8; 4]>::try_from(s).ok())
         .map(u32::from_be_bytes);
     check(
@@ -356,7 +357,7 @@ fn trace_handshake(
         "Bob's signed prekey id",
     )?;
     let spk_private = b
-        .get(95..127)
+        .get(96..128)
         .and_then(Secret::<32>::try_from_slice)
         .ok_or_else(|| fail("Bob's account encoding"))?;
 

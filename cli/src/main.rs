@@ -57,7 +57,7 @@ enum Command {
     ///
     /// Reads hex or base64 from the argument, or from standard input when it
     /// is `-` or absent. Recognises ratchet messages (type 0x01, 0x02; spec
-    /// §6), initial messages (0x03; §7.5), prekey bundles (0x10; §7.3) and the
+    /// §6), initial messages (0x03; §7.5), prekey bundles (0x10; §7.3), prekey uploads (0x11; §7.11) and the
     /// persisted states of §8 ("SOVA-1 ratchet", "SOVA-1 session",
     /// "SOVA-1 account", and the outer framing of "SOVA-1 sealed"). Malformed
     /// input is reported with the rule it breaks and exit code 1.

@@ -319,3 +319,36 @@ fn usage_errors_are_exit_2() {
     );
     assert_eq!(sova(&["inspect", "00", "11"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_prekey_upload() {
+    let mut rng = ChaCha20Rng::from_seed([21; 32]);
+    let mut bob = Account::new(&mut rng).unwrap();
+    bob.generate_one_time_prekeys(&mut rng, 2).unwrap();
+    bob.generate_kem_one_time_prekeys(&mut rng, 1).unwrap();
+    let upload = bob.unpublished_prekeys().unwrap().to_bytes();
+    let s = valid(&sova(&["inspect", &hex(&upload)]));
+    assert!(
+        s.contains("prekey upload, type 0x11 (spec §7.11), 2812 bytes"),
+        "{s}"
+    );
+    assert!(s.contains("long_term_flag = 0x01"), "{s}");
+    assert!(s.contains("entry[2]"), "{s}");
+    assert!(s.contains("signatures valid"), "{s}");
+
+    // A duplicate id: §7.11 with the library's error.
+    let mut dup = upload.clone();
+    dup[1523..1527].copy_from_slice(&3u32.to_be_bytes());
+    let s = invalid(&sova(&["inspect", &hex(&dup)]));
+    assert!(s.contains("§7.11"), "{s}");
+    assert!(s.contains("DuplicateId(3)"), "{s}");
+
+    // Truncated inside the long-term part.
+    let s = invalid(&sova(&["inspect", &hex(&upload[..300])]));
+    assert!(s.contains("Truncated"), "{s}");
+
+    // The account state shows the published flags.
+    bob.mark_prekeys_as_published(&bob.unpublished_prekeys().unwrap());
+    let s = valid(&sova(&["inspect", &hex(&bob.to_bytes())]));
+    assert!(s.contains("long_term_published = 0x01"), "{s}");
+}

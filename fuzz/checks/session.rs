@@ -1,8 +1,8 @@
 //! Checks of session establishment (spec §7) and persistence (spec §8.3–§8.5),
 //! shared by
 //!
-//! * the fuzz targets `bundle_parse`, `initial_message` and `state_decode`
-//!   (`fuzz/fuzz_targets/`),
+//! * the fuzz targets `bundle_parse`, `initial_message`, `state_decode` and
+//!   `prekey_upload` (`fuzz/fuzz_targets/`),
 //! * the seed replay test `tests/fuzz_seeds_session.rs`, which runs every
 //!   committed seed through the same functions in `cargo test`.
 //!
@@ -39,7 +39,8 @@ use sova::provider::CryptoProvider;
 use sova::ratchet::{HeaderMode, Ratchet, StateError};
 use sova::session::{
     AcceptError, Account, Conversation, HandshakeHeader, IdentityPublic, PersistError,
-    PrekeyBundle, PrekeyKind, Session, StartError, MAX_REPLAY_RECORDS, TYPE_INITIAL,
+    PrekeyBundle, PrekeyKind, PrekeyUpload, Session, StartError, UploadEntry, MAX_REPLAY_RECORDS,
+    TYPE_INITIAL,
 };
 use sova::storage::{self, SealedKind, StorageError};
 use sova::{DefaultProvider, Secret};
@@ -158,6 +159,9 @@ pub struct Genuine {
     pub initiator_state: Vec<u8>,
 }
 
+/// The one-time prekey ids a bundle names: `(X25519, ML-KEM)`.
+pub type BundleIds = (Option<u32>, Option<u32>);
+
 /// The fixed parties and messages every check runs against.
 pub struct Fixture {
     /// The responder's account, persisted before it accepted anything.
@@ -189,6 +193,12 @@ pub struct Fixture {
     pub established: (Vec<u8>, Vec<u8>),
     /// A bundle of another party.
     pub other_bundle: Vec<u8>,
+    /// The responder's upload of all its prekeys (spec §7.11), before it
+    /// accepted anything.
+    pub upload: Vec<u8>,
+    /// `Account::bundle` of the responder for `(one-time X25519, one-time
+    /// ML-KEM)` ids: what a server must assemble from `upload`.
+    pub upload_bundles: Vec<(BundleIds, Vec<u8>)>,
 }
 
 fn plaintext_for(name: &str) -> Vec<u8> {
@@ -225,6 +235,13 @@ fn build_fixture() -> Fixture {
         kem_prekeys.push((b.kem_prekey_kind, b.kem_prekey_id, b.kem_prekey.to_vec()));
     }
     let responder = bob.to_bytes();
+    // The upload and the bundles a server assembles from it (no draws).
+    let upload = bob.unpublished_prekeys().unwrap().to_bytes();
+    let mut upload_bundles = Vec::new();
+    for i in 0..=opks.len().max(kems.len()) {
+        let ids = (opks.get(i).copied(), kems.get(i).copied());
+        upload_bundles.push((ids, bob.bundle(ids.0, ids.1).unwrap().to_bytes()));
+    }
     let alice = Account::new(&mut rng).unwrap();
 
     // (bundle, header mode, messages sent: the last one is the genuine one)
@@ -296,6 +313,8 @@ fn build_fixture() -> Fixture {
         responder_after,
         established,
         other_bundle,
+        upload,
+        upload_bundles,
     }
 }
 
@@ -935,8 +954,83 @@ pub fn check_seal_round_trip(state: &[u8], pos: usize, x: u8) {
 // Targets and seeds
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// prekey_upload: arbitrary bytes as a prekey upload
+// ---------------------------------------------------------------------------
+
+/// `PrekeyUpload::parse` and `verify` on arbitrary bytes (spec §7.11).
+///
+/// * a parsed upload re-encodes to exactly the input, holds at most
+///   `MAX_UPLOAD_ENTRIES` entries with distinct ids;
+/// * `verify` gives the same verdict on every backend;
+/// * every bundle a server assembles from a verified upload with a long-term
+///   part passes the bundle's own parser and checks (spec §7.3);
+/// * from the responder's genuine upload, the assembled bundles are
+///   `Account::bundle`'s, byte for byte.
+pub fn check_prekey_upload(data: &[u8]) {
+    let fx = fixture();
+    let Ok(upload) = PrekeyUpload::parse(data) else {
+        return;
+    };
+    assert!(
+        upload.to_bytes() == data,
+        "PrekeyUpload::parse accepted a non-canonical encoding"
+    );
+    assert!(upload.entries.len() <= sova::session::MAX_UPLOAD_ENTRIES);
+    let mut ids: Vec<u32> = upload.entries.iter().map(UploadEntry::id).collect();
+    if let Some(l) = &upload.long_term {
+        ids.extend([l.signed_prekey_id, l.kem_last_resort_id]);
+    }
+    ids.sort_unstable();
+    assert!(
+        ids.windows(2).all(|w| w[0] != w[1]),
+        "an upload with a duplicate id parsed"
+    );
+    let verdicts: Vec<_> = checked_providers()
+        .iter()
+        .map(|p| upload.verify(*p))
+        .collect();
+    assert!(
+        verdicts.windows(2).all(|w| w[0] == w[1]),
+        "backends disagree on an upload: {verdicts:?}"
+    );
+    if verdicts[0].is_err() || upload.long_term.is_none() {
+        return;
+    }
+    let opks = upload.one_time_prekey_ids();
+    let kems = upload.kem_one_time_prekey_ids();
+    // A bounded number of assemblies per input.
+    for i in 0..=opks.len().max(kems.len()).min(4) {
+        let ids = (opks.get(i).copied(), kems.get(i).copied());
+        let bundle = upload
+            .bundle(ids.0, ids.1)
+            .expect("an id of the upload is not found");
+        let bytes = bundle.to_bytes();
+        let back = PrekeyBundle::parse(&bytes).expect("an assembled bundle does not parse");
+        assert!(back == bundle, "an assembled bundle changes when parsed");
+        back.verify(dp())
+            .expect("a bundle assembled from a verified upload does not verify");
+        if data == fx.upload {
+            let want = fx
+                .upload_bundles
+                .iter()
+                .find(|(k, _)| *k == ids)
+                .map(|(_, b)| b);
+            assert!(
+                want == Some(&bytes),
+                "the assembled bundle differs from Account::bundle for {ids:?}"
+            );
+        }
+    }
+}
+
 /// The session fuzz targets, in `fuzz/Cargo.toml` order.
-pub const TARGETS: [&str; 3] = ["bundle_parse", "initial_message", "state_decode"];
+pub const TARGETS: [&str; 4] = [
+    "bundle_parse",
+    "initial_message",
+    "state_decode",
+    "prekey_upload",
+];
 
 /// The check a target runs.
 pub fn check_for(target: &str) -> fn(&[u8]) {
@@ -944,6 +1038,7 @@ pub fn check_for(target: &str) -> fn(&[u8]) {
         "bundle_parse" => check_bundle,
         "initial_message" => check_initial_message,
         "state_decode" => check_state_decode,
+        "prekey_upload" => check_prekey_upload,
         other => panic!("unknown target {other}"),
     }
 }
@@ -1026,6 +1121,58 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "bad_kem_prekey_signature".into(),
         bad_kem.to_bytes(),
     );
+
+    // prekey_upload: the genuine upload, without its long-term part, and
+    // one broken per rule of spec §7.11.1.
+    add("prekey_upload", "genuine".into(), fx.upload.clone());
+    let genuine = PrekeyUpload::parse(&fx.upload).unwrap();
+    let mut one_time_only = genuine.clone();
+    one_time_only.long_term = None;
+    add(
+        "prekey_upload",
+        "one_time_only".into(),
+        one_time_only.to_bytes(),
+    );
+    let mut long_term_only = genuine.clone();
+    long_term_only.entries.clear();
+    add(
+        "prekey_upload",
+        "long_term_only".into(),
+        long_term_only.to_bytes(),
+    );
+    let mut forged = genuine.clone();
+    if let Some(UploadEntry::Kem(k)) = forged.entries.last_mut() {
+        k.signature[0] ^= 1;
+    }
+    add(
+        "prekey_upload",
+        "bad_kem_signature".into(),
+        forged.to_bytes(),
+    );
+    let mut duplicate = genuine.clone();
+    if let Some(UploadEntry::X25519 { id, .. }) = duplicate.entries.get_mut(1) {
+        *id = genuine.entries[0].id();
+    }
+    add("prekey_upload", "duplicate_id".into(), duplicate.to_bytes());
+    let up = fx.upload.clone();
+    add(
+        "prekey_upload",
+        "truncated".into(),
+        up[..up.len() - 1].to_vec(),
+    );
+    let flag_at = 2 + 128;
+    let count_at = flag_at + 1 + 4 + 32 + 64 + 4 + 1184 + 64;
+    let upload_edits: [(&str, usize, u8); 4] = [
+        ("wrong_type", 1, 0x10),
+        ("invalid_flag", flag_at, 2),
+        ("too_many_entries", count_at, 0xff),
+        ("invalid_kind", count_at + 2, 0x01),
+    ];
+    for (name, at, v) in upload_edits {
+        let mut w = up.clone();
+        w[at] = v;
+        add("prekey_upload", name.into(), w);
+    }
 
     // initial_message: each genuine message raw and through the edit path, and edits.
     for (i, g) in fx.initial.iter().enumerate() {

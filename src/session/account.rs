@@ -11,6 +11,7 @@ use super::handshake::{
 };
 use super::identity::{IdentityKey, IdentityKeyPair, IdentityPublic};
 use super::prekey::{kem_public, sign_prekey, KemPrekey, OneTimePrekey, PrekeyKind, X25519Prekey};
+use super::upload::{KemOneTimePublic, LongTermPrekeys, PrekeyUpload, UploadEntry};
 use super::{AcceptError, AcceptPolicy, AccountError, Session};
 use crate::codec::{Reader, Writer};
 use crate::provider::{CryptoProvider, DefaultProvider, MLKEM_SEED_LEN, X25519_LEN};
@@ -52,6 +53,9 @@ pub struct Account {
     pub(crate) signed_prekey_replays: Vec<[u8; 32]>,
     /// The same for the previous signed prekey; empty when there is none.
     pub(crate) previous_signed_prekey_replays: Vec<[u8; 32]>,
+    /// Whether the current signed prekey and last-resort ML-KEM prekey have
+    /// been published (spec §7.11, §8.4); a rotation clears it.
+    pub(crate) long_term_published: bool,
 }
 
 impl core::fmt::Debug for Account {
@@ -144,6 +148,7 @@ impl Account {
             kem_one_time_prekeys: Vec::new(),
             signed_prekey_replays: Vec::new(),
             previous_signed_prekey_replays: Vec::new(),
+            long_term_published: false,
         })
     }
 
@@ -229,6 +234,7 @@ impl Account {
             let k = OneTimePrekey {
                 id,
                 secret: secret.clone(),
+                published: false,
             };
             wipe::push(&mut self.one_time_prekeys, k);
             ids.push(id);
@@ -268,6 +274,7 @@ impl Account {
             let k = OneTimePrekey {
                 id,
                 secret: secret.clone(),
+                published: false,
             };
             wipe::push(&mut self.kem_one_time_prekeys, k);
             ids.push(id);
@@ -296,6 +303,7 @@ impl Account {
         // The records go with their signed prekey (spec §7.6): the dropped
         // previous one's are discarded, the new one starts with none.
         self.previous_signed_prekey_replays = core::mem::take(&mut self.signed_prekey_replays);
+        self.long_term_published = false;
         self.bump_generation();
         Ok(id)
     }
@@ -319,6 +327,7 @@ impl Account {
             &self.identity.signing_seed,
         )?;
         self.previous_kem_last_resort = Some(core::mem::replace(&mut self.kem_last_resort, new));
+        self.long_term_published = false;
         self.bump_generation();
         Ok(id)
     }
@@ -331,6 +340,131 @@ impl Account {
     /// Ids of the unused one-time ML-KEM prekeys.
     pub fn kem_one_time_prekey_ids(&self) -> Vec<u32> {
         self.kem_one_time_prekeys.iter().map(|k| k.id).collect()
+    }
+
+    /// Whether anything is waiting to be published: a new or rotated signed
+    /// or last-resort prekey, or a one-time prekey not yet marked published.
+    pub fn has_unpublished_prekeys(&self) -> bool {
+        !self.long_term_published
+            || self.one_time_prekeys.iter().any(|k| !k.published)
+            || self.kem_one_time_prekeys.iter().any(|k| !k.published)
+    }
+
+    /// The upload of everything not yet published (spec §7.11): the
+    /// long-term part (signed prekey and last-resort ML-KEM prekey) if the
+    /// account is new or either was rotated since it was last published,
+    /// then every unpublished one-time X25519 prekey and every unpublished
+    /// one-time ML-KEM prekey, each kind in creation order. Newly generated
+    /// one-time prekeys are unpublished.
+    ///
+    /// The account holds at most [`MAX_ONE_TIME_PREKEYS`] and
+    /// [`MAX_KEM_ONE_TIME_PREKEYS`] one-time prekeys, published or not, so
+    /// every unpublished prekey fits one upload
+    /// ([`MAX_UPLOAD_ENTRIES`](super::MAX_UPLOAD_ENTRIES)). Nothing changes
+    /// here: once the server has stored the upload, call
+    /// [`mark_prekeys_as_published`](Self::mark_prekeys_as_published) with
+    /// it and persist the account.
+    ///
+    /// Each one-time prekey's public key is derived here (an X25519
+    /// base-point multiplication, or an ML-KEM-768 key generation and an
+    /// Ed25519 signature).
+    ///
+    /// # Errors
+    /// Only on an internal label error, which the fixed labels never cause.
+    pub fn unpublished_prekeys(&self) -> Result<PrekeyUpload, AccountError> {
+        let p = DefaultProvider::default();
+        let long_term = if self.long_term_published {
+            None
+        } else {
+            let kem = &self.kem_last_resort;
+            let ek = kem
+                .encapsulation_key()
+                .ok_or(AccountError::UnknownPrekey(kem.id))?;
+            Some(LongTermPrekeys {
+                signed_prekey_id: self.signed_prekey.id,
+                signed_prekey: self.signed_prekey.public,
+                signed_prekey_signature: self.signed_prekey.signature,
+                kem_last_resort_id: kem.id,
+                kem_last_resort: alloc::boxed::Box::new(*ek),
+                kem_last_resort_signature: kem.signature,
+            })
+        };
+        let mut entries = Vec::new();
+        for k in self.one_time_prekeys.iter().filter(|k| !k.published) {
+            entries.push(UploadEntry::X25519 {
+                id: k.id,
+                key: k.x25519_public(&p),
+            });
+        }
+        for k in self.kem_one_time_prekeys.iter().filter(|k| !k.published) {
+            let (key, signature) = kem_public(
+                &p,
+                &self.identity.signing_seed,
+                PrekeyKind::KemOneTime,
+                k.id,
+                &k.secret,
+            )?;
+            entries.push(UploadEntry::Kem(KemOneTimePublic {
+                id: k.id,
+                key: alloc::boxed::Box::new(key),
+                signature,
+            }));
+        }
+        Ok(PrekeyUpload {
+            identity: *self.identity.public(),
+            long_term,
+            entries,
+        })
+    }
+
+    /// Marks the prekeys of `upload` as published (spec §7.11): the
+    /// long-term part if it names the current signed and last-resort
+    /// prekeys, and each one-time prekey of the upload the account still
+    /// holds. Prekeys generated or rotated after `upload` was built stay
+    /// unpublished; an upload of another identity marks nothing. Returns how
+    /// many prekeys were newly marked (the long-term part counts as two);
+    /// when that is not 0, `generation` is incremented and the account must
+    /// be persisted.
+    pub fn mark_prekeys_as_published(&mut self, upload: &PrekeyUpload) -> usize {
+        if upload.identity != *self.identity.public() {
+            return 0;
+        }
+        let mut marked = 0;
+        if let Some(l) = &upload.long_term {
+            if !self.long_term_published
+                && l.signed_prekey_id == self.signed_prekey.id
+                && l.kem_last_resort_id == self.kem_last_resort.id
+            {
+                self.long_term_published = true;
+                marked += 2;
+            }
+        }
+        for e in &upload.entries {
+            let found = match e {
+                UploadEntry::X25519 { id, .. } => self
+                    .one_time_prekeys
+                    .binary_search_by_key(id, |k| k.id)
+                    .ok()
+                    .and_then(|i| self.one_time_prekeys.get_mut(i))
+                    .map(|k| &mut k.published),
+                UploadEntry::Kem(k) => self
+                    .kem_one_time_prekeys
+                    .binary_search_by_key(&k.id, |k| k.id)
+                    .ok()
+                    .and_then(|i| self.kem_one_time_prekeys.get_mut(i))
+                    .map(|k| &mut k.published),
+            };
+            if let Some(flag) = found {
+                if !*flag {
+                    *flag = true;
+                    marked += 1;
+                }
+            }
+        }
+        if marked > 0 {
+            self.bump_generation();
+        }
+        marked
     }
 
     /// The bundle an initiator needs, with the named one-time prekeys (a
@@ -696,6 +830,7 @@ impl Account {
         out.put(self.identity.signing_seed.expose());
         out.put(self.identity.agreement_private.expose());
         out.put_u32(self.next_prekey_id);
+        out.put_u8(u8::from(self.long_term_published));
         let put_x = |o: &mut Vec<u8>, k: &X25519Prekey| {
             o.put_u32(k.id);
             o.put(k.private.expose());
@@ -724,6 +859,7 @@ impl Account {
         for k in &self.one_time_prekeys {
             out.put_u32(k.id);
             out.put(k.secret.expose());
+            out.put_u8(u8::from(k.published));
         }
         put_kem(&mut out, &self.kem_last_resort);
         match &self.previous_kem_last_resort {
@@ -737,6 +873,7 @@ impl Account {
         for k in &self.kem_one_time_prekeys {
             out.put_u32(k.id);
             out.put(k.secret.expose());
+            out.put_u8(u8::from(k.published));
         }
         crate::ratchet::append_state_check(&mut out, 0);
         out
@@ -746,6 +883,8 @@ impl Account {
     fn encoded_len(&self) -> usize {
         const X: usize = 4 + 32; // X25519Prekey
         const KEM: usize = 4 + MLKEM_SEED_LEN; // KemPrekey
+        const ONE_TIME_X: usize = X + 1; // OneTimeX25519Prekey: with its published flag
+        const ONE_TIME_KEM: usize = KEM + 1; // OneTimeKemPrekey
         let previous = |present: bool, len: usize| 1 + if present { len } else { 0 };
         const RECORD: usize = 32;
         MAGIC.len()
@@ -754,6 +893,7 @@ impl Account {
             + 32
             + 32
             + 4
+            + 1
             + X
             + 2
             + self.signed_prekey_replays.len() * RECORD
@@ -762,11 +902,11 @@ impl Account {
                 X + 2 + self.previous_signed_prekey_replays.len() * RECORD,
             )
             + 2
-            + self.one_time_prekeys.len() * X
+            + self.one_time_prekeys.len() * ONE_TIME_X
             + KEM
             + previous(self.previous_kem_last_resort.is_some(), KEM)
             + 2
-            + self.kem_one_time_prekeys.len() * KEM
+            + self.kem_one_time_prekeys.len() * ONE_TIME_KEM
             + crate::ratchet::STATE_CHECK_LEN
     }
 
@@ -788,6 +928,15 @@ impl Account {
         let identity = IdentityKeyPair::from_secrets(&p, seed, dh)
             .map_err(|_| StateError::Invalid("identity"))?;
         let next_prekey_id = r.u32()?;
+        // A published flag is 0 or 1 (spec §8.4, rule 4).
+        let flag = |r: &mut Reader<'_>| -> Result<bool, StateError> {
+            match r.u8()? {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(StateError::Invalid("published flag")),
+            }
+        };
+        let long_term_published = flag(&mut r)?;
         let bad = |_| StateError::Invalid("prekey");
         // Ids come from a counter starting at 1 (spec §7.2, §8.4).
         let read_id = |r: &mut Reader<'_>| -> Result<u32, StateError> {
@@ -806,10 +955,16 @@ impl Account {
         fn read_one_time<const N: usize>(
             r: &mut Reader<'_>,
             read_id: impl Fn(&mut Reader<'_>) -> Result<u32, StateError>,
+            flag: impl Fn(&mut Reader<'_>) -> Result<bool, StateError>,
         ) -> Result<OneTimePrekey<N>, StateError> {
             let id = read_id(r)?;
             let secret = Secret::from_bytes(r.array()?);
-            Ok(OneTimePrekey { id, secret })
+            let published = flag(r)?;
+            Ok(OneTimePrekey {
+                id,
+                secret,
+                published,
+            })
         }
         let read_kem = |r: &mut Reader<'_>, kind: PrekeyKind| -> Result<KemPrekey, StateError> {
             let id = read_id(r)?;
@@ -848,7 +1003,7 @@ impl Account {
         }
         let mut one_time_prekeys = Vec::with_capacity(n);
         for _ in 0..n {
-            one_time_prekeys.push(read_one_time(&mut r, read_id)?);
+            one_time_prekeys.push(read_one_time(&mut r, read_id, flag)?);
         }
         let kem_last_resort = read_kem(&mut r, PrekeyKind::KemLastResort)?;
         let previous_kem_last_resort = match r.u8()? {
@@ -862,7 +1017,7 @@ impl Account {
         }
         let mut kem_one_time_prekeys = Vec::with_capacity(m);
         for _ in 0..m {
-            kem_one_time_prekeys.push(read_one_time(&mut r, read_id)?);
+            kem_one_time_prekeys.push(read_one_time(&mut r, read_id, flag)?);
         }
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
@@ -918,6 +1073,7 @@ impl Account {
             kem_one_time_prekeys,
             signed_prekey_replays,
             previous_signed_prekey_replays,
+            long_term_published,
         })
     }
 }

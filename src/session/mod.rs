@@ -49,6 +49,7 @@ mod handshake;
 mod identity;
 mod policy;
 mod prekey;
+mod upload;
 
 pub use account::{Account, MAX_KEM_ONE_TIME_PREKEYS, MAX_ONE_TIME_PREKEYS, MAX_REPLAY_RECORDS};
 pub use bundle::{BundleError, PrekeyBundle};
@@ -58,6 +59,10 @@ pub use handshake::{HandshakeHeader, InitialMessageError, TYPE_INITIAL};
 pub use identity::{IdentityKey, IdentityKeyPair, IdentityPublic, IDENTITY_PUBLIC_LEN};
 pub use policy::AcceptPolicy;
 pub use prekey::PrekeyKind;
+pub use upload::{
+    AssembleError, KemOneTimePublic, LongTermPrekeys, PrekeyUpload, UploadEntry, UploadError,
+    MAX_UPLOAD_ENTRIES, TYPE_PREKEY_UPLOAD,
+};
 
 #[cfg(feature = "hazmat")]
 pub use handshake::{derive_keys, transcript_hash, HandshakeKeys, HandshakeSecrets, Transcript};

@@ -110,6 +110,8 @@ pub(crate) struct KemPrekey {
 pub(crate) struct OneTimePrekey<const N: usize> {
     pub(crate) id: u32,
     pub(crate) secret: Secret<N>,
+    /// Whether the prekey has been published (spec §7.11, §8.4).
+    pub(crate) published: bool,
 }
 
 impl OneTimePrekey<X25519_LEN> {
@@ -162,6 +164,7 @@ impl<const N: usize> Zeroize for OneTimePrekey<N> {
     fn zeroize(&mut self) {
         self.id.zeroize();
         self.secret.zeroize();
+        self.published = false;
     }
 }
 

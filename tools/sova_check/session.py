@@ -60,6 +60,7 @@ class Account:
     replay: List[bytes]  # replay records of the current SPK: SHA-256(EK), sorted
     previous_replay: List[bytes] = field(default_factory=list)  # those of the previous SPK
     generation: int = 0
+    long_term_published: bool = False  # §7.11; one-time prekeys here are all unpublished
 
     @classmethod
     def from_secrets(cls, secrets: dict) -> "Account":
@@ -106,11 +107,12 @@ class Account:
 
         out = b"SOVA-1 account" + u8(0x01) + u64(self.generation) + self.seed + self.dh_private
         out += u32(self.next_prekey_id)
+        out += u8(1 if self.long_term_published else 0)
         out += x_prekey(self.spk) + records(self.replay)
         out += opt(self.previous_spk and x_prekey(self.previous_spk) + records(self.previous_replay))
-        out += u16(len(self.opks)) + b"".join(x_prekey(p) for p in self.opks)
+        out += u16(len(self.opks)) + b"".join(x_prekey(p) + u8(0) for p in self.opks)
         out += x_prekey(self.pqspk) + opt(self.previous_pqspk and x_prekey(self.previous_pqspk))
-        out += u16(len(self.pqopks)) + b"".join(x_prekey(p) for p in self.pqopks)
+        out += u16(len(self.pqopks)) + b"".join(x_prekey(p) + u8(0) for p in self.pqopks)
         return out + sha256(out)
 
 

@@ -178,12 +178,20 @@ def decode_account(data: bytes) -> None:
     f.take(8 + 32 + 32)  # generation, IK_sig.seed, IK_dh.priv
     next_id = f.int(4)
 
-    def prekey(secret_len: int) -> int:
+    def published_flag() -> None:
+        if f.int(1) not in (0, 1):
+            raise invalid("published flag")  # 4
+
+    def prekey(secret_len: int, flag: bool = False) -> int:
         pid = f.int(4)
         if pid == 0 or pid >= next_id:
             raise invalid("prekey id")  # 1
         f.take(secret_len)
+        if flag:  # one-time prekeys carry their published flag (§7.11)
+            published_flag()
         return pid
+
+    published_flag()  # long_term_published
 
     def records() -> None:
         r = f.int(2)
@@ -205,13 +213,13 @@ def decode_account(data: bytes) -> None:
     n = f.int(2)
     if n > MAX_ONE_TIME_PREKEYS:
         raise invalid("one-time prekey count")  # 5
-    opks = [prekey(32) for _ in range(n)]
+    opks = [prekey(32, True) for _ in range(n)]
     pqspk = prekey(64)
     previous_pqspk = prekey(64) if f.opt_tag() else None
     m = f.int(2)
     if m > MAX_KEM_ONE_TIME_PREKEYS:
         raise invalid("KEM one-time prekey count")  # 5
-    pqopks = [prekey(64) for _ in range(m)]
+    pqopks = [prekey(64, True) for _ in range(m)]
     f.done()  # 6
     for ids in (opks, pqopks):
         if any(a >= b for a, b in zip(ids, ids[1:])):

@@ -141,6 +141,7 @@ pub const FAMILIES: &[Family] = &[
     families::handshake_negative::FAMILY,
     families::ed25519_strict::FAMILY,
     families::state_encodings::FAMILY,
+    families::prekey_upload::FAMILY,
 ];
 
 /// The family whose file is named `file`.

@@ -1,9 +1,10 @@
-//! Prekey bundles and initial messages (spec §7.3, §7.5): layouts, the rule
-//! a rejected one breaks, and the reports.
+//! Prekey bundles, initial messages and prekey uploads (spec §7.3, §7.5,
+//! §7.11): layouts, the rule a rejected one breaks, and the reports.
 
 use sova::ratchet::message::{self};
 use sova::session::{
-    BundleError, HandshakeHeader, IdentityPublic, InitialMessageError, PrekeyBundle,
+    BundleError, HandshakeHeader, IdentityPublic, InitialMessageError, PrekeyBundle, PrekeyUpload,
+    UploadError, MAX_UPLOAD_ENTRIES,
 };
 use sova::DefaultProvider;
 
@@ -305,6 +306,187 @@ pub(super) fn inspect_initial_message(bytes: &[u8]) -> Report {
                 }
             }
         }
+    }
+    r
+}
+
+/// §7.11.1.
+pub(super) fn upload_layout(w: &mut Walk<'_>) -> Option<()> {
+    w.uint("version", 1, "SOVA-1")?;
+    w.uint("type", 1, "prekey upload")?;
+    identity_public(w, "identity", "the uploader's IdentityPublic, §7.1")?;
+    let flag = w.uint("long_term_flag", 1, "")?;
+    match flag {
+        0 => w.annotate("no long-term part"),
+        1 => {
+            w.annotate("the long-term part follows");
+            w.group(
+                "long-term part",
+                "signed prekey and last-resort ML-KEM-768 prekey, as a bundle carries them",
+                |w| {
+                    w.uint("spk_id", 4, "id of the signed prekey")?;
+                    w.take("SPK", 32, "signed X25519 prekey")?;
+                    w.take("spk_signature", 64, "PrekeySignature(0x01, spk_id, SPK)")?;
+                    w.uint("pqspk_id", 4, "id of the last-resort ML-KEM-768 prekey")?;
+                    w.take("PQSPK", 1184, "ML-KEM-768 encapsulation key")?;
+                    w.take(
+                        "pqspk_signature",
+                        64,
+                        "PrekeySignature(0x02, pqspk_id, PQSPK)",
+                    )?;
+                    Some(())
+                },
+            )?;
+        }
+        f => {
+            w.annotate(format!("INVALID flag 0x{f:02x} (must be 0 or 1)"));
+            return w.halt();
+        }
+    }
+    let count = w.uint(
+        "count",
+        2,
+        format!("one-time prekeys, at most {MAX_UPLOAD_ENTRIES}"),
+    )?;
+    if count > MAX_UPLOAD_ENTRIES as u64 {
+        w.annotate(format!("INVALID: more than {MAX_UPLOAD_ENTRIES} entries"));
+        return w.halt();
+    }
+    for i in 0..count {
+        w.group(&format!("entry[{i}]"), "", |w| {
+            let kind = w.uint("kind", 1, "")?;
+            match kind {
+                4 => {
+                    w.annotate("one-time X25519 prekey");
+                    w.uint("id", 4, "prekey id")?;
+                    w.take("OPK", 32, "one-time X25519 prekey, not signed")?;
+                }
+                3 => {
+                    w.annotate("one-time ML-KEM-768 prekey");
+                    w.uint("id", 4, "prekey id")?;
+                    w.take("PQOPK", 1184, "ML-KEM-768 encapsulation key")?;
+                    w.take("signature", 64, "PrekeySignature(0x03, id, PQOPK)")?;
+                }
+                k => {
+                    w.annotate(format!(
+                        "INVALID: 0x{k:02x} is not a one-time prekey kind (0x03 or 0x04)"
+                    ));
+                    return w.halt();
+                }
+            }
+            Some(())
+        })?;
+    }
+    w.trailing();
+    Some(())
+}
+
+pub(super) fn upload_violation(e: &UploadError, fields: &[Field], w: &Walk<'_>) -> Violation {
+    let at = |name: &str| find(fields, name).map(|f| f.offset);
+    let (rule, offset) = match e {
+        UploadError::Truncated(f) => (
+            format!(
+                "a parser MUST reject a truncated upload [Truncated(\"{f}\")]{}",
+                truncation_detail(w)
+            ),
+            stop_offset(w),
+        ),
+        UploadError::UnsupportedVersion(v) => (
+            format!("the version MUST be 0x01, found 0x{v:02x} [UnsupportedVersion]"),
+            Some(0),
+        ),
+        UploadError::WrongType(t) => (
+            format!("the type MUST be 0x11, found 0x{t:02x} [WrongType]"),
+            Some(1),
+        ),
+        UploadError::InvalidFlag(f) => (
+            format!("the long-term flag MUST be 0 or 1, found 0x{f:02x} [InvalidFlag]"),
+            at("long_term_flag"),
+        ),
+        UploadError::TooManyEntries => (
+            format!(
+                "at most {MAX_UPLOAD_ENTRIES} entries, 1000 of kind 0x04 and 100 of kind 0x03 \
+                 [TooManyEntries]"
+            ),
+            stop_offset(w).or(at("count")),
+        ),
+        UploadError::InvalidKind(k) => (
+            format!("an entry's kind MUST be 0x03 or 0x04, found 0x{k:02x} [InvalidKind]"),
+            stop_offset(w),
+        ),
+        UploadError::DuplicateId(id) => (
+            format!("prekey ids MUST be distinct; {id} occurs twice [DuplicateId]"),
+            None,
+        ),
+        UploadError::TrailingBytes(n) => (
+            format!(
+                "nothing may follow the last entry; found {n} trailing byte(s) [TrailingBytes]"
+            ),
+            at("trailing bytes"),
+        ),
+        UploadError::InvalidIdentitySignature => (
+            "the server MUST verify the identity binding [InvalidIdentitySignature]".to_owned(),
+            at("binding"),
+        ),
+        UploadError::InvalidSignedPrekeySignature => (
+            "the server MUST verify the SPK signature [InvalidSignedPrekeySignature]".to_owned(),
+            at("spk_signature"),
+        ),
+        UploadError::InvalidKemPrekeySignature(id) => (
+            format!(
+                "the server MUST verify every ML-KEM prekey signature; that of prekey {id} fails \
+                 [InvalidKemPrekeySignature]"
+            ),
+            None,
+        ),
+        other => (other.to_string(), stop_offset(w)),
+    };
+    Violation {
+        section: "§7.11",
+        rule,
+        error: format!("{e:?}"),
+        message: e.to_string(),
+        offset,
+    }
+}
+
+pub(super) fn inspect_upload(bytes: &[u8]) -> Report {
+    let mut w = Walk::new(bytes, 0);
+    let _ = upload_layout(&mut w);
+    let mut r = report(
+        "prekey_upload",
+        "prekey upload, type 0x11".into(),
+        "§7.11",
+        bytes.len(),
+        w.fields.clone(),
+    );
+    let verdict = PrekeyUpload::parse(bytes).and_then(|u| {
+        u.verify(&DefaultProvider::default())?;
+        Ok(u)
+    });
+    match verdict {
+        Ok(u) => {
+            r.notes.push(format!(
+                "signatures valid: identity binding{}, {} ML-KEM one-time prekey(s) (§7.11)",
+                if u.long_term.is_some() {
+                    ", signed prekey, last-resort prekey"
+                } else {
+                    ""
+                },
+                u.kem_one_time_prekey_ids().len()
+            ));
+            r.notes.push(format!(
+                "one-time X25519 prekeys: {}; one-time ML-KEM-768 prekeys: {}; a server hands \
+                 out one bundle per one-time prekey, then bundles with the last-resort prekey",
+                u.one_time_prekey_ids().len(),
+                u.kem_one_time_prekey_ids().len()
+            ));
+            r.notes.push(format!(
+                "IdentityKey (IK_sig || IK_dh): {}",
+                hex(&u.identity.identity_key())
+            ));
+        }
+        Err(e) => r.violation = Some(upload_violation(&e, &r.fields, &w)),
     }
     r
 }

@@ -95,7 +95,7 @@ pub(super) fn message_violation(
         ParseError::UnknownType(t) => (
             format!(
                 "rule 2: `type` MUST be 0x01 or 0x02, found 0x{t:02x} [UnknownType] \
-                 (other Sova objects: 0x03 initial message §7.5, 0x10 bundle §7.3)"
+                 (other Sova objects: 0x03 initial message §7.5, 0x10 bundle §7.3, 0x11 prekey upload §7.11)"
             ),
             Some(base + 1),
         ),

@@ -8,6 +8,7 @@
 //! | `01 01`, `01 02` | ratchet message, header in the clear / encrypted | §6.2, §6.3 |
 //! | `01 03` | initial message (and the ratchet message it carries) | §7.5 |
 //! | `01 10` | prekey bundle | §7.3 |
+//! | `01 11` | prekey upload | §7.11 |
 //! | `"SOVA-1 ratchet"` | ratchet state | §8.2 |
 //! | `"SOVA-1 session"` | session state (and the ratchet state inside) | §8.5 |
 //! | `"SOVA-1 conversation"` | conversation state (and the sessions inside) | §8.6 |
@@ -16,6 +17,7 @@
 //!
 //! Validity is decided by the library: the bytes go through the same parser
 //! the protocol uses (`message::parse`, `PrekeyBundle::parse` and `verify`,
+//! `PrekeyUpload::parse` and `verify`,
 //! `HandshakeHeader::parse`, `Ratchet::from_bytes`, `Session::from_bytes`,
 //! `Account::from_bytes`, `storage::open`). The annotation walks the known
 //! layout alongside to give each field's offset and length, and to say where
@@ -23,7 +25,7 @@
 //! the rule it breaks, the spec section and the library's error.
 //!
 //! One file per chapter: `messages` (ratchet messages, §6), `bundles`
-//! (bundles and initial messages, §7), `states` (persisted states, §8) and
+//! (bundles, initial messages and prekey uploads, §7), `states` (persisted states, §8) and
 //! `sealed` (§8.3); this module holds the walker, the detection, the
 //! report and its output.
 
@@ -41,7 +43,7 @@ mod messages;
 mod sealed;
 mod states;
 
-use bundles::{inspect_bundle, inspect_initial_message};
+use bundles::{inspect_bundle, inspect_initial_message, inspect_upload};
 use messages::inspect_ratchet_message;
 use sealed::inspect_sealed;
 use states::{inspect_account_state, inspect_ratchet_state, inspect_session_state};
@@ -463,6 +465,7 @@ pub fn inspect(bytes: &[u8]) -> Report {
     match bytes.get(1) {
         Some(&sova::session::TYPE_INITIAL) => inspect_initial_message(bytes),
         Some(&0x10) => inspect_bundle(bytes),
+        Some(&sova::session::TYPE_PREKEY_UPLOAD) => inspect_upload(bytes),
         _ => inspect_ratchet_message(bytes),
     }
 }

@@ -107,6 +107,20 @@ pub(super) fn ratchet_state_layout(w: &mut Walk<'_>) -> Option<()> {
     state_check(w)
 }
 
+/// A published flag of §8.4: 0 or 1.
+fn published(w: &mut Walk<'_>, name: &str, note: &str) -> Option<()> {
+    let v = w.uint(name, 1, note)?;
+    match v {
+        0 => w.annotate(format!("{note}: not yet published (§7.11)")),
+        1 => w.annotate(format!("{note}: published (§7.11)")),
+        f => {
+            w.annotate(format!("INVALID published flag 0x{f:02x} (must be 0 or 1)"));
+            return w.halt();
+        }
+    }
+    Some(())
+}
+
 /// §8.4.
 pub(super) fn account_state_layout(w: &mut Walk<'_>) -> Option<()> {
     w.ascii("magic", 14, "")?;
@@ -119,6 +133,7 @@ pub(super) fn account_state_layout(w: &mut Walk<'_>) -> Option<()> {
     key32(w, "IK_sig.seed", "Ed25519 seed of the identity")?;
     key32(w, "IK_dh.priv", "X25519 private key of the identity")?;
     w.uint("next_prekey_id", 4, "the next prekey id to allocate")?;
+    published(w, "long_term_published", "the current SPK and PQSPK")?;
     let x25519 = |w: &mut Walk<'_>| -> Option<()> {
         w.uint("id", 4, "prekey id")?;
         key32(w, "private", "X25519 private key")
@@ -154,13 +169,19 @@ pub(super) fn account_state_layout(w: &mut Walk<'_>) -> Option<()> {
     )?;
     let n = w.uint("n", 2, "one-time X25519 prekeys, at most 1000")?;
     for i in 0..n {
-        w.group(&format!("OPK[{i}]"), "", x25519)?;
+        w.group(&format!("OPK[{i}]"), "", |w| {
+            x25519(w)?;
+            published(w, "published", "this one-time prekey")
+        })?;
     }
     w.group("PQSPK", "current last-resort ML-KEM-768 prekey", kem)?;
     w.opt("previous PQSPK", "kept after a rotation", kem)?;
     let m = w.uint("m", 2, "one-time ML-KEM-768 prekeys, at most 100")?;
     for i in 0..m {
-        w.group(&format!("PQOPK[{i}]"), "", kem)?;
+        w.group(&format!("PQOPK[{i}]"), "", |w| {
+            kem(w)?;
+            published(w, "published", "this one-time prekey")
+        })?;
     }
     state_check(w)
 }

@@ -5,6 +5,7 @@ pub(crate) mod conversation_states;
 pub(crate) mod ed25519_strict;
 pub(crate) mod handshake;
 pub(crate) mod handshake_negative;
+pub(crate) mod prekey_upload;
 pub(crate) mod primitives;
 pub(crate) mod ratchet_kdf;
 pub(crate) mod ratchet_limits;

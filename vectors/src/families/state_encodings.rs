@@ -482,17 +482,21 @@ struct As {
     magic: Vec<u8>,
     version: u8,
     next_id: u32,
+    long_term_published: u8,
     spk_id: u32,
     records: Vec<u8>,
     record_count: Option<u16>,
     previous: u8,
     previous_id: u32,
     opks: Vec<u32>,
+    /// The published flag of the last one-time prekey (the others are 1).
+    opk_published: u8,
     opk_count: Option<u16>,
     pqspk_id: u32,
     previous_pq: u8,
     previous_pq_id: u32,
     pqopks: Vec<u32>,
+    pqopk_published: u8,
     pqopk_count: Option<u16>,
     trailing: Vec<u8>,
 }
@@ -504,17 +508,20 @@ impl As {
             magic: b"SOVA-1 account".to_vec(),
             version: 1,
             next_id: 8,
+            long_term_published: 1,
             spk_id: 5,
             records: vec![0x10, 0x20],
             record_count: None,
             previous: 1,
             previous_id: 1,
             opks: vec![3, 4],
+            opk_published: 0,
             opk_count: None,
             pqspk_id: 6,
             previous_pq: 1,
             previous_pq_id: 2,
             pqopks: vec![7],
+            pqopk_published: 1,
             pqopk_count: None,
             trailing: Vec::new(),
         }
@@ -535,6 +542,7 @@ impl As {
         o.extend_from_slice(&key(0x01));
         o.extend_from_slice(&key(0x02));
         o.extend_from_slice(&self.next_id.to_be_bytes());
+        o.push(self.long_term_published);
         x(&mut o, self.spk_id, 0x03);
         let count = self.record_count.unwrap_or(self.records.len() as u16);
         o.extend_from_slice(&count.to_be_bytes());
@@ -549,8 +557,13 @@ impl As {
         }
         let n = self.opk_count.unwrap_or(self.opks.len() as u16);
         o.extend_from_slice(&n.to_be_bytes());
-        for id in &self.opks {
+        for (i, id) in self.opks.iter().enumerate() {
             x(&mut o, *id, 0x05);
+            o.push(if i + 1 == self.opks.len() {
+                self.opk_published
+            } else {
+                1
+            });
         }
         kem(&mut o, self.pqspk_id, 0x06);
         o.push(self.previous_pq);
@@ -561,6 +574,7 @@ impl As {
         o.extend_from_slice(&m.to_be_bytes());
         for id in &self.pqopks {
             kem(&mut o, *id, 0x08);
+            o.push(self.pqopk_published);
         }
         o.extend_from_slice(&self.trailing);
         o
@@ -879,6 +893,25 @@ fn account_rejections(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         (
             "4: previous last-resort prekey option tag 2",
             with(&|s| s.previous_pq = 2),
+        ),
+        (
+            "4: long-term published flag 2",
+            with(&|s| s.long_term_published = 2),
+        ),
+        (
+            "4: a one-time prekey's published flag 2",
+            with(&|s| s.opk_published = 2),
+        ),
+        (
+            "4: a KEM one-time prekey's published flag 0xff",
+            with(&|s| s.pqopk_published = 0xff),
+        ),
+        (
+            "1 and 4: one-time prekey id 0 and its published flag 2",
+            with(&|s| {
+                s.opks = vec![3, 0];
+                s.opk_published = 2;
+            }),
         ),
         (
             "5: 1001 one-time prekeys announced, none present",
