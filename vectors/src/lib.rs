@@ -142,6 +142,7 @@ pub const FAMILIES: &[Family] = &[
     families::ed25519_strict::FAMILY,
     families::state_encodings::FAMILY,
     families::prekey_upload::FAMILY,
+    families::devices::FAMILY,
 ];
 
 /// The family whose file is named `file`.
