@@ -44,13 +44,17 @@ and checks these files of a test-vector directory (§4, §10.9):
   prekey-upload.json        every upload rebuilt from its account's secrets, parsed
                             and verified, the bundles a server assembles from it
                             byte for byte; every rejected upload gives the recorded error
+  devices.json              every device list signed and hashed, every directory
+                            sequence replayed, every link and fan-out rebuilt from
+                            its secrets (the pairwise sessions of §7 included) and
+                            received; every rejection gives the recorded error class
 
 Usage:  python3 tools/check_vectors.py [--require-all] [DIR | FILE...]
         (default DIR: test-vectors)
 
-Without the ML-KEM-768 package (kyber-py), the six files that need ML-KEM
+Without the ML-KEM-768 package (kyber-py), the seven files that need ML-KEM
 (primitives.json, handshake.json, handshake-negative.json, ed25519-strict.json,
-state-encodings.json, prekey-upload.json)
+state-encodings.json, prekey-upload.json, devices.json)
 are skipped with a note; with --require-all their absence is an environment error.
 
 Exit status: 0 when every checked case passes, 1 on any mismatch or malformed

@@ -9,6 +9,7 @@ from .safety import check_safety_number
 from .limits import check_limits
 from .states import check_state_encoding
 from .prekeys import check_prekey_upload
+from .devices import check_devices
 from .examples import check_spec_examples
 from .ed25519 import check_ed25519_strict, demonstrate_lax_verifier
 
@@ -30,11 +31,12 @@ CHECKERS = {
     "ed25519-strict.json": check_ed25519_strict,
     "state-encodings.json": check_state_encoding,
     "prekey-upload.json": check_prekey_upload,
+    "devices.json": check_devices,
 }
 
 # The files that need ML-KEM-768 (kyber-py).
 KEM_FILES = ("primitives.json", "handshake.json", "handshake-negative.json",
-             "ed25519-strict.json", "state-encodings.json", "prekey-upload.json")
+             "ed25519-strict.json", "state-encodings.json", "prekey-upload.json", "devices.json")
 
 USAGE = "usage: python3 tools/check_vectors.py [--require-all] [DIR | FILE...]\n"
 
