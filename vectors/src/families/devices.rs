@@ -365,13 +365,16 @@ fn account_of(p: &dyn CryptoProvider, s: &AccountSecrets, at: &str) -> Result<Ac
     Ok(s.open(p, at)?.account)
 }
 
+/// `T`, PRK and OKM.
+type LinkKeys = ([u8; 32], Vec<u8>, [u8; 44]);
+
 /// `T`, PRK, OKM of spec §11.5.
 fn link_keys(
     p: &dyn CryptoProvider,
     offer: &[u8],
     e_a_pub: &[u8; 32],
     dh: &[u8],
-) -> Result<([u8; 32], Vec<u8>, [u8; 44]), CaseError> {
+) -> Result<LinkKeys, CaseError> {
     let t = labeled_hash(p, labels::LINK_TRANSCRIPT, &[offer, e_a_pub])
         .map_err(crypto("transcript_hash"))?;
     let prk = labeled_extract(p, &t, labels::LINK, &[dh]).map_err(crypto("prk"))?;
@@ -1263,7 +1266,8 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
 
 fn lists(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     // Valid lists.
-    let shapes: [(&str, u64, Vec<(u32, bool)>); 3] = [
+    type Shape = (&'static str, u64, Vec<(u32, bool)>);
+    let shapes: [Shape; 3] = [
         ("one admin device, epoch 1", 1, vec![(1, true)]),
         (
             "three devices, ids 1, 5, 4294967295, the first and last admin",
