@@ -26,6 +26,8 @@
 //! | `random-ignore` | ignores the recorded randomness the runner supplies |
 //! | `random-order` | creates accounts from the recorded randomness drawn in another order (the signed prekey before the identity, spec §7.2) |
 //! | `start-order` | starts sessions drawing the encapsulation randomness `m` before the ephemeral key (spec §7.4) |
+//! | `list-rollback` | accepts device lists older than the accepted one instead of `Rollback` (spec §11.4) |
+//! | `list-lax` | accepts device lists whose signature fails (spec §11.3) |
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -33,6 +35,9 @@ use std::io::{BufRead, Write};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Map, Value};
+use sova::devices::{
+    approve_link, DeviceList, KnownUser, LinkRequest, ListChange, ListError, UserKey,
+};
 use sova::ratchet::{HeaderMode, Ratchet};
 use sova::session::{Account, Session};
 use sova::{CryptoProvider, DefaultProvider, Secret};
@@ -83,6 +88,10 @@ pub enum Break {
     RandomOrder,
     /// Start sessions drawing `m` before the ephemeral key.
     StartOrder,
+    /// Accept device lists older than the accepted one (no `Rollback`).
+    ListRollback,
+    /// Accept device lists whose signature fails.
+    ListLax,
 }
 
 /// The name of every mode, as `--break` takes it.
@@ -104,6 +113,8 @@ pub const BREAK_MODES: &[&str] = &[
     "random-ignore",
     "random-order",
     "start-order",
+    "list-rollback",
+    "list-lax",
 ];
 
 impl Break {
@@ -128,6 +139,8 @@ impl Break {
             "random-ignore" => Some(Self::RandomIgnore),
             "random-order" => Some(Self::RandomOrder),
             "start-order" => Some(Self::StartOrder),
+            "list-rollback" => Some(Self::ListRollback),
+            "list-lax" => Some(Self::ListLax),
             _ => None,
         }
     }
@@ -192,10 +205,51 @@ impl CryptoProvider for LaxEd25519 {
     }
 }
 
+/// The library's primitives with every Ed25519 signature accepted: the
+/// defect of `--break list-lax`, used for device lists only.
+struct LaxListProvider(DefaultProvider);
+
+impl CryptoProvider for LaxListProvider {
+    fn name(&self) -> &'static str {
+        "no-list-signatures"
+    }
+    fn sha512(&self, parts: &[&[u8]]) -> [u8; 64] {
+        self.0.sha512(parts)
+    }
+    fn aead_seal(
+        &self,
+        key: &Secret<32>,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> [u8; 16] {
+        self.0.aead_seal(key, nonce, aad, in_out)
+    }
+    fn aead_open(
+        &self,
+        key: &Secret<32>,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), sova::CryptoError> {
+        self.0.aead_open(key, nonce, aad, in_out, tag)
+    }
+    fn ed25519_verify(
+        &self,
+        _public_key: &[u8; 32],
+        _message: &[u8],
+        _signature: &[u8; 64],
+    ) -> Result<(), sova::CryptoError> {
+        Ok(())
+    }
+}
+
 enum Object {
     Ratchet(Box<Ratchet>),
     Account(Box<Account>),
     Session(Box<Session>),
+    Link(Box<sova::devices::LinkRequest>),
 }
 
 /// The adapter's state: the objects it holds, by handle.
@@ -319,6 +373,23 @@ impl Adapter {
         }
     }
 
+    /// A device list checked against `user` (spec §11.3); `list-lax`
+    /// skips the signature.
+    fn verify_list(&self, list: &[u8], user: &[u8; 32]) -> Result<DeviceList, ErrorReply> {
+        match DeviceList::verify(list, user) {
+            Ok(l) => Ok(l),
+            Err(ListError::InvalidSignature) if self.defect == Break::ListLax => {
+                DeviceList::verify_with(
+                    &LaxListProvider(DefaultProvider::default()),
+                    list,
+                    Some(user),
+                )
+                .map_err(|e| class_err(classes::of(&e), e.to_string()))
+            }
+            Err(e) => Err(class_err(classes::of(&e), e.to_string())),
+        }
+    }
+
     /// Handles one request (already parsed) and returns its reply.
     pub fn handle(&mut self, req: &Map<String, Value>) -> Reply {
         let op = str_field(req, "op")?;
@@ -369,6 +440,82 @@ impl Adapter {
                 let id = account.rotate_signed_prekey(&mut rng).map_err(e)?;
                 self.rng = rng;
                 ok(json!({ "spk_id": id }))
+            }
+            "device_list_verify" => {
+                let user = hex_array::<32>(req, "expected_user")?;
+                let list = hex_field(req, "list")?;
+                let l = self.verify_list(&list, &user)?;
+                ok(json!({ "epoch": l.epoch(), "list_hash": crate::hex(&l.hash()) }))
+            }
+            "directory_update" => {
+                let user = hex_array::<32>(req, "user_key")?;
+                let known = self.verify_list(&hex_field(req, "known")?, &user)?;
+                let list = hex_field(req, "list")?;
+                let new = self.verify_list(&list, &user)?;
+                let mut k = KnownUser::from_list(known);
+                let outcome = match k.update(&list) {
+                    Ok(ListChange::Unchanged) => "unchanged",
+                    Ok(_) => "accepted",
+                    Err(ListError::Rollback) if self.defect == Break::ListRollback => {
+                        k = KnownUser::from_list(new);
+                        "accepted"
+                    }
+                    Err(ListError::InvalidSignature) if self.defect == Break::ListLax => {
+                        k = KnownUser::from_list(new);
+                        "accepted"
+                    }
+                    Err(e) => return Err(class_err(classes::of(&e), e.to_string())),
+                };
+                ok(json!({
+                    "outcome": outcome,
+                    "epoch": k.list().epoch(),
+                    "list_hash": crate::hex(k.list_hash()),
+                }))
+            }
+            "link_offer" => {
+                let account = Account::new(&mut self.rng)
+                    .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
+                let request = LinkRequest::new(&account, &mut self.rng)
+                    .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
+                let offer = crate::hex(request.offer());
+                let h = self.insert("link", Object::Link(Box::new(request)));
+                ok(json!({ "handle": h, "offer": offer }))
+            }
+            "link_finish" => {
+                let response = hex_field(req, "response")?;
+                let Object::Link(request) = self.object(req, "handle")? else {
+                    return Err(ErrorReply::bad_request("`handle` is not a link request"));
+                };
+                let linked = request
+                    .finish(&response)
+                    .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
+                ok(json!({
+                    "device_id": linked.device_id,
+                    "list": crate::hex(linked.user.list().to_bytes()),
+                    "admin": linked.user_key.is_some(),
+                    "data": crate::hex(&linked.data),
+                    "code": String::from_utf8_lossy(&linked.code),
+                }))
+            }
+            "link_approve" => {
+                let seed = hex_array::<32>(req, "user_key_seed")?;
+                let uk = UserKey::from_seed(sova::Secret::from_bytes(seed));
+                let current = self.verify_list(&hex_field(req, "current_list")?, uk.public())?;
+                let approval = approve_link(
+                    &uk,
+                    &KnownUser::from_list(current),
+                    &hex_field(req, "offer")?,
+                    bool_field(req, "admin"),
+                    &hex_field(req, "data")?,
+                    &mut self.rng,
+                )
+                .map_err(|e| class_err(classes::of(&e), e.to_string()))?;
+                ok(json!({
+                    "device_id": approval.device_id,
+                    "list": crate::hex(approval.list.to_bytes()),
+                    "response": crate::hex(&approval.response),
+                    "code": String::from_utf8_lossy(&approval.code),
+                }))
             }
             "safety_number" => {
                 let ours = hex_array::<64>(req, "ours")?;
@@ -498,8 +645,8 @@ impl Adapter {
             Some(Object::Session(s)) => s
                 .encrypt(rng, &pt)
                 .map_err(|e| (classes::of(&e), e.to_string())),
-            Some(Object::Account(_)) => {
-                return Err(ErrorReply::bad_request("cannot encrypt with an account"))
+            Some(Object::Account(_) | Object::Link(_)) => {
+                return Err(ErrorReply::bad_request("cannot encrypt with this handle"))
             }
             None => return Err(ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}"))),
         };
@@ -539,9 +686,10 @@ impl Adapter {
                 }
                 (class, e.to_string())
             }),
-            Some(Object::Account(_)) => {
+            Some(Object::Account(_) | Object::Link(_)) => {
                 return Err(ErrorReply::bad_request(
-                    "an account accepts initial messages with session_accept",
+                    "only ratchets and sessions decrypt; an account accepts initial messages \
+                     with session_accept",
                 ))
             }
             None => return Err(ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}"))),

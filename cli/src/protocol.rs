@@ -32,6 +32,10 @@ pub const CAP_SAFETY_NUMBER: &str = "safety-number";
 /// `session_export` write the states of §8.4 and §8.5.
 pub const CAP_RECORDED_RANDOMNESS: &str = "recorded-randomness";
 
+/// Capability: `device_list_verify`, `directory_update`, `link_offer`,
+/// `link_finish`, `link_approve` (spec §11).
+pub const CAP_DEVICES: &str = "devices";
+
 /// Every capability, in the order the runner tests them.
 pub const CAPABILITIES: &[&str] = &[
     CAP_VECTORS,
@@ -42,6 +46,7 @@ pub const CAPABILITIES: &[&str] = &[
     CAP_PREKEY_ROTATION,
     CAP_SAFETY_NUMBER,
     CAP_RECORDED_RANDOMNESS,
+    CAP_DEVICES,
 ];
 
 /// Error class: the request is not valid JSON or lacks a field.

@@ -60,6 +60,7 @@ fn the_reference_adapter_passes_everything() {
         "prekey-rotation",
         "safety-number",
         "recorded-randomness",
+        "devices",
     ] {
         assert!(caps.contains(&cap), "no row for {cap}: {s}");
     }
@@ -245,6 +246,20 @@ fn an_adapter_that_shows_the_safety_number_ungrouped_fails() {
         "safety-number-format",
         &["safety-number"],
         "60 characters, not 71",
+    );
+}
+
+#[test]
+fn an_adapter_that_accepts_older_or_unsigned_device_lists_fails() {
+    caught(
+        "list-rollback",
+        &["devices"],
+        "an older list was accepted; expected Rollback",
+    );
+    caught(
+        "list-lax",
+        &["devices"],
+        "signature flipped was accepted; expected InvalidSignature",
     );
 }
 

@@ -30,6 +30,10 @@
 //!   messages after one rotation, and is `UnknownPrekey` after two.
 //! * **safety-number** — the displayed safety number (§10.5) equals this
 //!   library's text.
+//! * **devices** — device lists verified against the expected user key and
+//!   refused with the classes of §11.3, the directory's updates (§11.4), and
+//!   linking (§11.5) with this library as the admin device and as the new
+//!   device, a tampered response and a forged offer refused.
 //! * **recorded-randomness** — given the random bytes this library drew, the
 //!   implementation's messages and exported ratchet states equal this
 //!   library's byte for byte; with **session**, so do its accounts, bundles
@@ -42,7 +46,7 @@
 //!
 //! One file per capability: `vectors`, `ratchet`, `header_encryption`,
 //! `session`, `ratchet_state`, `rotation`, `safety_number`,
-//! `recorded`, with the limits in `limits`; `live` holds the two sides
+//! `recorded`, `devices`, with the limits in `limits`; `live` holds the two sides
 //! of a live session and the conversation between them, and this module the
 //! protocol driver (the implementation's process), the runner and the report.
 //!
@@ -62,12 +66,13 @@ use serde_json::{json, Map, Value};
 use sova::ratchet::HeaderMode;
 
 use crate::protocol::{
-    mode_name, ErrorReply, CAPABILITIES, CAP_HEADER_ENCRYPTION, CAP_PREKEY_ROTATION, CAP_RATCHET,
-    CAP_RATCHET_STATE, CAP_RECORDED_RANDOMNESS, CAP_SAFETY_NUMBER, CAP_SESSION, CAP_VECTORS,
-    PROTOCOL,
+    mode_name, ErrorReply, CAPABILITIES, CAP_DEVICES, CAP_HEADER_ENCRYPTION, CAP_PREKEY_ROTATION,
+    CAP_RATCHET, CAP_RATCHET_STATE, CAP_RECORDED_RANDOMNESS, CAP_SAFETY_NUMBER, CAP_SESSION,
+    CAP_VECTORS, PROTOCOL,
 };
 use crate::{hex, Failure};
 
+mod devices;
 mod header_encryption;
 mod limits;
 mod live;
@@ -694,6 +699,30 @@ pub fn run_tests(opts: &Options) -> Result<Report, Failure> {
         &[CAP_SAFETY_NUMBER],
         "display format and digits",
         |r| r.safety_numbers(),
+    );
+    r.live(
+        CAP_DEVICES,
+        &[CAP_DEVICES],
+        "device lists: verified against the user key, refusals",
+        |r| r.device_lists(),
+    );
+    r.live(
+        CAP_DEVICES,
+        &[CAP_DEVICES],
+        "directory: newer, same, older, forked lists",
+        |r| r.directory(),
+    );
+    r.live(
+        CAP_DEVICES,
+        &[CAP_DEVICES],
+        "link: the implementation as the new device",
+        |r| r.link_as_new_device(),
+    );
+    r.live(
+        CAP_DEVICES,
+        &[CAP_DEVICES],
+        "link: the implementation as the admin device",
+        |r| r.link_as_admin(),
     );
     for (mode, needs) in [
         (
