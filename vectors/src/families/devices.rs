@@ -727,8 +727,8 @@ struct Delivered {
     audience: u8,
     device_id: u32,
     device_message: Bytes,
-    plaintext: Bytes,
     recipient_list_current: bool,
+    plaintext: Bytes,
 }
 
 /// One fan-out message, split and received by every device.
@@ -1168,11 +1168,11 @@ struct FanoutReceive {
     sender_list: Bytes,
     message: Bytes,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    recipient_list_current: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plaintext: Option<Bytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    recipient_list_current: Option<bool>,
+    error: Option<String>,
 }
 
 impl FanoutReceive {
