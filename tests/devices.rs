@@ -647,3 +647,74 @@ fn safety_numbers_name_the_person_not_the_device() {
     );
     assert_ne!(before.digits(), changed.digits());
 }
+
+/// A note to self goes to the sender's other devices only (spec §11.6).
+#[test]
+fn a_note_to_self_reaches_the_other_devices() {
+    let mut r = rng(7);
+    let mut alice = person(&mut r, 3);
+    let own = KnownUser::from_list(alice.list.clone());
+    let ids: Vec<[u8; 64]> = alice
+        .devices
+        .iter()
+        .map(|d| d.account.identity_key())
+        .collect();
+    let bundles: Vec<Vec<u8>> = alice
+        .devices
+        .iter_mut()
+        .map(|d| d.account.bundle(None, None).unwrap().to_bytes())
+        .collect();
+    let me = &alice.devices[0].account;
+    let mut c2 = Conversation::start(me, &mut r, &ids[1], &bundles[1], HeaderMode::Plain).unwrap();
+    let mut c3 = Conversation::start(me, &mut r, &ids[2], &bundles[2], HeaderMode::Plain).unwrap();
+    // Addressing our own device as a recipient is refused.
+    let mut c2b = Conversation::start(me, &mut r, &ids[1], &bundles[1], HeaderMode::Plain).unwrap();
+    assert_eq!(
+        fanout::encrypt(
+            &own,
+            1,
+            &own,
+            &mut [fanout::Target {
+                audience: fanout::Audience::Recipient,
+                device_id: 2,
+                conversation: &mut c2b,
+            }],
+            b"x",
+            &mut r,
+        )
+        .unwrap_err(),
+        FanoutError::UnlistedDevice(2)
+    );
+    let wire = fanout::encrypt(
+        &own,
+        1,
+        &own,
+        &mut [
+            fanout::Target {
+                audience: fanout::Audience::OwnDevice,
+                device_id: 2,
+                conversation: &mut c2,
+            },
+            fanout::Target {
+                audience: fanout::Audience::OwnDevice,
+                device_id: 3,
+                conversation: &mut c3,
+            },
+        ],
+        b"shopping list",
+        &mut r,
+    )
+    .unwrap();
+    let parts = fanout::split(&wire).unwrap();
+    assert_eq!(parts.len(), 2);
+    let me_too = Person {
+        uk: alice.uk.clone(),
+        devices: vec![],
+        list: alice.list.clone(),
+    };
+    for (_, id, m) in parts {
+        let j = alice.devices.iter().position(|d| d.id == id).unwrap();
+        let got = deliver(&me_too, 1, &mut alice, j, &m).unwrap();
+        assert_eq!(got.plaintext, b"shopping list");
+    }
+}

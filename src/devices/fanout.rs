@@ -253,8 +253,13 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
     if own.list().device(own_device).is_none() {
         return Err(FanoutError::UnknownDevice);
     }
+    // A note to self goes to our other devices only (spec §11.6).
+    let to_self = recipient.user_key() == own.user_key();
     // Never encrypt to a device the user key did not certify (spec §11.6).
     for t in targets.iter() {
+        if to_self && t.audience == Audience::Recipient {
+            return Err(FanoutError::UnlistedDevice(t.device_id));
+        }
         let list = match t.audience {
             Audience::Recipient => recipient.list(),
             Audience::OwnDevice => own.list(),
@@ -274,6 +279,7 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
         .list()
         .entries()
         .iter()
+        .filter(|_| !to_self)
         .map(|e| (Audience::Recipient, e.device_id))
         .chain(
             own.list()
