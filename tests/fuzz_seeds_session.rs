@@ -1,5 +1,6 @@
 //! The committed seed inputs of the session fuzz targets (`bundle_parse`,
-//! `initial_message`, `state_decode`; `fuzz/seeds/<target>/`), replayed through
+//! `initial_message`, `state_decode`, `conversation`, `safety_number`;
+//! `fuzz/seeds/<target>/`), replayed through
 //! the targets' own checks (`fuzz/checks/session.rs`), so the seed corpora run
 //! in every `cargo test`.
 //!
@@ -58,6 +59,16 @@ fn initial_message_seeds() {
 #[test]
 fn state_decode_seeds() {
     replay("state_decode");
+}
+
+#[test]
+fn conversation_seeds() {
+    replay("conversation");
+}
+
+#[test]
+fn safety_number_seeds() {
+    replay("safety_number");
 }
 
 /// Every genuine initial message of the fixture is accepted, through both
