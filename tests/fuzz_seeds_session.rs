@@ -1,5 +1,6 @@
 //! The committed seed inputs of the session fuzz targets (`bundle_parse`,
-//! `initial_message`, `state_decode`, `prekey_upload`; `fuzz/seeds/<target>/`), replayed through
+//! `initial_message`, `state_decode`, `prekey_upload`, `conversation`,
+//! `safety_number`; `fuzz/seeds/<target>/`), replayed through
 //! the targets' own checks (`fuzz/checks/session.rs`), so the seed corpora run
 //! in every `cargo test`.
 //!
@@ -63,6 +64,16 @@ fn state_decode_seeds() {
 #[test]
 fn prekey_upload_seeds() {
     replay("prekey_upload");
+}
+
+#[test]
+fn conversation_seeds() {
+    replay("conversation");
+}
+
+#[test]
+fn safety_number_seeds() {
+    replay("safety_number");
 }
 
 /// Every genuine initial message of the fixture is accepted, through both

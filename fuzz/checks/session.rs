@@ -31,16 +31,21 @@
 )]
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::provider::CryptoProvider;
 use sova::ratchet::{HeaderMode, Ratchet, StateError};
+use sova::safety::{
+    fingerprint, fingerprint_digits, verify_scanned, SafetyError, SafetyNumber, FINGERPRINT_LEN,
+    IDENTITY_LEN, QR_PAYLOAD_LEN, QR_VERSION,
+};
 use sova::session::{
-    AcceptError, Account, Conversation, HandshakeHeader, IdentityPublic, PersistError,
-    PrekeyBundle, PrekeyKind, PrekeyUpload, Session, StartError, UploadEntry, MAX_REPLAY_RECORDS,
-    TYPE_INITIAL,
+    AcceptError, Account, Conversation, ConversationError, EncryptError, HandshakeHeader,
+    IdentityKey, IdentityPublic, PersistError, PrekeyBundle, PrekeyKind, PrekeyUpload, Session,
+    StartError, UploadEntry, MAX_CONVERSATION_SESSIONS, MAX_REPLAY_RECORDS, TYPE_INITIAL,
 };
 use sova::storage::{self, SealedKind, StorageError};
 use sova::{DefaultProvider, Secret};
@@ -336,7 +341,7 @@ fn with_responder_session<T>(f: impl FnOnce(&mut Session) -> T) -> T {
     let fx = fixture();
     let mut s = RESPONDER_SESSION
         .with(|c| c.borrow_mut().take())
-        .unwrap_or_else(|| Session::from_bytes(&fx.responder_session).unwrap());
+        .unwrap_or_else(|| Session::from_bytes_with(dp(), &fx.responder_session).unwrap());
     let out = f(&mut s);
     if s.to_bytes() == fx.responder_session {
         RESPONDER_SESSION.with(|c| *c.borrow_mut() = Some(s));
@@ -351,7 +356,7 @@ fn with_responder<T>(f: impl FnOnce(&mut Account) -> T) -> T {
     let fx = fixture();
     let mut account = RESPONDER
         .with(|c| c.borrow_mut().take())
-        .unwrap_or_else(|| Account::from_bytes(&fx.responder).unwrap());
+        .unwrap_or_else(|| Account::from_bytes_with(dp(), &fx.responder).unwrap());
     let out = f(&mut account);
     if account.to_bytes() == fx.responder {
         RESPONDER.with(|c| *c.borrow_mut() = Some(account));
@@ -425,7 +430,8 @@ fn started_session(fx: &Fixture, rng: &mut ChaCha20Rng, mut session: Session, b:
     assert!(session.is_pending() && session.we_initiated());
     assert_eq!(session.peer_identity(), &b.identity);
     let bytes = session.to_bytes();
-    let restored = Session::from_bytes(&bytes).expect("a started session does not restore");
+    let restored =
+        Session::from_bytes_with(dp(), &bytes).expect("a started session does not restore");
     assert!(
         restored.to_bytes() == bytes,
         "session changed by a round trip"
@@ -642,7 +648,7 @@ pub fn check_initial_message_bytes(msg: &[u8]) {
 
 fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8], g: &Genuine) {
     assert_eq!(pt, g.plaintext, "{}: wrong plaintext", g.name);
-    let mut theirs = Session::from_bytes(&g.initiator_state).unwrap();
+    let mut theirs = Session::from_bytes_with(dp(), &g.initiator_state).unwrap();
     assert_eq!(session.session_id(), theirs.session_id());
     assert_eq!(session.peer_identity(), fx.initiator.identity());
     assert!(!session.we_initiated() && !session.is_pending());
@@ -674,7 +680,8 @@ fn accepted(fx: &Fixture, account: &mut Account, mut session: Session, pt: &[u8]
         account.to_bytes() == after,
         "rejected replay changed the account"
     );
-    let restored = Account::from_bytes(&after).expect("account after accept does not restore");
+    let restored =
+        Account::from_bytes_with(dp(), &after).expect("account after accept does not restore");
     assert!(
         restored.to_bytes() == after,
         "account changed by a round trip"
@@ -729,25 +736,69 @@ pub fn check_plain_state(bytes: &[u8]) {
 }
 
 fn check_plain_state_exact(bytes: &[u8]) {
-    if let Ok(a) = Account::from_bytes(bytes) {
+    if let Ok(a) = Account::from_bytes_with(dp(), bytes) {
         assert!(
             a.to_bytes() == bytes,
             "Account::from_bytes accepted a non-canonical state"
         );
         use_account(a);
     }
-    if let Ok(s) = Session::from_bytes(bytes) {
+    if let Ok(s) = Session::from_bytes_with(dp(), bytes) {
         assert!(
             s.to_bytes() == bytes,
             "Session::from_bytes accepted a non-canonical state"
         );
         use_session(s);
     }
-    if let Ok(r) = Ratchet::from_bytes(bytes) {
+    if let Ok(r) = Ratchet::from_bytes_with(dp(), bytes) {
         assert!(
             r.to_bytes() == bytes,
             "Ratchet::from_bytes accepted a non-canonical state"
         );
+    }
+    if let Ok(c) = Conversation::from_bytes_with(dp(), bytes) {
+        assert!(
+            c.to_bytes() == bytes,
+            "Conversation::from_bytes accepted a non-canonical state"
+        );
+        use_conversation(c);
+    }
+}
+
+/// A decoded conversation seals and opens to itself (sealed kind 3), keeps
+/// its sessions' peer and ids distinct, and encrypts (or fails without
+/// change).
+fn use_conversation(mut c: Conversation) {
+    let bytes = c.to_bytes();
+    let mut rng = ChaCha20Rng::from_seed([0x43; 32]);
+    let sealed = c.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
+    let opened = Conversation::from_sealed_bytes(&sealed, &storage_key())
+        .expect("a sealed conversation does not open");
+    assert!(
+        opened.to_bytes() == bytes,
+        "conversation changed by sealing"
+    );
+    let ids: BTreeSet<_> = c.sessions().iter().map(|s| *s.session_id()).collect();
+    assert_eq!(ids.len(), c.sessions().len(), "duplicate sessions decoded");
+    assert!(c.sessions().len() <= MAX_CONVERSATION_SESSIONS);
+    assert!(c
+        .sessions()
+        .iter()
+        .all(|s| s.peer_identity().identity_key() == *c.peer()));
+    match c.encrypt_with(dp(), &mut rng, b"probe") {
+        Ok(_) => {
+            let after = c.to_bytes();
+            let restored = Conversation::from_bytes_with(dp(), &after)
+                .expect("conversation after encrypt does not restore");
+            assert!(
+                restored.to_bytes() == after,
+                "conversation changed by a round trip"
+            );
+        }
+        Err(e) => assert!(
+            c.to_bytes() == bytes,
+            "encrypt failed ({e}) but the conversation changed"
+        ),
     }
 }
 
@@ -799,7 +850,8 @@ fn use_account(mut a: Account) {
     }
     assert_eq!(a.generation(), generation.saturating_add(1));
     let after = a.to_bytes();
-    let restored = Account::from_bytes(&after).expect("account after accept does not restore");
+    let restored =
+        Account::from_bytes_with(dp(), &after).expect("account after accept does not restore");
     assert!(
         restored.to_bytes() == after,
         "account changed by a round trip"
@@ -823,8 +875,8 @@ fn use_session(mut s: Session) {
                 assert_ne!(m.get(1), Some(&TYPE_INITIAL));
             }
             let after = s.to_bytes();
-            let restored =
-                Session::from_bytes(&after).expect("session after encrypt does not restore");
+            let restored = Session::from_bytes_with(dp(), &after)
+                .expect("session after encrypt does not restore");
             assert!(
                 restored.to_bytes() == after,
                 "session changed by a round trip"
@@ -951,6 +1003,776 @@ pub fn check_seal_round_trip(state: &[u8], pos: usize, x: u8) {
 }
 
 // ---------------------------------------------------------------------------
+// conversation: two parties' conversations over a hostile network
+// ---------------------------------------------------------------------------
+
+/// The fixed accounts of `conversation`, built once.
+pub struct ConvFixture {
+    /// Alice's and Bob's persisted accounts.
+    pub accounts: [Vec<u8>; 2],
+    /// Their identity keys.
+    pub identities: [IdentityKey; 2],
+    /// Each party's bundles as a bundle server hands them out: first those
+    /// with one-time prekeys (each handed out once per run), then the
+    /// last-resort bundle, which is handed out any number of times.
+    pub bundles: [Vec<Vec<u8>>; 2],
+    /// Initial messages another identity (Mallory) sent to Alice and to Bob.
+    pub intruder: [Vec<u8>; 2],
+}
+
+fn build_conv_fixture() -> ConvFixture {
+    let p = dp();
+    let mut rng = ChaCha20Rng::from_seed([0xc0; 32]);
+    let mut accounts = Vec::new();
+    let mut bundles = Vec::new();
+    for _ in 0..2 {
+        let mut a = Account::new_with(p, &mut rng).unwrap();
+        let opks = a.generate_one_time_prekeys(&mut rng, 2).unwrap();
+        let kems = a.generate_kem_one_time_prekeys(&mut rng, 1).unwrap();
+        bundles.push(vec![
+            a.bundle(Some(opks[0]), Some(kems[0])).unwrap().to_bytes(),
+            a.bundle(Some(opks[1]), None).unwrap().to_bytes(),
+            a.bundle(None, None).unwrap().to_bytes(),
+        ]);
+        accounts.push(a);
+    }
+    let mallory = Account::new_with(p, &mut rng).unwrap();
+    let intruder = [0, 1].map(|i| {
+        let last = bundles[i].last().unwrap();
+        let mut s =
+            Session::start_with(p, &mallory, &mut rng, None, last, HeaderMode::Plain).unwrap();
+        s.encrypt_with(p, &mut rng, b"from mallory").unwrap()
+    });
+    let identities = [accounts[0].identity_key(), accounts[1].identity_key()];
+    let [b0, b1]: [Vec<Vec<u8>>; 2] = bundles.try_into().unwrap();
+    ConvFixture {
+        accounts: [accounts[0].to_bytes(), accounts[1].to_bytes()],
+        identities,
+        bundles: [b0, b1],
+        intruder,
+    }
+}
+
+/// The fixture of `conversation`, built once.
+pub fn conv_fixture() -> &'static ConvFixture {
+    static FIXTURE: OnceLock<ConvFixture> = OnceLock::new();
+    FIXTURE.get_or_init(build_conv_fixture)
+}
+
+/// One step of a `conversation` run; `who` is a party (bit 0: Bob), `pick`
+/// selects modulo the length of the list it indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConvAction {
+    /// `who` starts a session from the peer's next bundle (`one_time` set:
+    /// the next bundle with one-time prekeys, while there is one) in header
+    /// mode `encrypted`; both parties may start at once.
+    Start {
+        /// The party.
+        who: u8,
+        /// Take a bundle with one-time prekeys.
+        one_time: bool,
+        /// Encrypted headers.
+        encrypted: bool,
+    },
+    /// `who` sends a message of `len` bytes (modulo 301) on its active session.
+    Send {
+        /// The party.
+        who: u8,
+        /// Plaintext length.
+        len: u16,
+    },
+    /// The network delivers in-flight message `pick` (oldest first).
+    Deliver {
+        /// Which one.
+        pick: u16,
+    },
+    /// The network delivers the newest in-flight message.
+    DeliverNewest,
+    /// The network loses in-flight message `pick`.
+    Drop {
+        /// Which one.
+        pick: u16,
+    },
+    /// The network delivers sent message `pick` again (duplicate or delayed
+    /// copy).
+    Duplicate {
+        /// Which one.
+        pick: u16,
+    },
+    /// A copy of sent message `pick` with bit `bit % 8` of byte `pos` flipped.
+    Tamper {
+        /// Which one.
+        pick: u16,
+        /// Byte (modulo the length).
+        pos: u16,
+        /// Bit.
+        bit: u8,
+    },
+    /// Sent message `pick` delivered back to its sender.
+    Reflect {
+        /// Which one.
+        pick: u16,
+    },
+    /// `who` persists its conversation and account and continues from the
+    /// restored copies (`sealed`: through sealed kind 3).
+    Persist {
+        /// The party.
+        who: u8,
+        /// Through the sealed form.
+        sealed: bool,
+    },
+    /// `who` receives an initial message from another identity.
+    Intrude {
+        /// The party.
+        who: u8,
+    },
+}
+
+const CONV_OPS: u8 = 10;
+
+/// Bounds on one `conversation` run: actions, messages, session starts and
+/// persistence round trips.
+pub const CONV_MAX_ACTIONS: usize = 40;
+/// Messages sent in one run.
+pub const CONV_MAX_MESSAGES: usize = 20;
+/// Session starts in one run: enough for more sessions than
+/// `MAX_CONVERSATION_SESSIONS` across both parties.
+pub const CONV_MAX_STARTS: usize = 6;
+/// Persistence round trips in one run.
+pub const CONV_MAX_PERSISTS: usize = 6;
+
+/// A `conversation` input: `flags:u8 seed:u8` then actions, each an opcode
+/// byte (modulo 10, in [`ConvAction`] order) and its fields (`u16`
+/// big-endian, flags as bits of one byte).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvSchedule {
+    /// Seed of the parties' randomness.
+    pub seed: u8,
+    /// The steps.
+    pub actions: Vec<ConvAction>,
+}
+
+impl ConvSchedule {
+    /// Decodes a fuzz input (every byte string is one).
+    pub fn from_bytes(data: &[u8]) -> Self {
+        let mut c = Cursor::new(data);
+        let seed = c.u8();
+        let mut actions = Vec::new();
+        while !c.is_empty() {
+            actions.push(match c.u8() % CONV_OPS {
+                0 => {
+                    let b = c.u8();
+                    ConvAction::Start {
+                        who: b & 1,
+                        one_time: b & 2 != 0,
+                        encrypted: b & 4 != 0,
+                    }
+                }
+                1 => ConvAction::Send {
+                    who: c.u8() & 1,
+                    len: c.u16(),
+                },
+                2 => ConvAction::Deliver { pick: c.u16() },
+                3 => ConvAction::DeliverNewest,
+                4 => ConvAction::Drop { pick: c.u16() },
+                5 => ConvAction::Duplicate { pick: c.u16() },
+                6 => ConvAction::Tamper {
+                    pick: c.u16(),
+                    pos: c.u16(),
+                    bit: c.u8(),
+                },
+                7 => ConvAction::Reflect { pick: c.u16() },
+                8 => {
+                    let b = c.u8();
+                    ConvAction::Persist {
+                        who: b & 1,
+                        sealed: b & 2 != 0,
+                    }
+                }
+                _ => ConvAction::Intrude { who: c.u8() & 1 },
+            });
+        }
+        Self { seed, actions }
+    }
+
+    /// Encodes a schedule in the layout [`from_bytes`](Self::from_bytes) reads.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![self.seed];
+        for a in &self.actions {
+            match *a {
+                ConvAction::Start {
+                    who,
+                    one_time,
+                    encrypted,
+                } => out.extend([0, who | u8::from(one_time) << 1 | u8::from(encrypted) << 2]),
+                ConvAction::Send { who, len } => {
+                    out.extend([1, who]);
+                    out.extend(len.to_be_bytes());
+                }
+                ConvAction::Deliver { pick } => {
+                    out.push(2);
+                    out.extend(pick.to_be_bytes());
+                }
+                ConvAction::DeliverNewest => out.push(3),
+                ConvAction::Drop { pick } => {
+                    out.push(4);
+                    out.extend(pick.to_be_bytes());
+                }
+                ConvAction::Duplicate { pick } => {
+                    out.push(5);
+                    out.extend(pick.to_be_bytes());
+                }
+                ConvAction::Tamper { pick, pos, bit } => {
+                    out.push(6);
+                    out.extend(pick.to_be_bytes());
+                    out.extend(pos.to_be_bytes());
+                    out.push(bit);
+                }
+                ConvAction::Reflect { pick } => {
+                    out.push(7);
+                    out.extend(pick.to_be_bytes());
+                }
+                ConvAction::Persist { who, sealed } => {
+                    out.extend([8, who | u8::from(sealed) << 1]);
+                }
+                ConvAction::Intrude { who } => out.extend([9, who]),
+            }
+        }
+        out
+    }
+}
+
+/// A message on the wire.
+struct ConvSent {
+    from: usize,
+    wire: Vec<u8>,
+    plaintext: Vec<u8>,
+    /// The session it was sent on.
+    session_id: [u8; 32],
+}
+
+struct ConvParty {
+    account: Account,
+    conv: Conversation,
+    /// Sent messages this party accepted.
+    accepted: BTreeSet<usize>,
+    /// Bundles of this party handed out so far (with one-time prekeys).
+    handed_out: usize,
+}
+
+struct ConvNet {
+    parties: [ConvParty; 2],
+    sent: Vec<ConvSent>,
+    in_flight: Vec<usize>,
+    seed: u8,
+    /// Counts the draws of randomness; see [`ConvNet::rng`].
+    draws: u64,
+    starts: usize,
+    persists: usize,
+    /// A conversation dropped a session (more than
+    /// `MAX_CONVERSATION_SESSIONS`): later messages on it may be lost.
+    evicted: bool,
+}
+
+impl ConvNet {
+    fn new(seed: u8) -> Self {
+        let fx = conv_fixture();
+        let party = |i: usize| ConvParty {
+            account: Account::from_bytes_with(dp(), &fx.accounts[i]).unwrap(),
+            conv: Conversation::new(fx.identities[1 - i]),
+            accepted: BTreeSet::new(),
+            handed_out: 0,
+        };
+        Self {
+            parties: [party(0), party(1)],
+            sent: Vec::new(),
+            in_flight: Vec::new(),
+            seed,
+            draws: 0,
+            starts: 0,
+            persists: 0,
+            evicted: false,
+        }
+    }
+
+    /// The randomness of the next operation: a function of the seed byte and
+    /// the operation's position only, so keys recur across runs and the fuzz
+    /// build's memoising provider does not redo their public-key work.
+    fn rng(&mut self) -> ChaCha20Rng {
+        let mut seed = [self.seed; 32];
+        seed[..8].copy_from_slice(&self.draws.to_be_bytes());
+        self.draws += 1;
+        ChaCha20Rng::from_seed(seed)
+    }
+
+    fn start(&mut self, who: usize, one_time: bool, encrypted: bool) {
+        if self.starts >= CONV_MAX_STARTS {
+            return;
+        }
+        self.starts += 1;
+        let fx = conv_fixture();
+        let peer = 1 - who;
+        // The bundle server: each bundle with one-time prekeys once.
+        let with_one_time = fx.bundles[peer].len() - 1;
+        let handed = &mut self.parties[peer].handed_out;
+        let bundle = if one_time && *handed < with_one_time {
+            *handed += 1;
+            &fx.bundles[peer][*handed - 1]
+        } else {
+            &fx.bundles[peer][with_one_time]
+        };
+        let mode = if encrypted {
+            HeaderMode::Encrypted
+        } else {
+            HeaderMode::Plain
+        };
+        let mut rng = self.rng();
+        let p = &mut self.parties[who];
+        let s = Session::start_with(
+            dp(),
+            &p.account,
+            &mut rng,
+            Some(&fx.identities[peer]),
+            bundle,
+            mode,
+        )
+        .expect("a session does not start from the peer's own bundle");
+        let before = p.conv.sessions().len();
+        p.conv.add(s).expect("a new session was refused");
+        if before == MAX_CONVERSATION_SESSIONS {
+            self.evicted = true;
+        }
+    }
+
+    fn send(&mut self, who: usize, len: u16) -> Option<usize> {
+        if self.sent.len() >= CONV_MAX_MESSAGES {
+            return None;
+        }
+        let id = self.sent.len();
+        let pt = plaintext_of(id, usize::from(len) % 301);
+        let mut rng = self.rng();
+        let p = &mut self.parties[who];
+        let session_id = p.conv.active_session().map(|s| *s.session_id());
+        let before = p.conv.to_bytes();
+        match p.conv.encrypt_with(dp(), &mut rng, &pt) {
+            Ok(wire) => {
+                let session_id = session_id.expect("encrypted without a session");
+                self.sent.push(ConvSent {
+                    from: who,
+                    wire,
+                    plaintext: pt,
+                    session_id,
+                });
+                self.in_flight.push(id);
+                Some(id)
+            }
+            Err(e) => {
+                assert!(
+                    session_id.is_none() && e == EncryptError::NoSendingChain,
+                    "a conversation with a session cannot send: {e}"
+                );
+                assert!(
+                    p.conv.to_bytes() == before,
+                    "a failed send changed the conversation"
+                );
+                None
+            }
+        }
+    }
+
+    /// Delivers `bytes` to `to`: an accepted message is a sent one, from the
+    /// peer, with its plaintext and session, accepted at most once; a
+    /// rejection changes neither the conversation nor the account.
+    /// Returns whether it was accepted.
+    fn deliver(&mut self, to: usize, bytes: &[u8]) -> bool {
+        let p = &mut self.parties[to];
+        let conv_before = p.conv.to_bytes();
+        let account_before = p.account.to_bytes();
+        let sessions_before = p.conv.sessions().len();
+        match p.conv.decrypt_with(dp(), &mut p.account, bytes) {
+            Err(e) => {
+                assert!(
+                    p.conv.to_bytes() == conv_before,
+                    "a rejected message ({e}) changed the conversation"
+                );
+                assert!(
+                    p.account.to_bytes() == account_before,
+                    "a rejected message ({e}) changed the account"
+                );
+                false
+            }
+            Ok(got) => {
+                let id = self
+                    .sent
+                    .iter()
+                    .position(|m| m.wire == bytes && m.from != to)
+                    .unwrap_or_else(|| panic!("accepted a message the peer never sent"));
+                let m = &self.sent[id];
+                assert!(
+                    got.plaintext == m.plaintext,
+                    "message {id}: wrong plaintext"
+                );
+                assert_eq!(got.session_id, m.session_id, "message {id}: wrong session");
+                assert!(p.accepted.insert(id), "message {id} accepted twice");
+                let account_after = p.account.to_bytes();
+                if got.account_changed {
+                    assert!(
+                        account_after != account_before,
+                        "a new session left the account unchanged"
+                    );
+                    if sessions_before == MAX_CONVERSATION_SESSIONS {
+                        self.evicted = true;
+                    }
+                } else {
+                    assert!(
+                        account_after == account_before,
+                        "the account changed without account_changed"
+                    );
+                }
+                true
+            }
+        }
+    }
+
+    fn persist(&mut self, who: usize, sealed: bool) {
+        if self.persists >= CONV_MAX_PERSISTS {
+            return;
+        }
+        self.persists += 1;
+        let mut rng = self.rng();
+        let p = &mut self.parties[who];
+        let bytes = p.conv.to_bytes();
+        let restored = if sealed {
+            let blob = p.conv.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
+            Conversation::from_sealed_bytes(&blob, &storage_key())
+                .expect("a sealed conversation does not open")
+        } else {
+            Conversation::from_bytes_with(dp(), &bytes).expect("a conversation does not restore")
+        };
+        assert!(
+            restored.to_bytes() == bytes,
+            "conversation changed by a round trip"
+        );
+        assert_eq!(restored.peer(), p.conv.peer());
+        assert_eq!(
+            restored.active_session().map(|s| *s.session_id()),
+            p.conv.active_session().map(|s| *s.session_id()),
+            "a round trip changed the active session"
+        );
+        p.conv = restored;
+        let account = p.account.to_bytes();
+        let restored =
+            Account::from_bytes_with(dp(), &account).expect("an account does not restore");
+        assert!(
+            restored.to_bytes() == account,
+            "account changed by a round trip"
+        );
+        p.account = restored;
+    }
+
+    fn step(&mut self, action: &ConvAction) {
+        let pick = |len: usize, k: u16| (len > 0).then(|| usize::from(k) % len);
+        match *action {
+            ConvAction::Start {
+                who,
+                one_time,
+                encrypted,
+            } => self.start(usize::from(who), one_time, encrypted),
+            ConvAction::Send { who, len } => {
+                self.send(usize::from(who), len);
+            }
+            ConvAction::Deliver { pick: k } => {
+                if let Some(i) = pick(self.in_flight.len(), k) {
+                    let id = self.in_flight.remove(i);
+                    let (to, wire) = (1 - self.sent[id].from, self.sent[id].wire.clone());
+                    self.deliver(to, &wire);
+                }
+            }
+            ConvAction::DeliverNewest => {
+                if let Some(id) = self.in_flight.pop() {
+                    let (to, wire) = (1 - self.sent[id].from, self.sent[id].wire.clone());
+                    self.deliver(to, &wire);
+                }
+            }
+            ConvAction::Drop { pick: k } => {
+                if let Some(i) = pick(self.in_flight.len(), k) {
+                    self.in_flight.remove(i);
+                }
+            }
+            ConvAction::Duplicate { pick: k } => {
+                if let Some(id) = pick(self.sent.len(), k) {
+                    let (to, wire) = (1 - self.sent[id].from, self.sent[id].wire.clone());
+                    self.deliver(to, &wire);
+                }
+            }
+            ConvAction::Tamper { pick: k, pos, bit } => {
+                if let Some(id) = pick(self.sent.len(), k) {
+                    let mut wire = self.sent[id].wire.clone();
+                    let at = usize::from(pos) % wire.len();
+                    wire[at] ^= 1 << (bit % 8);
+                    assert!(
+                        !self.deliver(1 - self.sent[id].from, &wire),
+                        "a tampered message was accepted"
+                    );
+                }
+            }
+            ConvAction::Reflect { pick: k } => {
+                if let Some(id) = pick(self.sent.len(), k) {
+                    let (to, wire) = (self.sent[id].from, self.sent[id].wire.clone());
+                    assert!(!self.deliver(to, &wire), "a reflected message was accepted");
+                }
+            }
+            ConvAction::Persist { who, sealed } => self.persist(usize::from(who), sealed),
+            ConvAction::Intrude { who } => {
+                let who = usize::from(who);
+                let p = &mut self.parties[who];
+                let conv_before = p.conv.to_bytes();
+                let account_before = p.account.to_bytes();
+                let got = p
+                    .conv
+                    .decrypt_with(dp(), &mut p.account, &conv_fixture().intruder[who]);
+                assert_eq!(
+                    got.map(|r| r.plaintext),
+                    Err(ConversationError::OtherPeer),
+                    "another identity's initial message"
+                );
+                assert!(p.conv.to_bytes() == conv_before && p.account.to_bytes() == account_before);
+            }
+        }
+    }
+}
+
+fn plaintext_of(id: usize, len: usize) -> Vec<u8> {
+    let tag = (id as u32).to_be_bytes();
+    (0..len).map(|i| tag[i % 4] ^ (i / 4) as u8).collect()
+}
+
+/// `conversation`: two parties' [`Conversation`]s (and accounts) driven by a
+/// [`ConvSchedule`] over a network that delays, drops, duplicates, tampers
+/// with and reflects messages, with simultaneous session starts and
+/// persistence round trips (plain and sealed). Checked at every step:
+///
+/// * a rejected message changes nothing: the conversation's and the
+///   account's `to_bytes()` are unchanged, and tampered, reflected and
+///   other identities' messages are rejected;
+/// * an accepted message is one the peer sent, byte for byte, with its
+///   plaintext and on the session it was sent on, and is accepted at most
+///   once; the account changes exactly when a new session is accepted;
+/// * persisted conversations and accounts restore exactly;
+/// * at the end, when no conversation had to drop a session, each party
+///   with a session reaches the other: a fresh message is accepted.
+pub fn check_conversation(data: &[u8]) {
+    let schedule = ConvSchedule::from_bytes(data);
+    let mut net = ConvNet::new(schedule.seed);
+    for action in schedule.actions.iter().take(CONV_MAX_ACTIONS) {
+        net.step(action);
+    }
+    if net.evicted {
+        return;
+    }
+    for who in [0, 1] {
+        if net.parties[who].conv.active_session().is_none() {
+            continue;
+        }
+        // Beyond the message cap: the final messages are extra.
+        let id = net.sent.len();
+        let pt = plaintext_of(id, 7);
+        let mut rng = net.rng();
+        let p = &mut net.parties[who];
+        let session_id = *p.conv.active_session().unwrap().session_id();
+        let wire = p
+            .conv
+            .encrypt_with(dp(), &mut rng, &pt)
+            .unwrap_or_else(|e| panic!("a conversation with a session cannot send: {e}"));
+        net.sent.push(ConvSent {
+            from: who,
+            wire: wire.clone(),
+            plaintext: pt,
+            session_id,
+        });
+        assert!(
+            net.deliver(1 - who, &wire),
+            "a fresh message from party {who} was not accepted"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// safety_number: the QR payload parser and the display format
+// ---------------------------------------------------------------------------
+
+/// Identities, fingerprints and safety numbers of `safety_number`, built once.
+pub struct SafetyFixture {
+    /// The identities: two real ones and an arbitrary 64-byte value.
+    pub identities: Vec<[u8; IDENTITY_LEN]>,
+    /// Their fingerprints.
+    pub fingerprints: Vec<[u8; FINGERPRINT_LEN]>,
+    /// `numbers[o][t]`: the safety number as party `o` sees it with `t`.
+    pub numbers: Vec<Vec<SafetyNumber>>,
+}
+
+fn build_safety_fixture() -> SafetyFixture {
+    let fx = conv_fixture();
+    let identities = vec![fx.identities[0], fx.identities[1], [0x5f; IDENTITY_LEN]];
+    let fingerprints: Vec<_> = identities.iter().map(|i| fingerprint(dp(), i)).collect();
+    let numbers = identities
+        .iter()
+        .map(|o| {
+            identities
+                .iter()
+                .map(|t| SafetyNumber::compute(dp(), o, t))
+                .collect()
+        })
+        .collect();
+    SafetyFixture {
+        identities,
+        fingerprints,
+        numbers,
+    }
+}
+
+/// The fixture of `safety_number`.
+pub fn safety_fixture() -> &'static SafetyFixture {
+    static FIXTURE: OnceLock<SafetyFixture> = OnceLock::new();
+    FIXTURE.get_or_init(build_safety_fixture)
+}
+
+/// The 30 digits of a fingerprint, as spec §10.4 defines them.
+fn model_digits(fp: &[u8]) -> String {
+    fp[..30]
+        .chunks(5)
+        .map(|c| {
+            let v = c.iter().fold(0u64, |a, &b| a << 8 | u64::from(b));
+            format!("{:05}", v % 100_000)
+        })
+        .collect()
+}
+
+/// The QR payload `u8(2) || first[0..32] || second[0..32]` (spec §10.6).
+fn model_payload(first: &[u8], second: &[u8]) -> Vec<u8> {
+    [&[QR_VERSION][..], &first[..32], &second[..32]].concat()
+}
+
+/// Selector of `safety_number`: the payload is the rest of the input.
+pub const SCAN_RAW: u8 = 0;
+/// Selector: edits (as in `initial_message`) of the payload the peer displays.
+pub const SCAN_PEER_EDITED: u8 = 1;
+/// Selector: edits of the scanning party's own payload.
+pub const SCAN_OWN_EDITED: u8 = 2;
+/// Selector: `fingerprint_digits` of a 64-byte fingerprint (the rest).
+pub const DIGITS: u8 = 3;
+
+/// `safety_number`. Input: `sel:u8` (bits 0–1 the scanning party `o`,
+/// bits 2–3 the party it holds as its peer `t`, both modulo 3; bits 4–5 what
+/// follows: [`SCAN_RAW`], [`SCAN_PEER_EDITED`], [`SCAN_OWN_EDITED`],
+/// [`DIGITS`]). Checks, against the spec's definitions:
+///
+/// * `SafetyNumber::verify_scanned` never panics and returns exactly the
+///   spec §10.7 verdict: `Length` unless 65 bytes, then `UnknownVersion`
+///   unless the version byte is 2, then `OwnCode` when the displayer part is
+///   `o`'s fingerprint, then `Ok` for exactly `QrPayload(t, o)`, else
+///   `Mismatch`; nothing is accepted when `o == t`; the free function
+///   `verify_scanned` agrees (called on every payload failing the form
+///   checks, where it computes no fingerprint; on well-formed payloads it is
+///   `SafetyNumber::compute` of the fixed pair, built once, followed by the
+///   method checked here);
+/// * the display format: 60 ASCII digits, the smaller identity's 30 first,
+///   equal for both parties; 12 groups of 5; `display()` and `Display` give
+///   the groups separated by single spaces; the payload a party displays is
+///   the one its peer expects, and its own fingerprint comes first;
+/// * `fingerprint_digits` of any 64 bytes is the spec's digit reduction.
+pub fn check_safety_number(data: &[u8]) {
+    let sf = safety_fixture();
+    let mut c = Cursor::new(data);
+    let sel = c.u8();
+    let n = sf.identities.len();
+    let o = usize::from(sel & 3) % n;
+    let t = usize::from(sel >> 2 & 3) % n;
+    let sn = &sf.numbers[o][t];
+    let (fo, ft) = (&sf.fingerprints[o], &sf.fingerprints[t]);
+    check_display(sf, o, t);
+    let payload = match sel >> 4 & 3 {
+        SCAN_RAW => c.rest().to_vec(),
+        SCAN_PEER_EDITED => mutate(&sf.numbers[t][o].qr_payload(), &mut c),
+        SCAN_OWN_EDITED => mutate(&sn.qr_payload(), &mut c),
+        _ => {
+            let fp: [u8; FINGERPRINT_LEN] = c.array();
+            let digits = fingerprint_digits(&fp);
+            assert_eq!(digits, model_digits(&fp), "fingerprint digits");
+            return;
+        }
+    };
+    let want = if payload.len() != QR_PAYLOAD_LEN {
+        Err(SafetyError::Length {
+            actual: payload.len(),
+        })
+    } else if payload[0] != QR_VERSION {
+        Err(SafetyError::UnknownVersion {
+            version: payload[0],
+        })
+    } else if payload[1..33] == fo[..32] {
+        Err(SafetyError::OwnCode)
+    } else if payload == model_payload(ft, fo) {
+        Ok(())
+    } else {
+        Err(SafetyError::Mismatch)
+    };
+    assert_eq!(
+        sn.verify_scanned(&payload),
+        want,
+        "verdict on a scanned payload"
+    );
+    if o == t {
+        assert!(want.is_err(), "a payload accepted for one's own identity");
+    }
+    if matches!(
+        want,
+        Err(SafetyError::Length { .. } | SafetyError::UnknownVersion { .. })
+    ) {
+        assert_eq!(
+            verify_scanned(dp(), &sf.identities[o], &sf.identities[t], &payload),
+            want,
+            "the free verify_scanned disagrees"
+        );
+    }
+}
+
+/// The display-format invariants of `numbers[o][t]`.
+fn check_display(sf: &SafetyFixture, o: usize, t: usize) {
+    let sn = &sf.numbers[o][t];
+    let (fo, ft) = (&sf.fingerprints[o], &sf.fingerprints[t]);
+    let digits = sn.digits();
+    assert!(digits.len() == 60 && digits.bytes().all(|b| b.is_ascii_digit()));
+    let (lo, hi) = if sf.identities[o] <= sf.identities[t] {
+        (fo, ft)
+    } else {
+        (ft, fo)
+    };
+    assert!(digits == model_digits(lo) + &model_digits(hi), "digits");
+    assert!(
+        digits == sf.numbers[t][o].digits(),
+        "the parties' digits differ"
+    );
+    let groups: Vec<&str> = sn.groups().collect();
+    assert!(groups.len() == 12 && groups.iter().all(|g| g.len() == 5));
+    assert!(groups.concat() == digits);
+    let shown = groups.join(" ");
+    assert!(shown.len() == 71 && sn.display() == shown && sn.to_string() == shown);
+    assert!(
+        sn.qr_payload()[..] == model_payload(fo, ft)[..],
+        "displayed payload"
+    );
+    assert!(
+        sn.qr_payload() == sf.numbers[t][o].expected_scan(),
+        "payloads mirror"
+    );
+    assert!(
+        sn.expected_scan()[..] == model_payload(ft, fo)[..],
+        "expected payload"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // Targets and seeds
 // ---------------------------------------------------------------------------
 
@@ -1025,11 +1847,13 @@ pub fn check_prekey_upload(data: &[u8]) {
 }
 
 /// The session fuzz targets, in `fuzz/Cargo.toml` order.
-pub const TARGETS: [&str; 4] = [
+pub const TARGETS: [&str; 6] = [
     "bundle_parse",
     "initial_message",
     "state_decode",
     "prekey_upload",
+    "conversation",
+    "safety_number",
 ];
 
 /// The check a target runs.
@@ -1039,6 +1863,8 @@ pub fn check_for(target: &str) -> fn(&[u8]) {
         "initial_message" => check_initial_message,
         "state_decode" => check_state_decode,
         "prekey_upload" => check_prekey_upload,
+        "conversation" => check_conversation,
+        "safety_number" => check_safety_number,
         other => panic!("unknown target {other}"),
     }
 }
@@ -1299,6 +2125,19 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             fx.established.1.clone(),
         ),
     ];
+    let mut conv = Conversation::new(fx.responder_identity.identity_key());
+    conv.add(Session::from_bytes(&fx.established.0).unwrap())
+        .unwrap();
+    conv.add(Session::from_bytes(&fx.initial[0].initiator_state).unwrap())
+        .unwrap();
+    let states: Vec<_> = states
+        .into_iter()
+        .chain([(
+            "conversation".to_string(),
+            SealedKind::Conversation,
+            conv.to_bytes(),
+        )])
+        .collect();
     let ratchet = Session::from_bytes(&fx.established.0)
         .unwrap()
         .ratchet()
@@ -1338,5 +2177,151 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         v.extend_from_slice(bytes);
         add("state_decode", name.into(), v);
     }
+
+    // conversation: schedules.
+    use ConvAction as A;
+    let start = |who, one_time, encrypted| A::Start {
+        who,
+        one_time,
+        encrypted,
+    };
+    let send = |who| A::Send { who, len: 40 };
+    let schedules: Vec<(&str, Vec<ConvAction>)> = vec![
+        ("empty", vec![]),
+        (
+            "ping_pong",
+            vec![
+                start(0, true, false),
+                send(0),
+                A::DeliverNewest,
+                send(1),
+                A::DeliverNewest,
+                send(0),
+                A::DeliverNewest,
+            ],
+        ),
+        (
+            "simultaneous_start",
+            vec![
+                start(0, true, true),
+                start(1, false, false),
+                send(0),
+                send(1),
+                A::Deliver { pick: 0 },
+                A::Deliver { pick: 0 },
+                send(0),
+                send(1),
+                A::Deliver { pick: 1 },
+                A::Deliver { pick: 0 },
+            ],
+        ),
+        (
+            "delay_duplicate_tamper",
+            vec![
+                start(0, false, true),
+                send(0),
+                send(0),
+                send(0),
+                A::Deliver { pick: 2 },
+                A::Duplicate { pick: 2 },
+                A::Tamper {
+                    pick: 0,
+                    pos: 100,
+                    bit: 3,
+                },
+                A::Deliver { pick: 0 },
+                A::Reflect { pick: 0 },
+                A::Drop { pick: 0 },
+                send(1),
+                A::Tamper {
+                    pick: 3,
+                    pos: 5,
+                    bit: 0,
+                },
+                A::DeliverNewest,
+            ],
+        ),
+        (
+            "persist_intrude",
+            vec![
+                start(1, true, false),
+                send(1),
+                A::Persist {
+                    who: 0,
+                    sealed: false,
+                },
+                A::Intrude { who: 0 },
+                A::DeliverNewest,
+                A::Persist {
+                    who: 0,
+                    sealed: true,
+                },
+                send(0),
+                A::Persist {
+                    who: 1,
+                    sealed: true,
+                },
+                A::DeliverNewest,
+                A::Intrude { who: 1 },
+            ],
+        ),
+        (
+            "many_sessions",
+            (0..6)
+                .flat_map(|i| {
+                    [
+                        start(i & 1, i % 3 == 0, i % 2 == 0),
+                        send(i & 1),
+                        A::DeliverNewest,
+                    ]
+                })
+                .collect(),
+        ),
+    ];
+    for (name, actions) in schedules {
+        let s = ConvSchedule { seed: 1, actions };
+        add("conversation", name.into(), s.to_bytes());
+    }
+
+    // safety_number: genuine, own, short, wrong version, mismatched payloads, digits.
+    let sel = |o: u8, t: u8, what: u8| o | t << 2 | what << 4;
+    let sf = safety_fixture();
+    let mut peer_payload = sf.numbers[1][0].qr_payload().to_vec();
+    add(
+        "safety_number",
+        "genuine".into(),
+        vec![sel(0, 1, SCAN_PEER_EDITED)],
+    );
+    add(
+        "safety_number",
+        "genuine_other".into(),
+        vec![sel(2, 1, SCAN_PEER_EDITED)],
+    );
+    add(
+        "safety_number",
+        "own_code".into(),
+        vec![sel(0, 1, SCAN_OWN_EDITED)],
+    );
+    add(
+        "safety_number",
+        "self_pair".into(),
+        vec![sel(1, 1, SCAN_PEER_EDITED)],
+    );
+    let mut v = vec![sel(0, 1, SCAN_RAW)];
+    v.extend_from_slice(&peer_payload[..64]);
+    add("safety_number", "short".into(), v);
+    peer_payload[0] = 0x01;
+    let mut v = vec![sel(0, 1, SCAN_RAW)];
+    v.extend_from_slice(&peer_payload);
+    add("safety_number", "version".into(), v);
+    add(
+        "safety_number",
+        "mismatch".into(),
+        vec![sel(0, 1, SCAN_PEER_EDITED), edit::FLIP, 0, 64, 1],
+    );
+    let mut v = vec![sel(0, 2, DIGITS)];
+    v.extend([0xff; 5]);
+    v.extend([0, 0, 0x01, 0x86, 0xa0]);
+    add("safety_number", "digits".into(), v);
     out
 }

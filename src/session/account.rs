@@ -919,13 +919,25 @@ impl Account {
     /// # Errors
     /// [`crate::ratchet::StateError`] naming what is wrong; never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::ratchet::StateError> {
+        Self::from_bytes_with(&DefaultProvider::default(), bytes)
+    }
+
+    /// [`from_bytes`](Self::from_bytes) with an explicit provider (it
+    /// recomputes the identity's and the prekeys' public keys and
+    /// signatures).
+    ///
+    /// # Errors
+    /// As [`from_bytes`](Self::from_bytes).
+    pub fn from_bytes_with<P: CryptoProvider + ?Sized>(
+        p: &P,
+        bytes: &[u8],
+    ) -> Result<Self, crate::ratchet::StateError> {
         use crate::ratchet::StateError;
-        let p = DefaultProvider::default();
         let mut r = crate::ratchet::open_state(bytes, MAGIC, STATE_VERSION)?;
         let generation = r.u64()?;
         let seed = Secret::from_bytes(r.array()?);
         let dh = Secret::from_bytes(r.array()?);
-        let identity = IdentityKeyPair::from_secrets(&p, seed, dh)
+        let identity = IdentityKeyPair::from_secrets(p, seed, dh)
             .map_err(|_| StateError::Invalid("identity"))?;
         let next_prekey_id = r.u32()?;
         // A published flag is 0 or 1 (spec §8.4, rule 4).
@@ -949,7 +961,7 @@ impl Account {
         let read_x = |r: &mut Reader<'_>| -> Result<X25519Prekey, StateError> {
             let id = read_id(r)?;
             let private = Secret::from_bytes(r.array()?);
-            new_signed_x25519(&p, id, private, &identity.signing_seed).map_err(bad)
+            new_signed_x25519(p, id, private, &identity.signing_seed).map_err(bad)
         };
         // One-time prekeys: the secrets only, nothing derived (spec §8.4).
         fn read_one_time<const N: usize>(
@@ -969,7 +981,7 @@ impl Account {
         let read_kem = |r: &mut Reader<'_>, kind: PrekeyKind| -> Result<KemPrekey, StateError> {
             let id = read_id(r)?;
             let seed = Secret::from_bytes(r.array()?);
-            new_kem(&p, id, kind, seed, &identity.signing_seed).map_err(bad)
+            new_kem(p, id, kind, seed, &identity.signing_seed).map_err(bad)
         };
         // Replay records: sorted, no duplicates, at most MAX_REPLAY_RECORDS (spec §8.4).
         let read_records = |r: &mut Reader<'_>| -> Result<Vec<[u8; 32]>, StateError> {
