@@ -4,6 +4,9 @@
 //! * [`session`] (the default): Alice and Bob establish a session (§7) and
 //!   talk over a simulated network that delays, reorders and drops messages
 //!   (§5); `--trace` prints every derivation, computed in [`trace`].
+//! * [`devices`] (`--devices`): Alice's and Bob's several devices (§11):
+//!   signed device lists, linking a device by QR code, fan-out, a device
+//!   removed mid-conversation, and a server trying to add a ghost device.
 //!
 //! Everything is deterministic from `--seed`.
 
@@ -11,6 +14,7 @@ use std::io::Write;
 
 use crate::Failure;
 
+pub mod devices;
 pub mod session;
 pub mod trace;
 
@@ -25,6 +29,8 @@ pub struct Options {
     pub header_encryption: bool,
     /// How many messages are sent in all.
     pub messages: u32,
+    /// Show several devices per person (spec §11) instead of one session.
+    pub devices: bool,
 }
 
 pub(crate) const INDENT: &str = "        ";
@@ -45,9 +51,13 @@ pub(crate) fn lib_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> Failure 
 ///
 /// # Errors
 /// [`Failure::Check`] when a self-check fails (a message not decrypted to
-/// what was sent, a traced value that disagrees with the library: neither
-/// should ever happen); [`Failure::Error`] when the output cannot be
-/// written.
+/// what was sent, a traced value that disagrees with the library, a hostile
+/// server's forgery accepted: none should ever happen); [`Failure::Error`]
+/// when the output cannot be written.
 pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
-    session::run(opts, out)
+    if opts.devices {
+        devices::run(opts, out)
+    } else {
+        session::run(opts, out)
+    }
 }

@@ -705,6 +705,7 @@ mod tests {
                     trace: seed % 8 == 0,
                     header_encryption: he,
                     messages: 24,
+                    devices: false,
                 };
                 let s = run_to_string(&opts);
                 assert!(s.contains("Every delivered message decrypted"), "{s}");
