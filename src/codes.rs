@@ -242,4 +242,5 @@ error_codes!(crate::devices::FanoutError {
     Encrypt,
     Randomness,
     Crypto,
+    Start,
 });

@@ -5,7 +5,7 @@
 //!
 //! | command | module | what it does |
 //! |---------|--------|--------------|
-//! | `sova demo` | [`demo`] | two parties establish a session and talk over a simulated, unreliable network; `--trace` prints every derivation with the spec's names |
+//! | `sova demo` | [`demo`] | two parties establish a session and talk over a simulated, unreliable network; `--trace` prints every derivation with the spec's names; `--devices` shows several devices per person (§11): linking, fan-out, a device removed, a ghost device refused |
 //! | `sova inspect` | [`inspect`] | decodes any Sova wire object or persisted state into annotated fields with byte offsets, or names the rule it breaks |
 //! | `sova vectors` | [`vectors`] | generates and verifies the test vectors (spec §4) |
 //! | `sova conformance` | [`conformance`] | drives another implementation through the vectors and live sessions over the JSON-lines protocol of spec appendix A |

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! sova demo [--seed N] [--trace] [--header-encryption] [--messages N]
+//! sova demo --devices [--seed N]
 //! sova inspect [HEX|BASE64|-] [--hex|--base64] [--full] [--json]
 //! sova vectors generate [DIR]
 //! sova vectors verify [DIR] [--json]
@@ -50,7 +51,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Alice and Bob establish a session and talk over a simulated network
-    /// that delays, reorders and drops messages.
+    /// that delays, reorders and drops messages; with --devices, several
+    /// devices per person (linking, fan-out, a hostile server).
     #[command(after_help = EXIT_CODES)]
     Demo(DemoArgs),
     /// Decode a Sova message, bundle or persisted state into annotated fields.
@@ -86,6 +88,11 @@ struct DemoArgs {
     /// How many messages Alice and Bob send in all.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     messages: u32,
+    /// Several devices per person (spec §11): Alice's two devices and Bob's
+    /// three, one linked by QR code and one removed mid-conversation, and a
+    /// server that tries to add a ghost device.
+    #[arg(long, conflicts_with_all = ["trace", "header_encryption", "messages"])]
+    devices: bool,
 }
 
 #[derive(Args)]
@@ -191,6 +198,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 trace: a.trace,
                 header_encryption: a.header_encryption,
                 messages: a.messages,
+                devices: a.devices,
             },
             &mut out,
         ),

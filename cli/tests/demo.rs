@@ -116,3 +116,60 @@ fn bad_arguments_are_usage_errors() {
     let h = text(&help.stdout);
     assert!(h.contains("--trace") && h.contains("Exit codes"), "{h}");
 }
+
+#[test]
+fn the_devices_demo_links_removes_and_refuses_the_ghost() {
+    let out = sova(&["demo", "--devices"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{s}{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    for want in [
+        "1. User keys and device lists (§11.2, §11.3)",
+        "LinkOffer, 178 bytes",
+        "LinkResponse, ",
+        "✗ refused: Authentication",
+        "Link code on the phone: ",
+        "accepted, device 2 added",
+        "FanoutMessage 0x20, ",
+        "initial message 0x03 carrying the 65-byte key message",
+        "✓ device 1 listed ✓ pairwise message ✓ digest ✓ body",
+        "conversation with Bob's device 4 deleted",
+        "it is no longer listed and stops sending",
+        "✗ refused: UnknownDevice",
+        "StaleDeviceList",
+        "✗ refused: InvalidSignature",
+        "✗ refused: WrongUser",
+        "✗ refused: Rollback",
+        "✗ refused: Start",
+        "UnexpectedPeer",
+        "✗ refused: UnknownUser",
+        "The safety number is the same as at the start",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    // Both devices show the same six-digit link code.
+    let line = s
+        .lines()
+        .find(|l| l.contains("Link code on the phone"))
+        .unwrap();
+    let codes: Vec<&str> = line
+        .split_whitespace()
+        .filter(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert_eq!(codes.len(), 2, "{line}");
+    assert_eq!(codes[0], codes[1], "{line}");
+    // After the removal, Alice's phone sends to Bob's three devices and her laptop.
+    assert!(s.contains("4 entries"), "{s}");
+    // Deterministic per seed.
+    let again = sova(&["demo", "--devices"]);
+    assert_eq!(out.stdout, again.stdout);
+    let other = sova(&["demo", "--devices", "--seed", "2"]);
+    assert_eq!(other.status.code(), Some(0));
+    assert_ne!(out.stdout, other.stdout);
+}
+
+#[test]
+fn the_devices_demo_takes_no_session_options() {
+    let out = sova(&["demo", "--devices", "--trace"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+}

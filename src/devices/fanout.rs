@@ -22,6 +22,11 @@ const VERSION: u8 = 1;
 pub const TYPE_FANOUT: u8 = 0x20;
 const KEY_MESSAGE_TYPE: u8 = 0x01;
 const KEY_MESSAGE_LEN: usize = 1 + 32 + 32;
+/// Room reserved per entry: kind, id, length and a pairwise message of the
+/// key message with a plain header (62-byte prefix, spec §6.1; an encrypted
+/// header or an initial message grows the buffer).
+const ENTRY_LEN_ESTIMATE: usize =
+    1 + 4 + 4 + 62 + padding::padded_len(KEY_MESSAGE_LEN) + AEAD_TAG_LEN;
 /// The length of a fan-out header (spec §11.6).
 pub const FANOUT_HEADER_LEN: usize = 2 + 32 + 4 + 8 + 32 + 32 + 8 + 32;
 
@@ -275,34 +280,25 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
             return Err(FanoutError::NoSession(t.device_id));
         }
     }
-    let wanted = recipient
-        .list()
-        .entries()
+    // Exactly one target per listed device: every target is a listed
+    // device (above), so distinct targets as many as the devices listed
+    // cover them all. Sorting keeps this O(N log N); on failure the slow
+    // scan names the first device in list order without exactly one target.
+    let recipients = if to_self {
+        0
+    } else {
+        recipient.list().entries().len()
+    };
+    let wanted = recipients + own.list().entries().len().saturating_sub(1);
+    let mut keys: Vec<(u8, u32)> = targets
         .iter()
-        .filter(|_| !to_self)
-        .map(|e| (Audience::Recipient, e.device_id))
-        .chain(
-            own.list()
-                .entries()
-                .iter()
-                .filter(|e| e.device_id != own_device)
-                .map(|e| (Audience::OwnDevice, e.device_id)),
-        );
-    let mut count = 0usize;
-    for (audience, id) in wanted {
-        count += 1;
-        let n = targets
-            .iter()
-            .filter(|t| t.audience == audience && t.device_id == id)
-            .count();
-        if n != 1 {
-            return Err(FanoutError::MissingDevice(id));
-        }
+        .map(|t| (t.audience.byte(), t.device_id))
+        .collect();
+    keys.sort_unstable();
+    if keys.len() != wanted || keys.windows(2).any(|w| w[0] == w[1]) {
+        return Err(missing_device(own, own_device, recipient, to_self, targets));
     }
-    if targets.len() != count {
-        return Err(FanoutError::MissingDevice(u32::MAX));
-    }
-    let count = u16::try_from(count).map_err(|_| FanoutError::MissingDevice(u32::MAX))?;
+    let count = u16::try_from(wanted).map_err(|_| FanoutError::MissingDevice(u32::MAX))?;
 
     let mut bk = Secret::<32>::zero();
     crate::random::fill(rng, bk.expose_mut())?;
@@ -317,10 +313,13 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
     }
     .encode();
     let (key, nonce) = body_keys(&p, &bk)?;
-    let mut out = Vec::new();
-    out.put(&header);
     let padded_len = padding::padded_len(plaintext.len());
-    out.put_u32((padded_len + AEAD_TAG_LEN) as u32);
+    let body_len = padded_len + AEAD_TAG_LEN;
+    let mut out = Vec::with_capacity(
+        FANOUT_HEADER_LEN + 4 + body_len + 2 + targets.len() * ENTRY_LEN_ESTIMATE,
+    );
+    out.put(&header);
+    out.put_u32(body_len as u32);
     let body_start = out.len();
     padding::pad_into(plaintext, &mut out);
     let tag = p.aead_seal(&key, &nonce, &header, &mut out[body_start..]);
@@ -336,13 +335,52 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
     key_message[33..].copy_from_slice(&digest);
     out.put_u16(count);
     for t in targets.iter_mut() {
-        let m = t.conversation.encrypt(rng, &key_message[..])?;
         out.put_u8(t.audience.byte());
         out.put_u32(t.device_id);
-        out.put_u32(m.len() as u32);
-        out.put(&m);
+        let len_at = out.len();
+        out.put_u32(0);
+        // Sealed in place behind its length, patched in once known.
+        t.conversation
+            .encrypt_into(rng, &key_message[..], &mut out)?;
+        let len = (out.len() - len_at - 4) as u32;
+        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
     }
     Ok(out)
+}
+
+/// The first listed device, in list order (the recipient's, then the
+/// sender's other devices), without exactly one target; `u32::MAX` when
+/// each has one but there are more targets (or too many to count).
+fn missing_device(
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    to_self: bool,
+    targets: &[Target<'_>],
+) -> FanoutError {
+    let wanted = recipient
+        .list()
+        .entries()
+        .iter()
+        .filter(|_| !to_self)
+        .map(|e| (Audience::Recipient, e.device_id))
+        .chain(
+            own.list()
+                .entries()
+                .iter()
+                .filter(|e| e.device_id != own_device)
+                .map(|e| (Audience::OwnDevice, e.device_id)),
+        );
+    for (audience, id) in wanted {
+        let n = targets
+            .iter()
+            .filter(|t| t.audience == audience && t.device_id == id)
+            .count();
+        if n != 1 {
+            return FanoutError::MissingDevice(id);
+        }
+    }
+    FanoutError::MissingDevice(u32::MAX)
 }
 
 /// A message a device received by fan-out.

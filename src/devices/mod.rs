@@ -49,13 +49,15 @@ mod directory;
 pub mod fanout;
 mod link;
 mod list;
+mod sessions;
 
 pub use directory::{KnownUser, ListChange};
 pub use fanout::{FanoutReceived, TYPE_FANOUT};
 pub use link::{approve_link, LinkApproval, LinkRequest, Linked, MAX_LINK_DATA};
 pub use list::{user_identity, DeviceEntry, DeviceList, UserKey};
+pub use sessions::PeerDevices;
 
-use crate::session::{ConversationError, EncryptError};
+use crate::session::{ConversationError, EncryptError, StartError};
 use crate::CryptoError;
 
 /// The most devices a list holds (spec §11.8).
@@ -230,6 +232,10 @@ pub enum FanoutError {
     /// A primitive failed.
     #[error(transparent)]
     Crypto(CryptoError),
+    /// A session with a listed device could not be started from its
+    /// bundle ([`PeerDevices::start`], spec §11.7).
+    #[error("starting a session with the device failed: {0}")]
+    Start(StartError),
 }
 
 impl From<ParseError> for FanoutError {

@@ -189,6 +189,14 @@ impl Conversation {
 
     /// Index of the session to send on (spec §7.7).
     fn active(&self) -> Option<usize> {
+        // One session (the common case, and every fan-out target's): it.
+        if self.sessions.len() <= 1 {
+            return if self.sessions.is_empty() {
+                None
+            } else {
+                Some(0)
+            };
+        }
         // Confirmed sessions first; then the smallest initiator identity key;
         // among sessions with the same initiator (a peer that started again,
         // e.g. after restoring its account), the newest (spec §7.7).
@@ -233,6 +241,25 @@ impl Conversation {
         let i = self.active().ok_or(EncryptError::NoSendingChain)?;
         match self.sessions.get_mut(i) {
             Some(s) => s.encrypt_with(p, rng, plaintext),
+            None => Err(EncryptError::NoSendingChain),
+        }
+    }
+
+    /// [`encrypt`](Self::encrypt), appending the message to `out` instead
+    /// of allocating it ([`Session::encrypt_into`]).
+    ///
+    /// # Errors
+    /// As [`encrypt`](Self::encrypt); the conversation and `out` are
+    /// unchanged on error.
+    pub fn encrypt_into<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        let i = self.active().ok_or(EncryptError::NoSendingChain)?;
+        match self.sessions.get_mut(i) {
+            Some(s) => s.encrypt_into(rng, plaintext, out),
             None => Err(EncryptError::NoSendingChain),
         }
     }
