@@ -184,6 +184,25 @@ error_codes!(crate::session::ConversationError {
 
 error_codes!(crate::session::PersistError { Storage, State });
 
+error_codes!(crate::session::UploadError {
+    Truncated,
+    UnsupportedVersion,
+    WrongType,
+    InvalidFlag,
+    TooManyEntries,
+    InvalidKind,
+    DuplicateId,
+    TrailingBytes,
+    InvalidIdentitySignature,
+    InvalidSignedPrekeySignature,
+    InvalidKemPrekeySignature,
+});
+
+error_codes!(crate::session::AssembleError {
+    NoLongTermPart,
+    UnknownPrekey,
+});
+
 error_codes!(crate::safety::SafetyError {
     Length,
     UnknownVersion,

@@ -5,7 +5,9 @@
 //! ([`OsRng`], feature `getrandom`, on by default) in applications, a seeded
 //! generator in tests and test vectors. Every operation draws all it needs
 //! before it changes any state, so a failing generator leaves the state as it
-//! was.
+//! was. The one exception is [`fanout::encrypt`](crate::devices::fanout::encrypt),
+//! which encrypts on one conversation per device: a generator failing midway
+//! leaves the conversations before it one (unsent) message ahead.
 
 use rand_core::TryCryptoRng;
 

@@ -593,3 +593,34 @@ fn a_full_conversation_drops_its_oldest_inactive_session() {
         Err(EncryptError::NoSendingChain)
     ));
 }
+
+/// A rotation that cannot take an id draws nothing (spec §7.2).
+#[test]
+fn a_rotation_without_ids_draws_nothing() {
+    let mut r = rng(11);
+    let acct = Account::new(&mut r).unwrap();
+    // next_prekey_id, after the magic, version, generation and identity seeds.
+    let mut b = acct.to_bytes();
+    let at = b.windows(4).position(|w| w == 3u32.to_be_bytes()).unwrap();
+    b[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    let n = b.len();
+    let check = sova::CryptoProvider::sha256(&sova::DefaultProvider::default(), &[&b[..n - 32]]);
+    b[n - 32..].copy_from_slice(&check);
+    let mut acct = Account::from_bytes(&b).unwrap();
+    let before = acct.to_bytes();
+    // A generator that fails on any draw: the rotations must fail on the ids.
+    assert_eq!(
+        acct.rotate_signed_prekey(&mut failing(0)).unwrap_err(),
+        AccountError::PrekeyIdsExhausted
+    );
+    assert_eq!(
+        acct.rotate_kem_last_resort(&mut failing(0)).unwrap_err(),
+        AccountError::PrekeyIdsExhausted
+    );
+    assert_eq!(
+        acct.generate_one_time_prekeys(&mut failing(0), 1)
+            .unwrap_err(),
+        AccountError::PrekeyIdsExhausted
+    );
+    assert_eq!(acct.to_bytes(), before);
+}

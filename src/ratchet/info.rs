@@ -26,8 +26,11 @@ pub struct MessageInfo {
     pub late: bool,
     /// The message opened a new receiving chain (a DH ratchet step).
     pub new_chain: bool,
-    /// How many messages this one showed to be missing: the keys it stored
-    /// for messages of its chain (and, for a new chain, of the chain it
-    /// closed) that have not arrived. They may still arrive ([`late`](Self::late)).
+    /// How many messages this one showed to be missing: the keys it derived
+    /// to store for messages of its chain (and, for a new chain, of the
+    /// chain it closed) that have not arrived. They may still arrive
+    /// ([`late`](Self::late)), unless eviction under
+    /// [`MAX_STORED_KEYS`](crate::ratchet::MAX_STORED_KEYS) deleted them in
+    /// the same step (spec §5.5.5).
     pub gap: u32,
 }

@@ -291,14 +291,18 @@ impl Account {
         &mut self,
         rng: &mut R,
     ) -> Result<u32, AccountError> {
+        // The id is checked before the draw and taken only once the new key
+        // exists: a failed rotation draws nothing or changes nothing (§7.2).
+        self.ids_available(1)?;
         let secret = random(rng)?;
-        let id = self.take_id()?;
+        let id = self.next_prekey_id;
         let new = new_signed_x25519(
             &DefaultProvider::default(),
             id,
             secret,
             &self.identity.signing_seed,
         )?;
+        self.take_id()?;
         self.previous_signed_prekey = Some(core::mem::replace(&mut self.signed_prekey, new));
         // The records go with their signed prekey (spec §7.6): the dropped
         // previous one's are discarded, the new one starts with none.
@@ -316,8 +320,9 @@ impl Account {
         &mut self,
         rng: &mut R,
     ) -> Result<u32, AccountError> {
+        self.ids_available(1)?;
         let secret = random(rng)?;
-        let id = self.take_id()?;
+        let id = self.next_prekey_id;
         let p = DefaultProvider::default();
         let new = new_kem(
             &p,
@@ -326,6 +331,7 @@ impl Account {
             secret,
             &self.identity.signing_seed,
         )?;
+        self.take_id()?;
         self.previous_kem_last_resort = Some(core::mem::replace(&mut self.kem_last_resort, new));
         self.long_term_published = false;
         self.bump_generation();
