@@ -9,6 +9,12 @@
 //! [`Conversation`](crate::session::Conversation) bound to the listed
 //! identity (spec §11.7), and the server only stores and forwards bytes.
 //!
+//! A device persists (spec §11.9) each [`KnownUser`] it holds, its own
+//! user's included (sealed kind 4), and, on an admin device, the
+//! [`UserKey`] (sealed kind 5), next to its account and conversations
+//! (spec §8). Its own device id is not stored: it is the id of the entry
+//! listing its account's identity key in its own user's list.
+//!
 //! ```
 //! use sova::devices::{fanout, DeviceEntry, KnownUser, UserKey};
 //! use sova::session::{Account, Conversation};
@@ -49,6 +55,7 @@ mod directory;
 pub mod fanout;
 mod link;
 mod list;
+mod state;
 
 pub use directory::{KnownUser, ListChange};
 pub use fanout::{FanoutReceived, TYPE_FANOUT};
