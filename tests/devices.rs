@@ -701,7 +701,10 @@ fn a_known_user_persists_and_every_reader_rule_is_enforced() {
     assert_eq!(err(b"SOVA-1 known"), StateError::BadMagic);
     assert_eq!(err(b"SOVA-1 known usex\x01"), StateError::BadMagic);
     assert_eq!(err(b"SOVA-1 known user"), StateError::Truncated);
-    assert_eq!(err(b"SOVA-1 known user\x02"), StateError::UnsupportedVersion(2));
+    assert_eq!(
+        err(b"SOVA-1 known user\x02"),
+        StateError::UnsupportedVersion(2)
+    );
     assert_eq!(err(&bytes[..bytes.len() - 33]), StateError::Corrupted);
     assert_eq!(err(&bytes[..20]), StateError::Truncated);
     let mut bad = bytes.clone();
@@ -812,7 +815,10 @@ fn a_user_key_persists_and_every_reader_rule_is_enforced() {
     let err = |b: &[u8]| UserKey::from_bytes(b).unwrap_err();
     assert_eq!(err(b"SOVA-1 user"), StateError::BadMagic);
     assert_eq!(err(b"SOVA-1 user key"), StateError::Truncated);
-    assert_eq!(err(b"SOVA-1 user key\x00"), StateError::UnsupportedVersion(0));
+    assert_eq!(
+        err(b"SOVA-1 user key\x00"),
+        StateError::UnsupportedVersion(0)
+    );
     let mut bad = bytes.clone();
     bad[20] ^= 1;
     assert_eq!(err(&bad), StateError::Corrupted);
