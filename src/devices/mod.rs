@@ -59,7 +59,9 @@ mod state;
 
 pub use directory::{KnownUser, ListChange};
 pub use fanout::{FanoutReceived, TYPE_FANOUT};
-pub use link::{approve_link, LinkApproval, LinkRequest, Linked, MAX_LINK_DATA};
+pub use link::{
+    approve_link, LinkApproval, LinkOffer, LinkRequest, LinkResponseFrame, Linked, MAX_LINK_DATA,
+};
 pub use list::{user_identity, DeviceEntry, DeviceList, UserKey};
 
 use crate::session::{ConversationError, EncryptError};

@@ -25,9 +25,8 @@ impl KnownUser {
     /// older one would roll the directory back (seal it, spec §8.3).
     pub fn to_bytes(&self) -> Vec<u8> {
         let list = self.list().to_bytes();
-        let mut out = Vec::with_capacity(
-            KNOWN_USER_MAGIC.len() + 1 + 4 + list.len() + STATE_CHECK_LEN,
-        );
+        let mut out =
+            Vec::with_capacity(KNOWN_USER_MAGIC.len() + 1 + 4 + list.len() + STATE_CHECK_LEN);
         out.put(KNOWN_USER_MAGIC);
         out.put_u8(STATE_VERSION);
         // At most 14 + 1 + 32 + 8 + 1 + 64 × 69 + 64 bytes.
@@ -105,8 +104,7 @@ impl UserKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
         let mut r = crate::ratchet::open_state(bytes, USER_KEY_MAGIC, STATE_VERSION)?;
         let mut seed = Secret::<ED25519_KEY_LEN>::zero();
-        seed.expose_mut()
-            .copy_from_slice(r.bytes(ED25519_KEY_LEN)?);
+        seed.expose_mut().copy_from_slice(r.bytes(ED25519_KEY_LEN)?);
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
         }
