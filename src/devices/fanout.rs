@@ -246,7 +246,30 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
     plaintext: &[u8],
     rng: &mut R,
 ) -> Result<Vec<u8>, FanoutError> {
-    let p = DefaultProvider::default();
+    encrypt_with(
+        &DefaultProvider::default(),
+        own,
+        own_device,
+        recipient,
+        targets,
+        plaintext,
+        rng,
+    )
+}
+
+/// [`encrypt`] with an explicit provider.
+///
+/// # Errors
+/// As [`encrypt`].
+pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+    p: &P,
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, FanoutError> {
     if plaintext.len() > MAX_PLAINTEXT_LEN {
         return Err(FanoutError::PlaintextTooLong);
     }
@@ -310,7 +333,7 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
         recipient_list_hash: *recipient.list_hash(),
     }
     .encode();
-    let (key, nonce) = body_keys(&p, &bk)?;
+    let (key, nonce) = body_keys(p, &bk)?;
     let mut out = Vec::new();
     out.put(&header);
     let padded_len = padding::padded_len(plaintext.len());
@@ -320,7 +343,7 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
     let tag = p.aead_seal(&key, &nonce, &header, &mut out[body_start..]);
     out.put(&tag);
     let digest = labeled_hash(
-        &p,
+        p,
         labels::FANOUT_DIGEST,
         &[&header, &out[FANOUT_HEADER_LEN + 4..]],
     )?;
@@ -330,7 +353,7 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
     key_message[33..].copy_from_slice(&digest);
     out.put_u16(count);
     for t in targets.iter_mut() {
-        let m = t.conversation.encrypt(rng, &key_message[..])?;
+        let m = t.conversation.encrypt_with(p, rng, &key_message[..])?;
         out.put_u8(t.audience.byte());
         out.put_u32(t.device_id);
         out.put_u32(m.len() as u32);
@@ -375,7 +398,28 @@ pub fn receive(
     account: &mut Account,
     message: &DeviceMessage<'_>,
 ) -> Result<FanoutReceived, FanoutError> {
-    let p = DefaultProvider::default();
+    receive_with(
+        &DefaultProvider::default(),
+        own,
+        sender,
+        conversation,
+        account,
+        message,
+    )
+}
+
+/// [`receive`] with an explicit provider.
+///
+/// # Errors
+/// As [`receive`].
+pub fn receive_with<P: CryptoProvider + ?Sized>(
+    p: &P,
+    own: &KnownUser,
+    sender: &KnownUser,
+    conversation: &mut Conversation,
+    account: &mut Account,
+    message: &DeviceMessage<'_>,
+) -> Result<FanoutReceived, FanoutError> {
     let h = &message.header;
     // 2. The person, and whether the entry is for us.
     if h.sender_user != *sender.user_key() {
@@ -415,11 +459,11 @@ pub fn receive(
     let mut opened: Option<Vec<u8>> = None;
     let mut refused = false;
     let mut check = |key_message: &[u8]| -> bool {
-        let ok = open_body(&p, message, key_message).map(|pt| opened = Some(pt));
+        let ok = open_body(p, message, key_message).map(|pt| opened = Some(pt));
         refused = ok.is_err();
         ok.is_ok()
     };
-    let got = conversation.decrypt_checked(&p, account, message.pairwise, &mut check);
+    let got = conversation.decrypt_checked(p, account, message.pairwise, &mut check);
     let got = match got {
         Ok(got) => got,
         Err(_) if refused => return Err(FanoutError::BodyMismatch),

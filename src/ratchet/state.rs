@@ -255,10 +255,21 @@ impl Ratchet {
     /// # Errors
     /// [`StateError`] naming what is wrong; never panics on any input.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        Self::from_bytes_with(&DefaultProvider::default(), bytes)
+    }
+
+    /// [`from_bytes`](Self::from_bytes) with an explicit provider (for the
+    /// public key recomputed from the stored ratchet private key).
+    ///
+    /// # Errors
+    /// As [`from_bytes`](Self::from_bytes).
+    pub fn from_bytes_with<P: CryptoProvider + ?Sized>(
+        p: &P,
+        bytes: &[u8],
+    ) -> Result<Self, StateError> {
         // spec §8.2: the fields are read in order, each checked as it is
         // read (rules R1–R7); the rules that relate several fields (C1–C6)
         // are checked after the last field, in that order.
-        let p = DefaultProvider::default();
         let mut r = open_state(bytes, MAGIC, STATE_VERSION)?;
         let mode = match r.u8()? {
             1 => HeaderMode::Plain,

@@ -217,9 +217,22 @@ impl Conversation {
         rng: &mut R,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, EncryptError> {
+        self.encrypt_with(&DefaultProvider::default(), rng, plaintext)
+    }
+
+    /// [`encrypt`](Self::encrypt) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`encrypt`](Self::encrypt).
+    pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+        &mut self,
+        p: &P,
+        rng: &mut R,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, EncryptError> {
         let i = self.active().ok_or(EncryptError::NoSendingChain)?;
         match self.sessions.get_mut(i) {
-            Some(s) => s.encrypt(rng, plaintext),
+            Some(s) => s.encrypt_with(p, rng, plaintext),
             None => Err(EncryptError::NoSendingChain),
         }
     }
@@ -359,6 +372,17 @@ impl Conversation {
     /// # Errors
     /// [`StateError`] naming what is wrong (spec §8.6); never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        Self::from_bytes_with(&DefaultProvider::default(), bytes)
+    }
+
+    /// [`from_bytes`](Self::from_bytes) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`from_bytes`](Self::from_bytes).
+    pub fn from_bytes_with<P: CryptoProvider + ?Sized>(
+        p: &P,
+        bytes: &[u8],
+    ) -> Result<Self, StateError> {
         let mut r = crate::ratchet::open_state(bytes, MAGIC, STATE_VERSION)?;
         let peer: IdentityKey = r.array()?;
         let count = usize::from(r.u8()?);
@@ -368,7 +392,7 @@ impl Conversation {
         let mut sessions: Vec<Session> = Vec::with_capacity(count);
         for _ in 0..count {
             let len = r.u32()? as usize;
-            let session = Session::from_bytes(r.bytes(len)?)?;
+            let session = Session::from_bytes_with(p, r.bytes(len)?)?;
             if session.peer_identity().identity_key() != peer {
                 return Err(StateError::Invalid("session peer"));
             }

@@ -645,8 +645,19 @@ impl Session {
     /// # Errors
     /// [`StateError`] naming what is wrong; never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateError> {
+        Self::from_bytes_with(&DefaultProvider::default(), bytes)
+    }
+
+    /// [`from_bytes`](Self::from_bytes) with an explicit provider (for the
+    /// signatures checked and the keys recomputed).
+    ///
+    /// # Errors
+    /// As [`from_bytes`](Self::from_bytes).
+    pub fn from_bytes_with<P: CryptoProvider + ?Sized>(
+        p: &P,
+        bytes: &[u8],
+    ) -> Result<Self, StateError> {
         // Every rule of spec §8.5, checked in field order.
-        let p = DefaultProvider::default();
         let mut r = crate::ratchet::open_state(bytes, MAGIC, STATE_VERSION)?;
         let we_initiated = match r.u8()? {
             0 => false,
@@ -662,7 +673,7 @@ impl Session {
         let local_identity = r.array()?;
         let peer = IdentityPublic::read(&mut r)?;
         // Both start and accept verify the peer's binding (spec §7.3, §7.6).
-        if peer.verify(&p).is_err() {
+        if peer.verify(p).is_err() {
             return Err(StateError::Invalid("peer identity"));
         }
         let pending = match r.u8()? {
@@ -676,7 +687,7 @@ impl Session {
                     .map_err(|_| StateError::Invalid("pending handshake"))?;
                 if !inner.is_empty()
                     || h.identity.identity_key() != local_identity
-                    || h.identity.verify(&p).is_err()
+                    || h.identity.verify(p).is_err()
                 {
                     return Err(StateError::Invalid("pending handshake"));
                 }
@@ -701,7 +712,7 @@ impl Session {
             _ => return Err(StateError::Invalid("option tag")),
         };
         let len = r.u32()? as usize;
-        let ratchet = Ratchet::from_bytes(r.bytes(len)?)?;
+        let ratchet = Ratchet::from_bytes_with(p, r.bytes(len)?)?;
         // The session id is TH, the ratchet's associated data (spec §7.4).
         if ratchet.session_ad() != session_id {
             return Err(StateError::Invalid("session id"));
