@@ -31,8 +31,9 @@ use std::sync::OnceLock;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::devices::{
-    approve_link, fanout, DeviceEntry, DeviceList, FanoutError, KnownUser, LinkError, LinkOffer,
-    LinkRequest, LinkResponseFrame, ListChange, ListError, UserKey, MAX_DEVICES, MAX_LINK_DATA,
+    approve_link, approve_link_with, fanout, DeviceEntry, DeviceList, FanoutError, KnownUser,
+    LinkError, LinkOffer, LinkRequest, LinkResponseFrame, ListChange, ListError, UserKey,
+    MAX_DEVICES, MAX_LINK_DATA,
 };
 use sova::provider::CryptoProvider;
 use sova::ratchet::HeaderMode;
@@ -507,7 +508,7 @@ fn check_link_admin(c: &mut Cursor<'_>) {
     let offer = pick(c, &fx.offers);
     let before = current.to_bytes();
     let mut rng = ChaCha20Rng::from_seed([0x22; 32]);
-    let got = approve_link(key, current, &offer, admin, &app_data, &mut rng);
+    let got = approve_link_with(dp(), key, current, &offer, admin, &app_data, &mut rng);
     assert!(
         current.to_bytes() == before,
         "approve_link changed the admin's view"
@@ -573,7 +574,7 @@ fn check_link_admin(c: &mut Cursor<'_>) {
             if offer == fx.offers[0] {
                 let l = fx
                     .request
-                    .finish(&a.response)
+                    .finish_with(dp(), &a.response)
                     .expect("the new device refuses a genuine response");
                 assert_eq!(l.device_id, a.device_id);
                 assert_eq!(l.code, a.code);
@@ -590,7 +591,7 @@ fn check_link_new_device(c: &mut Cursor<'_>) {
     let genuine: Vec<Vec<u8>> = fx.responses.iter().map(|r| r.bytes.clone()).collect();
     let response = pick(c, &genuine);
     let offer = fx.request.offer().to_vec();
-    let got = fx.request.finish(&response);
+    let got = fx.request.finish_with(dp(), &response);
     assert!(fx.request.offer() == offer, "finish changed the request");
     if let Err(e) = LinkResponseFrame::parse(&response) {
         assert_eq!(

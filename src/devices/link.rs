@@ -104,16 +104,27 @@ impl LinkRequest {
     /// # Errors
     /// See [`LinkError`].
     pub fn finish(&self, response: &[u8]) -> Result<Linked, LinkError> {
-        let p = DefaultProvider::default();
+        self.finish_with(&DefaultProvider::default(), response)
+    }
+
+    /// [`finish`](Self::finish) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`finish`](Self::finish).
+    pub fn finish_with<P: CryptoProvider + ?Sized>(
+        &self,
+        p: &P,
+        response: &[u8],
+    ) -> Result<Linked, LinkError> {
         let parsed = LinkResponseFrame::parse(response)?;
         let (theirs, body, tag) = (parsed.admin_public, parsed.ciphertext, parsed.tag);
         let dh = p.x25519(&self.link_key, &theirs)?;
-        let (t, key, nonce) = link_keys(&p, &self.offer, &theirs, &dh)?;
+        let (t, key, nonce) = link_keys(p, &self.offer, &theirs, &dh)?;
         let mut payload = Zeroizing::new(body.to_vec());
         p.aead_open(&key, &nonce, &t, &mut payload, &tag)
             .map_err(|_| LinkError::Authentication)?;
         let (list, seed, data) = parse_payload(&payload)?;
-        let list = DeviceList::verify_with(&p, list, None).map_err(LinkError::List)?;
+        let list = DeviceList::verify_with(p, list, None).map_err(LinkError::List)?;
         let me = list
             .device_by_identity(&self.identity.identity_key())
             .ok_or(LinkError::NotListed)?;
@@ -133,7 +144,7 @@ impl LinkRequest {
             device_id,
             user_key,
             data: Zeroizing::new(data.to_vec()),
-            code: link_code(&p, &t)?,
+            code: link_code(p, &t)?,
         })
     }
 }
@@ -154,7 +165,31 @@ pub fn approve_link<R: TryCryptoRng + ?Sized>(
     data: &[u8],
     rng: &mut R,
 ) -> Result<LinkApproval, LinkError> {
-    let p = DefaultProvider::default();
+    approve_link_with(
+        &DefaultProvider::default(),
+        user_key,
+        current,
+        offer,
+        admin,
+        data,
+        rng,
+    )
+}
+
+/// [`approve_link`] with an explicit provider (the list is signed by
+/// [`UserKey::sign_list`]).
+///
+/// # Errors
+/// As [`approve_link`].
+pub fn approve_link_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+    p: &P,
+    user_key: &UserKey,
+    current: &KnownUser,
+    offer: &[u8],
+    admin: bool,
+    data: &[u8],
+    rng: &mut R,
+) -> Result<LinkApproval, LinkError> {
     if data.len() > MAX_LINK_DATA {
         return Err(LinkError::DataTooLong);
     }
@@ -164,7 +199,7 @@ pub fn approve_link<R: TryCryptoRng + ?Sized>(
     let parsed = LinkOffer::parse(offer)?;
     let (theirs, identity) = (parsed.link_public, parsed.identity);
     identity
-        .verify(&p)
+        .verify(p)
         .map_err(|_| LinkError::InvalidIdentitySignature)?;
     let list = current.list();
     if list.device_by_identity(&identity.identity_key()).is_some() {
@@ -197,7 +232,7 @@ pub fn approve_link<R: TryCryptoRng + ?Sized>(
         .map_err(LinkError::List)?;
     let ours = p.x25519_public_key(&e);
     let dh = p.x25519(&e, &theirs)?;
-    let (t, key, nonce) = link_keys(&p, offer, &ours, &dh)?;
+    let (t, key, nonce) = link_keys(p, offer, &ours, &dh)?;
     let list_bytes = new_list.to_bytes();
     let mut payload = Zeroizing::new(Vec::with_capacity(
         4 + list_bytes.len() + 1 + 32 + 4 + data.len(),
@@ -224,7 +259,7 @@ pub fn approve_link<R: TryCryptoRng + ?Sized>(
         list: new_list,
         device_id,
         response,
-        code: link_code(&p, &t)?,
+        code: link_code(p, &t)?,
     })
 }
 

@@ -60,7 +60,8 @@ mod state;
 pub use directory::{KnownUser, ListChange};
 pub use fanout::{FanoutReceived, TYPE_FANOUT};
 pub use link::{
-    approve_link, LinkApproval, LinkOffer, LinkRequest, LinkResponseFrame, Linked, MAX_LINK_DATA,
+    approve_link, approve_link_with, LinkApproval, LinkOffer, LinkRequest, LinkResponseFrame,
+    Linked, MAX_LINK_DATA,
 };
 pub use list::{user_identity, DeviceEntry, DeviceList, UserKey};
 
