@@ -475,7 +475,7 @@ pub fn link_fixture() -> &'static LinkFixture {
 /// accepted only if it is one a user key's holder made for this offer.
 pub fn check_link(data: &[u8]) {
     let mut c = Cursor::new(data);
-    if c.u8() % 2 == 0 {
+    if c.u8() & 1 == 0 {
         check_link_admin(&mut c);
     } else {
         check_link_new_device(&mut c);
@@ -894,7 +894,7 @@ fn run_fanout(live: &mut Live, data: &[u8]) {
                     &flight[i],
                     &sent,
                     &mut accepted,
-                    &mut delivered,
+                    &delivered,
                 );
                 if let Some(g) = flight[i].genuine {
                     delivered.insert((r, g));

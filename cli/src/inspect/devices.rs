@@ -14,8 +14,11 @@ use super::messages::ratchet_message_layout;
 use super::states::{key32, state_check, state_violation};
 use super::*;
 
+/// Inspects one kind of object.
+pub(super) type Inspector = fn(&[u8]) -> Report;
+
 /// The objects of this chapter that start with a magic.
-pub(super) const MAGICS: &[(&[u8], fn(&[u8]) -> Report)] = &[
+pub(super) const MAGICS: &[(&[u8], Inspector)] = &[
     (b"SOVA-1 devices", inspect_device_list),
     (b"SOVA-1 link offer", inspect_link_offer),
     (b"SOVA-1 link response", inspect_link_response),
