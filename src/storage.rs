@@ -35,6 +35,10 @@ pub enum SealedKind {
     Session = 2,
     /// A [`Conversation`](crate::session::Conversation).
     Conversation = 3,
+    /// A [`KnownUser`](crate::devices::KnownUser) (spec §11.9).
+    KnownUser = 4,
+    /// A [`UserKey`](crate::devices::UserKey) (spec §11.9).
+    UserKey = 5,
 }
 
 /// Why a sealed blob could not be opened.

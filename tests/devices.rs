@@ -718,3 +718,235 @@ fn a_note_to_self_reaches_the_other_devices() {
         assert_eq!(got.plaintext, b"shopping list");
     }
 }
+
+/// `magic || version || body || SHA-256(all of it)` (spec §8.1).
+fn with_check(magic: &[u8], version: u8, body: &[u8]) -> Vec<u8> {
+    use sova::CryptoProvider;
+    let mut b = magic.to_vec();
+    b.push(version);
+    b.extend_from_slice(body);
+    let check = DefaultProvider::default().sha256(&[&b]);
+    b.extend_from_slice(&check);
+    b
+}
+
+fn known_user_state(body: &[u8]) -> Vec<u8> {
+    with_check(b"SOVA-1 known user", 1, body)
+}
+
+fn len_prefixed(list: &[u8], extra: &[u8]) -> Vec<u8> {
+    let mut b = (list.len() as u32).to_be_bytes().to_vec();
+    b.extend_from_slice(list);
+    b.extend_from_slice(extra);
+    b
+}
+
+#[test]
+fn a_known_user_persists_and_every_reader_rule_is_enforced() {
+    use sova::ratchet::StateError;
+    use sova::session::PersistError;
+    use sova::storage::StorageError;
+    let mut r = rng(40);
+    let uk = UserKey::generate(&mut r).unwrap();
+    let (a, b) = (Account::new(&mut r).unwrap(), Account::new(&mut r).unwrap());
+    let list = uk
+        .sign_list(7, &[entry(1, &a, true), entry(2, &b, false)])
+        .unwrap();
+    let known = KnownUser::new(uk.public(), list.to_bytes()).unwrap();
+    let bytes = known.to_bytes();
+    assert_eq!(bytes, known_user_state(&len_prefixed(list.to_bytes(), &[])));
+    let back = KnownUser::from_bytes(&bytes).unwrap();
+    assert_eq!(back, known);
+    assert_eq!(back.user_key(), uk.public());
+    assert_eq!(back.list_hash(), known.list_hash());
+    assert_eq!(back.to_bytes(), bytes);
+    // The restored directory still moves forward only.
+    let older = uk.sign_list(6, &[entry(1, &a, true)]).unwrap();
+    let mut restored = back.clone();
+    assert_eq!(restored.update(older.to_bytes()), Err(ListError::Rollback));
+    assert_eq!(restored, known);
+
+    // §8.1, in order.
+    let err = |b: &[u8]| KnownUser::from_bytes(b).unwrap_err();
+    assert_eq!(err(b""), StateError::BadMagic);
+    assert_eq!(err(b"SOVA-1 known"), StateError::BadMagic);
+    assert_eq!(err(b"SOVA-1 known usex\x01"), StateError::BadMagic);
+    assert_eq!(err(b"SOVA-1 known user"), StateError::Truncated);
+    assert_eq!(
+        err(b"SOVA-1 known user\x02"),
+        StateError::UnsupportedVersion(2)
+    );
+    assert_eq!(err(&bytes[..bytes.len() - 33]), StateError::Corrupted);
+    assert_eq!(err(&bytes[..20]), StateError::Truncated);
+    let mut bad = bytes.clone();
+    bad[30] ^= 1;
+    assert_eq!(err(&bad), StateError::Corrupted);
+    // A newer version is refused before its check is looked at.
+    let mut newer = bytes.clone();
+    newer[17] = 2;
+    assert_eq!(err(&newer), StateError::UnsupportedVersion(2));
+
+    // 1. Truncated: before `len`, and inside the list.
+    assert_eq!(err(&known_user_state(&[0, 0])), StateError::Truncated);
+    let mut long = len_prefixed(list.to_bytes(), &[]);
+    long[3] += 1;
+    assert_eq!(err(&known_user_state(&long)), StateError::Truncated);
+    // 2. The list's encoding: a `len` that cuts it short, an unknown flag.
+    let mut short = len_prefixed(&list.to_bytes()[..list.to_bytes().len() - 1], &[]);
+    short.push(list.to_bytes()[list.to_bytes().len() - 1]);
+    assert_eq!(
+        err(&known_user_state(&short)),
+        StateError::Invalid("device list")
+    );
+    let flagged = raw_list(&uk, 7, &[(1, a.identity_key(), 2)]);
+    assert_eq!(
+        err(&known_user_state(&len_prefixed(&flagged, &[]))),
+        StateError::Invalid("device list")
+    );
+    // 3. The signature, under the list's own user key.
+    let mut forged = list.to_bytes().to_vec();
+    forged[60] ^= 1;
+    assert_eq!(
+        err(&known_user_state(&len_prefixed(&forged, &[]))),
+        StateError::Invalid("device list signature")
+    );
+    // 4. Consistency: a repeated id, an identity listed twice.
+    for entries in [
+        [(1, a.identity_key(), 1), (1, b.identity_key(), 0)],
+        [(1, a.identity_key(), 1), (2, a.identity_key(), 0)],
+    ] {
+        let l = raw_list(&uk, 7, &entries);
+        assert_eq!(
+            err(&known_user_state(&len_prefixed(&l, &[]))),
+            StateError::Invalid("device list entries")
+        );
+    }
+    // 5. Bytes after the list.
+    assert_eq!(
+        err(&known_user_state(&len_prefixed(list.to_bytes(), &[0]))),
+        StateError::TrailingBytes
+    );
+    // Order: the list is checked before what follows it, its encoding
+    // before its signature, its signature before its entries.
+    assert_eq!(
+        err(&known_user_state(&len_prefixed(&forged, &[0]))),
+        StateError::Invalid("device list signature")
+    );
+    let mut forged_flags = flagged.clone();
+    forged_flags[60] ^= 1;
+    assert_eq!(
+        err(&known_user_state(&len_prefixed(&forged_flags, &[]))),
+        StateError::Invalid("device list")
+    );
+    let mut forged_dup = raw_list(
+        &uk,
+        7,
+        &[(1, a.identity_key(), 1), (1, b.identity_key(), 0)],
+    );
+    forged_dup[60] ^= 1;
+    assert_eq!(
+        err(&known_user_state(&len_prefixed(&forged_dup, &[]))),
+        StateError::Invalid("device list signature")
+    );
+
+    // Sealed: kind 4; another kind, another key, a changed byte.
+    let key = sova::Secret::from_bytes([9; 32]);
+    let sealed = known.to_sealed_bytes(&mut r, &key).unwrap();
+    assert_eq!(sealed[14], 4);
+    assert_eq!(KnownUser::from_sealed_bytes(&sealed, &key).unwrap(), known);
+    assert_eq!(
+        UserKey::from_sealed_bytes(&sealed, &key).unwrap_err(),
+        PersistError::Storage(StorageError::WrongKind(4))
+    );
+    assert_eq!(
+        KnownUser::from_sealed_bytes(&sealed, &sova::Secret::from_bytes([8; 32])).unwrap_err(),
+        PersistError::Storage(StorageError::Authentication)
+    );
+    let mut bad = sealed.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        KnownUser::from_sealed_bytes(&bad, &key).unwrap_err(),
+        PersistError::Storage(StorageError::Authentication)
+    );
+}
+
+#[test]
+fn a_user_key_persists_and_every_reader_rule_is_enforced() {
+    use sova::ratchet::StateError;
+    use sova::session::PersistError;
+    use sova::storage::StorageError;
+    let mut r = rng(41);
+    let uk = UserKey::generate(&mut r).unwrap();
+    let bytes = uk.to_bytes();
+    assert_eq!(bytes, with_check(b"SOVA-1 user key", 1, uk.seed().expose()));
+    let back = UserKey::from_bytes(&bytes).unwrap();
+    assert_eq!(back.public(), uk.public());
+    assert_eq!(back.seed().expose(), uk.seed().expose());
+    let err = |b: &[u8]| UserKey::from_bytes(b).unwrap_err();
+    assert_eq!(err(b"SOVA-1 user"), StateError::BadMagic);
+    assert_eq!(err(b"SOVA-1 user key"), StateError::Truncated);
+    assert_eq!(
+        err(b"SOVA-1 user key\x00"),
+        StateError::UnsupportedVersion(0)
+    );
+    let mut bad = bytes.clone();
+    bad[20] ^= 1;
+    assert_eq!(err(&bad), StateError::Corrupted);
+    assert_eq!(
+        err(&with_check(b"SOVA-1 user key", 1, &[7; 31])),
+        StateError::Truncated
+    );
+    assert_eq!(
+        err(&with_check(b"SOVA-1 user key", 1, &[7; 33])),
+        StateError::TrailingBytes
+    );
+    // Any seed is a user key; the public key is derived from it.
+    let any = UserKey::from_bytes(&with_check(b"SOVA-1 user key", 1, &[7; 32])).unwrap();
+    assert_eq!(
+        any.public(),
+        UserKey::from_seed(sova::Secret::from_bytes([7; 32])).public()
+    );
+
+    let key = sova::Secret::from_bytes([3; 32]);
+    let sealed = uk.to_sealed_bytes(&mut r, &key).unwrap();
+    assert_eq!(sealed[14], 5);
+    assert_eq!(
+        UserKey::from_sealed_bytes(&sealed, &key).unwrap().public(),
+        uk.public()
+    );
+    assert_eq!(
+        KnownUser::from_sealed_bytes(&sealed, &key).unwrap_err(),
+        PersistError::Storage(StorageError::WrongKind(5))
+    );
+    assert!(!sealed.windows(32).any(|w| w == uk.seed().expose()));
+}
+
+/// A device restores all it holds of §11 from its states (spec §11.9): its
+/// own id follows from its own user's list and its account.
+#[test]
+fn a_device_restores_its_devices_state() {
+    let mut r = rng(42);
+    let uk = UserKey::generate(&mut r).unwrap();
+    let (a, b) = (Account::new(&mut r).unwrap(), Account::new(&mut r).unwrap());
+    let list = uk
+        .sign_list(1, &[entry(1, &a, true), entry(2, &b, false)])
+        .unwrap();
+    let own = KnownUser::new(uk.public(), list.to_bytes()).unwrap();
+    let (own_bytes, uk_bytes, acct) = (own.to_bytes(), uk.to_bytes(), b.to_bytes());
+    let own2 = KnownUser::from_bytes(&own_bytes).unwrap();
+    let b2 = Account::from_bytes(&acct).unwrap();
+    let me = own2.list().device_by_identity(&b2.identity_key()).unwrap();
+    assert_eq!(me.device_id, 2);
+    // The admin signs the next list with the restored key.
+    let uk2 = UserKey::from_bytes(&uk_bytes).unwrap();
+    let next = uk2.sign_list(2, &[entry(1, &a, true)]).unwrap();
+    let mut own3 = own2.clone();
+    assert!(matches!(
+        own3.update(next.to_bytes()).unwrap(),
+        ListChange::Accepted { .. }
+    ));
+    // Removed: its own list no longer lists it.
+    let own4 = KnownUser::from_bytes(&own3.to_bytes()).unwrap();
+    assert!(own4.list().device_by_identity(&b2.identity_key()).is_none());
+}

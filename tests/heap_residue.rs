@@ -414,8 +414,62 @@ fn conversation_scenario(known: &mut Known) -> (usize, usize) {
     r
 }
 
+/// The user key (spec §11.2, §11.9): persisted plain and sealed, restored,
+/// used to sign, and handed to a device linked as an admin (spec §11.5).
+fn user_key_scenario(known: &mut Known) -> (usize, usize) {
+    use sova::devices::{approve_link, DeviceEntry, KnownUser, LinkRequest, UserKey};
+    let mut rng = ChaCha20Rng::from_seed([11; 32]);
+    let admin = Account::new(&mut rng).unwrap();
+    let new_device = Account::new(&mut rng).unwrap();
+    let storage = Secret::from_bytes([0x42; 32]);
+
+    start_recording();
+    {
+        let uk = UserKey::generate(&mut rng).unwrap();
+        known.add(uk.seed());
+        let mut plain = uk.to_bytes();
+        let restored = UserKey::from_bytes(&plain).unwrap();
+        plain.zeroize();
+        let sealed = restored.to_sealed_bytes(&mut rng, &storage).unwrap();
+        let opened = UserKey::from_sealed_bytes(&sealed, &storage).unwrap();
+        let list = opened
+            .sign_list(
+                1,
+                &[DeviceEntry {
+                    device_id: 1,
+                    identity: admin.identity_key(),
+                    admin: true,
+                }],
+            )
+            .unwrap();
+        let own = KnownUser::from_list(list);
+        let request = LinkRequest::new(&new_device, &mut rng).unwrap();
+        let approval =
+            approve_link(&opened, &own, request.offer(), true, b"data", &mut rng).unwrap();
+        let linked = request.finish(&approval.response).unwrap();
+        assert!(linked.user_key.is_some());
+        drop(linked);
+        drop(approval);
+        drop(request);
+        drop(own);
+        drop(sealed);
+        drop(opened);
+        drop(restored);
+        drop(uk);
+    }
+    scan(known)
+}
+
 fn main() {
     let mut failures = Vec::with_capacity(8);
+    {
+        let mut known = Known::new();
+        let (found, blocks) = user_key_scenario(&mut known);
+        println!("user key: {found} of 1 known seed in {blocks} freed blocks");
+        if found != 0 {
+            failures.push(format!("user key: the seed left in {blocks} freed blocks"));
+        }
+    }
     for mode in [HeaderMode::Plain, HeaderMode::Encrypted] {
         let mut known = Known::new();
         let (found, blocks) = ratchet_scenario(mode, &mut known);

@@ -61,8 +61,12 @@ enum Command {
     /// is `-` or absent. Recognises ratchet messages (type 0x01, 0x02; spec
     /// §6), initial messages (0x03; §7.5), prekey bundles (0x10; §7.3), prekey uploads (0x11; §7.11) and the
     /// persisted states of §8 ("SOVA-1 ratchet", "SOVA-1 session",
-    /// "SOVA-1 account", and the outer framing of "SOVA-1 sealed"). Malformed
-    /// input is reported with the rule it breaks and exit code 1.
+    /// "SOVA-1 conversation", "SOVA-1 account", and the outer framing of
+    /// "SOVA-1 sealed"), and the objects of §11: device lists ("SOVA-1
+    /// devices"), link offers and the framing of link responses, fan-out and
+    /// device messages (0x20) and the states "SOVA-1 known user" and
+    /// "SOVA-1 user key". Malformed input is reported with the rule it
+    /// breaks and exit code 1.
     #[command(after_help = EXIT_CODES)]
     Inspect(InspectArgs),
     /// Generate or verify the test vectors (spec §4).

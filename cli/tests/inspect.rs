@@ -352,3 +352,122 @@ fn a_prekey_upload() {
     let s = valid(&sova(&["inspect", &hex(&bob.to_bytes())]));
     assert!(s.contains("long_term_published = 0x01"), "{s}");
 }
+
+#[test]
+fn device_lists_links_fanout_and_device_states() {
+    use sova::devices::{approve_link, fanout, DeviceEntry, KnownUser, LinkRequest, UserKey};
+    let mut rng = ChaCha20Rng::seed_from_u64(31);
+    let (a1, a2) = (
+        Account::new(&mut rng).unwrap(),
+        Account::new(&mut rng).unwrap(),
+    );
+    let uk = UserKey::generate(&mut rng).unwrap();
+    let list = uk
+        .sign_list(
+            1,
+            &[DeviceEntry {
+                device_id: 1,
+                identity: a1.identity_key(),
+                admin: true,
+            }],
+        )
+        .unwrap();
+    let s = valid(&sova(&["inspect", &hex(list.to_bytes())]));
+    assert!(s.contains("signed device list (spec §11.3)"), "{s}");
+    assert!(s.contains("      55       1  count = 1"), "{s}");
+    assert!(s.contains("DEVICE[0]"), "{s}");
+    assert!(s.contains("admin: holds the user key"), "{s}");
+    assert!(s.contains("ListHash = "), "{s}");
+    let own = KnownUser::from_list(list.clone());
+    let request = LinkRequest::new(&a2, &mut rng).unwrap();
+    let s = valid(&sova(&["inspect", &base64(request.offer())]));
+    assert!(s.contains("link offer"), "{s}");
+    assert!(s.contains("IdentityPublic_N"), "{s}");
+    let approval = approve_link(&uk, &own, request.offer(), false, b"", &mut rng).unwrap();
+    let s = valid(&sova(&["inspect", &hex(&approval.response)]));
+    assert!(
+        s.contains("link response: outer framing only (spec §11.5)"),
+        "{s}"
+    );
+    let own = KnownUser::from_list(approval.list.clone());
+    let mut conv = Conversation::start(
+        &a1,
+        &mut rng,
+        &a2.identity_key(),
+        &a2.bundle(None, None).unwrap().to_bytes(),
+        HeaderMode::Plain,
+    )
+    .unwrap();
+    let (b1, bob_uk) = (
+        Account::new(&mut rng).unwrap(),
+        UserKey::generate(&mut rng).unwrap(),
+    );
+    let bob = KnownUser::from_list(
+        bob_uk
+            .sign_list(
+                1,
+                &[DeviceEntry {
+                    device_id: 3,
+                    identity: b1.identity_key(),
+                    admin: true,
+                }],
+            )
+            .unwrap(),
+    );
+    let mut to_bob = Conversation::start(
+        &a1,
+        &mut rng,
+        &b1.identity_key(),
+        &b1.bundle(None, None).unwrap().to_bytes(),
+        HeaderMode::Plain,
+    )
+    .unwrap();
+    let msg = fanout::encrypt(
+        &own,
+        1,
+        &bob,
+        &mut [
+            fanout::Target {
+                audience: fanout::Audience::OwnDevice,
+                device_id: 2,
+                conversation: &mut conv,
+            },
+            fanout::Target {
+                audience: fanout::Audience::Recipient,
+                device_id: 3,
+                conversation: &mut to_bob,
+            },
+        ],
+        b"hello",
+        &mut rng,
+    )
+    .unwrap();
+    let s = valid(&sova(&["inspect", &hex(&msg)]));
+    assert!(s.contains("fan-out message"), "{s}");
+    assert!(s.contains("ENTRY[0]"), "{s}");
+    let part = fanout::split(&msg).unwrap().remove(0).2;
+    let s = valid(&sova(&["inspect", &hex(&part)]));
+    assert!(s.contains("device message"), "{s}");
+    assert!(s.contains("initial message"), "{s}");
+
+    let out = sova(&["inspect", "--json", &hex(&own.to_bytes())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["object"], "known_user_state");
+    assert_eq!(v["fields"][3]["name"], "DeviceList");
+    assert_eq!(v["fields"][3]["offset"], 22);
+    let s = valid(&sova(&["inspect", &hex(&uk.to_bytes())]));
+    assert!(s.contains("user key state (SECRET"), "{s}");
+    let sealed = uk
+        .to_sealed_bytes(&mut rng, &Secret::from_bytes([2; 32]))
+        .unwrap();
+    let s = valid(&sova(&["inspect", &hex(&sealed)]));
+    assert!(s.contains("a user key state, §11.9"), "{s}");
+
+    // A list with reserved flag bits: the rule, the section and the offset.
+    let mut bad = list.to_bytes().to_vec();
+    bad[56 + 68] = 0x02;
+    let s = invalid(&sova(&["inspect", &hex(&bad)]));
+    assert!(s.contains("INVALID at offset 124: §11.3 check 1"), "{s}");
+    assert!(s.contains("Malformed(InvalidFlags(2))"), "{s}");
+}

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::{DeviceList, ListError};
-use crate::provider::ED25519_KEY_LEN;
+use crate::provider::{CryptoProvider, DefaultProvider, ED25519_KEY_LEN};
 
 /// A person as a device knows them: the pinned user key and the accepted
 /// device list, which only moves forward (spec §11.4).
@@ -69,7 +69,19 @@ impl KnownUser {
     /// epoch and [`ListError::Equivocation`] for another list with the same
     /// epoch.
     pub fn update(&mut self, list: &[u8]) -> Result<ListChange, ListError> {
-        let new = DeviceList::verify(list, self.list.user_key())?;
+        self.update_with(&DefaultProvider::default(), list)
+    }
+
+    /// [`update`](Self::update) with an explicit provider for the signature.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
+    pub fn update_with<P: CryptoProvider + ?Sized>(
+        &mut self,
+        p: &P,
+        list: &[u8],
+    ) -> Result<ListChange, ListError> {
+        let new = DeviceList::verify_with(p, list, Some(self.list.user_key()))?;
         let hash = new.hash();
         match new.epoch().cmp(&self.list.epoch()) {
             core::cmp::Ordering::Less => Err(ListError::Rollback),

@@ -251,7 +251,30 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
     plaintext: &[u8],
     rng: &mut R,
 ) -> Result<Vec<u8>, FanoutError> {
-    let p = DefaultProvider::default();
+    encrypt_with(
+        &DefaultProvider::default(),
+        own,
+        own_device,
+        recipient,
+        targets,
+        plaintext,
+        rng,
+    )
+}
+
+/// [`encrypt`] with an explicit provider.
+///
+/// # Errors
+/// As [`encrypt`].
+pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+    p: &P,
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, FanoutError> {
     if plaintext.len() > MAX_PLAINTEXT_LEN {
         return Err(FanoutError::PlaintextTooLong);
     }
@@ -312,7 +335,7 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
         recipient_list_hash: *recipient.list_hash(),
     }
     .encode();
-    let (key, nonce) = body_keys(&p, &bk)?;
+    let (key, nonce) = body_keys(p, &bk)?;
     let padded_len = padding::padded_len(plaintext.len());
     let body_len = padded_len + AEAD_TAG_LEN;
     let mut out = Vec::with_capacity(
@@ -325,7 +348,7 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
     let tag = p.aead_seal(&key, &nonce, &header, &mut out[body_start..]);
     out.put(&tag);
     let digest = labeled_hash(
-        &p,
+        p,
         labels::FANOUT_DIGEST,
         &[&header, &out[FANOUT_HEADER_LEN + 4..]],
     )?;
@@ -341,7 +364,7 @@ pub fn encrypt<R: TryCryptoRng + ?Sized>(
         out.put_u32(0);
         // Sealed in place behind its length, patched in once known.
         t.conversation
-            .encrypt_into(rng, &key_message[..], &mut out)?;
+            .encrypt_into_with(p, rng, &key_message[..], &mut out)?;
         let len = (out.len() - len_at - 4) as u32;
         out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
     }
@@ -419,7 +442,28 @@ pub fn receive(
     account: &mut Account,
     message: &DeviceMessage<'_>,
 ) -> Result<FanoutReceived, FanoutError> {
-    let p = DefaultProvider::default();
+    receive_with(
+        &DefaultProvider::default(),
+        own,
+        sender,
+        conversation,
+        account,
+        message,
+    )
+}
+
+/// [`receive`] with an explicit provider.
+///
+/// # Errors
+/// As [`receive`].
+pub fn receive_with<P: CryptoProvider + ?Sized>(
+    p: &P,
+    own: &KnownUser,
+    sender: &KnownUser,
+    conversation: &mut Conversation,
+    account: &mut Account,
+    message: &DeviceMessage<'_>,
+) -> Result<FanoutReceived, FanoutError> {
     let h = &message.header;
     // 2. The person, and whether the entry is for us.
     if h.sender_user != *sender.user_key() {
@@ -459,11 +503,11 @@ pub fn receive(
     let mut opened: Option<Vec<u8>> = None;
     let mut refused = false;
     let mut check = |key_message: &[u8]| -> bool {
-        let ok = open_body(&p, message, key_message).map(|pt| opened = Some(pt));
+        let ok = open_body(p, message, key_message).map(|pt| opened = Some(pt));
         refused = ok.is_err();
         ok.is_ok()
     };
-    let got = conversation.decrypt_checked(&p, account, message.pairwise, &mut check);
+    let got = conversation.decrypt_checked(p, account, message.pairwise, &mut check);
     let got = match got {
         Ok(got) => got,
         Err(_) if refused => return Err(FanoutError::BodyMismatch),

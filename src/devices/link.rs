@@ -104,34 +104,27 @@ impl LinkRequest {
     /// # Errors
     /// See [`LinkError`].
     pub fn finish(&self, response: &[u8]) -> Result<Linked, LinkError> {
-        let p = DefaultProvider::default();
-        let mut r = Reader::new(response);
-        if r.bytes(RESPONSE_MAGIC.len())
-            .map_err(|_| ParseError::BadMagic)?
-            != RESPONSE_MAGIC
-        {
-            return Err(ParseError::BadMagic.into());
-        }
-        let v = r.u8().map_err(|_| ParseError::Truncated("version"))?;
-        if v != VERSION {
-            return Err(ParseError::UnsupportedVersion(v).into());
-        }
-        let theirs: [u8; 32] = r.array().map_err(|_| ParseError::Truncated("E_A"))?;
-        if r.remaining() < AEAD_TAG_LEN {
-            return Err(ParseError::Truncated("payload").into());
-        }
-        let body_len = r.remaining() - AEAD_TAG_LEN;
-        let body = r
-            .bytes(body_len)
-            .map_err(|_| ParseError::Truncated("payload"))?;
-        let tag: [u8; AEAD_TAG_LEN] = r.array().map_err(|_| ParseError::Truncated("tag"))?;
+        self.finish_with(&DefaultProvider::default(), response)
+    }
+
+    /// [`finish`](Self::finish) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`finish`](Self::finish).
+    pub fn finish_with<P: CryptoProvider + ?Sized>(
+        &self,
+        p: &P,
+        response: &[u8],
+    ) -> Result<Linked, LinkError> {
+        let parsed = LinkResponseFrame::parse(response)?;
+        let (theirs, body, tag) = (parsed.admin_public, parsed.ciphertext, parsed.tag);
         let dh = p.x25519(&self.link_key, &theirs)?;
-        let (t, key, nonce) = link_keys(&p, &self.offer, &theirs, &dh)?;
+        let (t, key, nonce) = link_keys(p, &self.offer, &theirs, &dh)?;
         let mut payload = Zeroizing::new(body.to_vec());
         p.aead_open(&key, &nonce, &t, &mut payload, &tag)
             .map_err(|_| LinkError::Authentication)?;
         let (list, seed, data) = parse_payload(&payload)?;
-        let list = DeviceList::verify_with(&p, list, None).map_err(LinkError::List)?;
+        let list = DeviceList::verify_with(p, list, None).map_err(LinkError::List)?;
         let me = list
             .device_by_identity(&self.identity.identity_key())
             .ok_or(LinkError::NotListed)?;
@@ -151,7 +144,7 @@ impl LinkRequest {
             device_id,
             user_key,
             data: Zeroizing::new(data.to_vec()),
-            code: link_code(&p, &t)?,
+            code: link_code(p, &t)?,
         })
     }
 }
@@ -172,31 +165,41 @@ pub fn approve_link<R: TryCryptoRng + ?Sized>(
     data: &[u8],
     rng: &mut R,
 ) -> Result<LinkApproval, LinkError> {
-    let p = DefaultProvider::default();
+    approve_link_with(
+        &DefaultProvider::default(),
+        user_key,
+        current,
+        offer,
+        admin,
+        data,
+        rng,
+    )
+}
+
+/// [`approve_link`] with an explicit provider (the list is signed by
+/// [`UserKey::sign_list`]).
+///
+/// # Errors
+/// As [`approve_link`].
+pub fn approve_link_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+    p: &P,
+    user_key: &UserKey,
+    current: &KnownUser,
+    offer: &[u8],
+    admin: bool,
+    data: &[u8],
+    rng: &mut R,
+) -> Result<LinkApproval, LinkError> {
     if data.len() > MAX_LINK_DATA {
         return Err(LinkError::DataTooLong);
     }
     if current.user_key() != user_key.public() {
         return Err(LinkError::WrongUserKey);
     }
-    let mut r = Reader::new(offer);
-    if r.bytes(OFFER_MAGIC.len())
-        .map_err(|_| ParseError::BadMagic)?
-        != OFFER_MAGIC
-    {
-        return Err(ParseError::BadMagic.into());
-    }
-    let v = r.u8().map_err(|_| ParseError::Truncated("version"))?;
-    if v != VERSION {
-        return Err(ParseError::UnsupportedVersion(v).into());
-    }
-    let theirs: [u8; 32] = r.array().map_err(|_| ParseError::Truncated("E_N"))?;
-    let identity = IdentityPublic::read(&mut r).map_err(|_| ParseError::Truncated("identity"))?;
-    if r.remaining() != 0 {
-        return Err(ParseError::TrailingBytes.into());
-    }
+    let parsed = LinkOffer::parse(offer)?;
+    let (theirs, identity) = (parsed.link_public, parsed.identity);
     identity
-        .verify(&p)
+        .verify(p)
         .map_err(|_| LinkError::InvalidIdentitySignature)?;
     let list = current.list();
     if list.device_by_identity(&identity.identity_key()).is_some() {
@@ -229,7 +232,7 @@ pub fn approve_link<R: TryCryptoRng + ?Sized>(
         .map_err(LinkError::List)?;
     let ours = p.x25519_public_key(&e);
     let dh = p.x25519(&e, &theirs)?;
-    let (t, key, nonce) = link_keys(&p, offer, &ours, &dh)?;
+    let (t, key, nonce) = link_keys(p, offer, &ours, &dh)?;
     let list_bytes = new_list.to_bytes();
     let mut payload = Zeroizing::new(Vec::with_capacity(
         4 + list_bytes.len() + 1 + 32 + 4 + data.len(),
@@ -256,8 +259,99 @@ pub fn approve_link<R: TryCryptoRng + ?Sized>(
         list: new_list,
         device_id,
         response,
-        code: link_code(&p, &t)?,
+        code: link_code(p, &t)?,
     })
+}
+
+/// The fields of a link offer (spec §11.5), parsed but not verified: the
+/// identity's binding is checked by [`approve_link`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkOffer {
+    /// `E_N`: the new device's link public key.
+    pub link_public: [u8; 32],
+    /// `IdentityPublic_N`.
+    pub identity: IdentityPublic,
+}
+
+impl LinkOffer {
+    /// Parses a link offer (the encoding checks of spec §11.5).
+    ///
+    /// # Errors
+    /// [`ParseError`]: `BadMagic`, `UnsupportedVersion`, `Truncated(field)`
+    /// (`"version"`, `"E_N"`, `"identity"`), `TrailingBytes`.
+    pub fn parse(offer: &[u8]) -> Result<Self, ParseError> {
+        let mut r = Reader::new(offer);
+        if r.bytes(OFFER_MAGIC.len())
+            .map_err(|_| ParseError::BadMagic)?
+            != OFFER_MAGIC
+        {
+            return Err(ParseError::BadMagic);
+        }
+        let v = r.u8().map_err(|_| ParseError::Truncated("version"))?;
+        if v != VERSION {
+            return Err(ParseError::UnsupportedVersion(v));
+        }
+        let link_public: [u8; 32] = r.array().map_err(|_| ParseError::Truncated("E_N"))?;
+        let identity =
+            IdentityPublic::read(&mut r).map_err(|_| ParseError::Truncated("identity"))?;
+        if r.remaining() != 0 {
+            return Err(ParseError::TrailingBytes);
+        }
+        Ok(Self {
+            link_public,
+            identity,
+        })
+    }
+}
+
+/// The outer framing of a link response (spec §11.5): what anyone can read
+/// without the new device's link key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkResponseFrame<'a> {
+    /// `E_A`: the admin device's link public key.
+    pub admin_public: [u8; 32],
+    /// The sealed payload without its tag.
+    pub ciphertext: &'a [u8],
+    /// The AEAD tag.
+    pub tag: [u8; AEAD_TAG_LEN],
+}
+
+impl<'a> LinkResponseFrame<'a> {
+    /// Parses the framing of a link response: magic, version, `E_A` and a
+    /// sealed payload of at least its tag.
+    ///
+    /// # Errors
+    /// [`ParseError`]: `BadMagic`, `UnsupportedVersion`, `Truncated(field)`
+    /// (`"version"`, `"E_A"`, `"payload"`).
+    pub fn parse(response: &'a [u8]) -> Result<Self, ParseError> {
+        let mut r = Reader::new(response);
+        if r.bytes(RESPONSE_MAGIC.len())
+            .map_err(|_| ParseError::BadMagic)?
+            != RESPONSE_MAGIC
+        {
+            return Err(ParseError::BadMagic);
+        }
+        let v = r.u8().map_err(|_| ParseError::Truncated("version"))?;
+        if v != VERSION {
+            return Err(ParseError::UnsupportedVersion(v));
+        }
+        let admin_public: [u8; 32] = r.array().map_err(|_| ParseError::Truncated("E_A"))?;
+        if r.remaining() < AEAD_TAG_LEN {
+            return Err(ParseError::Truncated("payload"));
+        }
+        let body_len = r.remaining() - AEAD_TAG_LEN;
+        let ciphertext = r
+            .bytes(body_len)
+            .map_err(|_| ParseError::Truncated("payload"))?;
+        let tag: [u8; AEAD_TAG_LEN] = r.array().map_err(|_| ParseError::Truncated("payload"))?;
+        Ok(Self {
+            admin_public,
+            ciphertext,
+            tag,
+        })
+    }
 }
 
 type LinkKeys = ([u8; 32], Secret<AEAD_KEY_LEN>, [u8; AEAD_NONCE_LEN]);

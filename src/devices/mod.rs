@@ -9,6 +9,12 @@
 //! [`Conversation`](crate::session::Conversation) bound to the listed
 //! identity (spec §11.7), and the server only stores and forwards bytes.
 //!
+//! A device persists (spec §11.9) each [`KnownUser`] it holds, its own
+//! user's included (sealed kind 4), and, on an admin device, the
+//! [`UserKey`] (sealed kind 5), next to its account and conversations
+//! (spec §8). Its own device id is not stored: it is the id of the entry
+//! listing its account's identity key in its own user's list.
+//!
 //! ```
 //! use sova::devices::{fanout, DeviceEntry, KnownUser, UserKey};
 //! use sova::session::{Account, Conversation};
@@ -50,10 +56,14 @@ pub mod fanout;
 mod link;
 mod list;
 mod sessions;
+mod state;
 
 pub use directory::{KnownUser, ListChange};
 pub use fanout::{FanoutReceived, TYPE_FANOUT};
-pub use link::{approve_link, LinkApproval, LinkRequest, Linked, MAX_LINK_DATA};
+pub use link::{
+    approve_link, approve_link_with, LinkApproval, LinkOffer, LinkRequest, LinkResponseFrame,
+    Linked, MAX_LINK_DATA,
+};
 pub use list::{user_identity, DeviceEntry, DeviceList, UserKey};
 pub use sessions::PeerDevices;
 

@@ -257,9 +257,23 @@ impl Conversation {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), EncryptError> {
+        self.encrypt_into_with(&DefaultProvider::default(), rng, plaintext, out)
+    }
+
+    /// [`encrypt_into`](Self::encrypt_into) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`encrypt_into`](Self::encrypt_into).
+    pub fn encrypt_into_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+        &mut self,
+        p: &P,
+        rng: &mut R,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
         let i = self.active().ok_or(EncryptError::NoSendingChain)?;
         match self.sessions.get_mut(i) {
-            Some(s) => s.encrypt_into(rng, plaintext, out),
+            Some(s) => s.encrypt_into_with(p, rng, plaintext, out),
             None => Err(EncryptError::NoSendingChain),
         }
     }

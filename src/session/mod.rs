@@ -776,7 +776,7 @@ impl Account {
 }
 
 /// Seals a state encoding, wiping the plain copy afterwards.
-fn seal_state<R: TryCryptoRng + ?Sized>(
+pub(crate) fn seal_state<R: TryCryptoRng + ?Sized>(
     rng: &mut R,
     key: &Secret<32>,
     kind: SealedKind,
@@ -787,7 +787,7 @@ fn seal_state<R: TryCryptoRng + ?Sized>(
 }
 
 /// Opens a sealed state and decodes it, wiping the plain bytes afterwards.
-fn open_state<T>(
+pub(crate) fn open_state<T>(
     key: &Secret<32>,
     kind: SealedKind,
     sealed: &[u8],

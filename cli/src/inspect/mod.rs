@@ -14,19 +14,28 @@
 //! | `"SOVA-1 conversation"` | conversation state (and the sessions inside) | §8.6 |
 //! | `"SOVA-1 account"` | account state | §8.4 |
 //! | `"SOVA-1 sealed"` | sealed state: only the outer framing | §8.3 |
+//! | `"SOVA-1 devices"` | signed device list | §11.3 |
+//! | `"SOVA-1 link offer"` | link offer (the QR code's payload) | §11.5 |
+//! | `"SOVA-1 link response"` | link response: only the outer framing | §11.5 |
+//! | `01 20` | fan-out message, or one device's part of it (device message) | §11.6 |
+//! | `"SOVA-1 known user"` | known user state (and the device list inside) | §11.9 |
+//! | `"SOVA-1 user key"` | user key state | §11.9 |
 //!
 //! Validity is decided by the library: the bytes go through the same parser
 //! the protocol uses (`message::parse`, `PrekeyBundle::parse` and `verify`,
 //! `PrekeyUpload::parse` and `verify`,
 //! `HandshakeHeader::parse`, `Ratchet::from_bytes`, `Session::from_bytes`,
-//! `Account::from_bytes`, `storage::open`). The annotation walks the known
+//! `Account::from_bytes`, `storage::open`, `DeviceList::verify_with`,
+//! `LinkOffer::parse`, `LinkResponseFrame::parse`, `DeviceMessage::parse`,
+//! `fanout::split`, `KnownUser::from_bytes`, `UserKey::from_bytes`). The annotation walks the known
 //! layout alongside to give each field's offset and length, and to say where
 //! the input ends when it is truncated. A rejected input is reported with
 //! the rule it breaks, the spec section and the library's error.
 //!
 //! One file per chapter: `messages` (ratchet messages, §6), `bundles`
-//! (bundles, initial messages and prekey uploads, §7), `states` (persisted states, §8) and
-//! `sealed` (§8.3); this module holds the walker, the detection, the
+//! (bundles, initial messages and prekey uploads, §7), `states` (persisted states, §8),
+//! `sealed` (§8.3) and `devices` (device lists, linking, fan-out and device
+//! states, §11); this module holds the walker, the detection, the
 //! report and its output.
 
 use std::fmt::Write as _;
@@ -39,6 +48,7 @@ use crate::{hex, Failure};
 
 mod bundles;
 mod conversations;
+mod devices;
 mod messages;
 mod sealed;
 mod states;
@@ -430,7 +440,7 @@ pub fn inspect(bytes: &[u8]) -> Report {
         (b"SOVA-1 account", inspect_account_state),
         (b"SOVA-1 sealed", inspect_sealed),
     ];
-    for (magic, f) in STATES {
+    for (magic, f) in STATES.iter().chain(devices::MAGICS) {
         if bytes.starts_with(magic) {
             return f(bytes);
         }
@@ -454,7 +464,8 @@ pub fn inspect(bytes: &[u8]) -> Report {
             section: "§8.1",
             rule: "a reader MUST reject an unknown magic [BadMagic] (known: \"SOVA-1 ratchet\", \
                    \"SOVA-1 session\", \"SOVA-1 conversation\", \"SOVA-1 account\", \
-                   \"SOVA-1 sealed\")"
+                   \"SOVA-1 sealed\", \"SOVA-1 devices\", \"SOVA-1 link offer\", \
+                   \"SOVA-1 link response\", \"SOVA-1 known user\", \"SOVA-1 user key\")"
                 .into(),
             error: "BadMagic".into(),
             message: "not a Sova state".into(),
@@ -466,6 +477,7 @@ pub fn inspect(bytes: &[u8]) -> Report {
         Some(&sova::session::TYPE_INITIAL) => inspect_initial_message(bytes),
         Some(&0x10) => inspect_bundle(bytes),
         Some(&sova::session::TYPE_PREKEY_UPLOAD) => inspect_upload(bytes),
+        Some(&sova::devices::TYPE_FANOUT) => devices::inspect_fanout(bytes),
         _ => inspect_ratchet_message(bytes),
     }
 }

@@ -15,6 +15,8 @@ pub(super) fn sealed_layout(w: &mut Walk<'_>) -> Option<()> {
         1 => "an account state, §8.4".to_owned(),
         2 => "a session state, §8.5".to_owned(),
         3 => "a conversation state, §8.6".to_owned(),
+        4 => "a known user state, §11.9".to_owned(),
+        5 => "a user key state, §11.9".to_owned(),
         k => format!("UNKNOWN kind 0x{k:02x}"),
     });
     w.take("nonce", 12, "random per write")?;
@@ -47,6 +49,8 @@ pub(super) fn inspect_sealed(bytes: &[u8]) -> Report {
     let kind = match bytes.get(14) {
         Some(2) => SealedKind::Session,
         Some(3) => SealedKind::Conversation,
+        Some(4) => SealedKind::KnownUser,
+        Some(5) => SealedKind::UserKey,
         _ => SealedKind::Account,
     };
     let key = Secret::<32>::zero();
@@ -66,7 +70,7 @@ pub(super) fn inspect_sealed(bytes: &[u8]) -> Report {
                 ),
                 StorageError::WrongKind(k) => (
                     format!(
-                        "`kind` MUST be 0x01 (account), 0x02 (session) or 0x03 (conversation), found 0x{k:02x} [WrongKind]"
+                        "`kind` MUST be 0x01 (account), 0x02 (session), 0x03 (conversation), 0x04 (known user) or 0x05 (user key), found 0x{k:02x} [WrongKind]"
                     ),
                     at("kind"),
                 ),
