@@ -12,38 +12,10 @@
 
 #[path = "../fuzz/checks/session.rs"]
 mod checks;
-
-use std::collections::BTreeMap;
-use std::fs;
-use std::path::PathBuf;
-
-fn seed_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/seeds")
-        .join(target)
-}
-
-/// The committed seeds of `target`, by file name.
-fn committed(target: &str) -> BTreeMap<String, Vec<u8>> {
-    let dir = seed_dir(target);
-    let entries = fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    entries
-        .map(|e| {
-            let path = e.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, fs::read(&path).unwrap())
-        })
-        .collect()
-}
+mod seed_files;
 
 fn replay(target: &str) {
-    let seeds = committed(target);
-    assert!(!seeds.is_empty(), "no seeds for {target}");
-    let check = checks::check_for(target);
-    for (name, data) in &seeds {
-        let outcome = std::panic::catch_unwind(|| check(data));
-        assert!(outcome.is_ok(), "{target}: seed {name} fails its check");
-    }
+    seed_files::replay(target, checks::check_for(target));
 }
 
 #[test]
@@ -92,32 +64,12 @@ fn genuine_messages_reach_acceptance() {
 /// bundles, messages and states of the current protocol, not stale ones.
 #[test]
 fn seeds_are_current() {
-    let mut want: BTreeMap<&str, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
-    for (target, name, data) in checks::seeds() {
-        want.entry(target).or_default().insert(name, data);
-    }
-    for target in checks::TARGETS {
-        let got = committed(target);
-        assert!(
-            want.get(target) == Some(&got),
-            "fuzz/seeds/{target} is out of date; rewrite it with \
-             `cargo test --test fuzz_seeds_session -- --ignored write_seeds`"
-        );
-    }
+    seed_files::assert_current(&checks::TARGETS, checks::seeds(), "fuzz_seeds_session");
 }
 
 /// Regenerates `fuzz/seeds/<target>/` for the session targets.
 #[test]
 #[ignore = "writes files; run on demand"]
 fn write_seeds() {
-    for target in checks::TARGETS {
-        let dir = seed_dir(target);
-        if dir.exists() {
-            fs::remove_dir_all(&dir).unwrap();
-        }
-        fs::create_dir_all(&dir).unwrap();
-    }
-    for (target, name, data) in checks::seeds() {
-        fs::write(seed_dir(target).join(name), data).unwrap();
-    }
+    seed_files::write(&checks::TARGETS, checks::seeds());
 }
