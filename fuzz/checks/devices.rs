@@ -919,11 +919,10 @@ fn run_fanout(live: &mut Live, data: &[u8]) {
                 let to = flight[j].to;
                 for bytes in [forged, other] {
                     if bytes != flight[j].bytes && bytes != flight[i].bytes {
-                        flight.push(InFlight {
-                            bytes,
-                            to,
-                            genuine: None,
-                        });
+                        // Swaps of swaps can rebuild a genuine message byte
+                        // for byte: it is that message, not a forgery.
+                        let genuine = genuine_of(&flight, &bytes);
+                        flight.push(InFlight { bytes, to, genuine });
                     }
                 }
             }
@@ -938,10 +937,12 @@ fn run_fanout(live: &mut Live, data: &[u8]) {
                 if let Some(b) = bytes.get_mut(pos) {
                     *b ^= 1 << bit;
                 }
+                // A flip of a flipped copy can restore the original.
+                let genuine = genuine_of(&flight, &bytes);
                 flight.push(InFlight {
                     bytes,
                     to: flight[i].to,
-                    genuine: None,
+                    genuine,
                 });
             }
             _ => {
@@ -1058,6 +1059,15 @@ fn send(
             }
         }
     }
+}
+
+/// The send a message in flight with exactly these bytes came from, if it
+/// is a genuine part (tampering can rebuild one byte for byte).
+fn genuine_of(flight: &[InFlight], bytes: &[u8]) -> Option<usize> {
+    flight
+        .iter()
+        .find(|f| f.genuine.is_some() && f.bytes == bytes)
+        .and_then(|f| f.genuine)
 }
 
 fn deliver(
