@@ -13,7 +13,8 @@ that the test vectors exercise:
     encryption (§5.3, §5.5, §5.6, §5.7),
   * identities, prekeys, bundles, the handshake, initial messages and their
     acceptance (§7.1–§7.6), and prekey uploads (§7.11),
-  * the ratchet and account state encodings and sealing (§8.2–§8.4),
+  * the ratchet and account state encodings and sealing (§8.2–§8.4), and the
+    device states (§11.9),
   * fingerprints, safety numbers, QR payloads and scanning (§10),
 
 and checks these files of a test-vector directory (§4, §10.9):
@@ -37,10 +38,11 @@ and checks these files of a test-vector directory (§4, §10.9):
                             message rejected with the recorded error; then a
                             note listing the invalid cases OpenSSL's verifier
                             (the `cryptography` package) accepts
-  state-encodings.json      every ratchet, account, session and sealed state
-                            encoded byte for byte (the sessions after their flows
-                            of §7 replayed); every rejected encoding gives the
-                            recorded error
+  state-encodings.json      every ratchet, account, session, conversation, device
+                            (§11.9) and sealed state encoded byte for byte (the
+                            sessions after their flows of §7, the known users after
+                            their directory updates and links replayed); every
+                            rejected encoding gives the recorded error
   prekey-upload.json        every upload rebuilt from its account's secrets, parsed
                             and verified, the bundles a server assembles from it
                             byte for byte; every rejected upload gives the recorded error

@@ -293,25 +293,36 @@ def check_state_encoding(c: dict) -> None:
     elif kind == "sealed_state":
         k, nonce, state = h(c["key"]), h(c["nonce"]), h(c["state"])
         which = c["sealed_kind"]
-        if len(k) != 32 or len(nonce) != 12 or which not in (1, 2, 3):
-            raise Mismatch("'key' must have 32 bytes, 'nonce' 12, 'sealed_kind' be 1, 2 or 3")
+        if len(k) != 32 or len(nonce) != 12 or which not in (1, 2, 3, 4, 5):
+            raise Mismatch("'key' must have 32 bytes, 'nonce' 12, 'sealed_kind' be 1 to 5")
         sealed = seal_state(k, which, nonce, state)
         compare(without(c, "kind", "description"),
                 {"key": k, "sealed_kind": which, "state": state, "nonce": nonce,
                  "storage_key": storage_key(k, which), "sealed": sealed})
         if open_sealed(k, which, sealed) != state:
             raise Mismatch("the sealed state does not open to the state")
+        from .device_states import SEALED_DECODERS  # §11.9: kinds 4 and 5 load
+        if which in SEALED_DECODERS:
+            try:
+                SEALED_DECODERS[which](state)
+            except StateError as e:
+                raise Mismatch(f"the sealed state is rejected on reading: {e.name}") from None
     elif kind == "session_state":
         from .session_states import check_session_state  # §8.5, after the flows of §7
         check_session_state(c)
     elif kind == "conversation_state":
         from .conversation_states import check_conversation_state  # §8.6
         check_conversation_state(c)
+    elif kind in ("known_user_state", "user_key_state", "linked_device_state"):
+        from .device_states import CHECKS  # §11.9
+        CHECKS[kind](c)
     elif kind == "state_rejection":
         from .session_states import decode_session
         from .conversation_states import decode_conversation
+        from .device_states import DECODERS
         decoder = {"ratchet": decode_ratchet, "account": decode_account,
-                   "session": decode_session, "conversation": decode_conversation}.get(c["state"])
+                   "session": decode_session, "conversation": decode_conversation,
+                   **DECODERS}.get(c["state"])
         if decoder is None:
             raise Mismatch(f"unknown state '{c['state']}'")
         expect_error(c["error"], lambda: decoder(h(c["encoding"])))

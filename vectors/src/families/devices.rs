@@ -55,7 +55,7 @@ const VERSION: u8 = 0x01;
 
 /// The error class of a library error: the variant names, each wrapped
 /// variant in parentheses (spec appendix B).
-fn class<E: core::fmt::Debug>(e: &E) -> String {
+pub(super) fn class<E: core::fmt::Debug>(e: &E) -> String {
     fn from_debug(s: &str) -> String {
         let name: String = s
             .chars()
@@ -127,7 +127,7 @@ fn list_body(user: &[u8], epoch: u64, count: u8, entries: &[(u32, Vec<u8>, u8)])
 
 /// A list signed from raw fields with the building blocks (so that lists the
 /// API refuses to sign can be written).
-fn raw_list(
+pub(super) fn raw_list(
     p: &dyn CryptoProvider,
     seed: &[u8; 32],
     epoch: u64,
@@ -441,13 +441,13 @@ fn raw_response(
 /// A complete link between an admin device and a new device.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LinkCase {
+pub(super) struct LinkCase {
     description: String,
-    new_device: AccountSecrets,
-    link_private: Bytes,
+    pub(super) new_device: AccountSecrets,
+    pub(super) link_private: Bytes,
     user_key_seed: Bytes,
     current_list: Bytes,
-    admin: bool,
+    pub(super) admin: bool,
     data: Bytes,
     admin_link_private: Bytes,
     identity: Bytes,
@@ -461,23 +461,23 @@ struct LinkCase {
     device_id: u32,
     new_list: Bytes,
     payload: Bytes,
-    response: Bytes,
+    pub(super) response: Bytes,
     link_code: String,
 }
 
-struct LinkInputs {
-    description: String,
-    new_device: AccountSecrets,
-    link_private: Bytes,
-    user_key_seed: Bytes,
-    current_list: Bytes,
-    admin: bool,
-    data: Bytes,
-    admin_link_private: Bytes,
+pub(super) struct LinkInputs {
+    pub(super) description: String,
+    pub(super) new_device: AccountSecrets,
+    pub(super) link_private: Bytes,
+    pub(super) user_key_seed: Bytes,
+    pub(super) current_list: Bytes,
+    pub(super) admin: bool,
+    pub(super) data: Bytes,
+    pub(super) admin_link_private: Bytes,
 }
 
 impl LinkCase {
-    fn compute(p: &dyn CryptoProvider, i: LinkInputs) -> Result<Self, CaseError> {
+    pub(super) fn compute(p: &dyn CryptoProvider, i: LinkInputs) -> Result<Self, CaseError> {
         let account = account_of(p, &i.new_device, "new_device")?;
         let e_n = fixed::<32>("link_private", i.link_private.as_slice())?;
         let mut rng = ReplayRng::new(vec![e_n.to_vec()]);
@@ -1577,7 +1577,7 @@ fn directory(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     })
 }
 
-fn secrets(c: &Inputs<'_>, at: &str) -> AccountSecrets {
+pub(super) fn secrets(c: &Inputs<'_>, at: &str) -> AccountSecrets {
     AccountSecrets::new(c, at, false, false)
 }
 

@@ -2,6 +2,7 @@
 
 pub(crate) mod building_blocks;
 pub(crate) mod conversation_states;
+pub(crate) mod device_states;
 pub(crate) mod devices;
 pub(crate) mod ed25519_strict;
 pub(crate) mod handshake;

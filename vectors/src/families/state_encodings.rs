@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sova::devices::{KnownUser, UserKey};
 use sova::kdf::labeled_expand;
 use sova::ratchet::{Ratchet, StateError};
 use sova::session::{Account, Conversation, Session};
@@ -38,6 +39,9 @@ pub(crate) const FAMILY: Family = Family::new(
         Kind::of::<SealedRejection>(),
         Kind::of::<super::session_states::SessionState>(),
         Kind::of::<super::conversation_states::ConversationState>(),
+        Kind::of::<super::device_states::KnownUserState>(),
+        Kind::of::<super::device_states::UserKeyState>(),
+        Kind::of::<super::device_states::LinkedDeviceState>(),
     ],
     generate,
 );
@@ -157,7 +161,9 @@ fn sealed_kind(kind: u8) -> Result<SealedKind, CaseError> {
         1 => Ok(SealedKind::Account),
         2 => Ok(SealedKind::Session),
         3 => Ok(SealedKind::Conversation),
-        _ => Err(CaseError::malformed("sealed_kind", "expected 1, 2 or 3")),
+        4 => Ok(SealedKind::KnownUser),
+        5 => Ok(SealedKind::UserKey),
+        _ => Err(CaseError::malformed("sealed_kind", "expected 1 to 5")),
     }
 }
 
@@ -200,6 +206,7 @@ impl SealedState {
                 "does not open to the state",
             ));
         }
+        api_sealing(&k, which, &nonce, &sealed)?;
         Ok(Self {
             description,
             key,
@@ -244,10 +251,12 @@ impl StateRejection {
             "account" => Account::from_bytes(encoding.as_slice()).map(drop),
             "session" => Session::from_bytes(encoding.as_slice()).map(drop),
             "conversation" => Conversation::from_bytes(encoding.as_slice()).map(drop),
+            "known_user" => KnownUser::from_bytes(encoding.as_slice()).map(drop),
+            "user_key" => UserKey::from_bytes(encoding.as_slice()).map(drop),
             _ => {
                 return Err(CaseError::malformed(
                     "state",
-                    "expected ratchet, account, session or conversation",
+                    "expected ratchet, account, session, conversation, known_user or user_key",
                 ))
             }
         };
@@ -1138,5 +1147,64 @@ fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
     account_rejections(g)?;
     sealed_rejections(g)?;
     super::session_states::generate(g)?;
-    super::conversation_states::generate(g)
+    super::conversation_states::generate(g)?;
+    super::device_states::generate(g)
+}
+
+/// For the states of spec §11.9, the API's own sealing and opening: the
+/// state loads, and sealing it with the same nonce gives the same blob.
+fn api_sealing(
+    k: &Secret<32>,
+    which: SealedKind,
+    nonce: &Bytes,
+    sealed: &[u8],
+) -> Result<(), CaseError> {
+    let rng = || ReplayRng::new(vec![nonce.as_slice().to_vec()]);
+    let again = match which {
+        SealedKind::KnownUser => KnownUser::from_sealed_bytes(sealed, k)
+            .map_err(|e| CaseError::rejected("sealed", e))?
+            .to_sealed_bytes(&mut rng(), k),
+        SealedKind::UserKey => UserKey::from_sealed_bytes(sealed, k)
+            .map_err(|e| CaseError::rejected("sealed", e))?
+            .to_sealed_bytes(&mut rng(), k),
+        _ => return Ok(()),
+    }
+    .map_err(|e| CaseError::rejected("sealed", e))?;
+    if again != sealed {
+        return Err(CaseError::check_failed(
+            "sealed",
+            "the loaded state seals to another blob",
+        ));
+    }
+    Ok(())
+}
+
+/// Blobs of the device states (spec §11.9) opened as another kind.
+pub(super) fn sealed_device_rejections(
+    g: &mut FileGen<'_>,
+    known_user: &[u8],
+    user_key: &[u8],
+) -> Result<(), CaseError> {
+    let cases: [(&str, u8, &[u8], u8); 3] = [
+        (
+            "a known user (kind 4) opened as a user key",
+            4,
+            known_user,
+            5,
+        ),
+        ("a user key (kind 5) opened as a known user", 5, user_key, 4),
+        ("a user key (kind 5) opened as an account", 5, user_key, 1),
+    ];
+    for (description, kind, state, opened_as) in cases {
+        g.case(|c: &Inputs<'_>| {
+            let p = c.provider();
+            let key: Bytes = c.bytes("key", 32).into();
+            let k = Secret::from_bytes(fixed::<32>("key", key.as_slice())?);
+            let mut rng = ReplayRng::new(vec![c.bytes("nonce", 12)]);
+            let b = seal(p, &mut rng, &k, sealed_kind(kind)?, state)
+                .map_err(|e| CaseError::rejected("", e))?;
+            SealedRejection::compute(p, description.into(), key, opened_as, b.into())
+        })?;
+    }
+    Ok(())
 }
