@@ -36,6 +36,11 @@ pub const CAP_RECORDED_RANDOMNESS: &str = "recorded-randomness";
 /// `link_finish`, `link_approve` (spec §11).
 pub const CAP_DEVICES: &str = "devices";
 
+/// Capability: `device_new`, `device_update`, `fanout_encrypt`,
+/// `fanout_receive` (spec §11.6, §11.7), with [`CAP_SESSION`]'s
+/// `account_new` and `bundle`.
+pub const CAP_FANOUT: &str = "fanout";
+
 /// Every capability, in the order the runner tests them.
 pub const CAPABILITIES: &[&str] = &[
     CAP_VECTORS,
@@ -47,6 +52,7 @@ pub const CAPABILITIES: &[&str] = &[
     CAP_SAFETY_NUMBER,
     CAP_RECORDED_RANDOMNESS,
     CAP_DEVICES,
+    CAP_FANOUT,
 ];
 
 /// Error class: the request is not valid JSON or lacks a field.

@@ -61,6 +61,7 @@ fn the_reference_adapter_passes_everything() {
         "safety-number",
         "recorded-randomness",
         "devices",
+        "fanout",
     ] {
         assert!(caps.contains(&cap), "no row for {cap}: {s}");
     }
@@ -260,6 +261,28 @@ fn an_adapter_that_accepts_older_or_unsigned_device_lists_fails() {
         "list-lax",
         &["devices"],
         "signature flipped was accepted; expected InvalidSignature",
+    );
+}
+
+/// A port that believes a device outside the sender's accepted list, that
+/// takes a repeated fan-out message for a new one, or that keeps believing
+/// a removed device, is caught by the fan-out exchange (spec §11.6, §11.7).
+#[test]
+fn an_adapter_that_accepts_unlisted_replayed_or_removed_devices_fails() {
+    caught(
+        "fanout-unlisted-accept",
+        &["fanout"],
+        "a message from a device no list of the sender names was accepted; expected UnknownDevice",
+    );
+    caught(
+        "fanout-replay-accept",
+        &["fanout"],
+        "a replayed fan-out message was accepted; expected Pairwise(Decrypt(DuplicateOrExpired))",
+    );
+    caught(
+        "fanout-keep-removed",
+        &["fanout"],
+        "a message from a device removed from the sender's list was accepted; expected UnknownDevice",
     );
 }
 

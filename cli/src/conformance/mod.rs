@@ -34,6 +34,11 @@
 //!   refused with the classes of §11.3, the directory's updates (§11.4), and
 //!   linking (§11.5) with this library as the admin device and as the new
 //!   device, a tampered response and a forged offer refused.
+//! * **fanout** — the implementation as one of Bob's devices exchanges
+//!   fan-out messages (§11.6) with Alice's devices and Bob's other device,
+//!   held by this library, in both directions; a replayed message and
+//!   messages from an unlisted and from a removed device are refused, and
+//!   the removed device gets nothing more.
 //! * **recorded-randomness** — given the random bytes this library drew, the
 //!   implementation's messages and exported ratchet states equal this
 //!   library's byte for byte; with **session**, so do its accounts, bundles
@@ -46,7 +51,7 @@
 //!
 //! One file per capability: `vectors`, `ratchet`, `header_encryption`,
 //! `session`, `ratchet_state`, `rotation`, `safety_number`,
-//! `recorded`, `devices`, with the limits in `limits`; `live` holds the two sides
+//! `recorded`, `devices`, `fanout`, with the limits in `limits`; `live` holds the two sides
 //! of a live session and the conversation between them, and this module the
 //! protocol driver (the implementation's process), the runner and the report.
 //!
@@ -66,13 +71,14 @@ use serde_json::{json, Map, Value};
 use sova::ratchet::HeaderMode;
 
 use crate::protocol::{
-    mode_name, ErrorReply, CAPABILITIES, CAP_DEVICES, CAP_HEADER_ENCRYPTION, CAP_PREKEY_ROTATION,
-    CAP_RATCHET, CAP_RATCHET_STATE, CAP_RECORDED_RANDOMNESS, CAP_SAFETY_NUMBER, CAP_SESSION,
-    CAP_VECTORS, PROTOCOL,
+    mode_name, ErrorReply, CAPABILITIES, CAP_DEVICES, CAP_FANOUT, CAP_HEADER_ENCRYPTION,
+    CAP_PREKEY_ROTATION, CAP_RATCHET, CAP_RATCHET_STATE, CAP_RECORDED_RANDOMNESS,
+    CAP_SAFETY_NUMBER, CAP_SESSION, CAP_VECTORS, PROTOCOL,
 };
 use crate::{hex, Failure};
 
 mod devices;
+mod fanout;
 mod header_encryption;
 mod limits;
 mod live;
@@ -723,6 +729,12 @@ pub fn run_tests(opts: &Options) -> Result<Report, Failure> {
         &[CAP_DEVICES],
         "link: the implementation as the admin device",
         |r| r.link_as_admin(),
+    );
+    r.live(
+        CAP_FANOUT,
+        &[CAP_SESSION, CAP_DEVICES, CAP_FANOUT],
+        "fan-out both ways; replayed, unlisted and removed devices refused",
+        |r| r.fanout(),
     );
     for (mode, needs) in [
         (
