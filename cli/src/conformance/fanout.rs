@@ -15,6 +15,7 @@ use sova::session::{Account, IdentityKey};
 
 use super::{field, hex_of, Runner};
 use crate::hex;
+use crate::protocol::mode_name;
 
 /// A device held by this library: its account and what it knows.
 struct RefDevice {
@@ -119,6 +120,7 @@ impl Runner<'_> {
         port_id: u32,
         port_account: &str,
         bundles: &[([u8; 32], u32, Vec<u8>)],
+        mode: HeaderMode,
     ) -> Result<(), String> {
         for own in [true, false] {
             let peers = if own { &d.own } else { &d.other };
@@ -136,7 +138,7 @@ impl Runner<'_> {
                 };
                 let peers = if own { &mut d.own } else { &mut d.other };
                 peers
-                    .start(&d.account, id, &bundle, HeaderMode::Plain, &mut self.crypto)
+                    .start(&d.account, id, &bundle, mode, &mut self.crypto)
                     .map_err(text(d.name))?;
             }
         }
@@ -173,7 +175,7 @@ impl Runner<'_> {
     }
 
     /// The whole exchange (spec §11.6, §11.7, appendix A.6.9).
-    pub(super) fn fanout(&mut self) -> Result<String, String> {
+    pub(super) fn fanout(&mut self, mode: HeaderMode) -> Result<String, String> {
         let gen = |r: &mut Self| UserKey::generate(&mut r.crypto).map_err(text("user key"));
         let acc = |r: &mut Self| Account::new(&mut r.crypto).map_err(text("account"));
         let uk_a = gen(self)?;
@@ -292,7 +294,7 @@ impl Runner<'_> {
         // 1. Alice's device 1 to Bob: the implementation (kind 0), Bob's
         //    device 2 and Alice's device 2.
         let pt = self.plaintext();
-        self.start_all(&mut ra1, &ub, 1, &port_account, &refs)?;
+        self.start_all(&mut ra1, &ub, 1, &port_account, &refs, mode)?;
         let m1 = send(self, &mut ra1, &pt)?;
         let parts = split(&m1)?;
         let to_port = part(&parts, Audience::Recipient, 1)?;
@@ -338,7 +340,7 @@ impl Runner<'_> {
                 "fanout_encrypt",
                 json!({
                     "handle": device, "recipient": hex(&ua), "plaintext": hex(pt),
-                    "header_mode": "plain", "bundles": all,
+                    "header_mode": mode_name(mode), "bundles": all,
                 }),
             )?;
             hex_of(&m, "fanout_encrypt", "message")
@@ -360,7 +362,7 @@ impl Runner<'_> {
 
         // 4. Bob's device 2 to Alice: its entry for the implementation is of
         //    kind 1; replayed, it is refused too.
-        self.start_all(&mut rb2, &ub, 1, &port_account, &refs)?;
+        self.start_all(&mut rb2, &ub, 1, &port_account, &refs, mode)?;
         let pt = self.plaintext();
         let parts = split(&send(self, &mut rb2, &pt)?)?;
         let to_port = part(&parts, Audience::OwnDevice, 1)?;
@@ -395,7 +397,7 @@ impl Runner<'_> {
             own: own(&uk_a, &ghost_list, 9)?,
             other: PeerDevices::new(known(&uk_b, &bob1)?),
         };
-        self.start_all(&mut rg, &ub, 1, &port_account, &refs)?;
+        self.start_all(&mut rg, &ub, 1, &port_account, &refs, mode)?;
         let pt = self.plaintext();
         let parts = split(&send(self, &mut rg, &pt)?)?;
         self.call_refused(
@@ -414,7 +416,7 @@ impl Runner<'_> {
         for d in [&mut ra1.own, &mut rb2.other] {
             d.update(alice2.to_bytes()).map_err(text("update"))?;
         }
-        self.start_all(&mut ra2, &ub, 1, &port_account, &refs)?;
+        self.start_all(&mut ra2, &ub, 1, &port_account, &refs, mode)?;
         let pt = self.plaintext();
         let parts = split(&send(self, &mut ra2, &pt)?)?;
         self.call_refused(

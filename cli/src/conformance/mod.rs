@@ -733,8 +733,14 @@ pub fn run_tests(opts: &Options) -> Result<Report, Failure> {
     r.live(
         CAP_FANOUT,
         &[CAP_SESSION, CAP_DEVICES, CAP_FANOUT],
-        "fan-out both ways; replayed, unlisted and removed devices refused",
-        |r| r.fanout(),
+        "fan-out both ways, plain headers; replayed, unlisted and removed devices refused",
+        |r| r.fanout(HeaderMode::Plain),
+    );
+    r.live(
+        CAP_FANOUT,
+        &[CAP_SESSION, CAP_DEVICES, CAP_FANOUT, CAP_HEADER_ENCRYPTION],
+        "fan-out both ways, encrypted headers; replayed, unlisted and removed devices refused",
+        |r| r.fanout(HeaderMode::Encrypted),
     );
     for (mode, needs) in [
         (
