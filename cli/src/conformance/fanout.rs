@@ -436,8 +436,26 @@ impl Runner<'_> {
         let what = "the implementation's message after the removal";
         deliver(&mut ra1, &part(&parts, Audience::Recipient, 1)?, &pt, what)?;
         deliver(&mut rb2, &part(&parts, Audience::OwnDevice, 2)?, &pt, what)?;
+        // 8. A note to self: Bob's device 2 only, as kind 1.
+        let pt = self.plaintext();
+        let m = self.call_ok(
+            "fanout_encrypt",
+            json!({
+                "handle": device, "recipient": hex(&ub), "plaintext": hex(&pt),
+                "header_mode": mode_name(mode), "bundles": [],
+            }),
+        )?;
+        let parts = split(&hex_of(&m, "fanout_encrypt", "message")?)?;
+        expect_entries(&parts, &[(Audience::OwnDevice, 2)])?;
+        deliver(
+            &mut rb2,
+            &part(&parts, Audience::OwnDevice, 2)?,
+            &pt,
+            "a note to self",
+        )?;
         Ok(format!(
-            "2 messages received (kinds 0 and 1) and 2 sent; replays refused ({replay_class}), \
+            "2 messages received (kinds 0 and 1) and 3 sent (one a note to self); replays \
+             refused ({replay_class}), \
              an unlisted and a removed device refused (UnknownDevice), the removed device \
              left out"
         ))

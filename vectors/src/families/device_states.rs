@@ -338,7 +338,7 @@ pub(super) fn generate(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         g.case(|c| {
             let case = UserKeyState::compute(
                 c.provider(),
-                "the user key of the first device of the previous known-user cases (the same \
+                "the user key of the first device of the first known-user case (the same \
                  seed), drawn when the user was created"
                     .into(),
                 seed.into(),
