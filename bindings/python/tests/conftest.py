@@ -31,4 +31,5 @@ def pair(mode: sova.HeaderMode = sova.HeaderMode.ENCRYPTED) -> Tuple[
 
 @pytest.fixture(params=[sova.HeaderMode.PLAIN, sova.HeaderMode.ENCRYPTED], ids=["plain", "encrypted"])
 def mode(request: pytest.FixtureRequest) -> sova.HeaderMode:
-    return request.param
+    m: sova.HeaderMode = request.param
+    return m

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import List
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def python_blocks(path: Path) -> list:
+def python_blocks(path: Path) -> List[str]:
     return re.findall(r"^```python\n(.*?)^```$", path.read_text(), flags=re.S | re.M)
 
 
