@@ -7,7 +7,9 @@ use pyo3::types::{PyBytes, PyType};
 use sova::devices as d;
 use sova::Secret;
 
-use crate::session::{bytes, hex8, py_bool, identity_key, Account, Conversation, HeaderMode, MessageInfo, StorageKey};
+use crate::session::{
+    bytes, hex8, identity_key, py_bool, Account, Conversation, HeaderMode, MessageInfo, StorageKey,
+};
 use crate::{fixed, os_rng, OrRaise};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -92,14 +94,25 @@ impl UserKey {
     }
 
     /// The user key sealed under `key` (sealed kind 5).
-    fn to_sealed_bytes<'py>(&self, py: Python<'py>, key: &StorageKey) -> PyResult<Bound<'py, PyBytes>> {
-        let b = self.inner.to_sealed_bytes(&mut os_rng(), &key.key).or_raise()?;
+    fn to_sealed_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        key: &StorageKey,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let b = self
+            .inner
+            .to_sealed_bytes(&mut os_rng(), &key.key)
+            .or_raise()?;
         Ok(bytes(py, &b))
     }
 
     /// Opens and restores a user key sealed by `to_sealed_bytes`.
     #[classmethod]
-    fn from_sealed_bytes(_cls: &Bound<'_, PyType>, sealed: &[u8], key: &StorageKey) -> PyResult<Self> {
+    fn from_sealed_bytes(
+        _cls: &Bound<'_, PyType>,
+        sealed: &[u8],
+        key: &StorageKey,
+    ) -> PyResult<Self> {
         Ok(Self {
             inner: d::UserKey::from_sealed_bytes(sealed, &key.key).or_raise()?,
         })
@@ -342,14 +355,25 @@ impl KnownUser {
     }
 
     /// Sealed under `key` (sealed kind 4).
-    fn to_sealed_bytes<'py>(&self, py: Python<'py>, key: &StorageKey) -> PyResult<Bound<'py, PyBytes>> {
-        let b = self.inner.to_sealed_bytes(&mut os_rng(), &key.key).or_raise()?;
+    fn to_sealed_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        key: &StorageKey,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let b = self
+            .inner
+            .to_sealed_bytes(&mut os_rng(), &key.key)
+            .or_raise()?;
         Ok(bytes(py, &b))
     }
 
     /// Opens and restores a known user sealed by `to_sealed_bytes`.
     #[classmethod]
-    fn from_sealed_bytes(_cls: &Bound<'_, PyType>, sealed: &[u8], key: &StorageKey) -> PyResult<Self> {
+    fn from_sealed_bytes(
+        _cls: &Bound<'_, PyType>,
+        sealed: &[u8],
+        key: &StorageKey,
+    ) -> PyResult<Self> {
         Ok(Self {
             inner: d::KnownUser::from_sealed_bytes(sealed, &key.key).or_raise()?,
         })
@@ -443,8 +467,15 @@ fn approve_link(
     admin: bool,
     data: &[u8],
 ) -> PyResult<LinkApproval> {
-    let a = d::approve_link(&user_key.inner, &current.inner, offer, admin, data, &mut os_rng())
-        .or_raise()?;
+    let a = d::approve_link(
+        &user_key.inner,
+        &current.inner,
+        offer,
+        admin,
+        data,
+        &mut os_rng(),
+    )
+    .or_raise()?;
     Ok(LinkApproval {
         list: Py::new(py, DeviceList { inner: a.list })?,
         device_id: a.device_id,
@@ -558,9 +589,21 @@ impl PeerDevices {
     /// Starts a session with listed device `device_id` from its bundle,
     /// expecting the listed identity.
     #[pyo3(signature = (account, device_id, bundle, header_mode=HeaderMode::Encrypted))]
-    fn start(&mut self, account: &Account, device_id: u32, bundle: &[u8], header_mode: HeaderMode) -> PyResult<()> {
+    fn start(
+        &mut self,
+        account: &Account,
+        device_id: u32,
+        bundle: &[u8],
+        header_mode: HeaderMode,
+    ) -> PyResult<()> {
         self.inner
-            .start(&account.inner, device_id, bundle, header_mode.into(), &mut os_rng())
+            .start(
+                &account.inner,
+                device_id,
+                bundle,
+                header_mode.into(),
+                &mut os_rng(),
+            )
             .or_raise()
             .map(|_| ())
     }
@@ -585,8 +628,15 @@ impl PeerDevices {
 
     /// The plain encoding of the conversation with `device_id` (persist it
     /// with the account).
-    fn conversation_to_bytes<'py>(&self, py: Python<'py>, device_id: u32) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        Ok(self.inner.conversation(device_id).map(|c| bytes(py, &c.to_bytes())))
+    fn conversation_to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        device_id: u32,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        Ok(self
+            .inner
+            .conversation(device_id)
+            .map(|c| bytes(py, &c.to_bytes())))
     }
 
     /// The conversation with `device_id` sealed under `key`.
@@ -615,8 +665,13 @@ impl PeerDevices {
         recipient: &mut PeerDevices,
         plaintext: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let m = d::PeerDevices::send(&mut own.inner, &mut recipient.inner, plaintext, &mut os_rng())
-            .or_raise()?;
+        let m = d::PeerDevices::send(
+            &mut own.inner,
+            &mut recipient.inner,
+            plaintext,
+            &mut os_rng(),
+        )
+        .or_raise()?;
         Ok(bytes(py, &m))
     }
 
@@ -640,7 +695,12 @@ impl PeerDevices {
     }
 
     /// Receives a device message from another device of this device's own user.
-    fn receive_own(&mut self, py: Python<'_>, account: &mut Account, message: &[u8]) -> PyResult<FanoutReceived> {
+    fn receive_own(
+        &mut self,
+        py: Python<'_>,
+        account: &mut Account,
+        message: &[u8],
+    ) -> PyResult<FanoutReceived> {
         let m = d::fanout::DeviceMessage::parse(message)
             .map_err(d::FanoutError::from)
             .or_raise()?;

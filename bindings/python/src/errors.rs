@@ -17,25 +17,110 @@ create_exception!(
     "Any error of the library. `code` is its stable code (spec appendix B); \
      `codes` is that code followed by the codes of the errors it wraps."
 );
-create_exception!(sova, CryptoError, SovaError, "A primitive's error (spec §3).");
-create_exception!(sova, AccountError, SovaError, "An account operation failed.");
-create_exception!(sova, StartError, SovaError, "A session could not be started from a bundle.");
-create_exception!(sova, AcceptError, SovaError, "An initial message was not accepted.");
-create_exception!(sova, EncryptError, SovaError, "A message could not be encrypted.");
+create_exception!(
+    sova,
+    CryptoError,
+    SovaError,
+    "A primitive's error (spec §3)."
+);
+create_exception!(
+    sova,
+    AccountError,
+    SovaError,
+    "An account operation failed."
+);
+create_exception!(
+    sova,
+    StartError,
+    SovaError,
+    "A session could not be started from a bundle."
+);
+create_exception!(
+    sova,
+    AcceptError,
+    SovaError,
+    "An initial message was not accepted."
+);
+create_exception!(
+    sova,
+    EncryptError,
+    SovaError,
+    "A message could not be encrypted."
+);
 create_exception!(sova, DecryptError, SovaError, "A message was rejected.");
-create_exception!(sova, ConversationError, SovaError, "A conversation refused a session or a message.");
-create_exception!(sova, StateError, SovaError, "A persisted state could not be restored.");
-create_exception!(sova, StorageError, SovaError, "A sealed state could not be sealed or opened.");
-create_exception!(sova, PersistError, SovaError, "A sealed state could not be restored.");
-create_exception!(sova, BundleError, SovaError, "A prekey bundle is malformed or badly signed.");
-create_exception!(sova, UploadError, SovaError, "A prekey upload is malformed or badly signed.");
-create_exception!(sova, AssembleError, SovaError, "A bundle could not be assembled from an upload.");
-create_exception!(sova, SafetyError, SovaError, "A scanned safety-number code does not match.");
-create_exception!(sova, DeviceParseError, SovaError, "A device-layer encoding is malformed.");
-create_exception!(sova, DeviceListError, SovaError, "A device list was refused.");
+create_exception!(
+    sova,
+    ConversationError,
+    SovaError,
+    "A conversation refused a session or a message."
+);
+create_exception!(
+    sova,
+    StateError,
+    SovaError,
+    "A persisted state could not be restored."
+);
+create_exception!(
+    sova,
+    StorageError,
+    SovaError,
+    "A sealed state could not be sealed or opened."
+);
+create_exception!(
+    sova,
+    PersistError,
+    SovaError,
+    "A sealed state could not be restored."
+);
+create_exception!(
+    sova,
+    BundleError,
+    SovaError,
+    "A prekey bundle is malformed or badly signed."
+);
+create_exception!(
+    sova,
+    UploadError,
+    SovaError,
+    "A prekey upload is malformed or badly signed."
+);
+create_exception!(
+    sova,
+    AssembleError,
+    SovaError,
+    "A bundle could not be assembled from an upload."
+);
+create_exception!(
+    sova,
+    SafetyError,
+    SovaError,
+    "A scanned safety-number code does not match."
+);
+create_exception!(
+    sova,
+    DeviceParseError,
+    SovaError,
+    "A device-layer encoding is malformed."
+);
+create_exception!(
+    sova,
+    DeviceListError,
+    SovaError,
+    "A device list was refused."
+);
 create_exception!(sova, LinkError, SovaError, "Linking a device failed.");
-create_exception!(sova, FanoutError, SovaError, "A fan-out message could not be sent or was refused.");
-create_exception!(sova, RatchetInitError, SovaError, "A ratchet could not be created (hazmat).");
+create_exception!(
+    sova,
+    FanoutError,
+    SovaError,
+    "A fan-out message could not be sent or was refused."
+);
+create_exception!(
+    sova,
+    RatchetInitError,
+    SovaError,
+    "A ratchet could not be created (hazmat)."
+);
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();

@@ -118,8 +118,15 @@ fn account_new(random: &mut RecordedRandom) -> PyResult<Account> {
 
 /// `Account.generate_one_time_prekeys` drawing from `random`.
 #[pyfunction]
-fn generate_one_time_prekeys(account: &mut Account, random: &mut RecordedRandom, count: usize) -> PyResult<Vec<u32>> {
-    account.inner.generate_one_time_prekeys(random, count).or_raise()
+fn generate_one_time_prekeys(
+    account: &mut Account,
+    random: &mut RecordedRandom,
+    count: usize,
+) -> PyResult<Vec<u32>> {
+    account
+        .inner
+        .generate_one_time_prekeys(random, count)
+        .or_raise()
 }
 
 /// `Account.generate_kem_one_time_prekeys` drawing from `random`.
@@ -270,7 +277,9 @@ pub(crate) struct VectorReport {
 #[pyfunction]
 fn verify_vector_file(file: &str, contents: &[u8]) -> PyResult<VectorReport> {
     if sova_vectors::family(file).is_none() {
-        return Err(PyValueError::new_err(format!("unknown vector file {file:?}")));
+        return Err(PyValueError::new_err(format!(
+            "unknown vector file {file:?}"
+        )));
     }
     let report = sova_vectors::verify_file(file, contents, &[&sova::DefaultProvider::default()]);
     let first = report.first_failure();

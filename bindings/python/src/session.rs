@@ -239,7 +239,12 @@ impl Account {
         message: &[u8],
         require_header_mode: Option<HeaderMode>,
     ) -> PyResult<(Session, Py<PyBytes>)> {
-        self.accept_policy(py, s::AcceptPolicy::any_peer(), message, require_header_mode)
+        self.accept_policy(
+            py,
+            s::AcceptPolicy::any_peer(),
+            message,
+            require_header_mode,
+        )
     }
 
     /// The plain encoding of the state (spec §8.4): it holds secrets.
@@ -270,14 +275,21 @@ impl Account {
 
     /// Opens and restores an account sealed by `to_sealed_bytes`.
     #[classmethod]
-    fn from_sealed_bytes(_cls: &Bound<'_, PyType>, sealed: &[u8], key: &StorageKey) -> PyResult<Self> {
+    fn from_sealed_bytes(
+        _cls: &Bound<'_, PyType>,
+        sealed: &[u8],
+        key: &StorageKey,
+    ) -> PyResult<Self> {
         Ok(Self {
             inner: s::Account::from_sealed_bytes(sealed, &key.key).or_raise()?,
         })
     }
 
     fn __repr__(&self) -> String {
-        format!("Account(identity_key={}…)", hex8(&self.inner.identity_key()))
+        format!(
+            "Account(identity_key={}…)",
+            hex8(&self.inner.identity_key())
+        )
     }
 }
 
@@ -473,11 +485,22 @@ impl Session {
     /// (`UnexpectedPeer`).
     #[staticmethod]
     #[pyo3(signature = (account, peer, bundle, header_mode=HeaderMode::Encrypted))]
-    fn start(account: &Account, peer: &[u8], bundle: &[u8], header_mode: HeaderMode) -> PyResult<Self> {
+    fn start(
+        account: &Account,
+        peer: &[u8],
+        bundle: &[u8],
+        header_mode: HeaderMode,
+    ) -> PyResult<Self> {
         let peer = identity_key(peer)?;
         Ok(Self::of(
-            s::Session::start(&account.inner, &mut os_rng(), &peer, bundle, header_mode.into())
-                .or_raise()?,
+            s::Session::start(
+                &account.inner,
+                &mut os_rng(),
+                &peer,
+                bundle,
+                header_mode.into(),
+            )
+            .or_raise()?,
         ))
     }
 
@@ -485,7 +508,11 @@ impl Session {
     /// contact): check `peer_identity_key` before trusting it.
     #[staticmethod]
     #[pyo3(signature = (account, bundle, header_mode=HeaderMode::Encrypted))]
-    fn start_unverified(account: &Account, bundle: &[u8], header_mode: HeaderMode) -> PyResult<Self> {
+    fn start_unverified(
+        account: &Account,
+        bundle: &[u8],
+        header_mode: HeaderMode,
+    ) -> PyResult<Self> {
         Ok(Self::of(
             s::Session::start_unverified(&account.inner, &mut os_rng(), bundle, header_mode.into())
                 .or_raise()?,
@@ -537,7 +564,10 @@ impl Session {
 
     /// Encrypts a message. The session is unchanged on error.
     fn encrypt<'py>(&mut self, py: Python<'py>, plaintext: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        let m = self.get_mut()?.encrypt(&mut os_rng(), plaintext).or_raise()?;
+        let m = self
+            .get_mut()?
+            .encrypt(&mut os_rng(), plaintext)
+            .or_raise()?;
         Ok(bytes(py, &m))
     }
 
@@ -569,15 +599,28 @@ impl Session {
     }
 
     /// The state sealed under `key` (spec §8.3).
-    fn to_sealed_bytes<'py>(&self, py: Python<'py>, key: &StorageKey) -> PyResult<Bound<'py, PyBytes>> {
-        let b = self.get()?.to_sealed_bytes(&mut os_rng(), &key.key).or_raise()?;
+    fn to_sealed_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        key: &StorageKey,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let b = self
+            .get()?
+            .to_sealed_bytes(&mut os_rng(), &key.key)
+            .or_raise()?;
         Ok(bytes(py, &b))
     }
 
     /// Opens and restores a session sealed by `to_sealed_bytes`.
     #[classmethod]
-    fn from_sealed_bytes(_cls: &Bound<'_, PyType>, sealed: &[u8], key: &StorageKey) -> PyResult<Self> {
-        Ok(Self::of(s::Session::from_sealed_bytes(sealed, &key.key).or_raise()?))
+    fn from_sealed_bytes(
+        _cls: &Bound<'_, PyType>,
+        sealed: &[u8],
+        key: &StorageKey,
+    ) -> PyResult<Self> {
+        Ok(Self::of(
+            s::Session::from_sealed_bytes(sealed, &key.key).or_raise()?,
+        ))
     }
 
     fn __repr__(&self) -> String {
@@ -642,17 +685,33 @@ impl Conversation {
     /// Starts a conversation with `peer` from its bundle.
     #[staticmethod]
     #[pyo3(signature = (account, peer, bundle, header_mode=HeaderMode::Encrypted))]
-    fn start(account: &Account, peer: &[u8], bundle: &[u8], header_mode: HeaderMode) -> PyResult<Self> {
+    fn start(
+        account: &Account,
+        peer: &[u8],
+        bundle: &[u8],
+        header_mode: HeaderMode,
+    ) -> PyResult<Self> {
         let peer = identity_key(peer)?;
         Ok(Self::of(
-            s::Conversation::start(&account.inner, &mut os_rng(), &peer, bundle, header_mode.into())
-                .or_raise()?,
+            s::Conversation::start(
+                &account.inner,
+                &mut os_rng(),
+                &peer,
+                bundle,
+                header_mode.into(),
+            )
+            .or_raise()?,
         ))
     }
 
     /// Starts one more session from the peer's bundle.
     #[pyo3(signature = (account, bundle, header_mode=HeaderMode::Encrypted))]
-    fn start_session(&mut self, account: &Account, bundle: &[u8], header_mode: HeaderMode) -> PyResult<()> {
+    fn start_session(
+        &mut self,
+        account: &Account,
+        bundle: &[u8],
+        header_mode: HeaderMode,
+    ) -> PyResult<()> {
         self.get_mut()?
             .start_session(&account.inner, &mut os_rng(), bundle, header_mode.into())
             .or_raise()
@@ -666,7 +725,11 @@ impl Conversation {
         if s.peer_identity().identity_key() != *conv.peer() {
             return Err(s::ConversationError::OtherPeer).or_raise();
         }
-        if conv.sessions().iter().any(|c| c.session_id() == s.session_id()) {
+        if conv
+            .sessions()
+            .iter()
+            .any(|c| c.session_id() == s.session_id())
+        {
             return Err(s::ConversationError::DuplicateSession).or_raise();
         }
         conv.add(session.take()?).or_raise()
@@ -700,14 +763,22 @@ impl Conversation {
 
     /// Encrypts on the active session.
     fn encrypt<'py>(&mut self, py: Python<'py>, plaintext: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        let m = self.get_mut()?.encrypt(&mut os_rng(), plaintext).or_raise()?;
+        let m = self
+            .get_mut()?
+            .encrypt(&mut os_rng(), plaintext)
+            .or_raise()?;
         Ok(bytes(py, &m))
     }
 
     /// Decrypts a message of the peer; a new initial message is accepted
     /// through `account` (then `account_changed` is true: persist it).
     /// Nothing changes on error.
-    fn decrypt(&mut self, py: Python<'_>, account: &mut Account, message: &[u8]) -> PyResult<Received> {
+    fn decrypt(
+        &mut self,
+        py: Python<'_>,
+        account: &mut Account,
+        message: &[u8],
+    ) -> PyResult<Received> {
         let r = self
             .get_mut()?
             .decrypt(&mut account.inner, message)
@@ -732,14 +803,25 @@ impl Conversation {
     }
 
     /// The state sealed under `key` (spec §8.3).
-    fn to_sealed_bytes<'py>(&self, py: Python<'py>, key: &StorageKey) -> PyResult<Bound<'py, PyBytes>> {
-        let b = self.get()?.to_sealed_bytes(&mut os_rng(), &key.key).or_raise()?;
+    fn to_sealed_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        key: &StorageKey,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let b = self
+            .get()?
+            .to_sealed_bytes(&mut os_rng(), &key.key)
+            .or_raise()?;
         Ok(bytes(py, &b))
     }
 
     /// Opens and restores a conversation sealed by `to_sealed_bytes`.
     #[classmethod]
-    fn from_sealed_bytes(_cls: &Bound<'_, PyType>, sealed: &[u8], key: &StorageKey) -> PyResult<Self> {
+    fn from_sealed_bytes(
+        _cls: &Bound<'_, PyType>,
+        sealed: &[u8],
+        key: &StorageKey,
+    ) -> PyResult<Self> {
         Ok(Self::of(
             s::Conversation::from_sealed_bytes(sealed, &key.key).or_raise()?,
         ))
