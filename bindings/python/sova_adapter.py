@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""A conformance adapter (spec appendix A) built on the ``sova`` Python package.
+
+It serves the conformance protocol on standard input and output, so that the
+Rust runner can check the Python binding like any other port::
+
+    cargo run -p sova-cli -- conformance --strict \\
+        --impl 'python3 bindings/python/sova_adapter.py'
+
+Requests are parsed, objects kept by handle, operations dispatched and
+errors given their classes here, in Python; every protocol operation is a
+call of the binding. Operations run with the operating system's generator
+unless the runner records their randomness (``random``), which goes through
+:mod:`sova.hazmat`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable, Dict, Optional, Union
+
+import sova
+from sova import hazmat
+
+PROTOCOL = "sova-conformance/1"
+CAPABILITIES = [
+    "vectors",
+    "ratchet",
+    "header-encryption",
+    "session",
+    "ratchet-state",
+    "prekey-rotation",
+    "safety-number",
+    "recorded-randomness",
+    "devices",
+]
+
+Fields = Dict[str, Any]
+Handled = Union[sova.Account, sova.Session, hazmat.Ratchet, sova.LinkRequest]
+
+
+class Failure(Exception):
+    """A failed request: an error class, a message and optional fields."""
+
+    def __init__(self, cls: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.cls = cls
+        self.message = message
+        self.extra = extra
+
+
+def bad_request(message: str) -> Failure:
+    return Failure("BadRequest", message)
+
+
+def error_class(e: sova.SovaError) -> str:
+    """The protocol's class of a library error (appendix A.5, B): its code
+    with the reasons it wraps in parentheses. A session's
+    ``MalformedInitialMessage`` is written ``Malformed`` there."""
+    codes = list(e.codes)
+    if codes and codes[0] == "MalformedInitialMessage":
+        codes[0] = "Malformed"
+    cls = codes.pop()
+    while codes:
+        cls = f"{codes.pop()}({cls})"
+    return cls
+
+
+def field(req: Fields, name: str) -> Any:
+    if name not in req:
+        raise bad_request(f"missing field `{name}`")
+    return req[name]
+
+
+def str_field(req: Fields, name: str) -> str:
+    v = field(req, name)
+    if not isinstance(v, str):
+        raise bad_request(f"field `{name}` must be a string")
+    return v
+
+
+def hex_field(req: Fields, name: str, length: Optional[int] = None) -> bytes:
+    s = str_field(req, name)
+    try:
+        b = bytes.fromhex(s)
+    except ValueError as e:
+        raise bad_request(f"field `{name}`: {e}") from None
+    if length is not None and len(b) != length:
+        raise bad_request(f"field `{name}`: expected {length} bytes, got {len(b)}")
+    return b
+
+
+def bool_field(req: Fields, name: str) -> bool:
+    return req.get(name) is True
+
+
+def header_mode(req: Fields) -> sova.HeaderMode:
+    mode = str_field(req, "header_mode")
+    if mode == "plain":
+        return sova.HeaderMode.PLAIN
+    if mode == "encrypted":
+        return sova.HeaderMode.ENCRYPTED
+    raise bad_request("`header_mode` must be plain or encrypted")
+
+
+def recorded(req: Fields) -> Optional[hazmat.RecordedRandom]:
+    """The request's recorded randomness, if it has some."""
+    if "random" not in req:
+        return None
+    return hazmat.RecordedRandom(hex_field(req, "random"))
+
+
+def check_drawn(r: Optional[hazmat.RecordedRandom]) -> None:
+    """``BadRequest`` unless the operation drew exactly the recorded bytes."""
+    if r is not None and not r.fully_drawn:
+        raise bad_request(f"`random` holds {len(r)} bytes; the operation drew {r.drawn}")
+
+
+class Adapter:
+    """The objects of one run, by handle, and the operations on them."""
+
+    def __init__(self) -> None:
+        self.objects: Dict[str, Handled] = {}
+        self.next = 1
+        self.ops: Dict[str, Callable[[Fields], Fields]] = {
+            "hello": self.hello,
+            "bye": lambda req: {},
+            "drop": self.drop,
+            "vector_case": self.vector_case,
+            "ratchet_new": self.ratchet_new,
+            "encrypt": self.encrypt,
+            "decrypt": self.decrypt,
+            "account_new": self.account_new,
+            "account_export": self.account_export,
+            "session_export": self.session_export,
+            "bundle": self.bundle,
+            "session_start": self.session_start,
+            "session_accept": self.session_accept,
+            "rotate_signed_prekey": self.rotate_signed_prekey,
+            "ratchet_export": self.ratchet_export,
+            "ratchet_import": self.ratchet_import,
+            "safety_number": self.safety_number,
+            "device_list_verify": self.device_list_verify,
+            "directory_update": self.directory_update,
+            "link_offer": self.link_offer,
+            "link_finish": self.link_finish,
+            "link_approve": self.link_approve,
+        }
+
+    # -- handles ---------------------------------------------------------
+
+    def insert(self, prefix: str, obj: Handled) -> str:
+        h = f"{prefix}{self.next}"
+        self.next += 1
+        self.objects[h] = obj
+        return h
+
+    def object(self, req: Fields, name: str) -> Handled:
+        h = str_field(req, name)
+        try:
+            return self.objects[h]
+        except KeyError:
+            raise Failure("UnknownHandle", f"no object {h!r}") from None
+
+    def account(self, req: Fields) -> sova.Account:
+        a = self.object(req, "account")
+        if not isinstance(a, sova.Account):
+            raise bad_request("`account` is not an account handle")
+        return a
+
+    # -- dispatch --------------------------------------------------------
+
+    def handle(self, req: Fields) -> Fields:
+        op = str_field(req, "op")
+        f = self.ops.get(op)
+        if f is None:
+            raise Failure("UnknownOp", f"unknown op {op!r}")
+        try:
+            return f(req)
+        except sova.SovaError as e:
+            raise Failure(error_class(e), str(e)) from None
+        except (ValueError, TypeError, OverflowError) as e:
+            raise bad_request(str(e)) from None
+
+    # -- operations ------------------------------------------------------
+
+    def hello(self, req: Fields) -> Fields:
+        return {
+            "implementation": f"sova (Python binding) {sova.__version__}",
+            "protocol": PROTOCOL,
+            "capabilities": CAPABILITIES,
+        }
+
+    def drop(self, req: Fields) -> Fields:
+        h = str_field(req, "handle")
+        if self.objects.pop(h, None) is None:
+            raise Failure("UnknownHandle", f"no object {h!r}")
+        return {}
+
+    def vector_case(self, req: Fields) -> Fields:
+        file = str_field(req, "file")
+        case = field(req, "case")
+        if not isinstance(case, dict):
+            raise bad_request("missing object field `case`")
+        if not hazmat.vector_file_known(file):
+            raise Failure("Unsupported", f"unknown vector file {file!r}")
+        doc = {"description": "", "cipher_suite": hazmat.CIPHER_SUITE, "cases": [case]}
+        report = hazmat.verify_vector_file(file, json.dumps(doc).encode())
+        if report.error is not None:
+            raise Failure("CaseFailed", report.error)
+        if not report.passed:
+            raise Failure("CaseFailed", report.failure or "", field=report.failure_field or "")
+        return {}
+
+    def ratchet_new(self, req: Fields) -> Fields:
+        mode = header_mode(req)
+        secret = hex_field(req, "session_secret", 32)
+        ad = hex_field(req, "session_ad")
+        role = str_field(req, "role")
+        if role == "initiator":
+            r = hazmat.Ratchet.initiator(secret, hex_field(req, "their_ratchet_public", 32), ad, mode)
+        elif role == "responder":
+            r = hazmat.Ratchet.responder(secret, hex_field(req, "our_ratchet_private", 32), ad, mode)
+        else:
+            raise bad_request(f"unknown role {role!r}")
+        return {"handle": self.insert("ratchet-", r)}
+
+    def encrypt(self, req: Fields) -> Fields:
+        plaintext = hex_field(req, "plaintext")
+        obj = self.object(req, "handle")
+        rng = recorded(req)
+        if isinstance(obj, hazmat.Ratchet):
+            m = obj.encrypt(plaintext, rng)
+        elif isinstance(obj, sova.Session):
+            m = obj.encrypt(plaintext) if rng is None else hazmat.session_encrypt(obj, rng, plaintext)
+        else:
+            raise bad_request("cannot encrypt with this handle")
+        check_drawn(rng)
+        return {"message": m.hex()}
+
+    def decrypt(self, req: Fields) -> Fields:
+        message = hex_field(req, "message")
+        obj = self.object(req, "handle")
+        if isinstance(obj, hazmat.Ratchet):
+            plaintext = obj.decrypt(message)
+        elif isinstance(obj, sova.Session):
+            plaintext = obj.decrypt(message).plaintext
+        else:
+            raise bad_request(
+                "only ratchets and sessions decrypt; an account accepts initial "
+                "messages with session_accept"
+            )
+        return {"plaintext": plaintext.hex()}
+
+    def account_new(self, req: Fields) -> Fields:
+        rng = recorded(req)
+        a = sova.Account() if rng is None else hazmat.account_new(rng)
+        check_drawn(rng)
+        return {"handle": self.insert("account-", a), "identity": a.identity.hex()}
+
+    def account_export(self, req: Fields) -> Fields:
+        return {"state": self.account(req).to_bytes().hex()}
+
+    def session_export(self, req: Fields) -> Fields:
+        s = self.object(req, "handle")
+        if not isinstance(s, sova.Session):
+            raise bad_request("`handle` is not a session")
+        return {"state": s.to_bytes().hex()}
+
+    def bundle(self, req: Fields) -> Fields:
+        rng = recorded(req)
+        account = self.account(req)
+        opk: Optional[int] = None
+        kem: Optional[int] = None
+        if bool_field(req, "one_time_prekey"):
+            ids = (
+                account.generate_one_time_prekeys(1)
+                if rng is None
+                else hazmat.generate_one_time_prekeys(account, rng, 1)
+            )
+            opk = ids[0]
+        if bool_field(req, "kem_one_time_prekey"):
+            ids = (
+                account.generate_kem_one_time_prekeys(1)
+                if rng is None
+                else hazmat.generate_kem_one_time_prekeys(account, rng, 1)
+            )
+            kem = ids[0]
+        b = account.bundle(opk, kem)
+        check_drawn(rng)
+        return {"bundle": b.hex()}
+
+    def session_start(self, req: Fields) -> Fields:
+        mode = header_mode(req)
+        bundle = hex_field(req, "bundle")
+        rng = recorded(req)
+        account = self.account(req)
+        if rng is None:
+            s = sova.Session.start_unverified(account, bundle, mode)
+        else:
+            s = hazmat.session_start(account, rng, None, bundle, mode)
+        check_drawn(rng)
+        return {"handle": self.insert("session-", s), "session_id": s.session_id.hex()}
+
+    def session_accept(self, req: Fields) -> Fields:
+        message = hex_field(req, "message")
+        s, plaintext = self.account(req).accept_unverified(message)
+        return {
+            "handle": self.insert("session-", s),
+            "session_id": s.session_id.hex(),
+            "plaintext": plaintext.hex(),
+        }
+
+    def rotate_signed_prekey(self, req: Fields) -> Fields:
+        return {"spk_id": self.account(req).rotate_signed_prekey()}
+
+    def ratchet_export(self, req: Fields) -> Fields:
+        r = self.object(req, "handle")
+        if not isinstance(r, hazmat.Ratchet):
+            raise bad_request("`handle` is not a ratchet")
+        return {"state": r.to_bytes().hex()}
+
+    def ratchet_import(self, req: Fields) -> Fields:
+        r = hazmat.Ratchet.from_bytes(hex_field(req, "state"))
+        return {"handle": self.insert("ratchet-", r)}
+
+    def safety_number(self, req: Fields) -> Fields:
+        n = sova.SafetyNumber(hex_field(req, "ours", 64), hex_field(req, "theirs", 64))
+        return {"safety_number": n.display()}
+
+    def device_list_verify(self, req: Fields) -> Fields:
+        user = hex_field(req, "expected_user", 32)
+        lst = sova.DeviceList.verify(hex_field(req, "list"), user)
+        return {"epoch": lst.epoch, "list_hash": lst.hash().hex()}
+
+    def directory_update(self, req: Fields) -> Fields:
+        user = hex_field(req, "user_key", 32)
+        known = sova.DeviceList.verify(hex_field(req, "known"), user)
+        offered = hex_field(req, "list")
+        # The offered list is checked on its own first, as a directory
+        # would before comparing it with what it holds.
+        sova.DeviceList.verify(offered, user)
+        k = sova.KnownUser.from_list(known)
+        change = k.update(offered)
+        return {
+            "outcome": "accepted" if change.accepted else "unchanged",
+            "epoch": k.list.epoch,
+            "list_hash": k.list_hash.hex(),
+        }
+
+    def link_offer(self, req: Fields) -> Fields:
+        request = sova.LinkRequest(sova.Account())
+        return {"handle": self.insert("link", request), "offer": request.offer.hex()}
+
+    def link_finish(self, req: Fields) -> Fields:
+        response = hex_field(req, "response")
+        request = self.object(req, "handle")
+        if not isinstance(request, sova.LinkRequest):
+            raise bad_request("`handle` is not a link request")
+        linked = request.finish(response)
+        return {
+            "device_id": linked.device_id,
+            "list": linked.user.list.to_bytes().hex(),
+            "admin": linked.user_key is not None,
+            "data": linked.data.hex(),
+            "code": linked.code,
+        }
+
+    def link_approve(self, req: Fields) -> Fields:
+        uk = sova.UserKey.from_seed(hex_field(req, "user_key_seed", 32))
+        current = sova.DeviceList.verify(hex_field(req, "current_list"), uk.public)
+        approval = sova.approve_link(
+            uk,
+            sova.KnownUser.from_list(current),
+            hex_field(req, "offer"),
+            bool_field(req, "admin"),
+            hex_field(req, "data"),
+        )
+        return {
+            "device_id": approval.device_id,
+            "list": approval.list.to_bytes().hex(),
+            "response": approval.response.hex(),
+            "code": approval.code,
+        }
+
+
+def respond(rid: Any, result: Union[Fields, Failure]) -> str:
+    if isinstance(result, Failure):
+        error: Fields = {"class": result.cls, "message": result.message}
+        error.update(result.extra)
+        return json.dumps({"id": rid, "ok": False, "error": error})
+    out: Fields = {"id": rid, "ok": True}
+    out.update(result)
+    return json.dumps(out)
+
+
+def serve(lines: Any, out: Any) -> None:
+    """Answers requests read from ``lines`` until ``bye`` or the end of input."""
+    adapter = Adapter()
+    for line in lines:
+        if not line.strip():
+            continue
+        rid: Any = None
+        bye = False
+        result: Union[Fields, Failure]
+        try:
+            req = json.loads(line)
+            if not isinstance(req, dict):
+                raise bad_request("a request must be a JSON object")
+            rid = req.get("id")
+            bye = req.get("op") == "bye"
+            result = adapter.handle(req)
+        except Failure as f:
+            result = f
+        except json.JSONDecodeError as e:
+            result = bad_request(f"invalid JSON: {e}")
+        out.write(respond(rid, result) + "\n")
+        out.flush()
+        if bye:
+            break
+
+
+def main() -> None:
+    serve(sys.stdin, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
