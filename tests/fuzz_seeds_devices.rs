@@ -51,6 +51,25 @@ fn genuine_objects_are_accepted() {
     checks::check_fanout(&[0, 0, 0, 1, b'x', 1, 0, 1, 1, 1, 2, 1, 3]);
 }
 
+/// The fan-out findings committed to the corpus as regressions
+/// (`fuzz/corpus-min/fanout/regression-*`) pass the check.
+#[test]
+fn fanout_regressions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus-min/fanout");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("regression-") {
+            let data = std::fs::read(&path).unwrap();
+            let outcome = std::panic::catch_unwind(|| checks::check_fanout(&data));
+            assert!(outcome.is_ok(), "fanout: regression {name} fails its check");
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "fanout: the committed regressions are missing");
+}
+
 /// The committed seeds are exactly what the generator makes today.
 #[test]
 fn seeds_are_current() {

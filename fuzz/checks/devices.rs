@@ -825,8 +825,10 @@ struct InFlight {
 /// sent to that device, by the device the result names, and is accepted at
 /// most once; a refused message changes no conversation and no account
 /// (compared byte for byte); a genuine message delivered once to its device
-/// whose lists match the sender's is accepted; a refused list changes
-/// nothing and the accepted epoch never decreases.
+/// whose lists match the sender's is accepted, unless that device already
+/// accepted the send from a copy whose entry names another kind or device
+/// id (spec §11.6 does not check them; the genuine one is then a replay); a
+/// refused list changes nothing and the accepted epoch never decreases.
 pub fn check_fanout(data: &[u8]) {
     LIVE.with(|cell| {
         let mut guard = cell.borrow_mut();
@@ -1144,14 +1146,25 @@ fn deliver(
             }
             live.accounts[r].modified = account_was;
             // A genuine part, delivered for the first time to its device,
-            // whose lists are the ones the sender used, is accepted.
+            // whose lists are the ones the sender used, is accepted, unless
+            // the device already accepted that send: the receiving checks
+            // of spec §11.6 read neither the entry's kind (but through step
+            // 2) nor its device id, and neither is covered by the key
+            // message's digest, so a copy with them altered carries the
+            // same pairwise message and is accepted; the genuine part is
+            // then a replay of it, refused (`DuplicateOrExpired`, §5.5.3),
+            // as a message is accepted at most once.
             if let Some(g) = m.genuine {
                 let current = sender_view.list_hash() == &h.sender_list_hash
                     && match msg.audience {
                         fanout::Audience::Recipient => v.own.list_hash() == &h.recipient_list_hash,
                         fanout::Audience::OwnDevice => true,
                     };
-                if m.to == Some(r) && current && !delivered.contains(&(r, g)) {
+                if m.to == Some(r)
+                    && current
+                    && !delivered.contains(&(r, g))
+                    && !accepted.contains(&(r, g))
+                {
                     panic!("a genuine message to device {r} was refused: {e:?}");
                 }
             }
