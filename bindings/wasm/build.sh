@@ -20,6 +20,7 @@ fi
 cargo build --release --locked --target wasm32-unknown-unknown
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name sova_wasm \
+    --remove-name-section --remove-producers-section \
     target/wasm32-unknown-unknown/release/sova_wasm.wasm
 
 raw=$(wc -c < pkg/sova_wasm_bg.wasm)

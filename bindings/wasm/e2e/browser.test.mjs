@@ -44,6 +44,7 @@ before(async () => {
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && problems.push(`console error: ${m.text()}`));
   page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+  page.on("response", (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
   await page.goto(url);
   await page.waitForSelector('#status[data-state="ready"], #status[data-state="error"]', { timeout: 60_000 });
   assert.equal(await page.textContent("#status"), "ready");

@@ -117,27 +117,34 @@ test("sessions: start and accept with the expected peer, decryptWithInfo", () =>
 });
 
 test("a tampered message is refused with its code and changes nothing", () => {
-  for (const mode of ["encrypted", "plain"]) {
+  // Where a flipped bit lands decides the code (spec §6.2, §6.3, §5.6.3):
+  // the body and its tag (the last byte) fail the body's tag
+  // (`Authentication`); in encrypted-header mode, a byte of the encrypted
+  // header (offset 20) is opened by no header key (`HeaderAuthentication`);
+  // in plain mode a changed ratchet key (offset 10) looks like a new chain
+  // whose keys do not open the body (`Authentication`).
+  const cases = {
+    encrypted: [[-1, "Authentication"], [20, "HeaderAuthentication"]],
+    plain: [[-1, "Authentication"], [10, "Authentication"]],
+  };
+  for (const [mode, flips] of Object.entries(cases)) {
     const { bob, toBob, toAlice } = pair(mode);
     const wire = toBob.encrypt(enc("genuine"));
-    for (const at of [wire.length - 1, wire.length >> 1, 40]) {
+    const before = toAlice.toBytes();
+    for (const [at, reason] of flips) {
       const bad = wire.slice();
-      bad[at] ^= 0x01;
-      const err = refused(() => toAlice.decrypt(bob, bad), "Decrypt", err0(mode, at, wire));
-      assert.deepEqual(err.codes.slice(0, 1), ["Decrypt"]);
+      bad[at < 0 ? bad.length + at : at] ^= 0x01;
+      const err = refused(() => toAlice.decrypt(bob, bad), "Decrypt", reason);
+      assert.deepEqual(err.codes, ["Decrypt", reason]);
     }
-    // The genuine message still decrypts: the refusals changed nothing.
+    // The refusals changed nothing: same state, and the genuine message decrypts.
+    assert.deepEqual(toAlice.toBytes(), before);
     assert.equal(dec(toAlice.decrypt(bob, wire).plaintext), "genuine");
     // Now it is a duplicate.
     refused(() => toAlice.decrypt(bob, wire), "Decrypt", "DuplicateOrExpired");
     // Garbage is malformed, not a crash.
-    refused(() => toAlice.decrypt(bob, new Uint8Array([1])), "Decrypt", "Truncated");
-  }
-
-  function err0(mode, at, wire) {
-    // Encrypted headers: a flipped header byte fails the header's own tag.
-    if (mode === "encrypted" && at === 40) return "HeaderAuthentication";
-    return "Authentication";
+    const e = refused(() => toAlice.decrypt(bob, new Uint8Array([1])), "Decrypt", "Truncated");
+    assert.deepEqual(e.codes, ["Decrypt", "Malformed", "Truncated"]);
   }
 });
 
@@ -188,8 +195,12 @@ test("persistence: plain and sealed encodings restore every state", () => {
   refused(() => Account.fromSealedBytes(bob.toSealedBytes(key), other), "Storage", "Authentication");
   refused(() => Session.fromSealedBytes(bob.toSealedBytes(key), key), "Storage", "WrongKind");
   refused(() => Account.fromBytes(new Uint8Array([1, 2, 3])), "BadMagic");
+  // A plain state ends with a SHA-256 check of the rest (spec §8.1).
   const bytes = toAlice.toBytes();
-  refused(() => Conversation.fromBytes(bytes.subarray(0, bytes.length - 1)), "Truncated");
+  refused(() => Conversation.fromBytes(bytes.subarray(0, bytes.length - 1)), "Corrupted");
+  const flipped = bytes.slice();
+  flipped[bytes.length >> 1] ^= 1;
+  refused(() => Conversation.fromBytes(flipped), "Corrupted");
   // A sealing key of the wrong size is a RangeError, before any work.
   assert.throws(() => bob.toSealedBytes(new Uint8Array(31)), RangeError);
   assert.throws(() => new Conversation(new Uint8Array(63)), RangeError);
@@ -290,6 +301,12 @@ test("devices: lists, fan-out to a person and to one's own devices, linking", ()
     assert.equal(h.senderDevice, 1);
     assert.deepEqual(h.recipientUser, bobUk.publicKey);
     const fromAlice = new PeerDevices(aliceKnown);
+    // Tampered in flight: the pairwise initial message's body fails its tag.
+    const tampered = part.message.slice();
+    tampered[tampered.length - 1] ^= 1;
+    const err = refused(() => fromAlice.receive(self, account, tampered), "Pairwise", "Authentication");
+    assert.deepEqual(err.codes, ["Pairwise", "Accept", "FirstMessage", "Authentication"]);
+    assert.deepEqual([...fromAlice.conversationIds()], []);
     const got = fromAlice.receive(self, account, part.message);
     assert.equal(dec(got.plaintext), "hi Bob's devices");
     assert.equal(got.senderDevice, 1);
@@ -305,15 +322,6 @@ test("devices: lists, fan-out to a person and to one's own devices, linking", ()
     // The same device message again is refused.
     assert.throws(() => fromAlice.receive(self, account, part.message), SovaError);
   }
-  // A tampered device message is refused with a code.
-  const tampered = parts[0].message.slice();
-  tampered[tampered.length - 1] ^= 1;
-  const err = refused(() => new PeerDevices(aliceKnown).receive(bobPhoneSelf, new Account(), tampered), "Pairwise", err1());
-  assert.ok(err.codes.length >= 2);
-  function err1() {
-    return "OtherPeer";
-  }
-
   // Persistence of the device state.
   const key = new Uint8Array(32).fill(9);
   const uk2 = UserKey.fromSealedBytes(bobUk.toSealedBytes(key), key);
