@@ -48,7 +48,7 @@ for (let r = 0; r < ROUNDS + 2; r++) {
 const wasm = { encrypt_us: median(enc.slice(2)), decrypt_us: median(dec.slice(2)) };
 
 const native = JSON.parse(
-  execFileSync("cargo", ["run", "-q", "--release", "--locked", "--example", "native_bench"], {
+  execFileSync("cargo", ["run", "-q", "--profile", "native", "--locked", "--example", "native_bench"], {
     cwd: here(".."),
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],

@@ -3,7 +3,7 @@
 //! (pure-Rust backend), called directly from Rust. Prints JSON: medians in
 //! microseconds per operation.
 //!
-//! `cargo run --release --example native_bench`
+//! `cargo run --profile native --example native_bench`
 use std::time::Instant;
 
 use sova::ratchet::HeaderMode;

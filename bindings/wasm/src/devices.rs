@@ -383,7 +383,7 @@ impl PeerDevices {
         account: &Account,
         device_id: u32,
         bundle: &[u8],
-        #[wasm_bindgen(unchecked_param_type = "HeaderMode")] mode: Option<String>,
+        mode: Option<String>,
     ) -> Result<(), JsValue> {
         self.0
             .start(

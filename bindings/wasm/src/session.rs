@@ -238,7 +238,7 @@ impl Session {
         account: &Account,
         peer: &[u8],
         bundle: &[u8],
-        #[wasm_bindgen(unchecked_param_type = "HeaderMode")] mode: Option<String>,
+        mode: Option<String>,
     ) -> Result<Session, JsValue> {
         let peer = identity_key(peer)?;
         sova::session::Session::start(&account.0, &mut rng(), &peer, bundle, header_mode(mode)?)
@@ -252,7 +252,7 @@ impl Session {
     pub fn start_unverified(
         account: &Account,
         bundle: &[u8],
-        #[wasm_bindgen(unchecked_param_type = "HeaderMode")] mode: Option<String>,
+        mode: Option<String>,
     ) -> Result<Session, JsValue> {
         sova::session::Session::start_unverified(&account.0, &mut rng(), bundle, header_mode(mode)?)
             .map(Self)
@@ -372,7 +372,7 @@ impl Conversation {
         account: &Account,
         peer: &[u8],
         bundle: &[u8],
-        #[wasm_bindgen(unchecked_param_type = "HeaderMode")] mode: Option<String>,
+        mode: Option<String>,
     ) -> Result<Conversation, JsValue> {
         let peer = identity_key(peer)?;
         sova::session::Conversation::start(
@@ -393,7 +393,7 @@ impl Conversation {
         &mut self,
         account: &Account,
         bundle: &[u8],
-        #[wasm_bindgen(unchecked_param_type = "HeaderMode")] mode: Option<String>,
+        mode: Option<String>,
     ) -> Result<(), JsValue> {
         self.0
             .start_session(&account.0, &mut rng(), bundle, header_mode(mode)?)
