@@ -1,17 +1,17 @@
 // Encrypt and decrypt of 1 KiB through the binding in Node.js against the
-// same calls made natively (examples/native_bench.rs, the same library
+// same calls made natively, and session setup in both (examples/native_bench.rs, the same library
 // build: pure-Rust backend), and the size of the .wasm, raw and gzipped.
 // Medians of ROUNDS rounds of BATCH operations each, after two warm-up
 // rounds. Run after build.sh: node bench/bench.mjs  (writes
 // target/artifacts/wasm-bench.json at the repository root)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
-import { init, Account, Session } from "../index.js";
+import { init, Account, Conversation, Session } from "../index.js";
 
 const SIZE = 1024;
 const BATCH = 500;
@@ -45,7 +45,22 @@ for (let r = 0; r < ROUNDS + 2; r++) {
   }
   dec.push(((performance.now() - t) * 1000) / BATCH);
 }
-const wasm = { encrypt_us: median(enc.slice(2)), decrypt_us: median(dec.slice(2)) };
+// Session setup as the demo page times it (demo/app.js, benchSetup).
+const setup = [];
+for (let i = 0; i < 25; i++) {
+  const x = new Account();
+  const y = new Account();
+  const [opk] = y.generateOneTimePrekeys(1);
+  const bundle = y.bundle(opk);
+  const t = performance.now();
+  const toY = Conversation.start(x, y.identityKey, bundle);
+  const first = toY.encrypt(new TextEncoder().encode("hello"));
+  const toX = new Conversation(x.identityKey);
+  toX.decrypt(y, first);
+  setup.push(performance.now() - t);
+  for (const o of [x, y, toX, toY]) o.free();
+}
+const wasm = { encrypt_us: median(enc.slice(2)), decrypt_us: median(dec.slice(2)), setup_ms: median(setup) };
 
 const native = JSON.parse(
   execFileSync("cargo", ["run", "-q", "--profile", "native", "--locked", "--example", "native_bench"], {
@@ -65,7 +80,9 @@ const result = {
   ratio: {
     encrypt: wasm.encrypt_us / native.encrypt_us,
     decrypt: wasm.decrypt_us / native.decrypt_us,
+    setup: wasm.setup_ms / native.setup_ms,
   },
+  load_average: loadavg().map((x) => Number(x.toFixed(2))),
   wasm_bytes: bytes.length,
   wasm_gzip_bytes: gzipSync(bytes, { level: 9 }).length,
 };
