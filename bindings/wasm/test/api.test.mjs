@@ -367,3 +367,26 @@ test("randomness comes from crypto.getRandomValues; its failure is an error", ()
   // Nothing broke: the module still works.
   assert.ok(Session.start(alice, bob.identityKey, bob.bundle()) instanceof Session);
 });
+
+test("misuse throws ordinary errors, never traps the module", () => {
+  const a = new Account();
+  const uk = UserKey.generate();
+  const list = uk.signList(1n, [{ deviceId: 1, identity: a.identityKey, admin: true }]);
+  const own = PeerDevices.own(new KnownUser(uk.publicKey, list), 1);
+  // The same object as two mutable arguments: refused by the glue.
+  assert.throws(() => PeerDevices.send(own, own, enc("x")), /recursive use of an object/);
+  // A freed object.
+  const k = new KnownUser(uk.publicKey, list);
+  k.free();
+  assert.throws(() => k.epoch, /null pointer/);
+  // Malformed device entries and lists.
+  assert.throws(() => uk.signList(1n, [{ deviceId: -1, identity: a.identityKey }]), RangeError);
+  assert.throws(() => uk.signList(1n, [{ deviceId: 1, identity: new Uint8Array(5) }]), RangeError);
+  refused(() => uk.signList(1n, [
+    { deviceId: 1, identity: a.identityKey },
+    { deviceId: 1, identity: a.identityKey },
+  ]), "Inconsistent");
+  refused(() => PeerDevices.own(new KnownUser(uk.publicKey, list), 2), "UnknownDevice");
+  // The module still works.
+  assert.equal(new SafetyNumber(a.identityKey, a.identityKey).digits.length, 60);
+});
