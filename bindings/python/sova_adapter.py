@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import sova
 from sova import hazmat
@@ -34,10 +34,24 @@ CAPABILITIES = [
     "safety-number",
     "recorded-randomness",
     "devices",
+    "fanout",
 ]
 
 Fields = Dict[str, Any]
-Handled = Union[sova.Account, sova.Session, hazmat.Ratchet, sova.LinkRequest]
+
+
+class Device:
+    """A device of a person (spec §11.7): the handle of its account, its own
+    user's accepted list with its conversations with its other devices, and
+    the persons it knows, by user key, each with their conversations."""
+
+    def __init__(self, account: str, own: sova.PeerDevices) -> None:
+        self.account = account
+        self.own = own
+        self.others: Dict[bytes, sova.PeerDevices] = {}
+
+
+Handled = Union[sova.Account, sova.Session, hazmat.Ratchet, sova.LinkRequest, Device]
 
 
 class Failure(Exception):
@@ -89,6 +103,14 @@ def hex_field(req: Fields, name: str, length: Optional[int] = None) -> bytes:
     if length is not None and len(b) != length:
         raise bad_request(f"field `{name}`: expected {length} bytes, got {len(b)}")
     return b
+
+
+def u32_field(req: Fields, name: str) -> int:
+    v = field(req, name)
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 0xFFFFFFFF:
+        raise bad_request(f"field `{name}` must be a u32")
+    n: int = v
+    return n
 
 
 def bool_field(req: Fields, name: str) -> bool:
@@ -146,6 +168,10 @@ class Adapter:
             "link_offer": self.link_offer,
             "link_finish": self.link_finish,
             "link_approve": self.link_approve,
+            "device_new": self.device_new,
+            "device_update": self.device_update,
+            "fanout_encrypt": self.fanout_encrypt,
+            "fanout_receive": self.fanout_receive,
         }
 
     # -- handles ---------------------------------------------------------
@@ -168,6 +194,16 @@ class Adapter:
         if not isinstance(a, sova.Account):
             raise bad_request("`account` is not an account handle")
         return a
+
+    def device(self, req: Fields) -> Tuple[Device, sova.Account]:
+        """The device named by ``handle`` and its account."""
+        d = self.object(req, "handle")
+        if not isinstance(d, Device):
+            raise bad_request("`handle` is not a device")
+        a = self.objects.get(d.account)
+        if not isinstance(a, sova.Account):
+            raise Failure("UnknownHandle", f"the device's account {d.account!r} is gone")
+        return d, a
 
     # -- dispatch --------------------------------------------------------
 
@@ -382,6 +418,100 @@ class Adapter:
             "list": approval.list.to_bytes().hex(),
             "response": approval.response.hex(),
             "code": approval.code,
+        }
+
+    def device_new(self, req: Fields) -> Fields:
+        """A device of the user ``user_key`` whose account is ``account`` and
+        whose own user's accepted list is ``list``; its id is that of the
+        entry listing the account's identity."""
+        user = hex_field(req, "user_key", 32)
+        lst = sova.DeviceList.verify(hex_field(req, "list"), user)
+        account = str_field(req, "account")
+        identity = self.account(req).identity_key
+        ids = [e.device_id for e in lst.entries if e.identity == identity]
+        if not ids:
+            raise Failure("NotListed", "the list does not name the account")
+        own = sova.PeerDevices.own(sova.KnownUser.from_list(lst), ids[0])
+        return {"handle": self.insert("device-", Device(account, own)), "device_id": ids[0]}
+
+    def device_update(self, req: Fields) -> Fields:
+        """Offers ``list`` of the person ``user_key`` to the device: its own
+        user, a person it knows, or a person first seen (accepted at any
+        epoch). An accepted list drops the conversations with the devices it
+        removes."""
+        user = hex_field(req, "user_key", 32)
+        lst = hex_field(req, "list")
+        d, _ = self.device(req)
+        peer = d.own if user == d.own.user.user_key else d.others.get(user)
+        if peer is None:
+            peer = sova.PeerDevices(sova.KnownUser(user, lst))
+            d.others[user] = peer
+            accepted = True
+        else:
+            accepted = peer.update(lst).accepted
+        known = peer.user
+        return {
+            "outcome": "accepted" if accepted else "unchanged",
+            "epoch": known.list.epoch,
+            "list_hash": known.list_hash.hex(),
+        }
+
+    def fanout_encrypt(self, req: Fields) -> Fields:
+        """Starts a session from the given bundles with every listed device
+        that has none, then encrypts one fan-out message to the person
+        ``recipient`` and to the device's own other devices (only to them
+        for a note to self)."""
+        recipient = hex_field(req, "recipient", 32)
+        plaintext = hex_field(req, "plaintext")
+        mode = header_mode(req)
+        entries = field(req, "bundles")
+        if not isinstance(entries, list):
+            raise bad_request("`bundles` must be an array")
+        bundles: Dict[Tuple[int, int], bytes] = {}
+        for b in entries:
+            if not isinstance(b, dict):
+                raise bad_request("a bundle must be an object")
+            audience = u32_field(b, "audience")
+            if audience not in (0, 1):
+                raise bad_request("`audience` must be 0 or 1")
+            bundles.setdefault((audience, u32_field(b, "device_id")), hex_field(b, "bundle"))
+        d, account = self.device(req)
+
+        def start(peer: sova.PeerDevices, audience: int) -> None:
+            for device_id in peer.needs_bundle():
+                bundle = bundles.get((audience, device_id))
+                if bundle is None:
+                    raise Failure("NoSession", f"no session with device {device_id}")
+                peer.start(account, device_id, bundle, mode)
+
+        start(d.own, 1)
+        if recipient == d.own.user.user_key:
+            message = d.own.send_to_self(plaintext)
+        else:
+            peer = d.others.get(recipient)
+            if peer is None:
+                raise Failure("UnknownUser", "no person with this user key is known")
+            start(peer, 0)
+            message = sova.PeerDevices.send(d.own, peer, plaintext)
+        return {"message": message.hex()}
+
+    def fanout_receive(self, req: Fields) -> Fields:
+        """A device message from the device's own user or a person it knows,
+        found by the sender's user key in the message's header."""
+        message = hex_field(req, "message")
+        d, account = self.device(req)
+        sender = sova.DeviceMessage.parse(message).sender_user
+        if sender == d.own.user.user_key:
+            got = d.own.receive_own(account, message)
+        else:
+            peer = d.others.get(sender)
+            if peer is None:
+                raise Failure("UnknownUser", "the sender is not a person this device knows")
+            got = peer.receive(d.own.user, account, message)
+        return {
+            "plaintext": got.plaintext.hex(),
+            "sender_device": got.sender_device,
+            "recipient_list_current": got.recipient_list_current,
         }
 
 

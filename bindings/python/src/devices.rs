@@ -23,6 +23,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LinkApproval>()?;
     m.add_class::<PeerDevices>()?;
     m.add_class::<FanoutReceived>()?;
+    m.add_class::<DeviceMessage>()?;
     m.add_function(wrap_pyfunction!(approve_link, m)?)?;
     m.add_function(wrap_pyfunction!(split_fanout, m)?)?;
     m.add_function(wrap_pyfunction!(user_identity, m)?)?;
@@ -494,14 +495,120 @@ fn split_fanout<'py>(
     Ok(d::fanout::split(fanout)
         .or_raise()?
         .into_iter()
-        .map(|(a, id, m)| {
-            let a = match a {
-                d::fanout::Audience::Recipient => "recipient",
-                d::fanout::Audience::OwnDevice => "own",
-            };
-            (a, id, bytes(py, &m))
-        })
+        .map(|(a, id, m)| (audience_name(a), id, bytes(py, &m)))
         .collect())
+}
+
+fn audience_name(a: d::fanout::Audience) -> &'static str {
+    match a {
+        d::fanout::Audience::Recipient => "recipient",
+        d::fanout::Audience::OwnDevice => "own",
+    }
+}
+
+fn parse_device_message(message: &[u8]) -> PyResult<d::fanout::DeviceMessage<'_>> {
+    d::fanout::DeviceMessage::parse(message)
+        .map_err(d::FanoutError::from)
+        .or_raise()
+}
+
+/// A device message (spec §11.6), what the server hands one device: its
+/// fan-out header, read before it is received, to find the sender (by
+/// `sender_user`) among the persons this device knows.
+#[pyclass(module = "sova", frozen)]
+pub(crate) struct DeviceMessage {
+    header: d::fanout::FanoutHeader,
+    audience: d::fanout::Audience,
+    device_id: u32,
+    pairwise: Vec<u8>,
+}
+
+#[pymethods]
+impl DeviceMessage {
+    /// Reads a device message (check 1 of spec §11.6); a malformed one
+    /// raises `FanoutError` (`Malformed`). Nothing is verified yet: the
+    /// fields are the sender's claims until `PeerDevices.receive` accepts it.
+    #[staticmethod]
+    fn parse(message: &[u8]) -> PyResult<Self> {
+        let m = parse_device_message(message)?;
+        Ok(Self {
+            header: m.header,
+            audience: m.audience,
+            device_id: m.device_id,
+            pairwise: m.pairwise.to_vec(),
+        })
+    }
+
+    /// `UK_S`: the sender's 32-byte user key.
+    #[getter]
+    fn sender_user<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        bytes(py, &self.header.sender_user)
+    }
+
+    /// The sending device's id.
+    #[getter]
+    fn sender_device(&self) -> u32 {
+        self.header.sender_device
+    }
+
+    /// The epoch of the sender's own list, as the sender holds it.
+    #[getter]
+    fn sender_epoch(&self) -> u64 {
+        self.header.sender_epoch
+    }
+
+    /// That list's hash.
+    #[getter]
+    fn sender_list_hash<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        bytes(py, &self.header.sender_list_hash)
+    }
+
+    /// `UK_R`: the recipient's 32-byte user key.
+    #[getter]
+    fn recipient_user<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        bytes(py, &self.header.recipient_user)
+    }
+
+    /// The epoch of the recipient's list the sender encrypted to.
+    #[getter]
+    fn recipient_epoch(&self) -> u64 {
+        self.header.recipient_epoch
+    }
+
+    /// That list's hash.
+    #[getter]
+    fn recipient_list_hash<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        bytes(py, &self.header.recipient_list_hash)
+    }
+
+    /// Whom the entry is for: `"recipient"` or `"own"` (the sender's own
+    /// other devices).
+    #[getter]
+    fn audience(&self) -> &'static str {
+        audience_name(self.audience)
+    }
+
+    /// The receiving device's id, as the sender addressed it.
+    #[getter]
+    fn device_id(&self) -> u32 {
+        self.device_id
+    }
+
+    /// The pairwise message carrying the message key.
+    #[getter]
+    fn pairwise<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        bytes(py, &self.pairwise)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "DeviceMessage(sender_user={}…, sender_device={}, audience={:?}, device_id={})",
+            hex8(&self.header.sender_user),
+            self.header.sender_device,
+            audience_name(self.audience),
+            self.device_id
+        )
+    }
 }
 
 /// A message received by fan-out.
@@ -568,6 +675,14 @@ impl PeerDevices {
     #[getter]
     fn this_device(&self) -> Option<u32> {
         self.inner.this_device()
+    }
+
+    /// Whether the accepted list still names this device (always True for
+    /// another person). False: an admin device removed this device, which
+    /// can no longer send (`FanoutError`, `UnknownDevice`).
+    #[getter]
+    fn is_listed(&self) -> bool {
+        self.inner.is_listed()
     }
 
     /// The listed peer devices that have no session yet: fetch their bundles.
@@ -675,6 +790,27 @@ impl PeerDevices {
         Ok(bytes(py, &m))
     }
 
+    /// A note to self: sends `plaintext` from this device (made with
+    /// `PeerDevices.own`) to its own user's other devices only (spec
+    /// §11.6); the fan-out message for the server, with one entry per other
+    /// listed device (none when this device is the only one).
+    fn send_to_self<'py>(
+        &mut self,
+        py: Python<'py>,
+        plaintext: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let this = self
+            .inner
+            .this_device()
+            .filter(|_| self.inner.is_listed())
+            .ok_or(d::FanoutError::UnknownDevice)
+            .or_raise()?;
+        let (user, mut targets) = self.inner.targets().or_raise()?;
+        let m = d::fanout::encrypt(user, this, user, &mut targets, plaintext, &mut os_rng())
+            .or_raise()?;
+        Ok(bytes(py, &m))
+    }
+
     /// Receives a device message from a device of this person; `own` is this
     /// device's user as it knows it. Nothing changes on error.
     fn receive(
@@ -684,9 +820,7 @@ impl PeerDevices {
         account: &mut Account,
         message: &[u8],
     ) -> PyResult<FanoutReceived> {
-        let m = d::fanout::DeviceMessage::parse(message)
-            .map_err(d::FanoutError::from)
-            .or_raise()?;
+        let m = parse_device_message(message)?;
         let r = self
             .inner
             .receive(&own.inner, &mut account.inner, &m)
@@ -701,9 +835,7 @@ impl PeerDevices {
         account: &mut Account,
         message: &[u8],
     ) -> PyResult<FanoutReceived> {
-        let m = d::fanout::DeviceMessage::parse(message)
-            .map_err(d::FanoutError::from)
-            .or_raise()?;
+        let m = parse_device_message(message)?;
         let r = self.inner.receive_own(&mut account.inner, &m).or_raise()?;
         FanoutReceived::of(py, r)
     }

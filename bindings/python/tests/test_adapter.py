@@ -11,12 +11,13 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sova  # noqa: E402
 import sova_adapter  # noqa: E402
+from conftest import flip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -129,3 +130,156 @@ def test_recorded_randomness_must_be_drawn_exactly() -> None:
     h = adapter.handle({"op": "account_new", "random": "11" * 160})
     again = adapter.handle({"op": "account_new", "random": "11" * 160})
     assert h["identity"] == again["identity"]
+
+
+def test_fanout_ops() -> None:
+    """The port as Bob's device 1, with Alice's and Bob's other devices on
+    the binding's side (spec appendix A.6.9)."""
+    adapter = sova_adapter.Adapter()
+
+    def call(**req: Any) -> Dict[str, Any]:
+        return adapter.handle(req)
+
+    def refused(**req: Any) -> str:
+        try:
+            adapter.handle(req)
+        except sova_adapter.Failure as f:
+            return f.cls
+        raise AssertionError(f"{req['op']} was accepted")
+
+    def entry(device_id: int, identity_key: bytes, admin: bool = False) -> sova.DeviceEntry:
+        return sova.DeviceEntry(device_id, identity_key, admin)
+
+    port = call(op="account_new")
+    port_key = bytes.fromhex(port["identity"])[:64]  # IdentityKey: IK_sig.pub || IK_dh.pub
+    bob_uk, alice_uk = sova.UserKey(), sova.UserKey()
+    bob_tablet, alice_phone, alice_laptop = sova.Account(), sova.Account(), sova.Account()
+    bob_list = bob_uk.sign_list(1, [entry(1, port_key, True), entry(2, bob_tablet.identity_key)])
+    alice_v1 = alice_uk.sign_list(
+        1, [entry(1, alice_phone.identity_key, True), entry(2, alice_laptop.identity_key)]
+    )
+    alice_v2 = alice_uk.sign_list(2, [entry(1, alice_phone.identity_key, True)])
+
+    def port_bundle() -> str:
+        b: str = call(op="bundle", account=port["handle"], one_time_prekey=True)["bundle"]
+        return b
+
+    # device_new: the list is checked against the user key and must name the account.
+    other = sova.UserKey().sign_list(1, [entry(1, port_key)])
+    assert refused(op="device_new", account=port["handle"], user_key=bob_uk.public.hex(),
+                   list=other.to_bytes().hex()) == "WrongUser"
+    assert refused(op="device_new", account=port["handle"], user_key=bob_uk.public.hex(),
+                   list=alice_v1.to_bytes().hex()) == "WrongUser"
+    unlisted = bob_uk.sign_list(1, [entry(2, bob_tablet.identity_key)])
+    assert refused(op="device_new", account=port["handle"], user_key=bob_uk.public.hex(),
+                   list=unlisted.to_bytes().hex()) == "NotListed"
+    dev = call(op="device_new", account=port["handle"], user_key=bob_uk.public.hex(),
+               list=bob_list.to_bytes().hex())
+    assert dev["device_id"] == 1
+    h = dev["handle"]
+
+    # device_update: a person first seen, the same list again, the own list.
+    up = call(op="device_update", handle=h, user_key=alice_uk.public.hex(), list=alice_v1.to_bytes().hex())
+    assert (up["outcome"], up["epoch"], up["list_hash"]) == ("accepted", 1, alice_v1.hash().hex())
+    up = call(op="device_update", handle=h, user_key=alice_uk.public.hex(), list=alice_v1.to_bytes().hex())
+    assert up["outcome"] == "unchanged"
+    up = call(op="device_update", handle=h, user_key=bob_uk.public.hex(), list=bob_list.to_bytes().hex())
+    assert (up["outcome"], up["epoch"]) == ("unchanged", 1)
+    assert refused(op="device_update", handle=h, user_key=alice_uk.public.hex(),
+                   list=flip(alice_v2.to_bytes()).hex()) == "InvalidSignature"
+    assert refused(op="device_update", handle=port["handle"], user_key=alice_uk.public.hex(),
+                   list=alice_v1.to_bytes().hex()) == "BadRequest"
+
+    # Alice's phone and laptop send to Bob (the laptop's message is kept for later).
+    def sender(account: sova.Account, device_id: int) -> Tuple[sova.PeerDevices, sova.PeerDevices]:
+        own = sova.PeerDevices.own(sova.KnownUser.from_list(alice_v1), device_id)
+        for d in own.needs_bundle():
+            own.start(account, d, (alice_phone if d == 1 else alice_laptop).bundle())
+        to_bob = sova.PeerDevices(sova.KnownUser.from_list(bob_list))
+        to_bob.start(account, 1, bytes.fromhex(port_bundle()), sova.HeaderMode.PLAIN)
+        to_bob.start(account, 2, bob_tablet.bundle())
+        return own, to_bob
+
+    def part_for(wire: bytes, audience: str, device_id: int) -> bytes:
+        return {(a, d): m for a, d, m in sova.split_fanout(wire)}[(audience, device_id)]
+
+    phone_self, phone_to_bob = sender(alice_phone, 1)
+    wire = sova.PeerDevices.send(phone_self, phone_to_bob, b"hi Bob")
+    laptop_self, laptop_to_bob = sender(alice_laptop, 2)
+    late = part_for(sova.PeerDevices.send(laptop_self, laptop_to_bob, b"from the laptop"), "recipient", 1)
+
+    mine = part_for(wire, "recipient", 1).hex()
+    got = call(op="fanout_receive", handle=h, message=mine)
+    assert bytes.fromhex(got["plaintext"]) == b"hi Bob"
+    assert got["sender_device"] == 1 and got["recipient_list_current"] is True
+    assert refused(op="fanout_receive", handle=h, message=mine) == "Pairwise(Decrypt(DuplicateOrExpired))"
+    assert refused(op="fanout_receive", handle=h, message=mine[:-2]) == "Malformed(Truncated)"
+    # The copy for Alice's laptop is not for Bob.
+    assert refused(op="fanout_receive", handle=h, message=part_for(wire, "own", 2).hex()) == "NotForUs"
+
+    # The port sends to Alice: a bundle for each device it has no session
+    # with (Alice's phone has one, from her message).
+    bundles = [
+        {"audience": 0, "device_id": 1, "bundle": alice_phone.bundle().hex()},
+        {"audience": 0, "device_id": 2, "bundle": alice_laptop.bundle().hex()},
+        {"audience": 1, "device_id": 2, "bundle": bob_tablet.bundle().hex()},
+    ]
+    send = dict(op="fanout_encrypt", handle=h, recipient=alice_uk.public.hex(), header_mode="encrypted")
+    assert refused(**send, plaintext="00", bundles=bundles[:2]) == "NoSession"  # Bob's tablet
+    assert refused(**send, plaintext="00", bundles=[dict(bundles[0], audience=2)]) == "BadRequest"
+    assert refused(**dict(send, recipient=sova.UserKey().public.hex()), plaintext="00",
+                   bundles=bundles) == "UnknownUser"
+    wire = bytes.fromhex(call(**send, plaintext=b"hi Alice".hex(), bundles=bundles)["message"])
+    assert sorted((a, d) for a, d, _ in sova.split_fanout(wire)) == [
+        ("own", 2), ("recipient", 1), ("recipient", 2)
+    ]
+    got_phone = phone_to_bob.receive(
+        sova.KnownUser.from_list(alice_v1), alice_phone, part_for(wire, "recipient", 1)
+    )
+    tablet_self = sova.PeerDevices.own(sova.KnownUser.from_list(bob_list), 2)
+    got_tablet = tablet_self.receive_own(bob_tablet, part_for(wire, "own", 2))
+    assert got_phone.plaintext == got_tablet.plaintext == b"hi Alice"
+
+    # A message from an unknown person is refused.
+    carol_uk, carol = sova.UserKey(), sova.Account()
+    carol_list = carol_uk.sign_list(1, [entry(1, carol.identity_key)])
+    carol_self = sova.PeerDevices.own(sova.KnownUser.from_list(carol_list), 1)
+    carol_to_bob = sova.PeerDevices(sova.KnownUser.from_list(bob_list))
+    carol_to_bob.start(carol, 1, bytes.fromhex(port_bundle()))
+    carol_to_bob.start(carol, 2, bob_tablet.bundle())
+    from_carol = part_for(sova.PeerDevices.send(carol_self, carol_to_bob, b"hello?"), "recipient", 1)
+    assert refused(op="fanout_receive", handle=h, message=from_carol.hex()) == "UnknownUser"
+
+    # Alice removes her laptop: its message is refused, and it gets nothing more.
+    up = call(op="device_update", handle=h, user_key=alice_uk.public.hex(), list=alice_v2.to_bytes().hex())
+    assert (up["outcome"], up["epoch"], up["list_hash"]) == ("accepted", 2, alice_v2.hash().hex())
+    assert refused(op="fanout_receive", handle=h, message=late.hex()) == "UnknownDevice"
+    wire = bytes.fromhex(call(**send, plaintext=b"again".hex(), bundles=[])["message"])
+    assert sorted((a, d) for a, d, _ in sova.split_fanout(wire)) == [("own", 2), ("recipient", 1)]
+    got_phone = phone_to_bob.receive(
+        sova.KnownUser.from_list(alice_v2), alice_phone, part_for(wire, "recipient", 1)
+    )
+    assert got_phone.plaintext == b"again"
+
+    # A note to self: Bob's tablet only.
+    note = dict(send, recipient=bob_uk.public.hex(), plaintext=b"note".hex(), bundles=[])
+    wire = bytes.fromhex(call(**note)["message"])
+    assert [(a, d) for a, d, _ in sova.split_fanout(wire)] == [("own", 2)]
+    assert tablet_self.receive_own(bob_tablet, part_for(wire, "own", 2)).plaintext == b"note"
+
+    # Bob's tablet sends to Alice: the port's copy is of kind 1.
+    tablet_to_alice = sova.PeerDevices(sova.KnownUser.from_list(alice_v2))
+    tablet_to_alice.start(bob_tablet, 1, alice_phone.bundle())
+    wire = sova.PeerDevices.send(tablet_self, tablet_to_alice, b"from the tablet")
+    got = call(op="fanout_receive", handle=h, message=part_for(wire, "own", 1).hex())
+    assert bytes.fromhex(got["plaintext"]) == b"from the tablet" and got["sender_device"] == 2
+
+    # Bob removes the port's device: it can no longer send.
+    bob_v2 = bob_uk.sign_list(2, [entry(2, bob_tablet.identity_key, True)])
+    call(op="device_update", handle=h, user_key=bob_uk.public.hex(), list=bob_v2.to_bytes().hex())
+    assert refused(**note) == "UnknownDevice"
+    assert refused(**send, plaintext="00", bundles=[]) == "UnknownDevice"
+
+    # Without its account, the device cannot act.
+    call(op="drop", handle=port["handle"])
+    assert refused(**note) == "UnknownHandle"

@@ -6,6 +6,7 @@ import pytest
 
 import sova
 
+MAX_PLAINTEXT_LEN = (1 << 20) - 1  # spec §5.5.5
 
 def entry(device_id: int, account: sova.Account, admin: bool = True) -> sova.DeviceEntry:
     return sova.DeviceEntry(device_id, account.identity_key, admin)
@@ -144,3 +145,72 @@ def test_peer_devices_persist_and_follow_the_list() -> None:
     bob_v2 = bob_uk.sign_list(2, [entry(1, bob_phone)])
     change = restored.update(bob_v2.to_bytes())
     assert change.removed == [2] and restored.conversation_ids == [1]
+
+
+def test_device_message_header_is_read_before_receiving() -> None:
+    alice_uk, bob_uk = sova.UserKey(), sova.UserKey()
+    alice_phone, bob_phone = sova.Account(), sova.Account()
+    alice_list = alice_uk.sign_list(3, [entry(1, alice_phone)])
+    bob_list = bob_uk.sign_list(7, [entry(4, bob_phone)])
+    alice_self = sova.PeerDevices.own(sova.KnownUser.from_list(alice_list), 1)
+    to_bob = sova.PeerDevices(sova.KnownUser.from_list(bob_list))
+    to_bob.start(alice_phone, 4, bob_phone.bundle())
+    [(audience, device, part)] = sova.split_fanout(sova.PeerDevices.send(alice_self, to_bob, b"hey"))
+
+    m = sova.DeviceMessage.parse(part)
+    assert (m.audience, m.device_id) == (audience, device) == ("recipient", 4)
+    assert m.sender_user == alice_uk.public and m.sender_device == 1
+    assert m.sender_epoch == 3 and m.sender_list_hash == alice_list.hash()
+    assert m.recipient_user == bob_uk.public
+    assert m.recipient_epoch == 7 and m.recipient_list_hash == bob_list.hash()
+    assert len(m.pairwise) > 0 and m.pairwise in part
+    assert "sender_device=1" in repr(m)
+
+    # Malformed device messages raise the class the receiver would.
+    for bad, reason in ((part[:-1], "Truncated"), (part + b"\x00", "TrailingBytes")):
+        with pytest.raises(sova.FanoutError) as err:
+            sova.DeviceMessage.parse(bad)
+        assert err.value.codes == ("Malformed", reason)
+        with pytest.raises(sova.FanoutError) as err:
+            sova.PeerDevices(sova.KnownUser.from_list(alice_list)).receive(
+                sova.KnownUser.from_list(bob_list), bob_phone, bad
+            )
+        assert err.value.codes == ("Malformed", reason)
+
+
+def test_note_to_self_reaches_the_other_devices_only() -> None:
+    uk = sova.UserKey()
+    phone, laptop, tablet = sova.Account(), sova.Account(), sova.Account()
+    v1 = uk.sign_list(1, [entry(1, phone), entry(2, laptop, False), entry(3, tablet, False)])
+    phone_self = sova.PeerDevices.own(sova.KnownUser.from_list(v1), 1)
+    assert phone_self.is_listed
+    with pytest.raises(sova.FanoutError) as err:
+        phone_self.send_to_self(b"too early")
+    assert err.value.code == "NoSession"
+    phone_self.start(phone, 2, laptop.bundle())
+    phone_self.start(phone, 3, tablet.bundle())
+    parts = sova.split_fanout(phone_self.send_to_self(b"groceries"))
+    assert [(a, d) for a, d, _ in parts] == [("own", 2), ("own", 3)]
+    for (_, device, part), account in zip(parts, (laptop, tablet)):
+        other = sova.PeerDevices.own(sova.KnownUser.from_list(v1), device)
+        got = other.receive_own(account, part)
+        assert got.plaintext == b"groceries" and got.sender_device == 1
+    with pytest.raises(sova.FanoutError) as err:
+        phone_self.send_to_self(bytes(MAX_PLAINTEXT_LEN + 1))
+    assert err.value.code == "PlaintextTooLong"
+
+    # Another person's devices are no note to self.
+    with pytest.raises(sova.FanoutError) as err:
+        sova.PeerDevices(sova.KnownUser.from_list(v1)).send_to_self(b"x")
+    assert err.value.code == "UnknownDevice"
+
+    # Removed from the list, the phone can no longer send, to itself or others.
+    v2 = uk.sign_list(2, [entry(2, laptop), entry(3, tablet, False)])
+    laptop_self = sova.PeerDevices.own(sova.KnownUser.from_list(v1), 2)
+    assert laptop_self.update(v2.to_bytes()).removed == [1]
+    assert laptop_self.is_listed and sova.PeerDevices(sova.KnownUser.from_list(v2)).is_listed
+    assert phone_self.update(v2.to_bytes()).removed == [1]
+    assert not phone_self.is_listed and phone_self.conversation_ids == [2, 3]
+    with pytest.raises(sova.FanoutError) as err:
+        phone_self.send_to_self(b"still here?")
+    assert err.value.code == "UnknownDevice"
