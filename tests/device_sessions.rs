@@ -485,3 +485,42 @@ fn a_device_removed_from_its_own_list_stops_sending() {
     );
     let _ = &mut b;
 }
+
+/// A server re-addresses entries (spec §11.6, step 2): another device id,
+/// or the other kind. Each copy is refused with `NotForUs` and makes no
+/// conversation; the genuine parts are then accepted.
+#[test]
+fn a_re_addressed_entry_makes_no_conversation() {
+    let (mut r, alice, bob) = setup(6);
+    let (alice_list, bob_list) = (alice.list.clone(), bob.list.clone());
+    let mut a = devices(alice, &bob_list);
+    let mut b = devices(bob, &alice_list);
+    start_all(&mut r, &mut a, 0, &mut b);
+    let parts = send(&mut r, &mut a[0], b"hi");
+    let entry_at = |m: &[u8]| m.len() - fanout::DeviceMessage::parse(m).unwrap().pairwise.len() - 9;
+    for (audience, id, m) in &parts {
+        let at = entry_at(m);
+        let mut other_id = m.clone();
+        other_id[at + 1..at + 5].copy_from_slice(&(id + 1).to_be_bytes());
+        let mut other_kind = m.clone();
+        other_kind[at] ^= 1;
+        let d = match audience {
+            fanout::Audience::Recipient => b.iter_mut().find(|d| d.id == *id).unwrap(),
+            fanout::Audience::OwnDevice => a.iter_mut().find(|d| d.id == *id).unwrap(),
+        };
+        let account = d.account.to_bytes();
+        assert_eq!(deliver(d, &other_id).unwrap_err(), FanoutError::NotForUs);
+        // The sender is looked up by its user key (spec §11.6, step 2),
+        // whatever the kind says.
+        let flipped = fanout::DeviceMessage::parse(&other_kind).unwrap();
+        let got = if flipped.header.sender_user == *d.own.user().user_key() {
+            d.own.receive_own(&mut d.account, &flipped)
+        } else {
+            d.peer.receive(d.own.user(), &mut d.account, &flipped)
+        };
+        assert_eq!(got.unwrap_err(), FanoutError::NotForUs);
+        assert_eq!(d.account.to_bytes(), account);
+        assert!(d.peer.conversation(1).is_none() && d.own.conversation(1).is_none());
+        assert_eq!(deliver(d, m).unwrap().plaintext, b"hi");
+    }
+}

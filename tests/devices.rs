@@ -950,3 +950,199 @@ fn a_device_restores_its_devices_state() {
     let own4 = KnownUser::from_bytes(&own3.to_bytes()).unwrap();
     assert!(own4.list().device_by_identity(&b2.identity_key()).is_none());
 }
+
+/// `m` with its entry's kind and device id replaced (what a server can do:
+/// neither field is authenticated, spec §11.6).
+fn readdressed(m: &[u8], kind: u8, device_id: u32) -> Vec<u8> {
+    let pairwise = fanout::DeviceMessage::parse(m).unwrap().pairwise.len();
+    let at = m.len() - pairwise - 9;
+    let mut v = m.to_vec();
+    v[at] = kind;
+    v[at + 1..at + 5].copy_from_slice(&device_id.to_be_bytes());
+    v
+}
+
+/// Delivers `m` to `to.devices[j]` and checks that it is refused with
+/// `NotForUs` and changes neither the account nor the conversation.
+fn refused_not_for_us(from: &Person, sender_id: u32, to: &mut Person, j: usize, m: &[u8]) {
+    let key = (*from.uk.public(), sender_id);
+    let account = to.devices[j].account.to_bytes();
+    let conv = to.devices[j].convs.get(&key).map(Conversation::to_bytes);
+    assert_eq!(
+        deliver(from, sender_id, to, j, m).unwrap_err(),
+        FanoutError::NotForUs
+    );
+    assert_eq!(to.devices[j].account.to_bytes(), account);
+    let after = to.devices[j].convs.get(&key).map(Conversation::to_bytes);
+    if conv.is_some() {
+        assert_eq!(after, conv);
+    } else {
+        // The helper made a new conversation for the first message; the
+        // refusal left it new.
+        let fresh = Conversation::new(from.list.device(sender_id).unwrap().identity).to_bytes();
+        assert_eq!(after, Some(fresh));
+    }
+}
+
+/// A server rewrites an entry's device id (spec §11.6, step 2): the copy
+/// carries the same pairwise message, so without the check it would be a
+/// second accepted encoding of the message. Every other id is refused with
+/// `NotForUs` before and after the genuine part is accepted, as is every
+/// entry for a device its own list no longer names.
+#[test]
+fn a_re_addressed_entry_is_refused() {
+    let mut r = rng(8);
+    let mut alice = person(&mut r, 2);
+    let mut bob = person(&mut r, 3);
+    let wire = send(&mut r, &mut alice, 0, &mut bob, b"hello Bob");
+    let parts = fanout::split(&wire).unwrap();
+    let part = |audience, id| {
+        parts
+            .iter()
+            .find(|p| p.0 == audience && p.1 == id)
+            .unwrap()
+            .2
+            .clone()
+    };
+    let to_bob1 = part(fanout::Audience::Recipient, 1);
+    let to_alice2 = part(fanout::Audience::OwnDevice, 2);
+    // Bob's device 1 gets its own entry renamed: another of Bob's listed
+    // devices, unlisted ids, the extremes.
+    for id in [2, 3, 4, 0, u32::MAX] {
+        refused_not_for_us(&alice, 1, &mut bob, 0, &readdressed(&to_bob1, 0, id));
+    }
+    // Alice's device 2 gets its entry renamed to the sender's id, or to an
+    // id Alice's list does not have.
+    let alice_too = Person {
+        uk: alice.uk.clone(),
+        devices: vec![],
+        list: alice.list.clone(),
+    };
+    for id in [1, 3] {
+        refused_not_for_us(
+            &alice_too,
+            1,
+            &mut alice,
+            1,
+            &readdressed(&to_alice2, 1, id),
+        );
+    }
+    // The genuine parts are accepted, once; a re-addressed copy after them
+    // is still `NotForUs` (step 2 comes before the pairwise message).
+    assert_eq!(
+        deliver(&alice, 1, &mut bob, 0, &to_bob1).unwrap().plaintext,
+        b"hello Bob"
+    );
+    assert_eq!(
+        deliver(&alice_too, 1, &mut alice, 1, &to_alice2)
+            .unwrap()
+            .plaintext,
+        b"hello Bob"
+    );
+    refused_not_for_us(&alice, 1, &mut bob, 0, &readdressed(&to_bob1, 0, 2));
+    refused_not_for_us(&alice_too, 1, &mut alice, 1, &readdressed(&to_alice2, 1, 1));
+    assert!(matches!(
+        deliver(&alice, 1, &mut bob, 0, &to_bob1).unwrap_err(),
+        FanoutError::Pairwise(ConversationError::Decrypt(_))
+    ));
+
+    // Bob's device 3 is removed; once it holds the list without it, it has
+    // no id, and its genuine entry (sent before the removal) is refused.
+    let to_bob3 = part(fanout::Audience::Recipient, 3);
+    bob.list = bob
+        .uk
+        .sign_list(
+            2,
+            &[
+                entry(1, &bob.devices[0].account, true),
+                entry(2, &bob.devices[1].account, false),
+            ],
+        )
+        .unwrap();
+    refused_not_for_us(&alice, 1, &mut bob, 2, &to_bob3);
+}
+
+/// A note to self (spec §11.6): `UK_S = UK_R` is the receiver's own user
+/// key, so both kinds named its user; only kind 1 is accepted.
+#[test]
+fn a_note_to_self_with_its_kind_flipped_is_refused() {
+    let mut r = rng(9);
+    let mut alice = person(&mut r, 2);
+    let own = KnownUser::from_list(alice.list.clone());
+    let ik2 = alice.devices[1].account.identity_key();
+    let b2 = alice.devices[1]
+        .account
+        .bundle(None, None)
+        .unwrap()
+        .to_bytes();
+    let mut c2 = Conversation::start(
+        &alice.devices[0].account,
+        &mut r,
+        &ik2,
+        &b2,
+        HeaderMode::Plain,
+    )
+    .unwrap();
+    let wire = fanout::encrypt(
+        &own,
+        1,
+        &own,
+        &mut [fanout::Target {
+            audience: fanout::Audience::OwnDevice,
+            device_id: 2,
+            conversation: &mut c2,
+        }],
+        b"note",
+        &mut r,
+    )
+    .unwrap();
+    let (_, _, m) = fanout::split(&wire).unwrap().remove(0);
+    let me_too = Person {
+        uk: alice.uk.clone(),
+        devices: vec![],
+        list: alice.list.clone(),
+    };
+    let flipped = readdressed(&m, 0, 2);
+    refused_not_for_us(&me_too, 1, &mut alice, 1, &flipped);
+    assert_eq!(
+        deliver(&me_too, 1, &mut alice, 1, &m).unwrap().plaintext,
+        b"note"
+    );
+    refused_not_for_us(&me_too, 1, &mut alice, 1, &flipped);
+}
+
+/// A message to another person (spec §11.6): the recipient's entries are
+/// kind 0 and the sender's other devices' kind 1; each flipped is refused.
+#[test]
+fn a_peer_message_with_its_kind_flipped_is_refused() {
+    let mut r = rng(10);
+    let mut alice = person(&mut r, 2);
+    let mut bob = person(&mut r, 2);
+    let wire = send(&mut r, &mut alice, 0, &mut bob, b"to Bob");
+    let parts = fanout::split(&wire).unwrap();
+    let alice_too = Person {
+        uk: alice.uk.clone(),
+        devices: vec![],
+        list: alice.list.clone(),
+    };
+    for (audience, id, m) in parts {
+        match audience {
+            fanout::Audience::Recipient => {
+                let j = bob.devices.iter().position(|d| d.id == id).unwrap();
+                refused_not_for_us(&alice, 1, &mut bob, j, &readdressed(&m, 1, id));
+                assert_eq!(
+                    deliver(&alice, 1, &mut bob, j, &m).unwrap().plaintext,
+                    b"to Bob"
+                );
+            }
+            fanout::Audience::OwnDevice => {
+                let j = alice.devices.iter().position(|d| d.id == id).unwrap();
+                refused_not_for_us(&alice_too, 1, &mut alice, j, &readdressed(&m, 0, id));
+                assert_eq!(
+                    deliver(&alice_too, 1, &mut alice, j, &m).unwrap().plaintext,
+                    b"to Bob"
+                );
+            }
+        }
+    }
+}

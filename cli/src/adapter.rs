@@ -31,6 +31,7 @@
 //! | `fanout-unlisted-accept` | accepts fan-out messages from a device the sender's accepted list does not name (spec §11.6, check 4; answers with an empty plaintext) |
 //! | `fanout-keep-removed` | answers a newer device list of a person it knows as accepted but keeps believing the older one: a removed device is still believed and still sent to (spec §11.7) |
 //! | `fanout-replay-accept` | accepts a fan-out message it has already received (answers with an empty plaintext) |
+//! | `fanout-readdress-accept` | ignores the entry's device id, and its kind beyond naming its own user, as SOVA-1 did before §11.6 step 2 checked them: accepts an entry re-addressed to another device id, or a note to self's entry flipped to kind 0 |
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -103,6 +104,9 @@ pub enum Break {
     FanoutReplayAccept,
     /// Report a person's newer list as accepted but keep the older one.
     FanoutKeepRemoved,
+    /// Accept an entry whatever its device id, and of either kind that
+    /// names the device's own user.
+    FanoutReaddressAccept,
 }
 
 /// The name of every mode, as `--break` takes it.
@@ -129,6 +133,7 @@ pub const BREAK_MODES: &[&str] = &[
     "fanout-unlisted-accept",
     "fanout-replay-accept",
     "fanout-keep-removed",
+    "fanout-readdress-accept",
 ];
 
 impl Break {
@@ -158,6 +163,7 @@ impl Break {
             "fanout-unlisted-accept" => Some(Self::FanoutUnlistedAccept),
             "fanout-replay-accept" => Some(Self::FanoutReplayAccept),
             "fanout-keep-removed" => Some(Self::FanoutKeepRemoved),
+            "fanout-readdress-accept" => Some(Self::FanoutReaddressAccept),
             _ => None,
         }
     }
@@ -776,14 +782,41 @@ impl Adapter {
         self.with_device(req, |d, account, _, defect| {
             let message =
                 DeviceMessage::parse(&bytes).map_err(|e| fanout_err(&FanoutError::Malformed(e)))?;
-            let sender = message.header.sender_user;
-            let got = if sender == *d.own.user().user_key() {
-                d.own.receive_own(account, &message)
-            } else if let Some(p) = d.others.get_mut(&sender) {
-                p.receive(d.own.user(), account, &message)
-            } else {
-                Err(FanoutError::UnknownUser)
+            let receive = |d: &mut Device, account: &mut Account, message: &DeviceMessage<'_>| {
+                let sender = message.header.sender_user;
+                if sender == *d.own.user().user_key() {
+                    d.own.receive_own(account, message)
+                } else if let Some(p) = d.others.get_mut(&sender) {
+                    p.receive(d.own.user(), account, message)
+                } else {
+                    Err(FanoutError::UnknownUser)
+                }
             };
+            let mut got = receive(d, account, &message);
+            // Defect: the entry's device id and kind unchecked (beyond a
+            // kind naming our user), as before §11.6 step 2 checked them:
+            // the entry is read as if it were addressed to this device.
+            if got == Err(FanoutError::NotForUs) && defect == Break::FanoutReaddressAccept {
+                let own = *d.own.user().user_key();
+                let names_us = match message.audience {
+                    Audience::OwnDevice => message.header.sender_user == own,
+                    Audience::Recipient => message.header.recipient_user == own,
+                };
+                let kind = if message.header.sender_user == own {
+                    1
+                } else {
+                    0
+                };
+                if let (true, Some(id)) = (names_us, d.own.this_device()) {
+                    let mut fixed = bytes.clone();
+                    let at = fixed.len() - message.pairwise.len() - 9;
+                    fixed[at] = kind;
+                    fixed[at + 1..at + 5].copy_from_slice(&id.to_be_bytes());
+                    if let Ok(m) = DeviceMessage::parse(&fixed) {
+                        got = receive(d, account, &m);
+                    }
+                }
+            }
             match got {
                 Ok(r) => ok(json!({
                     "plaintext": crate::hex(&r.plaintext),

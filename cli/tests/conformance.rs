@@ -286,6 +286,19 @@ fn an_adapter_that_accepts_unlisted_replayed_or_removed_devices_fails() {
     );
 }
 
+/// A port that reads neither the entry's device id nor, beyond naming its
+/// user, its kind accepts a re-addressed copy of a message: a second
+/// accepted encoding (spec §11.6, step 2).
+#[test]
+fn an_adapter_that_accepts_re_addressed_entries_fails() {
+    caught(
+        "fanout-readdress-accept",
+        &["fanout"],
+        "a message from Alice's device 1 with its entry re-addressed to Bob's device 2 was \
+         accepted; expected NotForUs",
+    );
+}
+
 #[test]
 fn an_adapter_that_ignores_the_recorded_randomness_fails() {
     caught(

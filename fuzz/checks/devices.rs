@@ -825,10 +825,12 @@ struct InFlight {
 /// sent to that device, by the device the result names, and is accepted at
 /// most once; a refused message changes no conversation and no account
 /// (compared byte for byte); a genuine message delivered once to its device
-/// whose lists match the sender's is accepted, unless that device already
-/// accepted the send from a copy whose entry names another kind or device
-/// id (spec §11.6 does not check them; the genuine one is then a replay); a
-/// refused list changes nothing and the accepted epoch never decreases.
+/// whose lists match the sender's is accepted; an accepted message is the
+/// entry its sender made for that device, of the kind the sender's and the
+/// device's users allow and naming the device's own id (spec §11.6, step 2:
+/// a copy re-addressed or with its kind flipped is refused, so a message
+/// has one accepted encoding); a refused list changes nothing and the
+/// accepted epoch never decreases.
 pub fn check_fanout(data: &[u8]) {
     LIVE.with(|cell| {
         let mut guard = cell.borrow_mut();
@@ -1146,25 +1148,16 @@ fn deliver(
             }
             live.accounts[r].modified = account_was;
             // A genuine part, delivered for the first time to its device,
-            // whose lists are the ones the sender used, is accepted, unless
-            // the device already accepted that send: the receiving checks
-            // of spec §11.6 read neither the entry's kind (but through step
-            // 2) nor its device id, and neither is covered by the key
-            // message's digest, so a copy with them altered carries the
-            // same pairwise message and is accepted; the genuine part is
-            // then a replay of it, refused (`DuplicateOrExpired`, §5.5.3),
-            // as a message is accepted at most once.
+            // whose lists are the ones the sender used, is accepted: no
+            // other copy of it can have been accepted before (a copy with
+            // another kind or device id is refused, spec §11.6 step 2).
             if let Some(g) = m.genuine {
                 let current = sender_view.list_hash() == &h.sender_list_hash
                     && match msg.audience {
                         fanout::Audience::Recipient => v.own.list_hash() == &h.recipient_list_hash,
                         fanout::Audience::OwnDevice => true,
                     };
-                if m.to == Some(r)
-                    && current
-                    && !delivered.contains(&(r, g))
-                    && !accepted.contains(&(r, g))
-                {
+                if m.to == Some(r) && current && !delivered.contains(&(r, g)) {
                     panic!("a genuine message to device {r} was refused: {e:?}");
                 }
             }
@@ -1189,6 +1182,22 @@ fn deliver(
                 sp,
                 Some(OWNER[sent[g].sender]),
                 "accepted under another sender"
+            );
+            // One accepted encoding (spec §11.6, step 2): the entry names
+            // this device, with the one kind its sender's user allows.
+            assert_eq!(
+                msg.device_id, DEVICE_ID[r],
+                "device {r} accepted an entry addressed to device id {}",
+                msg.device_id
+            );
+            let kind = if OWNER[sent[g].sender] == OWNER[r] {
+                fanout::Audience::OwnDevice
+            } else {
+                fanout::Audience::Recipient
+            };
+            assert_eq!(
+                msg.audience, kind,
+                "device {r} accepted an entry of the other kind"
             );
         }
     }

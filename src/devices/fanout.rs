@@ -433,6 +433,13 @@ pub struct FanoutReceived {
 /// it up by sender user and [`FanoutHeader::sender_device`]; bound to the
 /// listed identity). Nothing changes on error.
 ///
+/// The entry must be addressed to this device (step 2): its kind the one
+/// the sender and recipient user keys allow (kind 1 for a message from our
+/// own user, a note to self included; kind 0 for one to our user from
+/// another person), and its device id this device's own id, the one `own`'s
+/// list gives `account`'s identity key. Anything else, a copy re-addressed
+/// by the server included, is [`FanoutError::NotForUs`].
+///
 /// # Errors
 /// See [`FanoutError`].
 pub fn receive(
@@ -465,15 +472,11 @@ pub fn receive_with<P: CryptoProvider + ?Sized>(
     message: &DeviceMessage<'_>,
 ) -> Result<FanoutReceived, FanoutError> {
     let h = &message.header;
-    // 2. The person, and whether the entry is for us.
+    // 2. The person, and whether the entry is addressed to this device.
     if h.sender_user != *sender.user_key() {
         return Err(FanoutError::UnknownUser);
     }
-    let for_us = match message.audience {
-        Audience::OwnDevice => h.sender_user == *own.user_key(),
-        Audience::Recipient => h.recipient_user == *own.user_key(),
-    };
-    if !for_us {
+    if !addressed_to_us(own, account, message) {
         return Err(FanoutError::NotForUs);
     }
     // 3. The sender's list, then ours as the sender saw it.
@@ -523,6 +526,26 @@ pub fn receive_with<P: CryptoProvider + ?Sized>(
         info: got.info,
         account_changed: got.account_changed,
     })
+}
+
+/// Whether the entry is addressed to this device (spec §11.6, step 2):
+/// its kind is the only one the pair (`UK_S`, `UK_R`) allows us (kind 1
+/// when `UK_S` is our own user key, a note to self included; kind 0 when
+/// only `UK_R` is), and its device id is ours, the id of the entry of our
+/// own user's accepted list that lists our account's identity key. Neither
+/// field is authenticated, so these checks are what keeps a re-addressed or
+/// kind-flipped copy from being accepted as a second encoding.
+fn addressed_to_us(own: &KnownUser, account: &Account, message: &DeviceMessage<'_>) -> bool {
+    let h = &message.header;
+    let from_own_user = h.sender_user == *own.user_key();
+    let kind = match message.audience {
+        Audience::OwnDevice => from_own_user,
+        Audience::Recipient => !from_own_user && h.recipient_user == *own.user_key(),
+    };
+    kind && own
+        .list()
+        .device_by_identity(&account.identity_key())
+        .is_some_and(|e| e.device_id == message.device_id)
 }
 
 /// Checks the key message against the header and body and opens the body

@@ -205,8 +205,10 @@ pub enum FanoutError {
     /// The sender's user key is not the person given.
     #[error("message of another person")]
     UnknownUser,
-    /// The entry is not for this device's user.
-    #[error("message not for this user")]
+    /// The entry is not addressed to this device: another kind than the
+    /// sender and recipient allow, another device id than this device's,
+    /// or a message between other people.
+    #[error("message not for this device")]
     NotForUs,
     /// A list named by the message is refused (`StaleDeviceList`, `Equivocation`).
     #[error("device list check failed: {0}")]

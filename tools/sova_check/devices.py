@@ -320,8 +320,18 @@ def receive(own: DeviceList, other: DeviceList, acc: Account, data: bytes):
     sender = own if h["sender_user"] == own.user else other
     if h["sender_user"] != sender.user:
         raise DeviceError("UnknownUser")
-    mine = h["sender_user"] if m.audience == 1 else h["recipient_user"]
-    if mine != own.user:
+    # Step 2, the entry's addressing: the only kind the pair (UK_S, UK_R)
+    # allows this device (1 from its own user, a note to self included; 0
+    # from another person to its user; none otherwise), and its own device
+    # id, the one its own user's list gives its account's IdentityKey.
+    if h["sender_user"] == own.user:
+        kind = 1
+    elif h["recipient_user"] == own.user:
+        kind = 0
+    else:
+        kind = None
+    me = next((e for e in own.entries if e[1] == acc.identity.key), None)
+    if m.audience != kind or me is None or me[0] != m.device_id:
         raise DeviceError("NotForUs")
     check_named(sender, h["sender_epoch"], h["sender_hash"])
     current = True

@@ -3,7 +3,8 @@
 //! fan-out messages with Alice's two devices, held by this library, in both
 //! directions: messages from Alice's device and from Bob's other device
 //! reach it, and its own messages reach each listed device. A replayed
-//! message, a message from a device that no list of Alice's names and one
+//! message, an entry re-addressed to another device id or with its kind
+//! flipped, a message from a device that no list of Alice's names and one
 //! from a device removed from her list must be refused, and a removed
 //! device must get nothing more.
 
@@ -85,6 +86,20 @@ fn expect_entries(
         ));
     }
     Ok(())
+}
+
+/// `message` with its entry's kind and device id replaced: what a server
+/// can do, as neither is authenticated (spec §11.6).
+fn readdressed(message: &[u8], kind: u8, device_id: u32) -> Result<Vec<u8>, String> {
+    let pairwise = DeviceMessage::parse(message)
+        .map_err(text("a device message does not parse"))?
+        .pairwise
+        .len();
+    let mut m = message.to_vec();
+    let at = m.len() - pairwise - 9;
+    m[at] = kind;
+    m[at + 1..at + 5].copy_from_slice(&device_id.to_be_bytes());
+    Ok(m)
 }
 
 impl RefDevice {
@@ -298,6 +313,21 @@ impl Runner<'_> {
         let m1 = send(self, &mut ra1, &pt)?;
         let parts = split(&m1)?;
         let to_port = part(&parts, Audience::Recipient, 1)?;
+        // Copies of its entry re-addressed to Bob's device 2 and to an
+        // unlisted id come first: refused (§11.6 step 2), so the genuine
+        // one is then accepted, not a replay of an accepted copy.
+        let not_for_us = crate::classes::of(&FanoutError::NotForUs);
+        for (id, what) in [
+            (2, "its entry re-addressed to Bob's device 2"),
+            (7, "its entry re-addressed to device id 7"),
+        ] {
+            self.call_refused(
+                "fanout_receive",
+                json!({ "handle": device, "message": hex(&readdressed(&to_port, 0, id)?) }),
+                &not_for_us,
+                &format!("a message from Alice's device 1 with {what}"),
+            )?;
+        }
         self.port_receives(&device, &to_port, &pt, 1, "a message from Alice's device 1")?;
         deliver(
             &mut rb2,
@@ -453,9 +483,35 @@ impl Runner<'_> {
             &pt,
             "a note to self",
         )?;
+        // 9. Bob's device 2's note to self (`UK_R = UK_S`): its entry for the
+        //    implementation with its kind flipped to 0 names Bob as well,
+        //    but only kind 1 is valid: refused (§11.6 step 2); then the
+        //    genuine one is accepted.
+        let pt = self.plaintext();
+        let note = {
+            let (user, mut targets) = rb2.own.targets().map_err(text(rb2.name))?;
+            fanout::encrypt(user, 2, user, &mut targets, &pt, &mut self.crypto)
+                .map_err(text(rb2.name))?
+        };
+        let parts = split(&note)?;
+        let to_port = part(&parts, Audience::OwnDevice, 1)?;
+        self.call_refused(
+            "fanout_receive",
+            json!({ "handle": device, "message": hex(&readdressed(&to_port, 0, 1)?) }),
+            &not_for_us,
+            "a note to self from Bob's device 2 with its entry's kind flipped to 0",
+        )?;
+        self.port_receives(
+            &device,
+            &to_port,
+            &pt,
+            2,
+            "a note to self from Bob's device 2",
+        )?;
         Ok(format!(
-            "2 messages received (kinds 0 and 1) and 3 sent (one a note to self); replays \
-             refused ({replay_class}), \
+            "3 messages received (kinds 0 and 1, one a note to self) and 3 sent (one a note \
+             to self); replays refused ({replay_class}), re-addressed and kind-flipped \
+             entries refused ({not_for_us}), \
              an unlisted and a removed device refused (UnknownDevice), the removed device \
              left out"
         ))

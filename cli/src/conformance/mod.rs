@@ -733,13 +733,13 @@ pub fn run_tests(opts: &Options) -> Result<Report, Failure> {
     r.live(
         CAP_FANOUT,
         &[CAP_SESSION, CAP_DEVICES, CAP_FANOUT],
-        "fan-out both ways, plain headers; replayed, unlisted and removed devices refused",
+        "fan-out both ways, plain headers; replayed, re-addressed, unlisted and removed refused",
         |r| r.fanout(HeaderMode::Plain),
     );
     r.live(
         CAP_FANOUT,
         &[CAP_SESSION, CAP_DEVICES, CAP_FANOUT, CAP_HEADER_ENCRYPTION],
-        "fan-out both ways, encrypted headers; replayed, unlisted and removed devices refused",
+        "fan-out both ways, encrypted headers; replayed, re-addressed, unlisted and removed refused",
         |r| r.fanout(HeaderMode::Encrypted),
     );
     for (mode, needs) in [

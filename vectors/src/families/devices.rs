@@ -2287,6 +2287,8 @@ fn fanout_receives(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         own_fork: bool,
         /// Alice's held list drops device 1.
         alice_without_1: bool,
+        /// Bob's own list drops device 1 (the receiver has no id).
+        own_without_1: bool,
         msg: fn(&World, &dyn CryptoProvider) -> Result<Msg, CaseError>,
     }
     fn base(w: &World, p: &dyn CryptoProvider, audience: u8) -> Result<Msg, CaseError> {
@@ -2316,6 +2318,24 @@ fn fanout_receives(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         m.edit = Some(f);
         Ok(m)
     }
+    /// A note to self: Alice's device 1 to Alice (`UK_R = UK_S`), the entry
+    /// of kind 1 for Alice's device 2.
+    fn note(w: &World, p: &dyn CryptoProvider) -> Result<Msg, CaseError> {
+        let al = KnownUser::from_list(
+            DeviceList::verify_with(p, &w.alice_list(p, 3)?, None).map_err(crypto("alice"))?,
+        );
+        let mut m = base(w, p, 1)?;
+        m.header = Header::of(&al, 1, &al);
+        Ok(m)
+    }
+    /// Sets the entry's kind (offset `HL + 4 + body length`).
+    fn set_kind(v: &mut [u8], n: usize, kind: u8) {
+        v[HL + 4 + n] = kind;
+    }
+    /// Sets the entry's device id.
+    fn set_id(v: &mut [u8], n: usize, id: u32) {
+        v[HL + 4 + n + 1..HL + 4 + n + 5].copy_from_slice(&id.to_be_bytes());
+    }
     let d = |desc, msg| R {
         desc,
         receiver: 0,
@@ -2324,6 +2344,7 @@ fn fanout_receives(g: &mut FileGen<'_>) -> Result<(), CaseError> {
         alice_fork: false,
         own_fork: false,
         alice_without_1: false,
+        own_without_1: false,
         msg,
     };
     let cases: Vec<R> = vec![
@@ -2502,6 +2523,68 @@ fn fanout_receives(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             m.edit = Some(|v, _| v[HL + 4] ^= 1);
             Ok(m)
         }),
+        // The entry's addressing (§11.6 step 2): neither its kind nor its
+        // device id is authenticated, so each must be the receiver's own.
+        d(
+            "Bob's device 1's entry re-addressed to device id 2 (Bob's other device)",
+            |w, p| edited(w, p, |v, n| set_id(v, n, 2)),
+        ),
+        d(
+            "Bob's device 1's entry re-addressed to device id 4294967295 (not listed)",
+            |w, p| edited(w, p, |v, n| set_id(v, n, u32::MAX)),
+        ),
+        R {
+            receiver: 1,
+            ..d(
+                "Alice's device 2's entry (kind 1) re-addressed to device id 1 (the sender)",
+                |w, p| {
+                    let mut m = own(w, p)?;
+                    m.edit = Some(|v, n| set_id(v, n, 1));
+                    Ok(m)
+                },
+            )
+        },
+        R {
+            receiver: 1,
+            ..d("a note to self accepted by Alice's device 2", note)
+        },
+        R {
+            receiver: 1,
+            ..d(
+                "a note to self with its entry's kind flipped to 0 (UK_R is Alice's too)",
+                |w, p| {
+                    let mut m = note(w, p)?;
+                    m.edit = Some(|v, n| set_kind(v, n, 0));
+                    Ok(m)
+                },
+            )
+        },
+        R {
+            receiver: 1,
+            ..d(
+                "Alice's device 2's entry of a message to Bob with its kind flipped to 0",
+                |w, p| {
+                    let mut m = own(w, p)?;
+                    m.edit = Some(|v, n| set_kind(v, n, 0));
+                    Ok(m)
+                },
+            )
+        },
+        R {
+            own_epoch: 13,
+            own_without_1: true,
+            ..d(
+                "Bob's own list (epoch 13) no longer lists device 1: the receiver has no id",
+                to_bob,
+            )
+        },
+        R {
+            alice_epoch: Some(2),
+            ..d(
+                "re-addressed to device id 2 and Bob's list of Alice older",
+                |w, p| edited(w, p, |v, n| set_id(v, n, 2)),
+            )
+        },
     ];
     for r in cases {
         g.case(|c| {
@@ -2511,6 +2594,8 @@ fn fanout_receives(g: &mut FileGen<'_>) -> Result<(), CaseError> {
             let (receiver, own_list) = if r.receiver == 0 {
                 let l = if r.own_fork {
                     raw_list(p, &w.bob_seed, r.own_epoch, &World::entries(&w.bob[..1]))?
+                } else if r.own_without_1 {
+                    raw_list(p, &w.bob_seed, r.own_epoch, &World::entries(&w.bob)[1..])?
                 } else {
                     w.bob_list(p, r.own_epoch)?
                 };
