@@ -109,7 +109,7 @@ impl Group {
     ) -> Result<(Self, Vec<u8>), GroupError> {
         let p = DefaultProvider::default();
         let mut sorted = members.to_vec();
-        sorted.sort_by(|a, b| a.user.cmp(&b.user));
+        sorted.sort_by_key(|a| a.user);
         let mut group_id = [0u8; 32];
         crate::random::fill(rng, &mut group_id)?;
         let op = Operation::sign(
