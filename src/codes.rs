@@ -297,7 +297,6 @@ error_codes!(crate::groups::GroupError {
     TooManyChains,
     UnknownChain,
     DuplicateOrExpired,
-    TooManySkipped,
     BeyondChainEnd,
     Authentication,
     InvalidPadding,

@@ -64,8 +64,6 @@ pub const MAX_MEMBER_DEVICES: usize = 5;
 pub const MAX_GROUP_CHAINS: usize = MAX_MEMBERS * MAX_MEMBER_DEVICES;
 /// Messages per sender chain (spec §12.7).
 pub const CHAIN_MESSAGES: u32 = 1000;
-/// Keys one message may skip in its chain (spec §12.7).
-pub const MAX_GROUP_SKIP: u32 = 1000;
 /// Skipped keys stored in all chains together (spec §12.7).
 pub const MAX_GROUP_STORED_KEYS: usize = 5000;
 
@@ -186,9 +184,6 @@ pub enum GroupError {
     /// A message already read, or whose key was deleted.
     #[error("duplicate or expired message")]
     DuplicateOrExpired,
-    /// A message more than [`MAX_GROUP_SKIP`] ahead in its chain.
-    #[error("too many skipped messages")]
-    TooManySkipped,
     /// An index at or beyond [`CHAIN_MESSAGES`].
     #[error("beyond the chain's end")]
     BeyondChainEnd,

@@ -118,6 +118,35 @@ impl Operation {
         })
     }
 
+    /// Builds an operation signed by `account`'s identity key, as device
+    /// `signer_device` of `signer_user` (spec §12.3), without applying it
+    /// anywhere. [`Group::add`](super::Group::add) and its siblings sign
+    /// and apply in one step; this is for tools that build logs.
+    ///
+    /// # Errors
+    /// `Malformed` for a create roster that breaks spec §12.2.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_signed(
+        account: &crate::session::Account,
+        group_id: [u8; 32],
+        epoch: u64,
+        prev: [u8; 32],
+        signer_user: [u8; 32],
+        signer_device: u32,
+        kind: OpKind,
+    ) -> Result<Self, GroupError> {
+        Self::sign(
+            &crate::provider::DefaultProvider::default(),
+            &account.identity.signing_seed,
+            group_id,
+            epoch,
+            prev,
+            signer_user,
+            signer_device,
+            kind,
+        )
+    }
+
     /// Builds and signs an operation with the signing device's identity
     /// seed (spec §12.3).
     #[allow(clippy::too_many_arguments)]
