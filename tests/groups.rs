@@ -1118,3 +1118,161 @@ fn create_checks_its_roster() {
         Err(GroupError::Malformed(ParseError::Truncated("magic")))
     );
 }
+
+#[test]
+fn more_rejections() {
+    let (mut w, _) = setup();
+    let (a1, b, d) = (w.dev(ALICE, 1), w.dev(BOB, 1), w.dev(DAVE, 1));
+    let known = w.known.clone();
+    // Too much plaintext.
+    let big = vec![0u8; sova::ratchet::MAX_PLAINTEXT_LEN + 1];
+    assert_eq!(w.g(a1).encrypt(&big), Err(GroupError::PlaintextTooLong));
+    // A message of a later epoch than the receiver holds.
+    let dave_uk = w.uk(DAVE);
+    let add = w
+        .act(a1, |account, g| {
+            g.add(
+                account,
+                Member {
+                    user: dave_uk,
+                    role: Role::Member,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    let mut rng = ChaCha20Rng::from_seed([6; 32]);
+    w.act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let ahead = w.g(a1).encrypt(b"epoch 1").unwrap();
+    assert_eq!(w.decrypt(b, &ahead), Err(GroupError::EpochAhead));
+    // A welcome whose roster the server changed: Bob made an admin.
+    let welcome = w.g(a1).welcome(&add).unwrap();
+    let bob_uk = w.uk(BOB);
+    let op_len = u32::from_be_bytes(welcome[21..25].try_into().unwrap()) as usize;
+    let roster_at = 25 + op_len;
+    let at = roster_at
+        + 2
+        + welcome[roster_at + 2..]
+            .chunks(33)
+            .position(|e| e[..32] == bob_uk)
+            .unwrap()
+            * 33;
+    let mut forged = welcome.clone();
+    forged[at + 32] = 1;
+    let alice = w.uk(ALICE);
+    assert_eq!(
+        Group::join(dave_uk, 1, &forged, &alice, 1, &known),
+        Err(GroupError::WelcomeMismatch)
+    );
+    // Bob drops out of the roster the welcome states.
+    let mut short = welcome[..at].to_vec();
+    short.extend_from_slice(&welcome[at + 33..]);
+    assert!(Group::join(dave_uk, 1, &short, &alice, 1, &known).is_err());
+    let joined = Group::join(dave_uk, 1, &welcome, &alice, 1, &known).unwrap();
+    assert_eq!(joined.epoch(), 1);
+    assert_eq!(joined.state_hash(), w.g(a1).state_hash());
+    // A welcome for an operation that is not the current one.
+    assert_eq!(w.g(b).welcome(&add), Err(GroupError::StaleEpoch));
+    let _ = d;
+}
+
+#[test]
+fn a_roster_is_bounded() {
+    let w = World::new(&[1, 1]);
+    let a = w.dev(ALICE, 1);
+    let known = w.known.clone();
+    let me = w.uk(ALICE);
+    let mut members: Vec<Member> = (1..1000u32)
+        .map(|i| {
+            let mut user = [0u8; 32];
+            user[..4].copy_from_slice(&i.to_be_bytes());
+            Member {
+                user,
+                role: Role::Member,
+            }
+        })
+        .collect();
+    members.push(Member {
+        user: me,
+        role: Role::Admin,
+    });
+    let mut rng = ChaCha20Rng::from_seed([2; 32]);
+    let (mut g, _) = Group::create(&mut rng, &w.devs[a].account, me, 1, &members, &known).unwrap();
+    assert_eq!(g.members().len(), 1000);
+    let before = g.clone();
+    let bob = Member {
+        user: w.uk(BOB),
+        role: Role::Member,
+    };
+    assert_eq!(
+        g.add(&w.devs[a].account, bob, &known),
+        Err(GroupError::TooManyMembers)
+    );
+    assert_eq!(g, before);
+    // Its state round-trips; a state claiming too many chains does not load.
+    let bytes = g.to_bytes();
+    assert_eq!(Group::from_bytes(&bytes).unwrap(), g);
+    members.push(bob);
+    assert_eq!(
+        Group::create(&mut rng, &w.devs[a].account, me, 1, &members, &known).map(|_| ()),
+        Err(GroupError::Malformed(ParseError::MemberCount(1001)))
+    );
+}
+
+/// Rewrites a plain group state with a correct check (spec §8.1).
+fn with_check(mut body: Vec<u8>) -> Vec<u8> {
+    use sha2_check::digest;
+    body.truncate(body.len() - 32);
+    let c = digest(&body);
+    body.extend_from_slice(&c);
+    body
+}
+
+mod sha2_check {
+    /// SHA-256 through the library's provider.
+    pub fn digest(b: &[u8]) -> [u8; 32] {
+        use sova::provider::CryptoProvider;
+        sova::DefaultProvider::default().sha256(&[b])
+    }
+}
+
+#[test]
+fn invalid_states_are_refused() {
+    let (mut w, _) = setup();
+    let a1 = w.dev(ALICE, 1);
+    let plain = w.g(a1).to_bytes();
+    // The roster's count: right after magic, version, ids, epoch and hash.
+    let roster_at = 12 + 1 + 32 + 32 + 4 + 8 + 32;
+    let mut zero = plain.clone();
+    zero[roster_at..roster_at + 2].copy_from_slice(&[0, 0]);
+    assert_eq!(
+        Group::from_bytes(&with_check(zero)),
+        Err(StateError::Invalid("roster"))
+    );
+    let mut role = plain.clone();
+    role[roster_at + 2 + 32] = 7;
+    assert_eq!(
+        Group::from_bytes(&with_check(role)),
+        Err(StateError::Invalid("roster"))
+    );
+    let n = u16::from_be_bytes([plain[roster_at], plain[roster_at + 1]]) as usize;
+    let op_at = roster_at + 2 + n * 33;
+    let op_len = u32::from_be_bytes(plain[op_at..op_at + 4].try_into().unwrap()) as usize;
+    let flag_at = op_at + 4 + op_len;
+    let mut op = plain.clone();
+    op[op_at + 4] ^= 1;
+    assert_eq!(
+        Group::from_bytes(&with_check(op)),
+        Err(StateError::Invalid("operation"))
+    );
+    let mut flag = plain.clone();
+    flag[flag_at] = 2;
+    assert_eq!(
+        Group::from_bytes(&with_check(flag)),
+        Err(StateError::Invalid("flag"))
+    );
+    let mut bad = plain.clone();
+    bad[0] ^= 1;
+    assert_eq!(Group::from_bytes(&bad), Err(StateError::BadMagic));
+}

@@ -59,11 +59,24 @@ pub struct Group {
     pub(crate) epoch: u64,
     pub(crate) state_hash: [u8; 32],
     pub(crate) roster: Roster,
-    pub(crate) prev: Option<([u8; 32], Roster)>,
+    /// The operation that made the current epoch.
+    pub(crate) last_op: Vec<u8>,
+    /// The state hash, roster and operation of the epoch before (none at
+    /// epoch 0).
+    pub(crate) prev: Option<Previous>,
     pub(crate) next_generation: u32,
     pub(crate) own_chain: Option<SendingChain>,
     pub(crate) chains: Vec<ReceivingChain>,
     pub(crate) skipped: Vec<SkippedKey>,
+}
+
+/// The epoch before the current one: for head resolution (spec §12.4) and
+/// welcomes (spec §12.3).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct Previous {
+    pub(crate) hash: [u8; 32],
+    pub(crate) roster: Roster,
+    pub(crate) op: Vec<u8>,
 }
 
 impl PartialEq for SendingChain {
@@ -130,6 +143,7 @@ impl Group {
             epoch: 0,
             state_hash,
             roster,
+            last_op: op.to_bytes().to_vec(),
             prev: None,
             next_generation: 0,
             own_chain: None,
@@ -151,10 +165,12 @@ impl Group {
         if op.group_id != self.group_id {
             return Err(GroupError::WrongGroup);
         }
-        if op.epoch != self.epoch || op.state_hash(&p, &self.roster)? != self.state_hash {
+        if operation != self.last_op.as_slice() {
             return Err(GroupError::StaleEpoch);
         }
-        Ok(Welcome::encode(&op, &self.roster))
+        let prev_op = self.prev.as_ref().map_or(&[][..], |p| &p.op[..]);
+        let _ = &p;
+        Ok(Welcome::encode(&op, &self.roster, prev_op))
     }
 
     /// Joins a group from a welcome that the fan-out message from
@@ -193,6 +209,19 @@ impl Group {
             }
             _ => return Err(GroupError::NotInRoster),
         };
+        // The roster before the operation is the one the members hold:
+        // with the previous operation it hashes to `prev` (spec §12.3).
+        match &before {
+            None if w.prev_op().is_empty() => {}
+            Some(b) if !w.prev_op().is_empty() => {
+                let prev_op =
+                    Operation::parse(w.prev_op()).map_err(|_| GroupError::WelcomeMismatch)?;
+                if prev_op.state_hash(&p, b)? != op.prev {
+                    return Err(GroupError::WelcomeMismatch);
+                }
+            }
+            _ => return Err(GroupError::WelcomeMismatch),
+        }
         let after = check_and_apply(&p, before.as_ref(), op, directory)?;
         if after != *w.roster() {
             return Err(GroupError::WelcomeMismatch);
@@ -205,7 +234,12 @@ impl Group {
             epoch: op.epoch,
             state_hash,
             roster: after,
-            prev: before.map(|b| (op.prev, b)),
+            last_op: op.to_bytes().to_vec(),
+            prev: before.map(|roster| Previous {
+                hash: op.prev,
+                roster,
+                op: w.prev_op().to_vec(),
+            }),
             next_generation: 0,
             own_chain: None,
             chains: Vec::new(),
@@ -332,7 +366,7 @@ impl Group {
         // 3. The epoch.
         if op.epoch == self.epoch {
             let (before, prev_hash) = match &self.prev {
-                Some((h, r)) => (Some(r), *h),
+                Some(pr) => (Some(&pr.roster), pr.hash),
                 None => (None, [0u8; 32]),
             };
             if op.prev != prev_hash {
@@ -352,6 +386,7 @@ impl Group {
             }
             self.roster = after;
             self.state_hash = h;
+            self.last_op = op.to_bytes().to_vec();
             self.drop_chains();
             return Ok(Applied::Switched);
         }
@@ -368,7 +403,12 @@ impl Group {
         let after = check_and_apply(&p, Some(&self.roster), &op, directory)?;
         let h = op.state_hash(&p, &after)?;
         let before = core::mem::replace(&mut self.roster, after);
-        self.prev = Some((self.state_hash, before));
+        let last = core::mem::replace(&mut self.last_op, op.to_bytes().to_vec());
+        self.prev = Some(Previous {
+            hash: self.state_hash,
+            roster: before,
+            op: last,
+        });
         self.epoch = op.epoch;
         self.state_hash = h;
         self.drop_chains();

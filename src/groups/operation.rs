@@ -310,6 +310,7 @@ pub struct Welcome {
     /// The operation.
     pub operation: Operation,
     roster: Roster,
+    prev_op: Vec<u8>,
 }
 
 impl Welcome {
@@ -322,14 +323,22 @@ impl Welcome {
         &self.roster
     }
 
-    pub(crate) fn encode(op: &Operation, roster: &Roster) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(WELCOME_MAGIC.len() + 1 + 4 + op.bytes.len() + roster.encoded_len());
+    /// The operation of the epoch before (empty for a create).
+    pub fn prev_op(&self) -> &[u8] {
+        &self.prev_op
+    }
+
+    pub(crate) fn encode(op: &Operation, roster: &Roster, prev_op: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            WELCOME_MAGIC.len() + 1 + 4 + op.bytes.len() + roster.encoded_len() + 4 + prev_op.len(),
+        );
         out.put(WELCOME_MAGIC);
         out.put_u8(VERSION);
         out.put_u32(op.bytes.len() as u32);
         out.put(&op.bytes);
         roster.encode_into(&mut out);
+        out.put_u32(prev_op.len() as u32);
+        out.put(prev_op);
         out
     }
 
@@ -357,9 +366,21 @@ impl Welcome {
             .map_err(|_| ParseError::Truncated("operation"))?;
         let operation = Operation::parse(op)?;
         let roster = Roster::read(&mut r)?;
+        let len = r
+            .u32()
+            .map_err(|_| ParseError::Truncated("previous operation length"))?
+            as usize;
+        let prev_op = r
+            .bytes(len)
+            .map_err(|_| ParseError::Truncated("previous operation"))?
+            .to_vec();
         if r.remaining() != 0 {
             return Err(ParseError::TrailingBytes);
         }
-        Ok(Self { operation, roster })
+        Ok(Self {
+            operation,
+            roster,
+            prev_op,
+        })
     }
 }

@@ -6,6 +6,8 @@ use alloc::vec::Vec;
 use rand_core::TryCryptoRng;
 
 use super::chain::{ReceivingChain, SendingChain, SkippedKey};
+use super::group::Previous;
+use super::operation::Operation;
 use super::roster::Roster;
 use super::{Group, MAX_GROUP_CHAINS, MAX_GROUP_STORED_KEYS};
 use crate::codec::{Reader, Writer};
@@ -32,6 +34,13 @@ fn roster(r: &mut Reader<'_>) -> Result<Roster, StateError> {
     })
 }
 
+fn operation(r: &mut Reader<'_>) -> Result<Vec<u8>, StateError> {
+    let len = r.u32()? as usize;
+    let op = r.bytes(len)?;
+    Operation::parse(op).map_err(|_| StateError::Invalid("operation"))?;
+    Ok(op.to_vec())
+}
+
 fn flag(r: &mut Reader<'_>) -> Result<bool, StateError> {
     match r.u8()? {
         0 => Ok(false),
@@ -43,7 +52,10 @@ fn flag(r: &mut Reader<'_>) -> Result<bool, StateError> {
 impl Group {
     /// Serializes the group (secret!) in the format of spec §12.8.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let prev_len = self.prev.as_ref().map_or(0, |(_, r)| 32 + r.encoded_len());
+        let prev_len = self
+            .prev
+            .as_ref()
+            .map_or(0, |pr| 32 + pr.roster.encoded_len() + 4 + pr.op.len());
         // Exactly the encoded length: no buffer holding keys is reallocated
         // (and freed unwiped) while it is written.
         let len = MAGIC.len()
@@ -54,6 +66,8 @@ impl Group {
             + 8
             + 32
             + self.roster.encoded_len()
+            + 4
+            + self.last_op.len()
             + 1
             + prev_len
             + 4
@@ -73,11 +87,16 @@ impl Group {
         out.put_u64(self.epoch);
         out.put(&self.state_hash);
         self.roster.encode_into(&mut out);
+        // An operation is at most 33,132 bytes (a create of 1,000 members).
+        out.put_u32(self.last_op.len() as u32);
+        out.put(&self.last_op);
         match &self.prev {
-            Some((h, r)) => {
+            Some(pr) => {
                 out.put_u8(1);
-                out.put(h);
-                r.encode_into(&mut out);
+                out.put(&pr.hash);
+                pr.roster.encode_into(&mut out);
+                out.put_u32(pr.op.len() as u32);
+                out.put(&pr.op);
             }
             None => out.put_u8(0),
         }
@@ -126,9 +145,12 @@ impl Group {
         let epoch = r.u64()?;
         let state_hash = r.array()?;
         let current = roster(&mut r)?;
+        let last_op = operation(&mut r)?;
         let prev = if flag(&mut r)? {
-            let h = r.array()?;
-            Some((h, roster(&mut r)?))
+            let hash = r.array()?;
+            let roster = roster(&mut r)?;
+            let op = operation(&mut r)?;
+            Some(Previous { hash, roster, op })
         } else {
             None
         };
@@ -182,6 +204,7 @@ impl Group {
             epoch,
             state_hash,
             roster: current,
+            last_op,
             prev,
             next_generation,
             own_chain,
