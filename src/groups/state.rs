@@ -87,7 +87,7 @@ impl Group {
         out.put_u64(self.epoch);
         out.put(&self.state_hash);
         self.roster.encode_into(&mut out);
-        // An operation is at most 33,132 bytes (a create of 1,000 members).
+        // An operation is at most 33,191 bytes (a create of 1,000 members).
         out.put_u32(self.last_op.len() as u32);
         out.put(&self.last_op);
         match &self.prev {
