@@ -97,6 +97,11 @@ struct DemoArgs {
     /// server that tries to add a ghost device.
     #[arg(long, conflicts_with_all = ["trace", "header_encryption", "messages"])]
     devices: bool,
+    /// A group (spec §12): four people on seven devices, one member added
+    /// and one removed mid-conversation, and a server that tries to slip in
+    /// a ghost member.
+    #[arg(long, conflicts_with_all = ["trace", "header_encryption", "messages", "devices"])]
+    group: bool,
 }
 
 #[derive(Args)]
@@ -203,6 +208,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 header_encryption: a.header_encryption,
                 messages: a.messages,
                 devices: a.devices,
+                group: a.group,
             },
             &mut out,
         ),
