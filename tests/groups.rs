@@ -1276,3 +1276,88 @@ fn invalid_states_are_refused() {
     bad[0] ^= 1;
     assert_eq!(Group::from_bytes(&bad), Err(StateError::BadMagic));
 }
+
+/// Appends `chains` fake received chains and `keys` fake stored keys to a
+/// plain state that holds none of either, with a correct check.
+fn inject(state: &[u8], chains: u16, keys: u16) -> Vec<u8> {
+    // The tail of such a state: u16(0) chains, u16(0) keys, check[32].
+    let body = &state[..state.len() - 32];
+    assert_eq!(&body[body.len() - 4..], &[0, 0, 0, 0]);
+    let mut out = body[..body.len() - 4].to_vec();
+    out.extend_from_slice(&chains.to_be_bytes());
+    for i in 0..u32::from(chains) {
+        let mut user = [0xEE; 32];
+        user[..4].copy_from_slice(&i.to_be_bytes());
+        out.extend_from_slice(&user);
+        out.extend_from_slice(&1u32.to_be_bytes()); // device
+        out.extend_from_slice(&0u32.to_be_bytes()); // generation
+        out.extend_from_slice(&0u32.to_be_bytes()); // next index
+        out.extend_from_slice(&[1; 32]); // chain key
+        out.extend_from_slice(&[2; 32]); // signing key
+    }
+    out.extend_from_slice(&keys.to_be_bytes());
+    for i in 0..u32::from(keys) {
+        out.extend_from_slice(&[0xEE; 32]);
+        out.extend_from_slice(&1u32.to_be_bytes());
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out.extend_from_slice(&i.to_be_bytes());
+        out.extend_from_slice(&[3; 32]);
+    }
+    out.extend_from_slice(&[0; 32]);
+    with_check(out)
+}
+
+#[test]
+fn chains_and_stored_keys_are_bounded() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let known = w.known.clone();
+    // A new epoch: Bob holds no chain and no key.
+    let dave_uk = w.uk(DAVE);
+    let add = w
+        .act(a1, |account, g| {
+            g.add(
+                account,
+                Member {
+                    user: dave_uk,
+                    role: Role::Member,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    w.g(b).apply(&add, &known).unwrap();
+    let mut rng = ChaCha20Rng::from_seed([8; 32]);
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let alice = w.uk(ALICE);
+    // Full of chains: a chain of a new device is refused.
+    let full = inject(&w.g(b).to_bytes(), 5000, 0);
+    let mut g = Group::from_bytes(&full).unwrap();
+    let before = g.clone();
+    assert_eq!(
+        g.accept_chain(&offer, &alice, 1, &known),
+        Err(GroupError::TooManyChains)
+    );
+    assert_eq!(g, before);
+    // More than the limit does not load.
+    assert_eq!(
+        Group::from_bytes(&inject(&w.g(b).to_bytes(), 5001, 0)),
+        Err(StateError::Invalid("limits"))
+    );
+    assert_eq!(
+        Group::from_bytes(&inject(&w.g(b).to_bytes(), 0, 5001)),
+        Err(StateError::Invalid("limits"))
+    );
+    // Full of stored keys: a message that skips three evicts the three
+    // oldest; the state stays at the limit.
+    let mut g = Group::from_bytes(&inject(&w.g(b).to_bytes(), 0, 5000)).unwrap();
+    g.accept_chain(&offer, &alice, 1, &known).unwrap();
+    let wires: Vec<Vec<u8>> = (0..4u8).map(|i| w.g(a1).encrypt(&[i]).unwrap()).collect();
+    let size = g.to_bytes().len();
+    assert_eq!(g.decrypt(&wires[3], &known).unwrap().plaintext, [3]);
+    assert_eq!(g.to_bytes().len(), size, "3 keys in, 3 evicted");
+    // The newest keys are the ones kept.
+    assert_eq!(g.decrypt(&wires[1], &known).unwrap().plaintext, [1]);
+}
