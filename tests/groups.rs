@@ -1361,3 +1361,52 @@ fn chains_and_stored_keys_are_bounded() {
     // The newest keys are the ones kept.
     assert_eq!(g.decrypt(&wires[1], &known).unwrap().plaintext, [1]);
 }
+
+#[test]
+fn a_welcome_with_a_creation_off_epoch_zero_is_refused() {
+    let w = World::new(&[1, 1]);
+    let a = w.dev(ALICE, 1);
+    let (alice, bob) = (w.uk(ALICE), w.uk(BOB));
+    let roster = OpKind::Create(vec![
+        Member {
+            user: alice,
+            role: Role::Admin,
+        },
+        Member {
+            user: bob,
+            role: Role::Member,
+        },
+    ]);
+    let mut sorted = roster.clone();
+    if let OpKind::Create(m) = &mut sorted {
+        m.sort_by_key(|m| m.user);
+    }
+    for (epoch, prev) in [(5u64, [0u8; 32]), (0, [1; 32])] {
+        let op = Operation::new_signed(
+            &w.devs[a].account,
+            [4; 32],
+            epoch,
+            prev,
+            alice,
+            1,
+            sorted.clone(),
+        )
+        .unwrap();
+        // The welcome as Alice's device would frame it.
+        let mut welcome = b"SOVA-1 group welcome\x01".to_vec();
+        welcome.extend_from_slice(&(op.to_bytes().len() as u32).to_be_bytes());
+        welcome.extend_from_slice(op.to_bytes());
+        let mut members = [alice, bob];
+        members.sort();
+        welcome.extend_from_slice(&2u16.to_be_bytes());
+        for u in members {
+            welcome.extend_from_slice(&u);
+            welcome.push(u8::from(u == alice));
+        }
+        welcome.extend_from_slice(&0u32.to_be_bytes());
+        assert_eq!(
+            Group::join(bob, 1, &welcome, &alice, 1, &w.known),
+            Err(GroupError::Fork)
+        );
+    }
+}

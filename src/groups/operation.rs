@@ -221,6 +221,10 @@ pub(crate) fn check_and_apply<P: CryptoProvider + ?Sized, D: Directory + ?Sized>
     // 4. The signer is a member (of the first roster, for a create).
     let signer = match (&op.kind, before) {
         (OpKind::Create(m), None) => {
+            // A creation starts the log: epoch 0 after nothing.
+            if op.epoch != 0 || op.prev != [0; 32] {
+                return Err(GroupError::Fork);
+            }
             let first = Roster::from_members(m)?;
             let s = *first.get(&op.signer_user).ok_or(GroupError::NotMember)?;
             (s, Some(first))
