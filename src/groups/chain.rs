@@ -53,7 +53,7 @@ pub(crate) struct SendingChain {
 }
 
 /// A chain received from another device.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize)]
 pub(crate) struct ReceivingChain {
     pub(crate) user: [u8; 32],
     pub(crate) device: u32,
@@ -64,7 +64,7 @@ pub(crate) struct ReceivingChain {
 }
 
 /// A skipped message key (spec §12.6).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize)]
 pub(crate) struct SkippedKey {
     pub(crate) user: [u8; 32],
     pub(crate) device: u32,

@@ -19,6 +19,7 @@ use crate::provider::{CryptoProvider, DefaultProvider, AEAD_TAG_LEN};
 use crate::ratchet::{padding, MAX_PLAINTEXT_LEN};
 use crate::secret::Secret;
 use crate::session::Account;
+use crate::wipe::{self, SecretDeque};
 
 /// What applying an operation did (spec §12.3, §12.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub struct GroupReceived {
 /// epoch, its sending chain and the chains it received. Persist it sealed
 /// ([`to_sealed_bytes`](Self::to_sealed_bytes), spec §12.8) after every
 /// call that succeeds.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Group {
     pub(crate) group_id: [u8; 32],
     pub(crate) own_user: [u8; 32],
@@ -67,8 +68,29 @@ pub struct Group {
     pub(crate) next_generation: u32,
     pub(crate) own_chain: Option<SendingChain>,
     pub(crate) chains: Vec<ReceivingChain>,
-    pub(crate) skipped: Vec<SkippedKey>,
+    /// Oldest first, in a collection that leaves no key in freed memory
+    /// (spec §9.6).
+    pub(crate) skipped: SecretDeque<SkippedKey>,
 }
+
+impl PartialEq for Group {
+    fn eq(&self, o: &Self) -> bool {
+        self.group_id == o.group_id
+            && self.own_user == o.own_user
+            && self.own_device == o.own_device
+            && self.epoch == o.epoch
+            && self.state_hash == o.state_hash
+            && self.roster == o.roster
+            && self.last_op == o.last_op
+            && self.prev == o.prev
+            && self.next_generation == o.next_generation
+            && self.own_chain == o.own_chain
+            && self.chains == o.chains
+            && self.skipped.iter().eq(o.skipped.iter())
+    }
+}
+
+impl Eq for Group {}
 
 /// The epoch before the current one: for head resolution (spec §12.4) and
 /// welcomes (spec §12.3).
@@ -148,7 +170,7 @@ impl Group {
             next_generation: 0,
             own_chain: None,
             chains: Vec::new(),
-            skipped: Vec::new(),
+            skipped: SecretDeque::default(),
         };
         Ok((group, op.to_bytes().to_vec()))
     }
@@ -243,7 +265,7 @@ impl Group {
             next_generation: 0,
             own_chain: None,
             chains: Vec::new(),
-            skipped: Vec::new(),
+            skipped: SecretDeque::default(),
         })
     }
 
@@ -419,7 +441,7 @@ impl Group {
     fn drop_chains(&mut self) {
         self.own_chain = None;
         self.chains.clear();
-        self.skipped.clear();
+        self.skipped = SecretDeque::default();
     }
 
     /// Starts a fresh sending chain (spec §12.5) and returns its chain
@@ -532,13 +554,14 @@ impl Group {
                 }
                 let (u, d) = (offer.owner_user, offer.owner_device);
                 self.skipped.retain(|k| !(k.user == u && k.device == d));
+
                 self.chains[i] = offer.to_receiving();
             }
             None => {
                 if self.chains.len() >= MAX_GROUP_CHAINS {
                     return Err(GroupError::TooManyChains);
                 }
-                self.chains.push(offer.to_receiving());
+                wipe::push(&mut self.chains, offer.to_receiving());
             }
         }
         Ok(())
@@ -628,7 +651,9 @@ impl Group {
             return Err(GroupError::BeyondChainEnd);
         }
         // The key, and what the chain becomes.
-        let mut new_skipped: Vec<SkippedKey> = Vec::new();
+        // Allocated once at its final size: no key is left in a freed buffer.
+        let gap = m.index.saturating_sub(chain.next_index) as usize;
+        let mut new_skipped: Vec<SkippedKey> = Vec::with_capacity(gap);
         let mut advanced: Option<Secret<32>> = None;
         let mut used_skipped: Option<usize> = None;
         let mk = if m.index < chain.next_index {
@@ -643,7 +668,10 @@ impl Group {
                 })
                 .ok_or(GroupError::DuplicateOrExpired)?;
             used_skipped = Some(at);
-            self.skipped[at].key.clone()
+            self.skipped
+                .get(at)
+                .map(|k| k.key.clone())
+                .ok_or(GroupError::DuplicateOrExpired)?
         } else {
             // At most CHAIN_MESSAGES − 1 keys: the chain's length bounds the gap.
             let mut ck = chain.chain_key.clone();
@@ -687,10 +715,10 @@ impl Group {
             let c = &mut self.chains[ci];
             c.chain_key = next;
             c.next_index = m.index + 1;
-            self.skipped.extend(new_skipped);
+            self.skipped.append_vec(new_skipped);
             if self.skipped.len() > MAX_GROUP_STORED_KEYS {
                 let excess = self.skipped.len() - MAX_GROUP_STORED_KEYS;
-                self.skipped.drain(..excess);
+                self.skipped.remove_front(excess);
             }
         }
         Ok(GroupReceived {

@@ -15,6 +15,7 @@ use crate::ratchet::{append_state_check, StateError, STATE_CHECK_LEN};
 use crate::secret::Secret;
 use crate::session::{open_state, seal_state, PersistError};
 use crate::storage::{SealedKind, StorageError};
+use crate::wipe::SecretDeque;
 
 const MAGIC: &[u8; 12] = b"SOVA-1 group";
 const STATE_VERSION: u8 = 1;
@@ -209,7 +210,7 @@ impl Group {
             next_generation,
             own_chain,
             chains,
-            skipped,
+            skipped: SecretDeque::from(skipped),
         })
     }
 
