@@ -51,6 +51,20 @@ pub const LINK_CODE: &str = "link code";
 pub const FANOUT_BODY: &str = "fan-out body";
 /// `D`: the digest binding a fan-out key message to its header and body (spec §11.6).
 pub const FANOUT_DIGEST: &str = "fan-out digest";
+/// The signature of a group membership operation (spec §12.3).
+pub const GROUP_OPERATION: &str = "group operation";
+/// `StateHash`: an epoch of a group (spec §12.3).
+pub const GROUP_STATE: &str = "group state";
+/// The device identity's signature binding a sender chain's signing key (spec §12.5).
+pub const GROUP_CHAIN_BINDING: &str = "group chain binding";
+/// The next key of a sender chain (spec §12.5).
+pub const GROUP_CHAIN: &str = "group chain";
+/// A sender chain's message key (spec §12.5).
+pub const GROUP_MESSAGE_KEY: &str = "group message key";
+/// A group message's AEAD key and nonce (spec §12.5).
+pub const GROUP_MESSAGE_KEYS: &str = "group message keys";
+/// The chain signing key's signature of a group message (spec §12.6).
+pub const GROUP_MESSAGE: &str = "group message";
 
 /// Every label the protocol uses, in the order of the spec's registry table.
 pub const ALL: &[&str] = &[
@@ -75,6 +89,13 @@ pub const ALL: &[&str] = &[
     LINK_CODE,
     FANOUT_BODY,
     FANOUT_DIGEST,
+    GROUP_OPERATION,
+    GROUP_STATE,
+    GROUP_CHAIN_BINDING,
+    GROUP_CHAIN,
+    GROUP_MESSAGE_KEY,
+    GROUP_MESSAGE_KEYS,
+    GROUP_MESSAGE,
 ];
 
 #[cfg(test)]

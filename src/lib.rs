@@ -64,6 +64,7 @@ mod codec;
 mod codes;
 pub mod devices;
 pub mod error;
+pub mod groups;
 pub mod kdf;
 pub mod labels;
 pub mod provider;

@@ -39,6 +39,8 @@ pub enum SealedKind {
     KnownUser = 4,
     /// A [`UserKey`](crate::devices::UserKey) (spec §11.9).
     UserKey = 5,
+    /// A [`Group`](crate::groups::Group) (spec §12.8).
+    Group = 6,
 }
 
 /// Why a sealed blob could not be opened.

@@ -50,6 +50,11 @@ and checks these files of a test-vector directory (§4, §10.9):
                             sequence replayed, every link and fan-out rebuilt from
                             its secrets (the pairwise sessions of §7 included) and
                             received; every rejection gives the recorded error class
+  groups.json               every device list, membership operation, state hash,
+                            welcome, chain offer and chain step rebuilt from its
+                            seeds, the reader's group state encoded byte for byte,
+                            and every rejection classified by this checker's own
+                            reading of the check orders of spec §12
 
 Usage:  python3 tools/check_vectors.py [--require-all] [DIR | FILE...]
         (default DIR: test-vectors)

@@ -65,7 +65,9 @@ enum Command {
     /// "SOVA-1 sealed"), and the objects of §11: device lists ("SOVA-1
     /// devices"), link offers and the framing of link responses, fan-out and
     /// device messages (0x20) and the states "SOVA-1 known user" and
-    /// "SOVA-1 user key". Malformed input is reported with the rule it
+    /// "SOVA-1 user key"; and the objects of §12: group operations ("SOVA-1
+    /// group op"), welcomes, chain offers, group messages (0x30) and the
+    /// state "SOVA-1 group". Malformed input is reported with the rule it
     /// breaks and exit code 1.
     #[command(after_help = EXIT_CODES)]
     Inspect(InspectArgs),
@@ -97,6 +99,11 @@ struct DemoArgs {
     /// server that tries to add a ghost device.
     #[arg(long, conflicts_with_all = ["trace", "header_encryption", "messages"])]
     devices: bool,
+    /// A group (spec §12): four people on seven devices, one member added
+    /// and one removed mid-conversation, and a server that tries to slip in
+    /// a ghost member.
+    #[arg(long, conflicts_with_all = ["trace", "header_encryption", "messages", "devices"])]
+    group: bool,
 }
 
 #[derive(Args)]
@@ -203,6 +210,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 header_encryption: a.header_encryption,
                 messages: a.messages,
                 devices: a.devices,
+                group: a.group,
             },
             &mut out,
         ),

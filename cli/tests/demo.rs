@@ -173,3 +173,31 @@ fn the_devices_demo_takes_no_session_options() {
     let out = sova(&["demo", "--devices", "--trace"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
 }
+
+#[test]
+fn the_group_demo_adds_removes_and_refuses_the_ghost() {
+    let out = sova(&["demo", "--group"]);
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{s}{}", text(&out.stderr));
+    for want in [
+        "4. Alice adds Dave: epoch 1",
+        "5. Alice removes Carol: epoch 2",
+        "reaches 4 device(s) by fan-out",
+        "Carol's phone reads it: refused (UnknownChain)",
+        "a ghost member added in Alice's name: refused (InvalidSignature)",
+        "refused (WrongSession)",
+        "every forgery was refused",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    assert_eq!(
+        sova(&["demo", "--group"]).stdout,
+        out.stdout,
+        "deterministic"
+    );
+    assert_ne!(sova(&["demo", "--group", "--seed", "2"]).stdout, out.stdout);
+    assert_eq!(
+        sova(&["demo", "--group", "--devices"]).status.code(),
+        Some(2)
+    );
+}

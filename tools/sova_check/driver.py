@@ -10,6 +10,7 @@ from .limits import check_limits
 from .states import check_state_encoding
 from .prekeys import check_prekey_upload
 from .devices import check_devices
+from .groups import check_groups
 from .examples import check_spec_examples
 from .ed25519 import check_ed25519_strict, demonstrate_lax_verifier
 
@@ -32,6 +33,7 @@ CHECKERS = {
     "state-encodings.json": check_state_encoding,
     "prekey-upload.json": check_prekey_upload,
     "devices.json": check_devices,
+    "groups.json": check_groups,
 }
 
 # The files that need ML-KEM-768 (kyber-py).

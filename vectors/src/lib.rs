@@ -143,6 +143,7 @@ pub const FAMILIES: &[Family] = &[
     families::state_encodings::FAMILY,
     families::prekey_upload::FAMILY,
     families::devices::FAMILY,
+    families::groups::FAMILY,
 ];
 
 /// The family whose file is named `file`.

@@ -932,6 +932,7 @@ mod tests {
                 header_encryption: false,
                 messages: 8,
                 devices: true,
+                group: false,
             };
             run(&opts, &mut out).unwrap();
             let s = String::from_utf8(out).unwrap();

@@ -7,6 +7,9 @@
 //! * [`devices`] (`--devices`): Alice's and Bob's several devices (§11):
 //!   signed device lists, linking a device by QR code, fan-out, a device
 //!   removed mid-conversation, and a server trying to add a ghost device.
+//! * [`groups`] (`--group`): four people on seven devices in a group (§12),
+//!   one member added and one removed mid-conversation, and a server trying
+//!   to slip in a ghost member.
 //!
 //! Everything is deterministic from `--seed`.
 
@@ -15,6 +18,7 @@ use std::io::Write;
 use crate::Failure;
 
 pub mod devices;
+pub mod groups;
 pub mod session;
 pub mod trace;
 
@@ -31,6 +35,8 @@ pub struct Options {
     pub messages: u32,
     /// Show several devices per person (spec §11) instead of one session.
     pub devices: bool,
+    /// Show a group (spec §12) instead of one session.
+    pub group: bool,
 }
 
 pub(crate) const INDENT: &str = "        ";
@@ -55,7 +61,9 @@ pub(crate) fn lib_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> Failure 
 /// server's forgery accepted: none should ever happen); [`Failure::Error`]
 /// when the output cannot be written.
 pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
-    if opts.devices {
+    if opts.group {
+        groups::run(opts, out)
+    } else if opts.devices {
         devices::run(opts, out)
     } else {
         session::run(opts, out)

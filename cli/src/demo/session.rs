@@ -706,6 +706,7 @@ mod tests {
                     header_encryption: he,
                     messages: 24,
                     devices: false,
+                    group: false,
                 };
                 let s = run_to_string(&opts);
                 assert!(s.contains("Every delivered message decrypted"), "{s}");

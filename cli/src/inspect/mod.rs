@@ -20,6 +20,11 @@
 //! | `01 20` | fan-out message, or one device's part of it (device message) | §11.6 |
 //! | `"SOVA-1 known user"` | known user state (and the device list inside) | §11.9 |
 //! | `"SOVA-1 user key"` | user key state | §11.9 |
+//! | `"SOVA-1 group op"` | group membership operation | §12.3 |
+//! | `"SOVA-1 group welcome"` | group welcome (and its operations) | §12.3 |
+//! | `"SOVA-1 group chain"` | group chain offer | §12.5 |
+//! | `01 30` | group message | §12.6 |
+//! | `"SOVA-1 group"` | group state | §12.8 |
 //!
 //! Validity is decided by the library: the bytes go through the same parser
 //! the protocol uses (`message::parse`, `PrekeyBundle::parse` and `verify`,
@@ -49,6 +54,7 @@ use crate::{hex, Failure};
 mod bundles;
 mod conversations;
 mod devices;
+mod groups;
 mod messages;
 mod sealed;
 mod states;
@@ -440,7 +446,7 @@ pub fn inspect(bytes: &[u8]) -> Report {
         (b"SOVA-1 account", inspect_account_state),
         (b"SOVA-1 sealed", inspect_sealed),
     ];
-    for (magic, f) in STATES.iter().chain(devices::MAGICS) {
+    for (magic, f) in STATES.iter().chain(devices::MAGICS).chain(groups::MAGICS) {
         if bytes.starts_with(magic) {
             return f(bytes);
         }
@@ -465,7 +471,9 @@ pub fn inspect(bytes: &[u8]) -> Report {
             rule: "a reader MUST reject an unknown magic [BadMagic] (known: \"SOVA-1 ratchet\", \
                    \"SOVA-1 session\", \"SOVA-1 conversation\", \"SOVA-1 account\", \
                    \"SOVA-1 sealed\", \"SOVA-1 devices\", \"SOVA-1 link offer\", \
-                   \"SOVA-1 link response\", \"SOVA-1 known user\", \"SOVA-1 user key\")"
+                   \"SOVA-1 link response\", \"SOVA-1 known user\", \"SOVA-1 user key\", \
+                   \"SOVA-1 group\", \"SOVA-1 group op\", \"SOVA-1 group welcome\", \
+                   \"SOVA-1 group chain\")"
                 .into(),
             error: "BadMagic".into(),
             message: "not a Sova state".into(),
@@ -478,6 +486,7 @@ pub fn inspect(bytes: &[u8]) -> Report {
         Some(&0x10) => inspect_bundle(bytes),
         Some(&sova::session::TYPE_PREKEY_UPLOAD) => inspect_upload(bytes),
         Some(&sova::devices::TYPE_FANOUT) => devices::inspect_fanout(bytes),
+        Some(&sova::groups::TYPE_GROUP_MESSAGE) => groups::inspect_group_message(bytes),
         _ => inspect_ratchet_message(bytes),
     }
 }

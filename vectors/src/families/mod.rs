@@ -5,6 +5,7 @@ pub(crate) mod conversation_states;
 pub(crate) mod device_states;
 pub(crate) mod devices;
 pub(crate) mod ed25519_strict;
+pub(crate) mod groups;
 pub(crate) mod handshake;
 pub(crate) mod handshake_negative;
 pub(crate) mod prekey_upload;

@@ -1,0 +1,731 @@
+//! One device's view of a group (spec §12.3–§12.6).
+
+use alloc::vec::Vec;
+
+use rand_core::TryCryptoRng;
+use zeroize::Zeroize;
+
+use super::chain::{message_keys, step, ChainOffer, ReceivingChain, SendingChain, SkippedKey};
+use super::message::{GroupMessage, HEADER_LEN, TYPE_GROUP_MESSAGE, VERSION};
+use super::operation::{check_and_apply, OpKind, Operation, Welcome};
+use super::roster::Roster;
+use super::{
+    Directory, GroupError, Member, CHAIN_MESSAGES, MAX_GROUP_CHAINS, MAX_GROUP_STORED_KEYS,
+};
+use crate::codec::Writer;
+use crate::kdf::{labeled_sign, labeled_verify};
+use crate::labels;
+use crate::provider::{CryptoProvider, DefaultProvider, AEAD_TAG_LEN};
+use crate::ratchet::{padding, MAX_PLAINTEXT_LEN};
+use crate::secret::Secret;
+use crate::session::Account;
+use crate::wipe::{self, SecretDeque};
+
+/// What applying an operation did (spec §12.3, §12.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The group moved to the operation's epoch: every chain is gone; start
+    /// a fresh one ([`Group::start_chain`]) before sending.
+    Advanced,
+    /// The operation is the one already applied at this epoch.
+    Unchanged,
+    /// A competing operation at the head won (spec §12.4) and replaced the
+    /// last one: every chain is gone; start a fresh one.
+    Switched,
+}
+
+/// A group message this device read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupReceived {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// The sender's user key.
+    pub sender_user: [u8; 32],
+    /// The sending device's id.
+    pub sender_device: u32,
+    /// The message's index in its chain.
+    pub index: u32,
+}
+
+/// One device's state of one group (spec §12): the roster at the current
+/// epoch, its sending chain and the chains it received. Persist it sealed
+/// ([`to_sealed_bytes`](Self::to_sealed_bytes), spec §12.8) after every
+/// call that succeeds.
+#[derive(Clone)]
+pub struct Group {
+    pub(crate) group_id: [u8; 32],
+    pub(crate) own_user: [u8; 32],
+    pub(crate) own_device: u32,
+    pub(crate) epoch: u64,
+    pub(crate) state_hash: [u8; 32],
+    pub(crate) roster: Roster,
+    /// The operation that made the current epoch.
+    pub(crate) last_op: Vec<u8>,
+    /// The state hash, roster and operation of the epoch before (none at
+    /// epoch 0).
+    pub(crate) prev: Option<Previous>,
+    pub(crate) next_generation: u32,
+    pub(crate) own_chain: Option<SendingChain>,
+    pub(crate) chains: Vec<ReceivingChain>,
+    /// Oldest first, in a collection that leaves no key in freed memory
+    /// (spec §9.6).
+    pub(crate) skipped: SecretDeque<SkippedKey>,
+}
+
+impl PartialEq for Group {
+    fn eq(&self, o: &Self) -> bool {
+        self.group_id == o.group_id
+            && self.own_user == o.own_user
+            && self.own_device == o.own_device
+            && self.epoch == o.epoch
+            && self.state_hash == o.state_hash
+            && self.roster == o.roster
+            && self.last_op == o.last_op
+            && self.prev == o.prev
+            && self.next_generation == o.next_generation
+            && self.own_chain == o.own_chain
+            && self.chains == o.chains
+            && self.skipped.iter().eq(o.skipped.iter())
+    }
+}
+
+impl Eq for Group {}
+
+/// The epoch before the current one: for head resolution (spec §12.4) and
+/// welcomes (spec §12.3).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct Previous {
+    pub(crate) hash: [u8; 32],
+    pub(crate) roster: Roster,
+    pub(crate) op: Vec<u8>,
+}
+
+impl PartialEq for SendingChain {
+    fn eq(&self, o: &Self) -> bool {
+        self.generation == o.generation
+            && self.index == o.index
+            && self.chain_key == o.chain_key
+            && self.signing_seed == o.signing_seed
+    }
+}
+impl Eq for SendingChain {}
+
+impl core::fmt::Debug for Group {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Group")
+            .field("group_id", &self.group_id)
+            .field("epoch", &self.epoch)
+            .field("members", &self.roster.0.len())
+            .field("chains", &self.chains.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Group {
+    /// Creates a group with the first roster `members` (in any order; it
+    /// must list `own_user` as an admin and no user twice) and signs its creation with `account`, the
+    /// device `own_device` of `own_user` (spec §12.3). Returns the group and
+    /// the create operation; send each other member a
+    /// [`welcome`](Self::welcome) for it by fan-out.
+    ///
+    /// # Errors
+    /// [`GroupError`]: `Malformed` for a roster that breaks spec §12.2, the
+    /// checks of §12.3 (`NotMember`, `NotAuthorised`, `UnknownDevice` when
+    /// `directory` does not list `own_device` with `account`'s identity).
+    pub fn create<R: TryCryptoRng + ?Sized, D: Directory + ?Sized>(
+        rng: &mut R,
+        account: &Account,
+        own_user: [u8; 32],
+        own_device: u32,
+        members: &[Member],
+        directory: &D,
+    ) -> Result<(Self, Vec<u8>), GroupError> {
+        let p = DefaultProvider::default();
+        let mut sorted = members.to_vec();
+        sorted.sort_by_key(|a| a.user);
+        let mut group_id = [0u8; 32];
+        crate::random::fill(rng, &mut group_id)?;
+        let op = Operation::sign(
+            &p,
+            &account.identity.signing_seed,
+            group_id,
+            0,
+            [0; 32],
+            own_user,
+            own_device,
+            OpKind::Create(sorted),
+        )?;
+        let roster = check_and_apply(&p, None, &op, directory)?;
+        let state_hash = op.state_hash(&p, &roster)?;
+        let group = Self {
+            group_id,
+            own_user,
+            own_device,
+            epoch: 0,
+            state_hash,
+            roster,
+            last_op: op.to_bytes().to_vec(),
+            prev: None,
+            next_generation: 0,
+            own_chain: None,
+            chains: Vec::new(),
+            skipped: SecretDeque::default(),
+        };
+        Ok((group, op.to_bytes().to_vec()))
+    }
+
+    /// A welcome (spec §12.3) for the operation that made the current
+    /// epoch: for the members it created or added, sent by fan-out.
+    ///
+    /// # Errors
+    /// `Malformed`, `WrongGroup`, or `StaleEpoch` when `operation` is not
+    /// the one that made the current epoch.
+    pub fn welcome(&self, operation: &[u8]) -> Result<Vec<u8>, GroupError> {
+        let p = DefaultProvider::default();
+        let op = Operation::parse(operation)?;
+        if op.group_id != self.group_id {
+            return Err(GroupError::WrongGroup);
+        }
+        if operation != self.last_op.as_slice() {
+            return Err(GroupError::StaleEpoch);
+        }
+        let prev_op = self.prev.as_ref().map_or(&[][..], |p| &p.op[..]);
+        let _ = &p;
+        Ok(Welcome::encode(&op, &self.roster, prev_op))
+    }
+
+    /// Joins a group from a welcome that the fan-out message from
+    /// `from_user`'s device `from_device` carried (spec §12.3).
+    ///
+    /// # Errors
+    /// `Malformed`, `WrongSession`, `NotInRoster`, `WelcomeMismatch` and
+    /// the checks 4–8 of spec §12.3.
+    pub fn join<D: Directory + ?Sized>(
+        own_user: [u8; 32],
+        own_device: u32,
+        welcome: &[u8],
+        from_user: &[u8; 32],
+        from_device: u32,
+        directory: &D,
+    ) -> Result<Self, GroupError> {
+        let p = DefaultProvider::default();
+        let w = Welcome::parse(welcome)?;
+        let op = &w.operation;
+        if op.signer_user != *from_user || op.signer_device != from_device {
+            return Err(GroupError::WrongSession);
+        }
+        let before = match &op.kind {
+            OpKind::Create(m) if m.iter().any(|m| m.user == own_user) => None,
+            OpKind::Add(m) if m.user == own_user => {
+                let mut v = w.roster().0.clone();
+                let at = w
+                    .roster()
+                    .position(&own_user)
+                    .map_err(|_| GroupError::WelcomeMismatch)?;
+                v.remove(at);
+                if v.is_empty() {
+                    return Err(GroupError::WelcomeMismatch);
+                }
+                Some(Roster(v))
+            }
+            _ => return Err(GroupError::NotInRoster),
+        };
+        // The roster before the operation is the one the members hold:
+        // with the previous operation it hashes to `prev` (spec §12.3).
+        match &before {
+            None if w.prev_op().is_empty() => {}
+            Some(b) if !w.prev_op().is_empty() => {
+                let prev_op =
+                    Operation::parse(w.prev_op()).map_err(|_| GroupError::WelcomeMismatch)?;
+                if prev_op.state_hash(&p, b)? != op.prev {
+                    return Err(GroupError::WelcomeMismatch);
+                }
+            }
+            _ => return Err(GroupError::WelcomeMismatch),
+        }
+        let after = check_and_apply(&p, before.as_ref(), op, directory)?;
+        if after != *w.roster() {
+            return Err(GroupError::WelcomeMismatch);
+        }
+        let state_hash = op.state_hash(&p, &after)?;
+        Ok(Self {
+            group_id: op.group_id,
+            own_user,
+            own_device,
+            epoch: op.epoch,
+            state_hash,
+            roster: after,
+            last_op: op.to_bytes().to_vec(),
+            prev: before.map(|roster| Previous {
+                hash: op.prev,
+                roster,
+                op: w.prev_op().to_vec(),
+            }),
+            next_generation: 0,
+            own_chain: None,
+            chains: Vec::new(),
+            skipped: SecretDeque::default(),
+        })
+    }
+
+    /// The group's id.
+    pub fn group_id(&self) -> &[u8; 32] {
+        &self.group_id
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The current epoch's state hash (spec §12.3): members who hold the
+    /// same one hold the same roster and history.
+    pub fn state_hash(&self) -> &[u8; 32] {
+        &self.state_hash
+    }
+
+    /// The roster, sorted by user key: send chain offers and welcomes to
+    /// these people's devices, and only to them.
+    pub fn members(&self) -> &[Member] {
+        &self.roster.0
+    }
+
+    /// Whether this device's own user is still a member.
+    pub fn is_member(&self) -> bool {
+        self.roster.get(&self.own_user).is_some()
+    }
+
+    /// Whether this device must start a chain before it sends.
+    pub fn needs_chain(&self) -> bool {
+        self.own_chain
+            .as_ref()
+            .is_none_or(|c| c.index >= CHAIN_MESSAGES)
+    }
+
+    /// Signs an operation at the next epoch and applies it here.
+    fn change<D: Directory + ?Sized>(
+        &mut self,
+        account: &Account,
+        kind: OpKind,
+        directory: &D,
+    ) -> Result<Vec<u8>, GroupError> {
+        if !self.is_member() {
+            return Err(GroupError::Removed);
+        }
+        let epoch = self.epoch.checked_add(1).ok_or(GroupError::EpochAhead)?;
+        let op = Operation::sign(
+            &DefaultProvider::default(),
+            &account.identity.signing_seed,
+            self.group_id,
+            epoch,
+            self.state_hash,
+            self.own_user,
+            self.own_device,
+            kind,
+        )?;
+        self.apply(op.to_bytes(), directory)?;
+        Ok(op.to_bytes().to_vec())
+    }
+
+    /// Adds `member` (spec §12.3, kind 1): signs the operation with
+    /// `account`, applies it here and returns it for the server. Then send
+    /// the new member a [`welcome`](Self::welcome) and every member a fresh
+    /// chain.
+    ///
+    /// # Errors
+    /// `Removed`, and the checks of spec §12.3.
+    pub fn add<D: Directory + ?Sized>(
+        &mut self,
+        account: &Account,
+        member: Member,
+        directory: &D,
+    ) -> Result<Vec<u8>, GroupError> {
+        self.change(account, OpKind::Add(member), directory)
+    }
+
+    /// Removes `user` (or leaves, for one's own user; spec §12.3, kind 2).
+    ///
+    /// # Errors
+    /// As [`add`](Self::add).
+    pub fn remove<D: Directory + ?Sized>(
+        &mut self,
+        account: &Account,
+        user: &[u8; 32],
+        directory: &D,
+    ) -> Result<Vec<u8>, GroupError> {
+        self.change(account, OpKind::Remove(*user), directory)
+    }
+
+    /// Changes a member's role (spec §12.3, kind 3).
+    ///
+    /// # Errors
+    /// As [`add`](Self::add).
+    pub fn change_role<D: Directory + ?Sized>(
+        &mut self,
+        account: &Account,
+        member: Member,
+        directory: &D,
+    ) -> Result<Vec<u8>, GroupError> {
+        self.change(account, OpKind::ChangeRole(member), directory)
+    }
+
+    /// Applies an operation from the log (spec §12.3, §12.4).
+    ///
+    /// # Errors
+    /// The checks of spec §12.3 in order; nothing changes.
+    pub fn apply<D: Directory + ?Sized>(
+        &mut self,
+        operation: &[u8],
+        directory: &D,
+    ) -> Result<Applied, GroupError> {
+        let p = DefaultProvider::default();
+        // 1, 2.
+        let op = Operation::parse(operation)?;
+        if op.group_id != self.group_id {
+            return Err(GroupError::WrongGroup);
+        }
+        // 3. The epoch.
+        if op.epoch == self.epoch {
+            let (before, prev_hash) = match &self.prev {
+                Some(pr) => (Some(&pr.roster), pr.hash),
+                None => (None, [0u8; 32]),
+            };
+            if op.prev != prev_hash {
+                return Err(GroupError::Fork);
+            }
+            let after = check_and_apply(&p, before, &op, directory)?;
+            let h = op.state_hash(&p, &after)?;
+            if h == self.state_hash {
+                return Ok(Applied::Unchanged);
+            }
+            if before.is_none() {
+                return Err(GroupError::Fork);
+            }
+            // spec §12.4: the smaller state hash wins.
+            if h > self.state_hash {
+                return Err(GroupError::Superseded);
+            }
+            self.roster = after;
+            self.state_hash = h;
+            self.last_op = op.to_bytes().to_vec();
+            self.drop_chains();
+            return Ok(Applied::Switched);
+        }
+        if op.epoch < self.epoch {
+            return Err(GroupError::StaleEpoch);
+        }
+        if op.epoch - self.epoch > 1 {
+            return Err(GroupError::EpochAhead);
+        }
+        if op.prev != self.state_hash {
+            return Err(GroupError::Fork);
+        }
+        // 4–8.
+        let after = check_and_apply(&p, Some(&self.roster), &op, directory)?;
+        let h = op.state_hash(&p, &after)?;
+        let before = core::mem::replace(&mut self.roster, after);
+        let last = core::mem::replace(&mut self.last_op, op.to_bytes().to_vec());
+        self.prev = Some(Previous {
+            hash: self.state_hash,
+            roster: before,
+            op: last,
+        });
+        self.epoch = op.epoch;
+        self.state_hash = h;
+        self.drop_chains();
+        Ok(Applied::Advanced)
+    }
+
+    /// Deletes every chain and stored key (their secrets are wiped on drop).
+    fn drop_chains(&mut self) {
+        self.own_chain = None;
+        self.chains.clear();
+        self.skipped = SecretDeque::default();
+    }
+
+    /// Starts a fresh sending chain (spec §12.5) and returns its chain
+    /// offer, bound by `account` (this device's identity). Send it by
+    /// fan-out to every [`member`](Self::members)'s devices and to this
+    /// user's other devices — never otherwise. The chain it replaces is
+    /// deleted.
+    ///
+    /// # Errors
+    /// `Removed`; `ChainExhausted` when the generations are used up;
+    /// `Randomness`.
+    pub fn start_chain<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        account: &Account,
+    ) -> Result<Vec<u8>, GroupError> {
+        if !self.is_member() {
+            return Err(GroupError::Removed);
+        }
+        let next = self
+            .next_generation
+            .checked_add(1)
+            .ok_or(GroupError::ChainExhausted)?;
+        let mut chain = SendingChain {
+            generation: self.next_generation,
+            index: 0,
+            chain_key: Secret::zero(),
+            signing_seed: Secret::zero(),
+        };
+        crate::random::fill(rng, chain.chain_key.expose_mut())?;
+        crate::random::fill(rng, chain.signing_seed.expose_mut())?;
+        let (_, bytes) = ChainOffer::build(
+            &DefaultProvider::default(),
+            &account.identity.signing_seed,
+            self.group_id,
+            self.epoch,
+            self.state_hash,
+            self.own_user,
+            self.own_device,
+            &chain,
+        )?;
+        self.own_chain = Some(chain);
+        self.next_generation = next;
+        Ok(bytes)
+    }
+
+    /// The epoch and hash an object names (spec §12.6, check 3).
+    fn check_epoch(&self, epoch: u64, hash: &[u8; 32]) -> Result<(), GroupError> {
+        if epoch < self.epoch {
+            Err(GroupError::StaleEpoch)
+        } else if epoch > self.epoch {
+            Err(GroupError::EpochAhead)
+        } else if *hash != self.state_hash {
+            Err(GroupError::Fork)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The `IK_sig` of a member's listed device (spec §12.5, §12.6 check 4).
+    fn member_device<D: Directory + ?Sized>(
+        &self,
+        user: &[u8; 32],
+        device: u32,
+        directory: &D,
+    ) -> Result<[u8; 32], GroupError> {
+        if self.roster.get(user).is_none() {
+            return Err(GroupError::NotMember);
+        }
+        let entry = directory
+            .known_user(user)
+            .and_then(|k| k.list().device(device))
+            .ok_or(GroupError::UnknownDevice)?;
+        let mut ik = [0u8; 32];
+        ik.copy_from_slice(&entry.identity[..32]);
+        Ok(ik)
+    }
+
+    /// Accepts a chain offer that the fan-out message from `from_user`'s
+    /// device `from_device` carried (spec §12.5).
+    ///
+    /// # Errors
+    /// The checks of spec §12.5 in order; nothing changes.
+    pub fn accept_chain<D: Directory + ?Sized>(
+        &mut self,
+        offer: &[u8],
+        from_user: &[u8; 32],
+        from_device: u32,
+        directory: &D,
+    ) -> Result<(), GroupError> {
+        let p = DefaultProvider::default();
+        let offer = ChainOffer::parse(offer)?;
+        if offer.group_id != self.group_id {
+            return Err(GroupError::WrongGroup);
+        }
+        self.check_epoch(offer.epoch, &offer.state_hash)?;
+        if offer.owner_user != *from_user || offer.owner_device != from_device {
+            return Err(GroupError::WrongSession);
+        }
+        let ik = self.member_device(&offer.owner_user, offer.owner_device, directory)?;
+        offer.verify_binding(&p, &ik)?;
+        let held = self
+            .chains
+            .iter()
+            .position(|c| c.user == offer.owner_user && c.device == offer.owner_device);
+        match held {
+            Some(i) => {
+                if self.chains[i].generation >= offer.generation {
+                    return Err(GroupError::StaleChain);
+                }
+                let (u, d) = (offer.owner_user, offer.owner_device);
+                self.skipped.retain(|k| !(k.user == u && k.device == d));
+
+                self.chains[i] = offer.to_receiving();
+            }
+            None => {
+                if self.chains.len() >= MAX_GROUP_CHAINS {
+                    return Err(GroupError::TooManyChains);
+                }
+                wipe::push(&mut self.chains, offer.to_receiving());
+            }
+        }
+        Ok(())
+    }
+
+    /// Encrypts and signs a group message on this device's chain (spec
+    /// §12.6). Send it to the server for every member.
+    ///
+    /// # Errors
+    /// `Removed`, `NoChain`, `ChainExhausted`, `PlaintextTooLong`.
+    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, GroupError> {
+        let p = DefaultProvider::default();
+        if !self.is_member() {
+            return Err(GroupError::Removed);
+        }
+        let chain = self.own_chain.as_ref().ok_or(GroupError::NoChain)?;
+        if chain.index >= CHAIN_MESSAGES {
+            return Err(GroupError::ChainExhausted);
+        }
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(GroupError::PlaintextTooLong);
+        }
+        let body_len = padding::padded_len(plaintext.len()) + AEAD_TAG_LEN;
+        let mut out = Vec::with_capacity(HEADER_LEN + 4 + body_len + 64);
+        out.put_u8(VERSION);
+        out.put_u8(TYPE_GROUP_MESSAGE);
+        out.put(&self.group_id);
+        out.put_u64(self.epoch);
+        out.put(&self.state_hash);
+        out.put(&self.own_user);
+        out.put_u32(self.own_device);
+        out.put_u32(chain.generation);
+        out.put_u32(chain.index);
+        let (mk, next) = step(&p, &chain.chain_key)?;
+        let (key, nonce) = message_keys(&p, &mk, &out[..HEADER_LEN])?;
+        out.put_u32(body_len as u32);
+        let start = out.len();
+        padding::pad_into(plaintext, &mut out);
+        let (header, body) = out.split_at_mut(start);
+        let tag = p.aead_seal(&key, &nonce, &header[..HEADER_LEN], body);
+        out.put(&tag);
+        let sig = labeled_sign(&p, &chain.signing_seed, labels::GROUP_MESSAGE, &[&out])?;
+        out.put(&sig);
+        if let Some(c) = self.own_chain.as_mut() {
+            c.chain_key = next;
+            c.index += 1;
+        }
+        Ok(out)
+    }
+
+    /// Verifies and decrypts a group message (spec §12.6, checks in
+    /// order). Nothing changes unless every check passes.
+    ///
+    /// # Errors
+    /// See spec §12.6.
+    pub fn decrypt<D: Directory + ?Sized>(
+        &mut self,
+        message: &[u8],
+        directory: &D,
+    ) -> Result<GroupReceived, GroupError> {
+        let p = DefaultProvider::default();
+        let m = GroupMessage::parse(message)?;
+        if m.group_id != self.group_id {
+            return Err(GroupError::WrongGroup);
+        }
+        self.check_epoch(m.epoch, &m.state_hash)?;
+        self.member_device(&m.sender_user, m.sender_device, directory)?;
+        let ci = self
+            .chains
+            .iter()
+            .position(|c| {
+                c.user == m.sender_user
+                    && c.device == m.sender_device
+                    && c.generation == m.generation
+            })
+            .ok_or(GroupError::UnknownChain)?;
+        let chain = &self.chains[ci];
+        labeled_verify(
+            &p,
+            &chain.signing_public,
+            labels::GROUP_MESSAGE,
+            &[m.signed],
+            &m.signature,
+        )
+        .map_err(|_| GroupError::InvalidSignature)?;
+        if m.index >= CHAIN_MESSAGES {
+            return Err(GroupError::BeyondChainEnd);
+        }
+        // The key, and what the chain becomes.
+        // Allocated once at its final size: no key is left in a freed buffer.
+        let gap = m.index.saturating_sub(chain.next_index) as usize;
+        let mut new_skipped: Vec<SkippedKey> = Vec::with_capacity(gap);
+        let mut advanced: Option<Secret<32>> = None;
+        let mut used_skipped: Option<usize> = None;
+        let mk = if m.index < chain.next_index {
+            let at = self
+                .skipped
+                .iter()
+                .position(|k| {
+                    k.user == m.sender_user
+                        && k.device == m.sender_device
+                        && k.generation == m.generation
+                        && k.index == m.index
+                })
+                .ok_or(GroupError::DuplicateOrExpired)?;
+            used_skipped = Some(at);
+            self.skipped
+                .get(at)
+                .map(|k| k.key.clone())
+                .ok_or(GroupError::DuplicateOrExpired)?
+        } else {
+            // At most CHAIN_MESSAGES − 1 keys: the chain's length bounds the gap.
+            let mut ck = chain.chain_key.clone();
+            for i in chain.next_index..m.index {
+                let (mk, next) = step(&p, &ck)?;
+                new_skipped.push(SkippedKey {
+                    user: m.sender_user,
+                    device: m.sender_device,
+                    generation: m.generation,
+                    index: i,
+                    key: mk,
+                });
+                ck = next;
+            }
+            let (mk, next) = step(&p, &ck)?;
+            advanced = Some(next);
+            mk
+        };
+        let (key, nonce) = message_keys(&p, &mk, m.header)?;
+        let (ct, tag) = m.ciphertext.split_at(m.ciphertext.len() - AEAD_TAG_LEN);
+        let mut tag_arr = [0u8; AEAD_TAG_LEN];
+        tag_arr.copy_from_slice(tag);
+        let mut buf = ct.to_vec();
+        if p.aead_open(&key, &nonce, m.header, &mut buf, &tag_arr)
+            .is_err()
+        {
+            buf.zeroize();
+            return Err(GroupError::Authentication);
+        }
+        let Some(len) = padding::unpadded_len(&buf) else {
+            buf.zeroize();
+            return Err(GroupError::InvalidPadding);
+        };
+        buf[len..].zeroize();
+        buf.truncate(len);
+        // Commit.
+        if let Some(at) = used_skipped {
+            self.skipped.remove(at);
+        }
+        if let Some(next) = advanced {
+            let c = &mut self.chains[ci];
+            c.chain_key = next;
+            c.next_index = m.index + 1;
+            self.skipped.append_vec(new_skipped);
+            if self.skipped.len() > MAX_GROUP_STORED_KEYS {
+                let excess = self.skipped.len() - MAX_GROUP_STORED_KEYS;
+                self.skipped.remove_front(excess);
+            }
+        }
+        Ok(GroupReceived {
+            plaintext: buf,
+            sender_user: m.sender_user,
+            sender_device: m.sender_device,
+            index: m.index,
+        })
+    }
+}

@@ -1,0 +1,1412 @@
+//! Groups (spec §12) through the public API: a world of people and devices
+//! whose chain offers and welcomes travel only as fan-out messages over
+//! pairwise sessions (spec §11.6), and a hostile server that tries every
+//! attack of spec §12.1 and is caught.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+
+use rand_chacha::{rand_core::Rng, rand_core::SeedableRng, ChaCha20Rng};
+use sova::devices::fanout::{self, Audience, DeviceMessage, Target};
+use sova::devices::{DeviceEntry, KnownUser, UserKey};
+use sova::groups::{
+    Applied, ChainOffer, Group, GroupError, GroupMessage, Member, OpKind, Operation, ParseError,
+    Role, Welcome, CHAIN_MESSAGES,
+};
+use sova::kdf::{labeled_expand, labeled_mac, labeled_sign};
+use sova::provider::CryptoProvider;
+use sova::ratchet::{padding, HeaderMode, StateError};
+use sova::session::{Account, Conversation, PersistError};
+use sova::{DefaultProvider, Secret};
+
+struct Dev {
+    user: usize,
+    id: u32,
+    account: Account,
+    group: Option<Group>,
+}
+
+struct World {
+    rng: ChaCha20Rng,
+    uks: Vec<UserKey>,
+    known: Vec<KnownUser>,
+    devs: Vec<Dev>,
+    convs: HashMap<(usize, usize), Conversation>,
+}
+
+impl World {
+    /// People with the given numbers of devices; every device knows every
+    /// person's list.
+    fn new(devices: &[u32]) -> Self {
+        let mut rng = ChaCha20Rng::from_seed([42; 32]);
+        let mut uks = Vec::new();
+        let mut known = Vec::new();
+        let mut devs = Vec::new();
+        for (user, &n) in devices.iter().enumerate() {
+            let uk = UserKey::generate(&mut rng).unwrap();
+            let mut entries = Vec::new();
+            for id in 1..=n {
+                let account = Account::new(&mut rng).unwrap();
+                entries.push(DeviceEntry {
+                    device_id: id,
+                    identity: account.identity_key(),
+                    admin: id == 1,
+                });
+                devs.push(Dev {
+                    user,
+                    id,
+                    account,
+                    group: None,
+                });
+            }
+            let list = uk.sign_list(1, &entries).unwrap();
+            known.push(KnownUser::new(uk.public(), list.to_bytes()).unwrap());
+            uks.push(uk);
+        }
+        World {
+            rng,
+            uks,
+            known,
+            devs,
+            convs: HashMap::new(),
+        }
+    }
+
+    fn uk(&self, user: usize) -> [u8; 32] {
+        *self.uks[user].public()
+    }
+
+    fn dev(&self, user: usize, id: u32) -> usize {
+        self.devs
+            .iter()
+            .position(|d| d.user == user && d.id == id)
+            .unwrap()
+    }
+
+    fn user_of(&self, uk: &[u8; 32]) -> usize {
+        self.uks.iter().position(|u| u.public() == uk).unwrap()
+    }
+
+    fn act<R>(&mut self, d: usize, f: impl FnOnce(&Account, &mut Group) -> R) -> R {
+        let dev = &mut self.devs[d];
+        f(&dev.account, dev.group.as_mut().unwrap())
+    }
+
+    fn g(&mut self, d: usize) -> &mut Group {
+        self.devs[d].group.as_mut().unwrap()
+    }
+
+    fn ensure_session(&mut self, from: usize, to: usize) {
+        if self
+            .convs
+            .get(&(from, to))
+            .is_some_and(|c| c.active_session().is_some())
+        {
+            return;
+        }
+        let bundle = self.devs[to].account.bundle(None, None).unwrap().to_bytes();
+        let c = Conversation::start(
+            &self.devs[from].account,
+            &mut self.rng,
+            &self.devs[to].account.identity_key(),
+            &bundle,
+            HeaderMode::Encrypted,
+        )
+        .unwrap();
+        self.convs.insert((from, to), c);
+    }
+
+    /// One fan-out message (spec §11.6) from device `from` to every device of
+    /// `to_user` (for one's own user: to one's other devices); returns what
+    /// each of those devices decrypted, as (device, plaintext).
+    fn fan(&mut self, from: usize, to_user: usize, payload: &[u8]) -> Vec<(usize, Vec<u8>)> {
+        let su = self.devs[from].user;
+        let mut wanted: Vec<(Audience, usize)> = Vec::new();
+        for (i, d) in self.devs.iter().enumerate() {
+            if d.user == to_user && to_user != su {
+                wanted.push((Audience::Recipient, i));
+            } else if d.user == su && i != from {
+                wanted.push((Audience::OwnDevice, i));
+            }
+        }
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        for &(_, d) in &wanted {
+            self.ensure_session(from, d);
+        }
+        let mut taken: Vec<(Audience, u32, usize, Conversation)> = wanted
+            .iter()
+            .map(|&(a, d)| {
+                (
+                    a,
+                    self.devs[d].id,
+                    d,
+                    self.convs.remove(&(from, d)).unwrap(),
+                )
+            })
+            .collect();
+        let wire = {
+            let mut targets: Vec<Target<'_>> = taken
+                .iter_mut()
+                .map(|(a, id, _, c)| Target {
+                    audience: *a,
+                    device_id: *id,
+                    conversation: c,
+                })
+                .collect();
+            fanout::encrypt(
+                &self.known[su],
+                self.devs[from].id,
+                &self.known[to_user],
+                &mut targets,
+                payload,
+                &mut self.rng,
+            )
+            .unwrap()
+        };
+        for (_, _, d, c) in taken {
+            self.convs.insert((from, d), c);
+        }
+        let mut out = Vec::new();
+        for (audience, id, m) in fanout::split(&wire).unwrap() {
+            // A message to another person also reaches the sender's other
+            // devices; those copies are not needed here.
+            if to_user != su && audience == Audience::OwnDevice {
+                continue;
+            }
+            let user = if audience == Audience::Recipient {
+                to_user
+            } else {
+                su
+            };
+            let d = self.dev(user, id);
+            let msg = DeviceMessage::parse(&m).unwrap();
+            let peer = self.devs[from].account.identity_key();
+            let conv = self
+                .convs
+                .entry((d, from))
+                .or_insert_with(|| Conversation::new(peer));
+            let got = fanout::receive(
+                &self.known[self.devs[d].user],
+                &self.known[su],
+                conv,
+                &mut self.devs[d].account,
+                &msg,
+            )
+            .unwrap();
+            out.push((d, got.plaintext));
+        }
+        out
+    }
+
+    /// Hands a chain offer of device `from` to every member's devices and
+    /// to its own other devices, over fan-out only; each receiver accepts
+    /// it with the fan-out's sender as the session it came over.
+    fn hand_out(&mut self, from: usize, offer: &[u8]) {
+        let su = self.devs[from].user;
+        let members: Vec<usize> = self.devs[from]
+            .group
+            .as_ref()
+            .unwrap()
+            .members()
+            .iter()
+            .map(|m| self.user_of(&m.user))
+            .collect();
+        let (uk, id) = (self.uk(su), self.devs[from].id);
+        for u in members {
+            for (d, pt) in self.fan(from, u, offer) {
+                let known = self.known.clone();
+                if let Some(g) = self.devs[d].group.as_mut() {
+                    g.accept_chain(&pt, &uk, id, &known).unwrap();
+                }
+            }
+        }
+    }
+
+    /// Device `d` starts a chain and hands it out.
+    fn new_chain(&mut self, d: usize) {
+        let mut rng = ChaCha20Rng::from_seed([d as u8 + 100; 32]);
+        let offer = self
+            .act(d, |account, g| g.start_chain(&mut rng, account))
+            .unwrap();
+        self.hand_out(d, &offer);
+    }
+
+    /// Device `from` welcomes every device of `user` (fan-out), which join.
+    fn welcome(&mut self, from: usize, user: usize, op: &[u8]) {
+        let w = self.devs[from].group.as_ref().unwrap().welcome(op).unwrap();
+        let (uk, id) = (self.uk(self.devs[from].user), self.devs[from].id);
+        for (d, pt) in self.fan(from, user, &w) {
+            let me = self.uk(self.devs[d].user);
+            let g = Group::join(me, self.devs[d].id, &pt, &uk, id, &self.known).unwrap();
+            self.devs[d].group = Some(g);
+        }
+    }
+
+    /// Every device holding the group applies `op`.
+    fn apply_all(&mut self, op: &[u8], except: usize) {
+        let known = self.known.clone();
+        for (i, d) in self.devs.iter_mut().enumerate() {
+            if i == except {
+                continue;
+            }
+            if let Some(g) = d.group.as_mut() {
+                assert_eq!(g.apply(op, &known).unwrap(), Applied::Advanced);
+            }
+        }
+    }
+
+    fn decrypt(&mut self, d: usize, wire: &[u8]) -> Result<Vec<u8>, GroupError> {
+        let known = self.known.clone();
+        self.g(d).decrypt(wire, &known).map(|r| r.plaintext)
+    }
+}
+
+const ALICE: usize = 0;
+const BOB: usize = 1;
+const CAROL: usize = 2;
+const DAVE: usize = 3;
+
+/// Alice (2 devices, admin), Bob (1) and Carol (1) in a group; Dave (1)
+/// outside. Every device of the group has started a chain.
+fn setup() -> (World, Vec<u8>) {
+    let mut w = World::new(&[2, 1, 1, 1]);
+    let a1 = w.dev(ALICE, 1);
+    let roster = [
+        Member {
+            user: w.uk(ALICE),
+            role: Role::Admin,
+        },
+        Member {
+            user: w.uk(BOB),
+            role: Role::Member,
+        },
+        Member {
+            user: w.uk(CAROL),
+            role: Role::Member,
+        },
+    ];
+    let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    let (g, create) = Group::create(
+        &mut rng,
+        &w.devs[a1].account,
+        w.uk(ALICE),
+        1,
+        &roster,
+        &w.known,
+    )
+    .unwrap();
+    w.devs[a1].group = Some(g);
+    for u in [ALICE, BOB, CAROL] {
+        w.welcome(a1, u, &create);
+    }
+    for d in 0..w.devs.len() {
+        if w.devs[d].group.is_some() {
+            w.new_chain(d);
+        }
+    }
+    (w, create)
+}
+
+fn broadcast_ok(w: &mut World, from: usize, text: &[u8]) -> Vec<u8> {
+    let wire = w.g(from).encrypt(text).unwrap();
+    for d in 0..w.devs.len() {
+        if d != from && w.devs[d].group.as_ref().is_some_and(|g| g.is_member()) {
+            assert_eq!(w.decrypt(d, &wire).unwrap(), text, "device {d}");
+        }
+    }
+    wire
+}
+
+#[test]
+fn create_join_send_receive() {
+    let (mut w, _) = setup();
+    let (a1, a2, b, c) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+    );
+    for d in [a1, a2, b, c] {
+        assert_eq!(w.devs[d].group.as_ref().unwrap().epoch(), 0);
+        assert!(!w.devs[d].group.as_ref().unwrap().needs_chain());
+    }
+    let h = *w.g(a1).state_hash();
+    assert!([a2, b, c].iter().all(|&d| *w.g(d).state_hash() == h));
+    broadcast_ok(&mut w, a1, b"from alice's phone");
+    broadcast_ok(&mut w, a2, b"from alice's laptop");
+    broadcast_ok(&mut w, b, b"from bob");
+    let again = w.g(b).clone().encrypt(b"x").unwrap();
+    let known = w.known.clone();
+    let r = w.g(c).decrypt(&again, &known);
+    // A clone of Bob's state sends index 1 again: fine for Carol once.
+    assert!(r.is_ok());
+    assert_eq!(w.devs.iter().filter(|d| d.group.is_some()).count(), 4);
+    assert_eq!(w.devs[w.dev(DAVE, 1)].group, None);
+}
+
+#[test]
+fn out_of_order_within_limits_and_replay() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let wires: Vec<Vec<u8>> = (0..5u8)
+        .map(|i| w.g(a1).encrypt(&[i; 10]).unwrap())
+        .collect();
+    for i in [4usize, 0, 2, 1, 3] {
+        assert_eq!(w.decrypt(b, &wires[i]).unwrap(), vec![i as u8; 10]);
+    }
+    for wire in &wires {
+        let before = w.g(b).clone();
+        assert_eq!(w.decrypt(b, wire), Err(GroupError::DuplicateOrExpired));
+        assert_eq!(*w.g(b), before);
+    }
+    // The largest gap a chain allows: a fresh chain's last message first.
+    w.new_chain(a1);
+    let all: Vec<Vec<u8>> = (0..CHAIN_MESSAGES)
+        .map(|i| w.g(a1).encrypt(&i.to_be_bytes()).unwrap())
+        .collect();
+    let last = all.len() - 1;
+    assert_eq!(
+        w.decrypt(b, &all[last]).unwrap(),
+        (last as u32).to_be_bytes()
+    );
+    assert_eq!(w.decrypt(b, &all[500]).unwrap(), 500u32.to_be_bytes());
+    assert_eq!(w.decrypt(b, &all[0]).unwrap(), 0u32.to_be_bytes());
+    assert_eq!(w.decrypt(b, &all[500]), Err(GroupError::DuplicateOrExpired));
+}
+
+#[test]
+fn chain_ends_after_chain_messages_and_a_fresh_one_continues() {
+    let (mut w, _) = setup();
+    let a1 = w.dev(ALICE, 1);
+    for _ in 0..CHAIN_MESSAGES {
+        w.g(a1).encrypt(b"m").unwrap();
+    }
+    assert!(w.g(a1).needs_chain());
+    assert_eq!(w.g(a1).encrypt(b"m"), Err(GroupError::ChainExhausted));
+    w.new_chain(a1);
+    broadcast_ok(&mut w, a1, b"fresh chain");
+}
+
+/// The test's own implementation of spec §12.5–§12.6, to build messages an
+/// honest sender never would.
+fn craft(
+    offer_ck: &Secret<32>,
+    seed: &Secret<32>,
+    head: &GroupMessage<'_>,
+    index: u32,
+    padded: &[u8],
+    break_tag: bool,
+) -> Vec<u8> {
+    let p = DefaultProvider::default();
+    let mut ck = offer_ck.clone();
+    let mut mk = Secret::<32>::zero();
+    for _ in 0..=index - head.index {
+        mk = labeled_mac(&p, ck.expose(), "group message key", &[]).unwrap();
+        ck = labeled_mac(&p, ck.expose(), "group chain", &[]).unwrap();
+    }
+    let mut out = vec![1u8, 0x30];
+    out.extend_from_slice(&head.group_id);
+    out.extend_from_slice(&head.epoch.to_be_bytes());
+    out.extend_from_slice(&head.state_hash);
+    out.extend_from_slice(&head.sender_user);
+    out.extend_from_slice(&head.sender_device.to_be_bytes());
+    out.extend_from_slice(&head.generation.to_be_bytes());
+    out.extend_from_slice(&index.to_be_bytes());
+    let mut okm = [0u8; 44];
+    labeled_expand(&p, &mk, "group message keys", &out, &mut okm).unwrap();
+    let key = Secret::try_from_slice(&okm[..32]).unwrap();
+    let nonce: [u8; 12] = okm[32..].try_into().unwrap();
+    let mut body = padded.to_vec();
+    let mut tag = p.aead_seal(&key, &nonce, &out.clone(), &mut body);
+    if break_tag {
+        tag[0] ^= 1;
+    }
+    out.extend_from_slice(&((body.len() + 16) as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&tag);
+    let sig = labeled_sign(&p, seed, "group message", &[&out]).unwrap();
+    out.extend_from_slice(&sig);
+    out
+}
+
+#[test]
+fn every_message_rejection_changes_nothing() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    // Alice starts a chain with a generator whose output the test knows:
+    // chain key, then signing seed (spec §12.5).
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let mut probe = rng.clone();
+    let mut ck = Secret::<32>::zero();
+    let mut seed = Secret::<32>::zero();
+    probe.fill_bytes(ck.expose_mut());
+    probe.fill_bytes(seed.expose_mut());
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let parsed = ChainOffer::parse(&offer).unwrap();
+    assert_eq!(parsed.index, 0);
+    w.hand_out(a1, &offer);
+    let honest = w.g(a1).encrypt(b"honest").unwrap();
+    let head = GroupMessage::parse(&honest).unwrap();
+    // The crafted message with index 0 equals the honest one: the test's
+    // derivation is the spec's.
+    let pad = |t: &[u8]| {
+        let mut v = Vec::new();
+        padding::pad_into(t, &mut v);
+        v
+    };
+    assert_eq!(craft(&ck, &seed, &head, 0, &pad(b"honest"), false), honest);
+
+    let mut forger = Secret::<32>::zero();
+    forger.expose_mut()[0] = 7;
+    let mut bad_sig = honest.clone();
+    let n = bad_sig.len();
+    bad_sig[n - 1] ^= 1;
+    let mut other_group = honest.clone();
+    other_group[2] ^= 1;
+    let mut stale = honest.clone();
+    stale[34..42].copy_from_slice(&u64::MAX.to_be_bytes());
+    let mut hash = honest.clone();
+    hash[42] ^= 1;
+    let mut unknown_chain = honest.clone();
+    unknown_chain[110..114].copy_from_slice(&77u32.to_be_bytes());
+    let mut ghost_device = honest.clone();
+    ghost_device[106..110].copy_from_slice(&9u32.to_be_bytes());
+    let mut not_member = honest.clone();
+    not_member[74..106].copy_from_slice(&w.uk(DAVE));
+    let cases: Vec<(Vec<u8>, GroupError)> = vec![
+        (
+            honest[..50].to_vec(),
+            GroupError::Malformed(ParseError::Truncated("state hash")),
+        ),
+        (
+            [&honest[..], &[0]].concat(),
+            GroupError::Malformed(ParseError::TrailingBytes),
+        ),
+        (other_group, GroupError::WrongGroup),
+        (stale, GroupError::EpochAhead),
+        (hash, GroupError::Fork),
+        (not_member, GroupError::NotMember),
+        (ghost_device, GroupError::UnknownDevice),
+        (unknown_chain, GroupError::UnknownChain),
+        (bad_sig, GroupError::InvalidSignature),
+        // Bob holds Alice's chain key: he can read but not write as her.
+        (
+            craft(&ck, &forger, &head, 1, &pad(b"forged"), false),
+            GroupError::InvalidSignature,
+        ),
+        (
+            craft(&ck, &seed, &head, CHAIN_MESSAGES, &pad(b"x"), false),
+            GroupError::BeyondChainEnd,
+        ),
+        (
+            craft(&ck, &seed, &head, 1, &pad(b"x"), true),
+            GroupError::Authentication,
+        ),
+        (
+            craft(&ck, &seed, &head, 1, &[0u8; 32], false),
+            GroupError::InvalidPadding,
+        ),
+    ];
+    for (i, (wire, want)) in cases.iter().enumerate() {
+        let before = w.g(b).clone();
+        assert_eq!(w.decrypt(b, wire), Err(*want), "case {i}");
+        assert_eq!(*w.g(b), before, "case {i}");
+    }
+    assert_eq!(w.decrypt(b, &honest).unwrap(), b"honest");
+}
+
+#[test]
+fn add_remove_change_role_and_fresh_chains() {
+    let (mut w, _) = setup();
+    let (a1, a2, b, c, d) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+        w.dev(DAVE, 1),
+    );
+    broadcast_ok(&mut w, b, b"before");
+    let old_from_bob = w.g(b).encrypt(b"old epoch").unwrap();
+    let bob_before_removal = w.g(b).clone();
+    // Alice adds Dave: new epoch, chains gone everywhere.
+    let known = w.known.clone();
+    let dave = Member {
+        user: *w.uks[DAVE].public(),
+        role: Role::Member,
+    };
+    let add = w
+        .act(a1, |account, g| g.add(account, dave, &known))
+        .unwrap();
+    w.apply_all(&add, a1);
+    w.welcome(a1, DAVE, &add);
+    assert_eq!(w.g(d).members().len(), 4);
+    for x in [a1, a2, b, c, d] {
+        assert_eq!(w.g(x).epoch(), 1);
+        assert!(w.g(x).needs_chain());
+        assert_eq!(w.g(x).encrypt(b"no"), Err(GroupError::NoChain));
+    }
+    // The old epoch's message is refused now.
+    assert_eq!(w.decrypt(c, &old_from_bob), Err(GroupError::StaleEpoch));
+    for x in [a1, a2, b, c, d] {
+        w.new_chain(x);
+    }
+    broadcast_ok(&mut w, d, b"hi, I'm Dave");
+    // Alice makes Bob an admin; Bob removes Carol.
+    let bob_admin = Member {
+        user: w.uk(BOB),
+        role: Role::Admin,
+    };
+    let op = w
+        .act(a1, |account, g| g.change_role(account, bob_admin, &known))
+        .unwrap();
+    w.apply_all(&op, a1);
+    let carol_uk = w.uk(CAROL);
+    let rm = w
+        .act(b, |account, g| g.remove(account, &carol_uk, &known))
+        .unwrap();
+    w.apply_all(&rm, b);
+    assert!(!w.g(c).is_member());
+    assert_eq!(w.g(c).encrypt(b"x"), Err(GroupError::Removed));
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    assert_eq!(
+        w.act(c, |account, g| g.start_chain(&mut rng, account)),
+        Err(GroupError::Removed)
+    );
+    // Fresh chains go to the new roster only: Carol receives none.
+    for x in [a1, a2, b, d] {
+        w.new_chain(x);
+    }
+    let wire = broadcast_ok(&mut w, a1, b"after carol left");
+    // Carol cannot read it: she holds no chain of the new epoch.
+    assert_eq!(w.decrypt(c, &wire), Err(GroupError::UnknownChain));
+    // A removed member's messages: of the old epoch, and, naming the new
+    // epoch, from outside the roster.
+    let _ = bob_before_removal;
+    let mut hacked = wire.clone();
+    hacked[74..106].copy_from_slice(&carol_uk);
+    assert_eq!(w.decrypt(b, &hacked), Err(GroupError::NotMember));
+    // Leaving: Dave removes himself; a member cannot remove others.
+    let bob_uk = w.uk(BOB);
+    let before = w.g(d).clone();
+    assert_eq!(
+        w.act(d, |account, g| g.remove(account, &bob_uk, &known)),
+        Err(GroupError::NotAuthorised)
+    );
+    assert_eq!(*w.g(d), before);
+    let dave_uk = w.uk(DAVE);
+    let leave = w
+        .act(d, |account, g| g.remove(account, &dave_uk, &known))
+        .unwrap();
+    for x in [a1, a2, b] {
+        assert_eq!(w.g(x).apply(&leave, &known), Ok(Applied::Advanced));
+    }
+    assert!(!w.g(d).is_member());
+}
+
+#[test]
+fn hostile_server_operations_are_refused() {
+    let (mut w, create) = setup();
+    let (a1, b, c, d) = (
+        w.dev(ALICE, 1),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+        w.dev(DAVE, 1),
+    );
+    let known = w.known.clone();
+    let gid = *w.g(b).group_id();
+    let h0 = *w.g(b).state_hash();
+    let ghost = Member {
+        user: [0x66; 32],
+        role: Role::Admin,
+    };
+    // A key the server holds, and a certified device of a non-member.
+    let server = Account::new(&mut w.rng).unwrap();
+    let sign = |acct: &Account, user: [u8; 32], dev: u32, epoch: u64, prev, kind| {
+        Operation::new_signed(acct, gid, epoch, prev, user, dev, kind)
+            .unwrap()
+            .to_bytes()
+            .to_vec()
+    };
+    let add_ghost = OpKind::Add(ghost);
+    let cases: Vec<(Vec<u8>, GroupError)> = vec![
+        // Ghost member, signed by the server in Alice's name.
+        (
+            sign(&server, w.uk(ALICE), 1, 1, h0, add_ghost.clone()),
+            GroupError::InvalidSignature,
+        ),
+        // ... by a device Alice's list does not hold (a ghost device).
+        (
+            sign(&server, w.uk(ALICE), 9, 1, h0, add_ghost.clone()),
+            GroupError::UnknownDevice,
+        ),
+        // ... by a certified device of a non-member.
+        (
+            sign(&w.devs[d].account, w.uk(DAVE), 1, 1, h0, add_ghost.clone()),
+            GroupError::NotMember,
+        ),
+        // ... by a member without the role.
+        (
+            sign(&w.devs[c].account, w.uk(CAROL), 1, 1, h0, add_ghost.clone()),
+            GroupError::NotAuthorised,
+        ),
+        (
+            sign(
+                &w.devs[c].account,
+                w.uk(CAROL),
+                1,
+                1,
+                h0,
+                OpKind::Remove(w.uk(BOB)),
+            ),
+            GroupError::NotAuthorised,
+        ),
+        (
+            sign(
+                &w.devs[c].account,
+                w.uk(CAROL),
+                1,
+                1,
+                h0,
+                OpKind::ChangeRole(Member {
+                    user: w.uk(CAROL),
+                    role: Role::Admin,
+                }),
+            ),
+            GroupError::NotAuthorised,
+        ),
+        // Another history: a gap, a wrong previous hash, another group.
+        (
+            sign(
+                &w.devs[a1].account,
+                w.uk(ALICE),
+                1,
+                3,
+                h0,
+                add_ghost.clone(),
+            ),
+            GroupError::EpochAhead,
+        ),
+        (
+            sign(
+                &w.devs[a1].account,
+                w.uk(ALICE),
+                1,
+                1,
+                [1; 32],
+                add_ghost.clone(),
+            ),
+            GroupError::Fork,
+        ),
+        (
+            Operation::new_signed(
+                &w.devs[a1].account,
+                [5; 32],
+                1,
+                h0,
+                w.uk(ALICE),
+                1,
+                add_ghost.clone(),
+            )
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+            GroupError::WrongGroup,
+        ),
+        // Changes that cannot be.
+        (
+            sign(
+                &w.devs[a1].account,
+                w.uk(ALICE),
+                1,
+                1,
+                h0,
+                OpKind::Add(Member {
+                    user: w.uk(BOB),
+                    role: Role::Member,
+                }),
+            ),
+            GroupError::AlreadyMember,
+        ),
+        (
+            sign(
+                &w.devs[a1].account,
+                w.uk(ALICE),
+                1,
+                1,
+                h0,
+                OpKind::Remove(w.uk(DAVE)),
+            ),
+            GroupError::NoSuchMember,
+        ),
+        (
+            sign(
+                &w.devs[a1].account,
+                w.uk(ALICE),
+                1,
+                1,
+                h0,
+                OpKind::Remove(w.uk(ALICE)),
+            ),
+            GroupError::LastAdmin,
+        ),
+        (
+            sign(
+                &w.devs[a1].account,
+                w.uk(ALICE),
+                1,
+                1,
+                h0,
+                OpKind::ChangeRole(Member {
+                    user: w.uk(ALICE),
+                    role: Role::Member,
+                }),
+            ),
+            GroupError::LastAdmin,
+        ),
+        // A second creation at epoch 1.
+        (
+            sign(
+                &w.devs[a1].account,
+                w.uk(ALICE),
+                1,
+                1,
+                h0,
+                OpKind::Create(vec![Member {
+                    user: w.uk(ALICE),
+                    role: Role::Admin,
+                }]),
+            ),
+            GroupError::Fork,
+        ),
+        (
+            create[..40].to_vec(),
+            GroupError::Malformed(ParseError::Truncated("group id")),
+        ),
+    ];
+    for (i, (op, want)) in cases.iter().enumerate() {
+        let before = w.g(b).clone();
+        assert_eq!(w.g(b).apply(op, &known), Err(*want), "case {i}");
+        assert_eq!(*w.g(b), before, "case {i}");
+    }
+    // Replaying the creation changes nothing.
+    assert_eq!(w.g(b).apply(&create, &known), Ok(Applied::Unchanged));
+    // Every byte flipped in a genuine operation is refused.
+    let mut alice = w.devs[a1].group.clone().unwrap();
+    let genuine = alice
+        .add(
+            &w.devs[a1].account,
+            Member {
+                user: w.uk(DAVE),
+                role: Role::Member,
+            },
+            &known,
+        )
+        .unwrap();
+    for i in 0..genuine.len() {
+        let mut t = genuine.clone();
+        t[i] ^= 0x01;
+        let before = w.g(b).clone();
+        assert!(w.g(b).apply(&t, &known).is_err(), "byte {i}");
+        assert_eq!(*w.g(b), before);
+    }
+    assert_eq!(w.g(b).apply(&genuine, &known), Ok(Applied::Advanced));
+    // An operation of an epoch left behind.
+    let older = sign(
+        &w.devs[a1].account,
+        w.uk(ALICE),
+        1,
+        0,
+        [0; 32],
+        OpKind::Remove(w.uk(BOB)),
+    );
+    assert_eq!(w.g(b).apply(&older, &known), Err(GroupError::StaleEpoch));
+}
+
+#[test]
+fn ghost_devices_and_wrong_sessions_are_refused() {
+    let (mut w, create) = setup();
+    let (a1, a2, b, c, d) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+        w.dev(DAVE, 1),
+    );
+    let known = w.known.clone();
+    let mut rng = ChaCha20Rng::from_seed([5; 32]);
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let alice = w.uk(ALICE);
+    let carol = w.uk(CAROL);
+    // Alice's chain delivered over Carol's pairwise session, or as from
+    // Alice's other device: refused.
+    let before = w.g(b).clone();
+    assert_eq!(
+        w.g(b).accept_chain(&offer, &carol, 1, &known),
+        Err(GroupError::WrongSession)
+    );
+    assert_eq!(
+        w.g(b).accept_chain(&offer, &alice, 2, &known),
+        Err(GroupError::WrongSession)
+    );
+    assert_eq!(*w.g(b), before);
+    // A ghost device of Alice (a device the server made up): the fan-out
+    // layer refuses its pairwise messages, and its chain offer, bound by a
+    // key Alice's list does not hold, is refused too.
+    let ghost = Account::new(&mut w.rng).unwrap();
+    let mut ghost_group = w.g(a1).clone();
+    // The ghost claims to be Alice's device 1 with its own identity.
+    let ghost_offer = ghost_group.start_chain(&mut rng, &ghost).unwrap();
+    assert_eq!(
+        w.g(b).accept_chain(&ghost_offer, &alice, 1, &known),
+        Err(GroupError::InvalidSignature)
+    );
+    // Same, claiming an unlisted device id.
+    let mut unlisted = ghost_offer.clone();
+    unlisted[18 + 1 + 32 + 8 + 32 + 32..][..4].copy_from_slice(&9u32.to_be_bytes());
+    assert_eq!(
+        w.g(b).accept_chain(&unlisted, &alice, 9, &known),
+        Err(GroupError::UnknownDevice)
+    );
+    // A non-member's offer.
+    let dave = w.uk(DAVE);
+    let mut dave_offer = ghost_offer.clone();
+    dave_offer[18 + 1 + 32 + 8 + 32..][..32].copy_from_slice(&dave);
+    assert_eq!(
+        w.g(b).accept_chain(&dave_offer, &dave, 1, &known),
+        Err(GroupError::NotMember)
+    );
+    // Other group, wrong epoch, other state hash, malformed.
+    let mut x = offer.clone();
+    x[20] ^= 1;
+    assert_eq!(
+        w.g(b).accept_chain(&x, &alice, 1, &known),
+        Err(GroupError::WrongGroup)
+    );
+    let mut x = offer.clone();
+    x[58] ^= 1;
+    assert_eq!(
+        w.g(b).accept_chain(&x, &alice, 1, &known),
+        Err(GroupError::EpochAhead)
+    );
+    let mut x = offer.clone();
+    x[60] ^= 1;
+    assert_eq!(
+        w.g(b).accept_chain(&x, &alice, 1, &known),
+        Err(GroupError::Fork)
+    );
+    assert_eq!(
+        w.g(b).accept_chain(&offer[..10], &alice, 1, &known),
+        Err(GroupError::Malformed(ParseError::Truncated("magic")))
+    );
+    assert_eq!(*w.g(b), before);
+    // The genuine offer, then its replay.
+    w.g(b).accept_chain(&offer, &alice, 1, &known).unwrap();
+    let held = w.g(b).clone();
+    assert_eq!(
+        w.g(b).accept_chain(&offer, &alice, 1, &known),
+        Err(GroupError::StaleChain)
+    );
+    assert_eq!(*w.g(b), held);
+    // Welcomes: from another device than the operation's signer, or not
+    // adding the receiver.
+    let welcome = w.g(a1).welcome(&create).unwrap();
+    let me = w.uk(BOB);
+    assert_eq!(
+        Group::join(me, 1, &welcome, &carol, 1, &known),
+        Err(GroupError::WrongSession)
+    );
+    assert_eq!(
+        Group::join(dave, 1, &welcome, &alice, 1, &known),
+        Err(GroupError::NotInRoster)
+    );
+    // A welcome whose roster the server changed (a ghost slipped in).
+    let parsed = Welcome::parse(&welcome).unwrap();
+    assert_eq!(parsed.members().len(), 3);
+    let mut forged = welcome.clone();
+    let n = forged.len();
+    forged[n - 1] = 0; // Carol demoted... she is already a member: set admin flag off
+    forged[n - 34] = 1;
+    assert!(Group::join(me, 1, &forged, &alice, 1, &known).is_err());
+    let _ = (a2, c, d);
+}
+
+#[test]
+fn forks_are_detected_and_the_head_rule_converges() {
+    let (mut w, _) = setup();
+    let (a1, a2, b, c) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+    );
+    let known = w.known.clone();
+    let (dave_uk, bob_uk, carol_uk) = (w.uk(DAVE), w.uk(BOB), w.uk(CAROL));
+    // Alice's two devices act at once: one adds Dave, the other makes Bob
+    // an admin.
+    let op1 = w
+        .act(a1, |account, g| {
+            g.add(
+                account,
+                Member {
+                    user: dave_uk,
+                    role: Role::Member,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    let op2 = w
+        .act(a2, |account, g| {
+            g.change_role(
+                account,
+                Member {
+                    user: bob_uk,
+                    role: Role::Admin,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    // Bob sees op1 first, Carol op2 first.
+    assert_eq!(w.g(b).apply(&op1, &known), Ok(Applied::Advanced));
+    assert_eq!(w.g(c).apply(&op2, &known), Ok(Applied::Advanced));
+    // A message of either side is a fork for the other.
+    let mut rng = ChaCha20Rng::from_seed([4; 32]);
+    w.act(b, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let from_bob = w.g(b).encrypt(b"which epoch?").unwrap();
+    assert_eq!(w.decrypt(c, &from_bob), Err(GroupError::Fork));
+    // Then each sees the other: both end at the same head.
+    let rb = w.g(b).apply(&op2, &known).unwrap_or_else(|e| {
+        assert_eq!(e, GroupError::Superseded);
+        Applied::Unchanged
+    });
+    let rc = w.g(c).apply(&op1, &known).unwrap_or_else(|e| {
+        assert_eq!(e, GroupError::Superseded);
+        Applied::Unchanged
+    });
+    let ra1 = w.g(a1).apply(&op2, &known).unwrap_or(Applied::Unchanged);
+    let ra2 = w.g(a2).apply(&op1, &known).unwrap_or(Applied::Unchanged);
+    let h = *w.g(b).state_hash();
+    for x in [a1, a2, c] {
+        assert_eq!(*w.g(x).state_hash(), h);
+    }
+    assert_eq!(
+        [rb, rc, ra1, ra2]
+            .iter()
+            .filter(|r| **r == Applied::Switched)
+            .count(),
+        2,
+        "exactly the two devices holding the loser switch"
+    );
+    // A fork below the head: a third operation on the winner, then the
+    // loser's successor.
+    let op3 = w
+        .act(a1, |account, g| g.remove(account, &carol_uk, &known))
+        .unwrap();
+    assert_eq!(w.g(b).apply(&op3, &known), Ok(Applied::Advanced));
+    let loser = if *w.g(b).state_hash() == h {
+        &op2
+    } else {
+        &op1
+    };
+    assert_eq!(w.g(b).apply(loser, &known), Err(GroupError::StaleEpoch));
+}
+
+#[test]
+fn persistence_round_trips() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let wires: Vec<Vec<u8>> = (0..4u8).map(|i| w.g(a1).encrypt(&[i]).unwrap()).collect();
+    assert_eq!(w.decrypt(b, &wires[3]).unwrap(), [3]);
+    let key = Secret::try_from_slice(&[7; 32]).unwrap();
+    for d in [a1, b] {
+        let g = w.g(d).clone();
+        let plain = g.to_bytes();
+        assert_eq!(Group::from_bytes(&plain).unwrap(), g);
+        let sealed = g.to_sealed_bytes(&mut w.rng, &key).unwrap();
+        assert_eq!(Group::from_sealed_bytes(&sealed, &key).unwrap(), g);
+        let wrong = Secret::try_from_slice(&[8; 32]).unwrap();
+        assert!(matches!(
+            Group::from_sealed_bytes(&sealed, &wrong),
+            Err(PersistError::Storage(_))
+        ));
+        // Every truncation is refused, never a panic.
+        for n in 0..plain.len() {
+            assert!(Group::from_bytes(&plain[..n]).is_err());
+        }
+        assert_eq!(
+            Group::from_bytes(&[&plain[..], &[0]].concat()),
+            Err(StateError::Corrupted)
+        );
+    }
+    // A restored Bob reads the skipped messages; his stored keys survived.
+    let restored = Group::from_bytes(&w.g(b).to_bytes()).unwrap();
+    w.devs[b].group = Some(restored);
+    for i in [0usize, 2, 1] {
+        assert_eq!(w.decrypt(b, &wires[i]).unwrap(), [i as u8]);
+    }
+    // A restored Alice continues her chain.
+    let restored = Group::from_bytes(&w.g(a1).to_bytes()).unwrap();
+    w.devs[a1].group = Some(restored);
+    broadcast_ok(&mut w, a1, b"after restore");
+}
+
+#[test]
+fn error_codes_are_stable_names() {
+    assert_eq!(GroupError::Fork.code(), "Fork");
+    assert_eq!(
+        GroupError::Malformed(ParseError::RosterOrder).code(),
+        "Malformed"
+    );
+    assert_eq!(ParseError::InvalidRole(9).code(), "InvalidRole");
+}
+
+#[test]
+fn create_checks_its_roster() {
+    let w = World::new(&[1, 1]);
+    let a = w.dev(ALICE, 1);
+    let known = w.known.clone();
+    let mut rng = ChaCha20Rng::from_seed([2; 32]);
+    let me = w.uk(ALICE);
+    let acct = &w.devs[a].account;
+    let m = |user, role| Member { user, role };
+    assert_eq!(
+        Group::create(&mut rng, acct, me, 1, &[m(w.uk(BOB), Role::Admin)], &known).map(|_| ()),
+        Err(GroupError::NotMember)
+    );
+    assert_eq!(
+        Group::create(&mut rng, acct, me, 1, &[m(me, Role::Member)], &known).map(|_| ()),
+        Err(GroupError::NotAuthorised)
+    );
+    assert_eq!(
+        Group::create(&mut rng, acct, me, 1, &[], &known).map(|_| ()),
+        Err(GroupError::Malformed(ParseError::MemberCount(0)))
+    );
+    assert_eq!(
+        Group::create(
+            &mut rng,
+            acct,
+            me,
+            1,
+            &[m(me, Role::Admin), m(me, Role::Admin)],
+            &known
+        )
+        .map(|_| ()),
+        Err(GroupError::Malformed(ParseError::RosterOrder))
+    );
+    assert_eq!(
+        Group::create(&mut rng, acct, me, 2, &[m(me, Role::Admin)], &known).map(|_| ()),
+        Err(GroupError::UnknownDevice)
+    );
+    let other = Account::new(&mut rng).unwrap();
+    assert_eq!(
+        Group::create(&mut rng, &other, me, 1, &[m(me, Role::Admin)], &known).map(|_| ()),
+        Err(GroupError::InvalidSignature)
+    );
+    let (g, create) = Group::create(&mut rng, acct, me, 1, &[m(me, Role::Admin)], &known).unwrap();
+    assert_eq!(g.members().len(), 1);
+    assert_eq!(
+        g.welcome(&create[..5]),
+        Err(GroupError::Malformed(ParseError::Truncated("magic")))
+    );
+}
+
+#[test]
+fn more_rejections() {
+    let (mut w, _) = setup();
+    let (a1, b, d) = (w.dev(ALICE, 1), w.dev(BOB, 1), w.dev(DAVE, 1));
+    let known = w.known.clone();
+    // Too much plaintext.
+    let big = vec![0u8; sova::ratchet::MAX_PLAINTEXT_LEN + 1];
+    assert_eq!(w.g(a1).encrypt(&big), Err(GroupError::PlaintextTooLong));
+    // A message of a later epoch than the receiver holds.
+    let dave_uk = w.uk(DAVE);
+    let add = w
+        .act(a1, |account, g| {
+            g.add(
+                account,
+                Member {
+                    user: dave_uk,
+                    role: Role::Member,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    let mut rng = ChaCha20Rng::from_seed([6; 32]);
+    w.act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let ahead = w.g(a1).encrypt(b"epoch 1").unwrap();
+    assert_eq!(w.decrypt(b, &ahead), Err(GroupError::EpochAhead));
+    // A welcome whose roster the server changed: Bob made an admin.
+    let welcome = w.g(a1).welcome(&add).unwrap();
+    let bob_uk = w.uk(BOB);
+    let op_len = u32::from_be_bytes(welcome[21..25].try_into().unwrap()) as usize;
+    let roster_at = 25 + op_len;
+    let at = roster_at
+        + 2
+        + welcome[roster_at + 2..]
+            .chunks(33)
+            .position(|e| e[..32] == bob_uk)
+            .unwrap()
+            * 33;
+    let mut forged = welcome.clone();
+    forged[at + 32] = 1;
+    let alice = w.uk(ALICE);
+    assert_eq!(
+        Group::join(dave_uk, 1, &forged, &alice, 1, &known),
+        Err(GroupError::WelcomeMismatch)
+    );
+    // Bob drops out of the roster the welcome states.
+    let mut short = welcome[..at].to_vec();
+    short.extend_from_slice(&welcome[at + 33..]);
+    assert!(Group::join(dave_uk, 1, &short, &alice, 1, &known).is_err());
+    let joined = Group::join(dave_uk, 1, &welcome, &alice, 1, &known).unwrap();
+    assert_eq!(joined.epoch(), 1);
+    assert_eq!(joined.state_hash(), w.g(a1).state_hash());
+    // A welcome for an operation that is not the current one.
+    assert_eq!(w.g(b).welcome(&add), Err(GroupError::StaleEpoch));
+    let _ = d;
+}
+
+#[test]
+fn a_roster_is_bounded() {
+    let w = World::new(&[1, 1]);
+    let a = w.dev(ALICE, 1);
+    let known = w.known.clone();
+    let me = w.uk(ALICE);
+    let mut members: Vec<Member> = (1..1000u32)
+        .map(|i| {
+            let mut user = [0u8; 32];
+            user[..4].copy_from_slice(&i.to_be_bytes());
+            Member {
+                user,
+                role: Role::Member,
+            }
+        })
+        .collect();
+    members.push(Member {
+        user: me,
+        role: Role::Admin,
+    });
+    let mut rng = ChaCha20Rng::from_seed([2; 32]);
+    let (mut g, _) = Group::create(&mut rng, &w.devs[a].account, me, 1, &members, &known).unwrap();
+    assert_eq!(g.members().len(), 1000);
+    let before = g.clone();
+    let bob = Member {
+        user: w.uk(BOB),
+        role: Role::Member,
+    };
+    assert_eq!(
+        g.add(&w.devs[a].account, bob, &known),
+        Err(GroupError::TooManyMembers)
+    );
+    assert_eq!(g, before);
+    // Its state round-trips; a state claiming too many chains does not load.
+    let bytes = g.to_bytes();
+    assert_eq!(Group::from_bytes(&bytes).unwrap(), g);
+    members.push(bob);
+    assert_eq!(
+        Group::create(&mut rng, &w.devs[a].account, me, 1, &members, &known).map(|_| ()),
+        Err(GroupError::Malformed(ParseError::MemberCount(1001)))
+    );
+}
+
+/// Rewrites a plain group state with a correct check (spec §8.1).
+fn with_check(mut body: Vec<u8>) -> Vec<u8> {
+    use sha2_check::digest;
+    body.truncate(body.len() - 32);
+    let c = digest(&body);
+    body.extend_from_slice(&c);
+    body
+}
+
+mod sha2_check {
+    /// SHA-256 through the library's provider.
+    pub fn digest(b: &[u8]) -> [u8; 32] {
+        use sova::provider::CryptoProvider;
+        sova::DefaultProvider::default().sha256(&[b])
+    }
+}
+
+#[test]
+fn invalid_states_are_refused() {
+    let (mut w, _) = setup();
+    let a1 = w.dev(ALICE, 1);
+    let plain = w.g(a1).to_bytes();
+    // The roster's count: right after magic, version, ids, epoch and hash.
+    let roster_at = 12 + 1 + 32 + 32 + 4 + 8 + 32;
+    let mut zero = plain.clone();
+    zero[roster_at..roster_at + 2].copy_from_slice(&[0, 0]);
+    assert_eq!(
+        Group::from_bytes(&with_check(zero)),
+        Err(StateError::Invalid("roster"))
+    );
+    let mut role = plain.clone();
+    role[roster_at + 2 + 32] = 7;
+    assert_eq!(
+        Group::from_bytes(&with_check(role)),
+        Err(StateError::Invalid("roster"))
+    );
+    let n = u16::from_be_bytes([plain[roster_at], plain[roster_at + 1]]) as usize;
+    let op_at = roster_at + 2 + n * 33;
+    let op_len = u32::from_be_bytes(plain[op_at..op_at + 4].try_into().unwrap()) as usize;
+    let flag_at = op_at + 4 + op_len;
+    let mut op = plain.clone();
+    op[op_at + 4] ^= 1;
+    assert_eq!(
+        Group::from_bytes(&with_check(op)),
+        Err(StateError::Invalid("operation"))
+    );
+    let mut flag = plain.clone();
+    flag[flag_at] = 2;
+    assert_eq!(
+        Group::from_bytes(&with_check(flag)),
+        Err(StateError::Invalid("flag"))
+    );
+    let mut bad = plain.clone();
+    bad[0] ^= 1;
+    assert_eq!(Group::from_bytes(&bad), Err(StateError::BadMagic));
+}
+
+/// Appends `chains` fake received chains and `keys` fake stored keys to a
+/// plain state that holds none of either, with a correct check.
+fn inject(state: &[u8], chains: u16, keys: u16) -> Vec<u8> {
+    // The tail of such a state: u16(0) chains, u16(0) keys, check[32].
+    let body = &state[..state.len() - 32];
+    assert_eq!(&body[body.len() - 4..], &[0, 0, 0, 0]);
+    let mut out = body[..body.len() - 4].to_vec();
+    out.extend_from_slice(&chains.to_be_bytes());
+    for i in 0..u32::from(chains) {
+        let mut user = [0xEE; 32];
+        user[..4].copy_from_slice(&i.to_be_bytes());
+        out.extend_from_slice(&user);
+        out.extend_from_slice(&1u32.to_be_bytes()); // device
+        out.extend_from_slice(&0u32.to_be_bytes()); // generation
+        out.extend_from_slice(&0u32.to_be_bytes()); // next index
+        out.extend_from_slice(&[1; 32]); // chain key
+        out.extend_from_slice(&[2; 32]); // signing key
+    }
+    out.extend_from_slice(&keys.to_be_bytes());
+    for i in 0..u32::from(keys) {
+        out.extend_from_slice(&[0xEE; 32]);
+        out.extend_from_slice(&1u32.to_be_bytes());
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out.extend_from_slice(&i.to_be_bytes());
+        out.extend_from_slice(&[3; 32]);
+    }
+    out.extend_from_slice(&[0; 32]);
+    with_check(out)
+}
+
+#[test]
+fn chains_and_stored_keys_are_bounded() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let known = w.known.clone();
+    // A new epoch: Bob holds no chain and no key.
+    let dave_uk = w.uk(DAVE);
+    let add = w
+        .act(a1, |account, g| {
+            g.add(
+                account,
+                Member {
+                    user: dave_uk,
+                    role: Role::Member,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    w.g(b).apply(&add, &known).unwrap();
+    let mut rng = ChaCha20Rng::from_seed([8; 32]);
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let alice = w.uk(ALICE);
+    // Full of chains: a chain of a new device is refused.
+    let full = inject(&w.g(b).to_bytes(), 5000, 0);
+    let mut g = Group::from_bytes(&full).unwrap();
+    let before = g.clone();
+    assert_eq!(
+        g.accept_chain(&offer, &alice, 1, &known),
+        Err(GroupError::TooManyChains)
+    );
+    assert_eq!(g, before);
+    // More than the limit does not load.
+    assert_eq!(
+        Group::from_bytes(&inject(&w.g(b).to_bytes(), 5001, 0)),
+        Err(StateError::Invalid("limits"))
+    );
+    assert_eq!(
+        Group::from_bytes(&inject(&w.g(b).to_bytes(), 0, 5001)),
+        Err(StateError::Invalid("limits"))
+    );
+    // Full of stored keys: a message that skips three evicts the three
+    // oldest; the state stays at the limit.
+    let mut g = Group::from_bytes(&inject(&w.g(b).to_bytes(), 0, 5000)).unwrap();
+    g.accept_chain(&offer, &alice, 1, &known).unwrap();
+    let wires: Vec<Vec<u8>> = (0..4u8).map(|i| w.g(a1).encrypt(&[i]).unwrap()).collect();
+    let size = g.to_bytes().len();
+    assert_eq!(g.decrypt(&wires[3], &known).unwrap().plaintext, [3]);
+    assert_eq!(g.to_bytes().len(), size, "3 keys in, 3 evicted");
+    // The newest keys are the ones kept.
+    assert_eq!(g.decrypt(&wires[1], &known).unwrap().plaintext, [1]);
+}
+
+#[test]
+fn a_welcome_with_a_creation_off_epoch_zero_is_refused() {
+    let w = World::new(&[1, 1]);
+    let a = w.dev(ALICE, 1);
+    let (alice, bob) = (w.uk(ALICE), w.uk(BOB));
+    let roster = OpKind::Create(vec![
+        Member {
+            user: alice,
+            role: Role::Admin,
+        },
+        Member {
+            user: bob,
+            role: Role::Member,
+        },
+    ]);
+    let mut sorted = roster.clone();
+    if let OpKind::Create(m) = &mut sorted {
+        m.sort_by_key(|m| m.user);
+    }
+    for (epoch, prev) in [(5u64, [0u8; 32]), (0, [1; 32])] {
+        let op = Operation::new_signed(
+            &w.devs[a].account,
+            [4; 32],
+            epoch,
+            prev,
+            alice,
+            1,
+            sorted.clone(),
+        )
+        .unwrap();
+        // The welcome as Alice's device would frame it.
+        let mut welcome = b"SOVA-1 group welcome\x01".to_vec();
+        welcome.extend_from_slice(&(op.to_bytes().len() as u32).to_be_bytes());
+        welcome.extend_from_slice(op.to_bytes());
+        let mut members = [alice, bob];
+        members.sort();
+        welcome.extend_from_slice(&2u16.to_be_bytes());
+        for u in members {
+            welcome.extend_from_slice(&u);
+            welcome.push(u8::from(u == alice));
+        }
+        welcome.extend_from_slice(&0u32.to_be_bytes());
+        assert_eq!(
+            Group::join(bob, 1, &welcome, &alice, 1, &w.known),
+            Err(GroupError::Fork)
+        );
+    }
+}
