@@ -205,7 +205,7 @@ fn entry_object(e: &sova::devices::DeviceEntry) -> Result<JsValue, JsValue> {
     .into())
 }
 
-fn list_change(c: &sova::devices::ListChange) -> Result<JsValue, JsValue> {
+pub(crate) fn list_change(c: &sova::devices::ListChange) -> Result<JsValue, JsValue> {
     let (changed, added, removed) = match c {
         sova::devices::ListChange::Accepted { added, removed } => (true, ids(added), ids(removed)),
         _ => (false, Array::new(), Array::new()),

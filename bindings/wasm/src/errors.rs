@@ -47,6 +47,7 @@ coded!(
     sova::devices::ListError,
     sova::devices::LinkError,
     sova::devices::FanoutError,
+    sova::groups::GroupError,
 );
 
 /// The chain of codes of an error: its own, then each wrapped error's

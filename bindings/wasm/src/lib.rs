@@ -1,7 +1,7 @@
 //! WebAssembly bindings of the Sova library (wasm-bindgen): accounts,
-//! sessions, conversations, safety numbers and several devices per person,
-//! with the library's persisted encodings as `Uint8Array` and its stable
-//! error codes (spec appendix B) as `SovaError`s.
+//! sessions, conversations, safety numbers, several devices per person and
+//! groups, with the library's persisted encodings as `Uint8Array` and its
+//! stable error codes (spec appendix B) as `SovaError`s.
 //!
 //! Nothing here implements protocol logic: every call goes to the `sova`
 //! crate, built with its pure-Rust backend. Randomness comes from the
@@ -26,9 +26,11 @@ use zeroize::Zeroizing;
 
 mod devices;
 mod errors;
+mod groups;
 mod session;
 
 pub use devices::*;
+pub use groups::*;
 pub use session::*;
 
 /// The platform's generator (`crypto.getRandomValues`).
