@@ -178,6 +178,17 @@ test("a group of three: welcomes and chains by fan-out, send and receive, add an
   refused(() => carol.group.startChain(carol.account), "Removed");
   assert.deepEqual(carol.group.toBytes(), carolBefore);
   say(bob, [alice, dave], "bye Carol");
+
+  // Alice makes Bob an admin; Bob may then change the roster himself.
+  const promoteBob = alice.group.changeRole(alice.account, { user: bob.user, role: "admin" }, alice.directory);
+  for (const p of [bob, dave]) assert.equal(p.group.apply(promoteBob, p.directory), "advanced");
+  const roleOf = (g, user) => g.members().find((m) => m.user.every((b, i) => b === user[i])).role;
+  assert.equal(roleOf(dave.group, bob.user), "admin");
+  refused(() => dave.group.remove(dave.account, bob.user, dave.directory), "NotAuthorised");
+  const promoteDave = bob.group.changeRole(bob.account, { user: dave.user, role: "admin" }, bob.directory);
+  for (const p of [alice, dave]) assert.equal(p.group.apply(promoteDave, p.directory), "advanced");
+  assert.equal(roleOf(alice.group, dave.user), "admin");
+  for (const p of rest) assert.deepEqual(p.group.stateHash, alice.group.stateHash);
 });
 
 test("a tampered group message is refused with its code and changes nothing", () => {
@@ -247,4 +258,30 @@ test("persistence: plain and sealed group state round trip", () => {
   refused(() => Group.fromSealedBytes(alice.account.toSealedBytes(key), key), "Storage", "WrongKind");
   refused(() => Group.fromBytes(new Uint8Array([1, 2, 3])), "BadMagic");
   assert.throws(() => bob.group.toSealedBytes(new Uint8Array(31)), RangeError);
+});
+
+test("the directory holds copies of people and only moves their lists forward", () => {
+  const account = new Account();
+  const laptop = new Account();
+  const uk = UserKey.generate();
+  const entry = { deviceId: 1, identity: account.identityKey, admin: true };
+  const list1 = uk.signList(1n, [entry]);
+  const list2 = uk.signList(2n, [entry, { deviceId: 2, identity: laptop.identityKey, admin: false }]);
+  const known = new KnownUser(uk.publicKey, list1);
+  const dir = new Directory();
+  assert.deepEqual(dir.add(known), { changed: true, added: [1], removed: [] });
+  assert.equal(dir.size, 1);
+  assert.equal(dir.add(known).changed, false);
+  assert.deepEqual(dir.update(uk.publicKey, list2), { changed: true, added: [2], removed: [] });
+  // A copy: the caller's KnownUser did not move, and offering its older list is a rollback.
+  assert.equal(known.epoch, 1n);
+  assert.equal(dir.get(uk.publicKey).epoch, 2n);
+  refused(() => dir.add(known), "Rollback");
+  refused(() => dir.update(uk.publicKey, list1), "Rollback");
+  assert.equal(dir.get(uk.publicKey).epoch, 2n);
+  assert.throws(() => dir.update(UserKey.generate().publicKey, list2), RangeError);
+  assert.equal(dir.remove(uk.publicKey), true);
+  assert.equal(dir.remove(uk.publicKey), false);
+  assert.equal(dir.get(uk.publicKey), undefined);
+  assert.equal(dir.size, 0);
 });
