@@ -281,7 +281,6 @@ error_codes!(crate::groups::GroupError {
     StaleEpoch,
     EpochAhead,
     Fork,
-    Superseded,
     NotMember,
     UnknownDevice,
     InvalidSignature,

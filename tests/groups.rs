@@ -938,8 +938,8 @@ fn ghost_devices_and_wrong_sessions_are_refused() {
 }
 
 #[test]
-fn forks_are_detected_and_the_head_rule_converges() {
-    let (mut w, _) = setup();
+fn a_competing_operation_at_the_head_is_a_fork_and_changes_nothing() {
+    let (mut w, create) = setup();
     let (a1, a2, b, c) = (
         w.dev(ALICE, 1),
         w.dev(ALICE, 2),
@@ -948,8 +948,32 @@ fn forks_are_detected_and_the_head_rule_converges() {
     );
     let known = w.known.clone();
     let (dave_uk, bob_uk, carol_uk) = (w.uk(DAVE), w.uk(BOB), w.uk(CAROL));
+    // A second create with the same group id is a competing create: Fork
+    // (spec §12.4), whatever its hash.
+    let before = w.g(b).clone();
+    let gid = *w.g(b).group_id();
+    let recreate = Operation::new_signed(
+        &w.devs[a1].account,
+        gid,
+        0,
+        [0; 32],
+        w.uk(ALICE),
+        1,
+        OpKind::Create(vec![Member {
+            user: w.uk(ALICE),
+            role: Role::Admin,
+        }]),
+    )
+    .unwrap()
+    .to_bytes()
+    .to_vec();
+    assert_eq!(w.g(b).apply(&recreate, &known), Err(GroupError::Fork));
+    assert_eq!(w.g(b).apply(&create, &known), Ok(Applied::Unchanged));
+    assert_eq!(*w.g(b), before);
     // Alice's two devices act at once: one adds Dave, the other makes Bob
-    // an admin.
+    // an admin. Alice's second device keeps its state from before signing
+    // until the server accepts its operation (spec §12.4).
+    let a2_before = w.g(a2).clone();
     let op1 = w
         .act(a1, |account, g| {
             g.add(
@@ -974,50 +998,216 @@ fn forks_are_detected_and_the_head_rule_converges() {
             )
         })
         .unwrap();
-    // Bob sees op1 first, Carol op2 first.
+    // A server that shows Bob op1 and Carol op2 splits them.
     assert_eq!(w.g(b).apply(&op1, &known), Ok(Applied::Advanced));
     assert_eq!(w.g(c).apply(&op2, &known), Ok(Applied::Advanced));
-    // A message of either side is a fork for the other.
+    let h1 = *w.g(b).state_hash();
+    let h2 = *w.g(c).state_hash();
+    assert_ne!(h1, h2);
     let mut rng = ChaCha20Rng::from_seed([4; 32]);
     w.act(b, |account, g| g.start_chain(&mut rng, account))
         .unwrap();
     let from_bob = w.g(b).encrypt(b"which epoch?").unwrap();
     assert_eq!(w.decrypt(c, &from_bob), Err(GroupError::Fork));
-    // Then each sees the other: both end at the same head.
-    let rb = w.g(b).apply(&op2, &known).unwrap_or_else(|e| {
-        assert_eq!(e, GroupError::Superseded);
-        Applied::Unchanged
-    });
-    let rc = w.g(c).apply(&op1, &known).unwrap_or_else(|e| {
-        assert_eq!(e, GroupError::Superseded);
-        Applied::Unchanged
-    });
-    let ra1 = w.g(a1).apply(&op2, &known).unwrap_or(Applied::Unchanged);
-    let ra2 = w.g(a2).apply(&op1, &known).unwrap_or(Applied::Unchanged);
-    let h = *w.g(b).state_hash();
-    for x in [a1, a2, c] {
-        assert_eq!(*w.g(x).state_hash(), h);
+    // Neither side ever switches, whichever hash is smaller; replays of
+    // the applied one stay Unchanged.
+    for (x, other, own) in [(b, &op2, &op1), (c, &op1, &op2), (a1, &op2, &op1)] {
+        let held = w.g(x).clone();
+        assert_eq!(w.g(x).apply(other, &known), Err(GroupError::Fork));
+        assert_eq!(*w.g(x), held, "a competing head changed device {x}");
+        assert_eq!(w.g(x).apply(own, &known), Ok(Applied::Unchanged));
+        assert_eq!(*w.g(x), held);
     }
-    assert_eq!(
-        [rb, rc, ra1, ra2]
-            .iter()
-            .filter(|r| **r == Applied::Switched)
-            .count(),
-        2,
-        "exactly the two devices holding the loser switch"
-    );
-    // A fork below the head: a third operation on the winner, then the
-    // loser's successor.
+    // The server accepted op1: Alice's second device goes back to its
+    // earlier state and follows the log.
+    assert_eq!(w.g(a2).apply(&op1, &known), Err(GroupError::Fork));
+    w.devs[a2].group = Some(a2_before);
+    assert_eq!(w.g(a2).apply(&op1, &known), Ok(Applied::Advanced));
+    assert_eq!(*w.g(a2).state_hash(), h1);
+    // The log's next operation: Carol, shown the other branch, refuses it
+    // (Fork) and keeps refusing, whatever comes next.
     let op3 = w
         .act(a1, |account, g| g.remove(account, &carol_uk, &known))
         .unwrap();
-    assert_eq!(w.g(b).apply(&op3, &known), Ok(Applied::Advanced));
-    let loser = if *w.g(b).state_hash() == h {
-        &op2
-    } else {
-        &op1
+    for x in [a2, b] {
+        assert_eq!(w.g(x).apply(&op3, &known), Ok(Applied::Advanced));
+    }
+    let held = w.g(c).clone();
+    assert_eq!(w.g(c).apply(&op3, &known), Err(GroupError::Fork));
+    assert_eq!(*w.g(c), held);
+    // op2 is now an epoch behind Bob: StaleEpoch.
+    assert_eq!(w.g(b).apply(&op2, &known), Err(GroupError::StaleEpoch));
+    // Carol's message and chain offer of her epoch 1 name a hash Bob did
+    // not hold at epoch 1: Fork, not StaleEpoch (spec §12.6 check 3).
+    let mut rng = ChaCha20Rng::from_seed([5; 32]);
+    let carol_offer = w
+        .act(c, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let from_carol = w.g(c).encrypt(b"still epoch 1").unwrap();
+    let held = w.g(b).clone();
+    assert_eq!(w.decrypt(b, &from_carol), Err(GroupError::Fork));
+    assert_eq!(
+        w.g(b).accept_chain(&carol_offer, &carol_uk, 1, &known),
+        Err(GroupError::Fork)
+    );
+    // Bob's own epoch-1 message is only late: StaleEpoch.
+    assert_eq!(w.decrypt(a2, &from_bob), Err(GroupError::StaleEpoch));
+    assert_eq!(*w.g(b), held);
+}
+
+/// Signs an operation at `epoch` on `prev` in the name of `user`'s device 1.
+fn signed(w: &World, d: usize, epoch: u64, prev: [u8; 32], kind: OpKind) -> Vec<u8> {
+    let gid = {
+        let first = w.devs.iter().find_map(|x| x.group.as_ref()).unwrap();
+        *first.group_id()
     };
-    assert_eq!(w.g(b).apply(loser, &known), Err(GroupError::StaleEpoch));
+    let dev = &w.devs[d];
+    Operation::new_signed(&dev.account, gid, epoch, prev, w.uk(dev.user), dev.id, kind)
+        .unwrap()
+        .to_bytes()
+        .to_vec()
+}
+
+#[test]
+fn a_removed_admin_cannot_reverse_its_removal_by_grinding() {
+    let (mut w, _) = setup();
+    let (a1, a2, b, c) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+    );
+    let known = w.known.clone();
+    let (alice_uk, bob_uk) = (w.uk(ALICE), w.uk(BOB));
+    // Bob becomes an admin, then Alice removes him.
+    let promote = w
+        .act(a1, |account, g| {
+            g.change_role(
+                account,
+                Member {
+                    user: bob_uk,
+                    role: Role::Admin,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    w.apply_all(&promote, a1);
+    let h1 = *w.g(a1).state_hash();
+    let bob_at_1 = w.g(b).clone();
+    let removal = w
+        .act(a1, |account, g| g.remove(account, &bob_uk, &known))
+        .unwrap();
+    w.apply_all(&removal, a1);
+    let h_removal = *w.g(a1).state_hash();
+    // Bob grinds competing operations at epoch 2 on epoch 1: adds of keys he
+    // makes up, and one removing Alice. Under a "smaller hash wins" rule
+    // some of them would replace the removal.
+    let mut ground = Vec::new();
+    for i in 0..32u8 {
+        ground.push(signed(
+            &w,
+            b,
+            2,
+            h1,
+            OpKind::Add(Member {
+                user: [i; 32],
+                role: Role::Admin,
+            }),
+        ));
+    }
+    ground.push(signed(&w, b, 2, h1, OpKind::Remove(alice_uk)));
+    let mut smaller = 0;
+    for op in &ground {
+        let mut g = bob_at_1.clone();
+        assert_eq!(g.apply(op, &known), Ok(Applied::Advanced));
+        if *g.state_hash() < h_removal {
+            smaller += 1;
+        }
+    }
+    assert!(smaller > 0, "the grinding found a smaller state hash");
+    // Every device holding the removal refuses every one of them.
+    for x in [a1, a2, c] {
+        let held = w.g(x).clone();
+        for op in &ground {
+            assert_eq!(w.g(x).apply(op, &known), Err(GroupError::Fork));
+        }
+        assert_eq!(*w.g(x), held);
+        assert!(held.members().iter().all(|m| m.user != bob_uk));
+    }
+    // Bob holds no chain of epoch 2, and none is sent to him.
+    assert!(!w.g(b).is_member());
+    w.new_chain(a1);
+    let wire = broadcast_ok(&mut w, a1, b"without bob");
+    assert_eq!(w.decrypt(b, &wire), Err(GroupError::UnknownChain));
+}
+
+#[test]
+fn a_held_back_operation_released_later_cannot_undo_a_removal() {
+    let (mut w, _) = setup();
+    let (a1, a2, b, c) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+    );
+    let known = w.known.clone();
+    let (bob_uk, carol_uk) = (w.uk(BOB), w.uk(CAROL));
+    let promote = w
+        .act(a1, |account, g| {
+            g.change_role(
+                account,
+                Member {
+                    user: bob_uk,
+                    role: Role::Admin,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    w.apply_all(&promote, a1);
+    // Two honest admins race at epoch 2: Alice removes Carol, Bob makes
+    // Carol an admin. The server delivers the removal and holds Bob's.
+    let bob_before = w.g(b).clone();
+    let removal = w
+        .act(a1, |account, g| g.remove(account, &carol_uk, &known))
+        .unwrap();
+    let held_back = w
+        .act(b, |account, g| {
+            g.change_role(
+                account,
+                Member {
+                    user: carol_uk,
+                    role: Role::Admin,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    for x in [a2, c] {
+        assert_eq!(w.g(x).apply(&removal, &known), Ok(Applied::Advanced));
+    }
+    // Bob's device, told the log holds the removal, goes back and follows.
+    assert_eq!(w.g(b).apply(&removal, &known), Err(GroupError::Fork));
+    w.devs[b].group = Some(bob_before);
+    assert_eq!(w.g(b).apply(&removal, &known), Ok(Applied::Advanced));
+    // The group moves on at epoch 2: fresh chains, messages.
+    for x in [a1, a2, b] {
+        w.new_chain(x);
+    }
+    broadcast_ok(&mut w, b, b"carol is out");
+    let h2 = *w.g(a1).state_hash();
+    // The server releases Bob's operation now: every device refuses it and
+    // Carol stays out.
+    for x in [a1, a2, b, c] {
+        let held = w.g(x).clone();
+        assert_eq!(w.g(x).apply(&held_back, &known), Err(GroupError::Fork));
+        assert_eq!(*w.g(x), held);
+        assert_eq!(*w.g(x).state_hash(), h2);
+    }
+    assert!(!w.g(c).is_member());
+    let wire = broadcast_ok(&mut w, a1, b"still without carol");
+    assert_eq!(w.decrypt(c, &wire), Err(GroupError::UnknownChain));
 }
 
 #[test]

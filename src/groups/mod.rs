@@ -136,9 +136,6 @@ pub enum GroupError {
     /// Another history than this device holds (spec §12.4).
     #[error("the group's history forked")]
     Fork,
-    /// A competing operation at the head that lost the resolution rule.
-    #[error("a competing operation won at this epoch")]
-    Superseded,
     /// The signer or sender is not in the roster.
     #[error("not a member of the group")]
     NotMember,
