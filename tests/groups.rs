@@ -532,7 +532,6 @@ fn add_remove_change_role_and_fresh_chains() {
     );
     broadcast_ok(&mut w, b, b"before");
     let old_from_bob = w.g(b).encrypt(b"old epoch").unwrap();
-    let bob_before_removal = w.g(b).clone();
     // Alice adds Dave: new epoch, chains gone everywhere.
     let known = w.known.clone();
     let dave = Member {
@@ -565,6 +564,10 @@ fn add_remove_change_role_and_fresh_chains() {
         .act(a1, |account, g| g.change_role(account, bob_admin, &known))
         .unwrap();
     w.apply_all(&op, a1);
+    // Carol sends at the epoch before her removal, on a chain of her own.
+    w.new_chain(c);
+    let carol_old = w.g(c).encrypt(b"before my removal").unwrap();
+    let carol_before_removal = w.g(c).clone();
     let carol_uk = w.uk(CAROL);
     let rm = w
         .act(b, |account, g| g.remove(account, &carol_uk, &known))
@@ -584,12 +587,27 @@ fn add_remove_change_role_and_fresh_chains() {
     let wire = broadcast_ok(&mut w, a1, b"after carol left");
     // Carol cannot read it: she holds no chain of the new epoch.
     assert_eq!(w.decrypt(c, &wire), Err(GroupError::UnknownChain));
-    // A removed member's messages: of the old epoch, and, naming the new
-    // epoch, from outside the roster.
-    let _ = bob_before_removal;
-    let mut hacked = wire.clone();
-    hacked[74..106].copy_from_slice(&carol_uk);
-    assert_eq!(w.decrypt(b, &hacked), Err(GroupError::NotMember));
+    // A removed member's genuinely signed messages: of the old epoch
+    // (StaleEpoch), and, from her pre-removal state moved to the new epoch
+    // and hash, signed with her own chain: from outside the roster
+    // (NotMember, before any chain or signature is looked at).
+    let held = w.g(b).clone();
+    assert_eq!(w.decrypt(b, &carol_old), Err(GroupError::StaleEpoch));
+    let mut state = carol_before_removal.to_bytes();
+    let at = 12 + 1 + 32 + 32 + 4;
+    let new_epoch = w.g(b).epoch();
+    let new_hash = *w.g(b).state_hash();
+    state[at..at + 8].copy_from_slice(&new_epoch.to_be_bytes());
+    state[at + 8..at + 40].copy_from_slice(&new_hash);
+    let mut rogue = Group::from_bytes(&with_check(state)).unwrap();
+    let forged = rogue.encrypt(b"still here").unwrap();
+    let head = GroupMessage::parse(&forged).unwrap();
+    assert_eq!((head.epoch, head.state_hash), (new_epoch, new_hash));
+    assert_eq!(head.sender_user, carol_uk);
+    for x in [a1, b, d] {
+        assert_eq!(w.decrypt(x, &forged), Err(GroupError::NotMember));
+    }
+    assert_eq!(*w.g(b), held);
     // Leaving: Dave removes himself; a member cannot remove others.
     let bob_uk = w.uk(BOB);
     let before = w.g(d).clone();
@@ -929,11 +947,39 @@ fn ghost_devices_and_wrong_sessions_are_refused() {
     // A welcome whose roster the server changed (a ghost slipped in).
     let parsed = Welcome::parse(&welcome).unwrap();
     assert_eq!(parsed.members().len(), 3);
-    let mut forged = welcome.clone();
-    let n = forged.len();
-    forged[n - 1] = 0; // Carol demoted... she is already a member: set admin flag off
-    forged[n - 34] = 1;
-    assert!(Group::join(me, 1, &forged, &alice, 1, &known).is_err());
+    let ghost = Member {
+        user: [0x66; 32],
+        role: Role::Admin,
+    };
+    let mut members = parsed.members().to_vec();
+    members.push(ghost);
+    members.sort_by_key(|m| m.user);
+    let op_len = u32::from_be_bytes(welcome[21..25].try_into().unwrap()) as usize;
+    let roster_at = 25 + op_len;
+    let roster_end = roster_at + 2 + 33 * 3;
+    let mut forged = welcome[..roster_at].to_vec();
+    forged.extend_from_slice(&(members.len() as u16).to_be_bytes());
+    for m in &members {
+        forged.extend_from_slice(&m.user);
+        forged.push(if m.role == Role::Admin { 1 } else { 0 });
+    }
+    forged.extend_from_slice(&welcome[roster_end..]);
+    // The forged welcome parses and lists the ghost; joining refuses it.
+    let f = Welcome::parse(&forged).unwrap();
+    assert!(f.members().contains(&ghost));
+    assert_eq!(f.members().len(), 4);
+    assert_eq!(
+        Group::join(me, 1, &forged, &alice, 1, &known),
+        Err(GroupError::WelcomeMismatch)
+    );
+    // The genuine welcome joins.
+    assert_eq!(
+        Group::join(me, 1, &welcome, &alice, 1, &known)
+            .unwrap()
+            .members()
+            .len(),
+        3
+    );
     let _ = (a2, c, d);
 }
 
