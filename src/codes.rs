@@ -273,6 +273,7 @@ error_codes!(crate::groups::ParseError {
     MemberCount,
     RosterOrder,
     TrailingBytes,
+    BodyLength,
 });
 
 error_codes!(crate::groups::GroupError {
@@ -287,6 +288,7 @@ error_codes!(crate::groups::GroupError {
     NotAuthorised,
     AlreadyMember,
     NoSuchMember,
+    RoleUnchanged,
     TooManyMembers,
     LastAdmin,
     WrongSession,

@@ -1646,3 +1646,74 @@ fn a_welcome_with_a_creation_off_epoch_zero_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_role_change_that_changes_nothing_is_refused() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let known = w.known.clone();
+    let bob_uk = w.uk(BOB);
+    let same = Member {
+        user: bob_uk,
+        role: Role::Member,
+    };
+    let before = w.g(a1).clone();
+    assert_eq!(
+        w.act(a1, |account, g| g.change_role(account, same, &known)),
+        Err(GroupError::RoleUnchanged)
+    );
+    assert_eq!(*w.g(a1), before);
+    // Signed by Alice and delivered to Bob: refused, his chains kept.
+    let h0 = *w.g(b).state_hash();
+    let op = signed(&w, a1, 1, h0, OpKind::ChangeRole(same));
+    let held = w.g(b).clone();
+    assert_eq!(w.g(b).apply(&op, &known), Err(GroupError::RoleUnchanged));
+    assert_eq!(*w.g(b), held);
+    assert!(!w.g(b).needs_chain());
+    // A real change still passes.
+    let admin = Member {
+        user: bob_uk,
+        role: Role::Admin,
+    };
+    let op = signed(&w, a1, 1, h0, OpKind::ChangeRole(admin));
+    assert_eq!(w.g(b).apply(&op, &known), Ok(Applied::Advanced));
+}
+
+#[test]
+fn a_message_body_is_bounded() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    // The longest plaintext is sent and read: its body is the bound.
+    let longest = vec![7u8; sova::ratchet::MAX_PLAINTEXT_LEN];
+    let wire = w.g(a1).encrypt(&longest).unwrap();
+    let max_body = (1usize << 20) + 16;
+    assert_eq!(
+        u32::from_be_bytes(wire[118..122].try_into().unwrap()) as usize,
+        max_body
+    );
+    assert_eq!(wire.len(), 118 + 4 + max_body + 64);
+    assert_eq!(w.decrypt(b, &wire).unwrap(), longest);
+    // One byte more is refused before anything is read, however long the
+    // input.
+    let mut over = wire[..118].to_vec();
+    over.extend_from_slice(&((max_body + 1) as u32).to_be_bytes());
+    over.resize(over.len() + max_body + 1 + 64, 0);
+    assert_eq!(
+        GroupMessage::parse(&over).map(|_| ()),
+        Err(ParseError::BodyLength((max_body + 1) as u32))
+    );
+    let held = w.g(b).clone();
+    assert_eq!(
+        w.decrypt(b, &over),
+        Err(GroupError::Malformed(ParseError::BodyLength(
+            (max_body + 1) as u32
+        )))
+    );
+    let mut huge = wire[..118].to_vec();
+    huge.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(
+        GroupMessage::parse(&huge).map(|_| ()),
+        Err(ParseError::BodyLength(u32::MAX))
+    );
+    assert_eq!(*w.g(b), held);
+}

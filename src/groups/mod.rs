@@ -114,6 +114,10 @@ pub enum ParseError {
     /// Bytes after the end.
     #[error("trailing bytes")]
     TrailingBytes,
+    /// A group message body longer than the longest padded plaintext and
+    /// its tag (spec §12.6).
+    #[error("message body of {0} bytes is too long")]
+    BodyLength(u32),
 }
 
 /// Why a group operation, welcome, chain offer or message was refused, or
@@ -154,6 +158,9 @@ pub enum GroupError {
     /// Removing or changing a member not in the roster.
     #[error("no such member")]
     NoSuchMember,
+    /// A change of role to the role the member already holds.
+    #[error("the member already holds that role")]
+    RoleUnchanged,
     /// A roster beyond [`MAX_MEMBERS`].
     #[error("too many members")]
     TooManyMembers,
