@@ -1717,3 +1717,40 @@ fn a_message_body_is_bounded() {
     );
     assert_eq!(*w.g(b), held);
 }
+
+#[test]
+fn a_replay_of_the_last_operation_is_unchanged_before_the_signer_checks() {
+    let (mut w, _) = setup();
+    let (a1, a2, b) = (w.dev(ALICE, 1), w.dev(ALICE, 2), w.dev(BOB, 1));
+    let known = w.known.clone();
+    let dave = Member {
+        user: w.uk(DAVE),
+        role: Role::Member,
+    };
+    let add = w
+        .act(a1, |account, g| g.add(account, dave, &known))
+        .unwrap();
+    assert_eq!(w.g(b).apply(&add, &known), Ok(Applied::Advanced));
+    // Alice's list drops her first device, which signed the add.
+    let entries = [DeviceEntry {
+        device_id: 2,
+        identity: w.devs[a2].account.identity_key(),
+        admin: true,
+    }];
+    let list = w.uks[ALICE].sign_list(2, &entries).unwrap();
+    let mut later = known.clone();
+    later[ALICE] = KnownUser::new(w.uks[ALICE].public(), list.to_bytes()).unwrap();
+    let held = w.g(b).clone();
+    // spec §12.3 check 3 comes before check 5: the replay is Unchanged.
+    assert_eq!(w.g(b).apply(&add, &later), Ok(Applied::Unchanged));
+    // A competing operation of that device is checked: UnknownDevice.
+    assert_eq!(held.members().len(), 4);
+    let carol_uk = w.uk(CAROL);
+    // Alice's second device has not applied the add: it holds epoch 0.
+    assert_eq!(w.g(a2).epoch(), 0);
+    let prev = *w.g(a2).state_hash();
+    let rival = signed(&w, a1, 1, prev, OpKind::Remove(carol_uk));
+    assert_eq!(w.g(b).apply(&rival, &later), Err(GroupError::UnknownDevice));
+    assert_eq!(w.g(b).apply(&rival, &known), Err(GroupError::Fork));
+    assert_eq!(*w.g(b), held);
+}
