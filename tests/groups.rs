@@ -1754,3 +1754,36 @@ fn a_replay_of_the_last_operation_is_unchanged_before_the_signer_checks() {
     assert_eq!(w.g(b).apply(&rival, &known), Err(GroupError::Fork));
     assert_eq!(*w.g(b), held);
 }
+
+#[test]
+fn a_sender_cannot_hand_members_different_keys_under_one_chain() {
+    let (mut w, _) = setup();
+    let (a1, b, c) = (w.dev(ALICE, 1), w.dev(BOB, 1), w.dev(CAROL, 1));
+    let known = w.known.clone();
+    let alice = w.uk(ALICE);
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    // Alice's genuine offer (and binding) to Bob; to Carol the same signed
+    // chain with another chain key, or another index.
+    let n = offer.len();
+    let mut other_key = offer.clone();
+    other_key[n - 32..].copy_from_slice(&[0x42; 32]);
+    let mut other_index = offer.clone();
+    other_index[n - 36..n - 32].copy_from_slice(&5u32.to_be_bytes());
+    let held = w.g(c).clone();
+    for x in [&other_key, &other_index] {
+        assert_eq!(
+            w.g(c).accept_chain(x, &alice, 1, &known),
+            Err(GroupError::InvalidSignature)
+        );
+    }
+    assert_eq!(*w.g(c), held);
+    w.g(b).accept_chain(&offer, &alice, 1, &known).unwrap();
+    w.g(c).accept_chain(&offer, &alice, 1, &known).unwrap();
+    let wire = w.g(a1).encrypt(b"one text for all").unwrap();
+    for x in [b, c] {
+        assert_eq!(w.decrypt(x, &wire).unwrap(), b"one text for all");
+    }
+}

@@ -48,8 +48,13 @@ def chain_offer(device_seed: bytes, gid: bytes, epoch: int, h: bytes, owner: byt
                 spk: bytes, ck: bytes) -> bytes:
     out = (b"SOVA-1 group chain" + u8(1) + gid + u64(epoch) + h + owner + u32(1) + u32(0)
            + spk)
-    out += labeled_sign(device_seed, b"group chain binding", out)
+    out += labeled_sign(device_seed, b"group chain binding", out + commitment(0, ck))
     return out + u32(0) + ck
+
+
+def commitment(index: int, ck: bytes) -> bytes:
+    """§12.5: C, signed by the binding, not sent."""
+    return labeled_hash(b"group chain commitment", u32(index) + ck)
 
 
 def chain_steps(ck: bytes, sk: bytes, gid: bytes, epoch: int, h: bytes, sender: bytes,
@@ -212,7 +217,8 @@ class Model:
         if (owner, device) != (from_user, from_device):
             raise Refused("WrongSession")
         ik = self.device(owner, device)
-        if not labeled_verify(ik, b"group chain binding", offer[:-(64 + 4 + 32)], binding):
+        signed = offer[:-(64 + 4 + 32)] + commitment(index, ck)
+        if not labeled_verify(ik, b"group chain binding", signed, binding):
             raise Refused("InvalidSignature")
         held = self.chains.get((owner, device))
         if held is not None and held[0] >= gen:

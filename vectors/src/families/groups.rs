@@ -187,7 +187,14 @@ fn offer(
     put_u32(&mut v, 1);
     put_u32(&mut v, 0);
     v.extend_from_slice(spk);
-    let sig = labeled_sign(p, device_seed, labels::GROUP_CHAIN_BINDING, &[&v])
+    // spec §12.5: C commits to the index (0) and the chain key.
+    let c = labeled_hash(
+        p,
+        labels::GROUP_CHAIN_COMMITMENT,
+        &[&0u32.to_be_bytes(), ck],
+    )
+    .map_err(crypto("chain commitment"))?;
+    let sig = labeled_sign(p, device_seed, labels::GROUP_CHAIN_BINDING, &[&v, &c])
         .map_err(crypto("chain_offer"))?;
     v.extend_from_slice(&sig);
     put_u32(&mut v, 0);
