@@ -568,6 +568,7 @@ fn add_remove_change_role_and_fresh_chains() {
     w.new_chain(c);
     let carol_old = w.g(c).encrypt(b"before my removal").unwrap();
     let carol_before_removal = w.g(c).clone();
+    let a2_before_removal = w.g(a2).clone();
     let carol_uk = w.uk(CAROL);
     let rm = w
         .act(b, |account, g| g.remove(account, &carol_uk, &known))
@@ -593,17 +594,37 @@ fn add_remove_change_role_and_fresh_chains() {
     // (NotMember, before any chain or signature is looked at).
     let held = w.g(b).clone();
     assert_eq!(w.decrypt(b, &carol_old), Err(GroupError::StaleEpoch));
-    let mut state = carol_before_removal.to_bytes();
-    let at = 12 + 1 + 32 + 32 + 4;
+    // Her chain key and signing seed, from her own state (spec §12.8: the
+    // own chain is followed by no received chain and no stored key).
+    let state = carol_before_removal.to_bytes();
+    let l = state.len();
+    assert_eq!(&state[l - 36..l - 32], &[0, 0, 0, 0]);
+    let ck = Secret::try_from_slice(&state[l - 100..l - 68]).unwrap();
+    let sk = Secret::try_from_slice(&state[l - 68..l - 36]).unwrap();
     let new_epoch = w.g(b).epoch();
     let new_hash = *w.g(b).state_hash();
-    state[at..at + 8].copy_from_slice(&new_epoch.to_be_bytes());
-    state[at + 8..at + 40].copy_from_slice(&new_hash);
-    let mut rogue = Group::from_bytes(&with_check(state)).unwrap();
-    let forged = rogue.encrypt(b"still here").unwrap();
+    let mut header = carol_old.clone();
+    header[34..42].copy_from_slice(&new_epoch.to_be_bytes());
+    header[42..74].copy_from_slice(&new_hash);
+    header[114..118].copy_from_slice(&1u32.to_be_bytes());
+    let head = GroupMessage::parse(&header).unwrap();
+    let mut padded = Vec::new();
+    padding::pad_into(b"still here", &mut padded);
+    let forged = craft(&ck, &sk, &head, 1, &padded, false);
     let head = GroupMessage::parse(&forged).unwrap();
     assert_eq!((head.epoch, head.state_hash), (new_epoch, new_hash));
     assert_eq!(head.sender_user, carol_uk);
+    // The same construction at her own epoch is genuine: Alice's second
+    // device, still at that epoch, reads it.
+    let mut old_head = carol_old.clone();
+    old_head[114..118].copy_from_slice(&1u32.to_be_bytes());
+    let old_head = GroupMessage::parse(&old_head).unwrap();
+    let genuine = craft(&ck, &sk, &old_head, 1, &padded, false);
+    let mut a2_old = a2_before_removal.clone();
+    assert_eq!(
+        a2_old.decrypt(&genuine, &known).unwrap().plaintext,
+        b"still here"
+    );
     for x in [a1, b, d] {
         assert_eq!(w.decrypt(x, &forged), Err(GroupError::NotMember));
     }
@@ -1786,4 +1807,48 @@ fn a_sender_cannot_hand_members_different_keys_under_one_chain() {
     for x in [b, c] {
         assert_eq!(w.decrypt(x, &wire).unwrap(), b"one text for all");
     }
+}
+
+#[test]
+fn a_state_whose_parts_disagree_is_refused() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let known = w.known.clone();
+    let dave = Member {
+        user: w.uk(DAVE),
+        role: Role::Member,
+    };
+    let add = w
+        .act(a1, |account, g| g.add(account, dave, &known))
+        .unwrap();
+    w.g(b).apply(&add, &known).unwrap();
+    let state = w.g(b).to_bytes();
+    assert!(Group::from_bytes(&state).is_ok());
+    // The state hash of another epoch: not StateHash(last operation, roster).
+    let at = 12 + 1 + 32 + 32 + 4;
+    let mut x = state.clone();
+    x[at + 8] ^= 1;
+    assert_eq!(
+        Group::from_bytes(&with_check(x)),
+        Err(StateError::Invalid("state hash"))
+    );
+    // Another epoch than the last operation's.
+    let mut x = state.clone();
+    x[at + 7] ^= 1;
+    assert_eq!(
+        Group::from_bytes(&with_check(x)),
+        Err(StateError::Invalid("operation"))
+    );
+    // Two chains of one device.
+    let two = inject(&state, 2, 0);
+    assert!(Group::from_bytes(&two).is_ok());
+    let l = two.len();
+    let (first, second) = (l - 32 - 2 - 216, l - 32 - 2 - 108);
+    let mut x = two.clone();
+    let user: Vec<u8> = x[first..first + 32].to_vec();
+    x[second..second + 32].copy_from_slice(&user);
+    assert_eq!(
+        Group::from_bytes(&with_check(x)),
+        Err(StateError::Invalid("chains"))
+    );
 }
