@@ -330,6 +330,12 @@ impl Group {
     /// the new member a [`welcome`](Self::welcome) and every member a fresh
     /// chain.
     ///
+    /// Keep the state from before this call until the server has accepted
+    /// the operation: if the server holds another operation of this epoch,
+    /// restore it, apply the server's and issue the change again (spec
+    /// §12.4). The same holds for [`remove`](Self::remove) and
+    /// [`change_role`](Self::change_role).
+    ///
     /// # Errors
     /// `Removed`, and the checks of spec §12.3.
     pub fn add<D: Directory + ?Sized>(
@@ -370,7 +376,9 @@ impl Group {
     /// Applies an operation from the log (spec §12.3, §12.4).
     ///
     /// # Errors
-    /// The checks of spec §12.3 in order; nothing changes.
+    /// The checks of spec §12.3 in order; nothing changes. `Fork` also for a
+    /// genuinely signed competing operation at the current epoch: an
+    /// applied operation is never replaced (spec §12.4).
     pub fn apply<D: Directory + ?Sized>(
         &mut self,
         operation: &[u8],
