@@ -273,6 +273,7 @@ error_codes!(crate::groups::ParseError {
     MemberCount,
     RosterOrder,
     TrailingBytes,
+    BodyLength,
 });
 
 error_codes!(crate::groups::GroupError {
@@ -281,13 +282,13 @@ error_codes!(crate::groups::GroupError {
     StaleEpoch,
     EpochAhead,
     Fork,
-    Superseded,
     NotMember,
     UnknownDevice,
     InvalidSignature,
     NotAuthorised,
     AlreadyMember,
     NoSuchMember,
+    RoleUnchanged,
     TooManyMembers,
     LastAdmin,
     WrongSession,

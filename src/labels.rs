@@ -57,6 +57,9 @@ pub const GROUP_OPERATION: &str = "group operation";
 pub const GROUP_STATE: &str = "group state";
 /// The device identity's signature binding a sender chain's signing key (spec §12.5).
 pub const GROUP_CHAIN_BINDING: &str = "group chain binding";
+/// `C`: a chain offer's commitment to its index and chain key, signed by the
+/// binding (spec §12.5).
+pub const GROUP_CHAIN_COMMITMENT: &str = "group chain commitment";
 /// The next key of a sender chain (spec §12.5).
 pub const GROUP_CHAIN: &str = "group chain";
 /// A sender chain's message key (spec §12.5).
@@ -92,6 +95,7 @@ pub const ALL: &[&str] = &[
     GROUP_OPERATION,
     GROUP_STATE,
     GROUP_CHAIN_BINDING,
+    GROUP_CHAIN_COMMITMENT,
     GROUP_CHAIN,
     GROUP_MESSAGE_KEY,
     GROUP_MESSAGE_KEYS,

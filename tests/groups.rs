@@ -532,7 +532,6 @@ fn add_remove_change_role_and_fresh_chains() {
     );
     broadcast_ok(&mut w, b, b"before");
     let old_from_bob = w.g(b).encrypt(b"old epoch").unwrap();
-    let bob_before_removal = w.g(b).clone();
     // Alice adds Dave: new epoch, chains gone everywhere.
     let known = w.known.clone();
     let dave = Member {
@@ -565,6 +564,11 @@ fn add_remove_change_role_and_fresh_chains() {
         .act(a1, |account, g| g.change_role(account, bob_admin, &known))
         .unwrap();
     w.apply_all(&op, a1);
+    // Carol sends at the epoch before her removal, on a chain of her own.
+    w.new_chain(c);
+    let carol_old = w.g(c).encrypt(b"before my removal").unwrap();
+    let carol_before_removal = w.g(c).clone();
+    let a2_before_removal = w.g(a2).clone();
     let carol_uk = w.uk(CAROL);
     let rm = w
         .act(b, |account, g| g.remove(account, &carol_uk, &known))
@@ -584,12 +588,47 @@ fn add_remove_change_role_and_fresh_chains() {
     let wire = broadcast_ok(&mut w, a1, b"after carol left");
     // Carol cannot read it: she holds no chain of the new epoch.
     assert_eq!(w.decrypt(c, &wire), Err(GroupError::UnknownChain));
-    // A removed member's messages: of the old epoch, and, naming the new
-    // epoch, from outside the roster.
-    let _ = bob_before_removal;
-    let mut hacked = wire.clone();
-    hacked[74..106].copy_from_slice(&carol_uk);
-    assert_eq!(w.decrypt(b, &hacked), Err(GroupError::NotMember));
+    // A removed member's genuinely signed messages: of the old epoch
+    // (StaleEpoch), and, from her pre-removal state moved to the new epoch
+    // and hash, signed with her own chain: from outside the roster
+    // (NotMember, before any chain or signature is looked at).
+    let held = w.g(b).clone();
+    assert_eq!(w.decrypt(b, &carol_old), Err(GroupError::StaleEpoch));
+    // Her chain key and signing seed, from her own state (spec §12.8: the
+    // own chain is followed by no received chain and no stored key).
+    let state = carol_before_removal.to_bytes();
+    let l = state.len();
+    assert_eq!(&state[l - 36..l - 32], &[0, 0, 0, 0]);
+    let ck = Secret::try_from_slice(&state[l - 100..l - 68]).unwrap();
+    let sk = Secret::try_from_slice(&state[l - 68..l - 36]).unwrap();
+    let new_epoch = w.g(b).epoch();
+    let new_hash = *w.g(b).state_hash();
+    let mut header = carol_old.clone();
+    header[34..42].copy_from_slice(&new_epoch.to_be_bytes());
+    header[42..74].copy_from_slice(&new_hash);
+    header[114..118].copy_from_slice(&1u32.to_be_bytes());
+    let head = GroupMessage::parse(&header).unwrap();
+    let mut padded = Vec::new();
+    padding::pad_into(b"still here", &mut padded);
+    let forged = craft(&ck, &sk, &head, 1, &padded, false);
+    let head = GroupMessage::parse(&forged).unwrap();
+    assert_eq!((head.epoch, head.state_hash), (new_epoch, new_hash));
+    assert_eq!(head.sender_user, carol_uk);
+    // The same construction at her own epoch is genuine: Alice's second
+    // device, still at that epoch, reads it.
+    let mut old_head = carol_old.clone();
+    old_head[114..118].copy_from_slice(&1u32.to_be_bytes());
+    let old_head = GroupMessage::parse(&old_head).unwrap();
+    let genuine = craft(&ck, &sk, &old_head, 1, &padded, false);
+    let mut a2_old = a2_before_removal.clone();
+    assert_eq!(
+        a2_old.decrypt(&genuine, &known).unwrap().plaintext,
+        b"still here"
+    );
+    for x in [a1, b, d] {
+        assert_eq!(w.decrypt(x, &forged), Err(GroupError::NotMember));
+    }
+    assert_eq!(*w.g(b), held);
     // Leaving: Dave removes himself; a member cannot remove others.
     let bob_uk = w.uk(BOB);
     let before = w.g(d).clone();
@@ -929,17 +968,45 @@ fn ghost_devices_and_wrong_sessions_are_refused() {
     // A welcome whose roster the server changed (a ghost slipped in).
     let parsed = Welcome::parse(&welcome).unwrap();
     assert_eq!(parsed.members().len(), 3);
-    let mut forged = welcome.clone();
-    let n = forged.len();
-    forged[n - 1] = 0; // Carol demoted... she is already a member: set admin flag off
-    forged[n - 34] = 1;
-    assert!(Group::join(me, 1, &forged, &alice, 1, &known).is_err());
+    let ghost = Member {
+        user: [0x66; 32],
+        role: Role::Admin,
+    };
+    let mut members = parsed.members().to_vec();
+    members.push(ghost);
+    members.sort_by_key(|m| m.user);
+    let op_len = u32::from_be_bytes(welcome[21..25].try_into().unwrap()) as usize;
+    let roster_at = 25 + op_len;
+    let roster_end = roster_at + 2 + 33 * 3;
+    let mut forged = welcome[..roster_at].to_vec();
+    forged.extend_from_slice(&(members.len() as u16).to_be_bytes());
+    for m in &members {
+        forged.extend_from_slice(&m.user);
+        forged.push(if m.role == Role::Admin { 1 } else { 0 });
+    }
+    forged.extend_from_slice(&welcome[roster_end..]);
+    // The forged welcome parses and lists the ghost; joining refuses it.
+    let f = Welcome::parse(&forged).unwrap();
+    assert!(f.members().contains(&ghost));
+    assert_eq!(f.members().len(), 4);
+    assert_eq!(
+        Group::join(me, 1, &forged, &alice, 1, &known),
+        Err(GroupError::WelcomeMismatch)
+    );
+    // The genuine welcome joins.
+    assert_eq!(
+        Group::join(me, 1, &welcome, &alice, 1, &known)
+            .unwrap()
+            .members()
+            .len(),
+        3
+    );
     let _ = (a2, c, d);
 }
 
 #[test]
-fn forks_are_detected_and_the_head_rule_converges() {
-    let (mut w, _) = setup();
+fn a_competing_operation_at_the_head_is_a_fork_and_changes_nothing() {
+    let (mut w, create) = setup();
     let (a1, a2, b, c) = (
         w.dev(ALICE, 1),
         w.dev(ALICE, 2),
@@ -948,8 +1015,32 @@ fn forks_are_detected_and_the_head_rule_converges() {
     );
     let known = w.known.clone();
     let (dave_uk, bob_uk, carol_uk) = (w.uk(DAVE), w.uk(BOB), w.uk(CAROL));
+    // A second create with the same group id is a competing create: Fork
+    // (spec §12.4), whatever its hash.
+    let before = w.g(b).clone();
+    let gid = *w.g(b).group_id();
+    let recreate = Operation::new_signed(
+        &w.devs[a1].account,
+        gid,
+        0,
+        [0; 32],
+        w.uk(ALICE),
+        1,
+        OpKind::Create(vec![Member {
+            user: w.uk(ALICE),
+            role: Role::Admin,
+        }]),
+    )
+    .unwrap()
+    .to_bytes()
+    .to_vec();
+    assert_eq!(w.g(b).apply(&recreate, &known), Err(GroupError::Fork));
+    assert_eq!(w.g(b).apply(&create, &known), Ok(Applied::Unchanged));
+    assert_eq!(*w.g(b), before);
     // Alice's two devices act at once: one adds Dave, the other makes Bob
-    // an admin.
+    // an admin. Alice's second device keeps its state from before signing
+    // until the server accepts its operation (spec §12.4).
+    let a2_before = w.g(a2).clone();
     let op1 = w
         .act(a1, |account, g| {
             g.add(
@@ -974,50 +1065,216 @@ fn forks_are_detected_and_the_head_rule_converges() {
             )
         })
         .unwrap();
-    // Bob sees op1 first, Carol op2 first.
+    // A server that shows Bob op1 and Carol op2 splits them.
     assert_eq!(w.g(b).apply(&op1, &known), Ok(Applied::Advanced));
     assert_eq!(w.g(c).apply(&op2, &known), Ok(Applied::Advanced));
-    // A message of either side is a fork for the other.
+    let h1 = *w.g(b).state_hash();
+    let h2 = *w.g(c).state_hash();
+    assert_ne!(h1, h2);
     let mut rng = ChaCha20Rng::from_seed([4; 32]);
     w.act(b, |account, g| g.start_chain(&mut rng, account))
         .unwrap();
     let from_bob = w.g(b).encrypt(b"which epoch?").unwrap();
     assert_eq!(w.decrypt(c, &from_bob), Err(GroupError::Fork));
-    // Then each sees the other: both end at the same head.
-    let rb = w.g(b).apply(&op2, &known).unwrap_or_else(|e| {
-        assert_eq!(e, GroupError::Superseded);
-        Applied::Unchanged
-    });
-    let rc = w.g(c).apply(&op1, &known).unwrap_or_else(|e| {
-        assert_eq!(e, GroupError::Superseded);
-        Applied::Unchanged
-    });
-    let ra1 = w.g(a1).apply(&op2, &known).unwrap_or(Applied::Unchanged);
-    let ra2 = w.g(a2).apply(&op1, &known).unwrap_or(Applied::Unchanged);
-    let h = *w.g(b).state_hash();
-    for x in [a1, a2, c] {
-        assert_eq!(*w.g(x).state_hash(), h);
+    // Neither side ever switches, whichever hash is smaller; replays of
+    // the applied one stay Unchanged.
+    for (x, other, own) in [(b, &op2, &op1), (c, &op1, &op2), (a1, &op2, &op1)] {
+        let held = w.g(x).clone();
+        assert_eq!(w.g(x).apply(other, &known), Err(GroupError::Fork));
+        assert_eq!(*w.g(x), held, "a competing head changed device {x}");
+        assert_eq!(w.g(x).apply(own, &known), Ok(Applied::Unchanged));
+        assert_eq!(*w.g(x), held);
     }
-    assert_eq!(
-        [rb, rc, ra1, ra2]
-            .iter()
-            .filter(|r| **r == Applied::Switched)
-            .count(),
-        2,
-        "exactly the two devices holding the loser switch"
-    );
-    // A fork below the head: a third operation on the winner, then the
-    // loser's successor.
+    // The server accepted op1: Alice's second device goes back to its
+    // earlier state and follows the log.
+    assert_eq!(w.g(a2).apply(&op1, &known), Err(GroupError::Fork));
+    w.devs[a2].group = Some(a2_before);
+    assert_eq!(w.g(a2).apply(&op1, &known), Ok(Applied::Advanced));
+    assert_eq!(*w.g(a2).state_hash(), h1);
+    // The log's next operation: Carol, shown the other branch, refuses it
+    // (Fork) and keeps refusing, whatever comes next.
     let op3 = w
         .act(a1, |account, g| g.remove(account, &carol_uk, &known))
         .unwrap();
-    assert_eq!(w.g(b).apply(&op3, &known), Ok(Applied::Advanced));
-    let loser = if *w.g(b).state_hash() == h {
-        &op2
-    } else {
-        &op1
+    for x in [a2, b] {
+        assert_eq!(w.g(x).apply(&op3, &known), Ok(Applied::Advanced));
+    }
+    let held = w.g(c).clone();
+    assert_eq!(w.g(c).apply(&op3, &known), Err(GroupError::Fork));
+    assert_eq!(*w.g(c), held);
+    // op2 is now an epoch behind Bob: StaleEpoch.
+    assert_eq!(w.g(b).apply(&op2, &known), Err(GroupError::StaleEpoch));
+    // Carol's message and chain offer of her epoch 1 name a hash Bob did
+    // not hold at epoch 1: Fork, not StaleEpoch (spec §12.6 check 3).
+    let mut rng = ChaCha20Rng::from_seed([5; 32]);
+    let carol_offer = w
+        .act(c, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    let from_carol = w.g(c).encrypt(b"still epoch 1").unwrap();
+    let held = w.g(b).clone();
+    assert_eq!(w.decrypt(b, &from_carol), Err(GroupError::Fork));
+    assert_eq!(
+        w.g(b).accept_chain(&carol_offer, &carol_uk, 1, &known),
+        Err(GroupError::Fork)
+    );
+    // Bob's own epoch-1 message is only late: StaleEpoch.
+    assert_eq!(w.decrypt(a2, &from_bob), Err(GroupError::StaleEpoch));
+    assert_eq!(*w.g(b), held);
+}
+
+/// Signs an operation at `epoch` on `prev` in the name of `user`'s device 1.
+fn signed(w: &World, d: usize, epoch: u64, prev: [u8; 32], kind: OpKind) -> Vec<u8> {
+    let gid = {
+        let first = w.devs.iter().find_map(|x| x.group.as_ref()).unwrap();
+        *first.group_id()
     };
-    assert_eq!(w.g(b).apply(loser, &known), Err(GroupError::StaleEpoch));
+    let dev = &w.devs[d];
+    Operation::new_signed(&dev.account, gid, epoch, prev, w.uk(dev.user), dev.id, kind)
+        .unwrap()
+        .to_bytes()
+        .to_vec()
+}
+
+#[test]
+fn a_removed_admin_cannot_reverse_its_removal_by_grinding() {
+    let (mut w, _) = setup();
+    let (a1, a2, b, c) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+    );
+    let known = w.known.clone();
+    let (alice_uk, bob_uk) = (w.uk(ALICE), w.uk(BOB));
+    // Bob becomes an admin, then Alice removes him.
+    let promote = w
+        .act(a1, |account, g| {
+            g.change_role(
+                account,
+                Member {
+                    user: bob_uk,
+                    role: Role::Admin,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    w.apply_all(&promote, a1);
+    let h1 = *w.g(a1).state_hash();
+    let bob_at_1 = w.g(b).clone();
+    let removal = w
+        .act(a1, |account, g| g.remove(account, &bob_uk, &known))
+        .unwrap();
+    w.apply_all(&removal, a1);
+    let h_removal = *w.g(a1).state_hash();
+    // Bob grinds competing operations at epoch 2 on epoch 1: adds of keys he
+    // makes up, and one removing Alice. Under a "smaller hash wins" rule
+    // some of them would replace the removal.
+    let mut ground = Vec::new();
+    for i in 0..32u8 {
+        ground.push(signed(
+            &w,
+            b,
+            2,
+            h1,
+            OpKind::Add(Member {
+                user: [i; 32],
+                role: Role::Admin,
+            }),
+        ));
+    }
+    ground.push(signed(&w, b, 2, h1, OpKind::Remove(alice_uk)));
+    let mut smaller = 0;
+    for op in &ground {
+        let mut g = bob_at_1.clone();
+        assert_eq!(g.apply(op, &known), Ok(Applied::Advanced));
+        if *g.state_hash() < h_removal {
+            smaller += 1;
+        }
+    }
+    assert!(smaller > 0, "the grinding found a smaller state hash");
+    // Every device holding the removal refuses every one of them.
+    for x in [a1, a2, c] {
+        let held = w.g(x).clone();
+        for op in &ground {
+            assert_eq!(w.g(x).apply(op, &known), Err(GroupError::Fork));
+        }
+        assert_eq!(*w.g(x), held);
+        assert!(held.members().iter().all(|m| m.user != bob_uk));
+    }
+    // Bob holds no chain of epoch 2, and none is sent to him.
+    assert!(!w.g(b).is_member());
+    w.new_chain(a1);
+    let wire = broadcast_ok(&mut w, a1, b"without bob");
+    assert_eq!(w.decrypt(b, &wire), Err(GroupError::UnknownChain));
+}
+
+#[test]
+fn a_held_back_operation_released_later_cannot_undo_a_removal() {
+    let (mut w, _) = setup();
+    let (a1, a2, b, c) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+    );
+    let known = w.known.clone();
+    let (bob_uk, carol_uk) = (w.uk(BOB), w.uk(CAROL));
+    let promote = w
+        .act(a1, |account, g| {
+            g.change_role(
+                account,
+                Member {
+                    user: bob_uk,
+                    role: Role::Admin,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    w.apply_all(&promote, a1);
+    // Two honest admins race at epoch 2: Alice removes Carol, Bob makes
+    // Carol an admin. The server delivers the removal and holds Bob's.
+    let bob_before = w.g(b).clone();
+    let removal = w
+        .act(a1, |account, g| g.remove(account, &carol_uk, &known))
+        .unwrap();
+    let held_back = w
+        .act(b, |account, g| {
+            g.change_role(
+                account,
+                Member {
+                    user: carol_uk,
+                    role: Role::Admin,
+                },
+                &known,
+            )
+        })
+        .unwrap();
+    for x in [a2, c] {
+        assert_eq!(w.g(x).apply(&removal, &known), Ok(Applied::Advanced));
+    }
+    // Bob's device, told the log holds the removal, goes back and follows.
+    assert_eq!(w.g(b).apply(&removal, &known), Err(GroupError::Fork));
+    w.devs[b].group = Some(bob_before);
+    assert_eq!(w.g(b).apply(&removal, &known), Ok(Applied::Advanced));
+    // The group moves on at epoch 2: fresh chains, messages.
+    for x in [a1, a2, b] {
+        w.new_chain(x);
+    }
+    broadcast_ok(&mut w, b, b"carol is out");
+    let h2 = *w.g(a1).state_hash();
+    // The server releases Bob's operation now: every device refuses it and
+    // Carol stays out.
+    for x in [a1, a2, b, c] {
+        let held = w.g(x).clone();
+        assert_eq!(w.g(x).apply(&held_back, &known), Err(GroupError::Fork));
+        assert_eq!(*w.g(x), held);
+        assert_eq!(*w.g(x).state_hash(), h2);
+    }
+    assert!(!w.g(c).is_member());
+    let wire = broadcast_ok(&mut w, a1, b"still without carol");
+    assert_eq!(w.decrypt(c, &wire), Err(GroupError::UnknownChain));
 }
 
 #[test]
@@ -1409,4 +1666,189 @@ fn a_welcome_with_a_creation_off_epoch_zero_is_refused() {
             Err(GroupError::Fork)
         );
     }
+}
+
+#[test]
+fn a_role_change_that_changes_nothing_is_refused() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let known = w.known.clone();
+    let bob_uk = w.uk(BOB);
+    let same = Member {
+        user: bob_uk,
+        role: Role::Member,
+    };
+    let before = w.g(a1).clone();
+    assert_eq!(
+        w.act(a1, |account, g| g.change_role(account, same, &known)),
+        Err(GroupError::RoleUnchanged)
+    );
+    assert_eq!(*w.g(a1), before);
+    // Signed by Alice and delivered to Bob: refused, his chains kept.
+    let h0 = *w.g(b).state_hash();
+    let op = signed(&w, a1, 1, h0, OpKind::ChangeRole(same));
+    let held = w.g(b).clone();
+    assert_eq!(w.g(b).apply(&op, &known), Err(GroupError::RoleUnchanged));
+    assert_eq!(*w.g(b), held);
+    assert!(!w.g(b).needs_chain());
+    // A real change still passes.
+    let admin = Member {
+        user: bob_uk,
+        role: Role::Admin,
+    };
+    let op = signed(&w, a1, 1, h0, OpKind::ChangeRole(admin));
+    assert_eq!(w.g(b).apply(&op, &known), Ok(Applied::Advanced));
+}
+
+#[test]
+fn a_message_body_is_bounded() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    // The longest plaintext is sent and read: its body is the bound.
+    let longest = vec![7u8; sova::ratchet::MAX_PLAINTEXT_LEN];
+    let wire = w.g(a1).encrypt(&longest).unwrap();
+    let max_body = (1usize << 20) + 16;
+    assert_eq!(
+        u32::from_be_bytes(wire[118..122].try_into().unwrap()) as usize,
+        max_body
+    );
+    assert_eq!(wire.len(), 118 + 4 + max_body + 64);
+    assert_eq!(w.decrypt(b, &wire).unwrap(), longest);
+    // One byte more is refused before anything is read, however long the
+    // input.
+    let mut over = wire[..118].to_vec();
+    over.extend_from_slice(&((max_body + 1) as u32).to_be_bytes());
+    over.resize(over.len() + max_body + 1 + 64, 0);
+    assert_eq!(
+        GroupMessage::parse(&over).map(|_| ()),
+        Err(ParseError::BodyLength((max_body + 1) as u32))
+    );
+    let held = w.g(b).clone();
+    assert_eq!(
+        w.decrypt(b, &over),
+        Err(GroupError::Malformed(ParseError::BodyLength(
+            (max_body + 1) as u32
+        )))
+    );
+    let mut huge = wire[..118].to_vec();
+    huge.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(
+        GroupMessage::parse(&huge).map(|_| ()),
+        Err(ParseError::BodyLength(u32::MAX))
+    );
+    assert_eq!(*w.g(b), held);
+}
+
+#[test]
+fn a_replay_of_the_last_operation_is_unchanged_before_the_signer_checks() {
+    let (mut w, _) = setup();
+    let (a1, a2, b) = (w.dev(ALICE, 1), w.dev(ALICE, 2), w.dev(BOB, 1));
+    let known = w.known.clone();
+    let dave = Member {
+        user: w.uk(DAVE),
+        role: Role::Member,
+    };
+    let add = w
+        .act(a1, |account, g| g.add(account, dave, &known))
+        .unwrap();
+    assert_eq!(w.g(b).apply(&add, &known), Ok(Applied::Advanced));
+    // Alice's list drops her first device, which signed the add.
+    let entries = [DeviceEntry {
+        device_id: 2,
+        identity: w.devs[a2].account.identity_key(),
+        admin: true,
+    }];
+    let list = w.uks[ALICE].sign_list(2, &entries).unwrap();
+    let mut later = known.clone();
+    later[ALICE] = KnownUser::new(w.uks[ALICE].public(), list.to_bytes()).unwrap();
+    let held = w.g(b).clone();
+    // spec §12.3 check 3 comes before check 5: the replay is Unchanged.
+    assert_eq!(w.g(b).apply(&add, &later), Ok(Applied::Unchanged));
+    // A competing operation of that device is checked: UnknownDevice.
+    assert_eq!(held.members().len(), 4);
+    let carol_uk = w.uk(CAROL);
+    // Alice's second device has not applied the add: it holds epoch 0.
+    assert_eq!(w.g(a2).epoch(), 0);
+    let prev = *w.g(a2).state_hash();
+    let rival = signed(&w, a1, 1, prev, OpKind::Remove(carol_uk));
+    assert_eq!(w.g(b).apply(&rival, &later), Err(GroupError::UnknownDevice));
+    assert_eq!(w.g(b).apply(&rival, &known), Err(GroupError::Fork));
+    assert_eq!(*w.g(b), held);
+}
+
+#[test]
+fn a_sender_cannot_hand_members_different_keys_under_one_chain() {
+    let (mut w, _) = setup();
+    let (a1, b, c) = (w.dev(ALICE, 1), w.dev(BOB, 1), w.dev(CAROL, 1));
+    let known = w.known.clone();
+    let alice = w.uk(ALICE);
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    // Alice's genuine offer (and binding) to Bob; to Carol the same signed
+    // chain with another chain key, or another index.
+    let n = offer.len();
+    let mut other_key = offer.clone();
+    other_key[n - 32..].copy_from_slice(&[0x42; 32]);
+    let mut other_index = offer.clone();
+    other_index[n - 36..n - 32].copy_from_slice(&5u32.to_be_bytes());
+    let held = w.g(c).clone();
+    for x in [&other_key, &other_index] {
+        assert_eq!(
+            w.g(c).accept_chain(x, &alice, 1, &known),
+            Err(GroupError::InvalidSignature)
+        );
+    }
+    assert_eq!(*w.g(c), held);
+    w.g(b).accept_chain(&offer, &alice, 1, &known).unwrap();
+    w.g(c).accept_chain(&offer, &alice, 1, &known).unwrap();
+    let wire = w.g(a1).encrypt(b"one text for all").unwrap();
+    for x in [b, c] {
+        assert_eq!(w.decrypt(x, &wire).unwrap(), b"one text for all");
+    }
+}
+
+#[test]
+fn a_state_whose_parts_disagree_is_refused() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let known = w.known.clone();
+    let dave = Member {
+        user: w.uk(DAVE),
+        role: Role::Member,
+    };
+    let add = w
+        .act(a1, |account, g| g.add(account, dave, &known))
+        .unwrap();
+    w.g(b).apply(&add, &known).unwrap();
+    let state = w.g(b).to_bytes();
+    assert!(Group::from_bytes(&state).is_ok());
+    // The state hash of another epoch: not StateHash(last operation, roster).
+    let at = 12 + 1 + 32 + 32 + 4;
+    let mut x = state.clone();
+    x[at + 8] ^= 1;
+    assert_eq!(
+        Group::from_bytes(&with_check(x)),
+        Err(StateError::Invalid("state hash"))
+    );
+    // Another epoch than the last operation's.
+    let mut x = state.clone();
+    x[at + 7] ^= 1;
+    assert_eq!(
+        Group::from_bytes(&with_check(x)),
+        Err(StateError::Invalid("operation"))
+    );
+    // Two chains of one device.
+    let two = inject(&state, 2, 0);
+    assert!(Group::from_bytes(&two).is_ok());
+    let l = two.len();
+    let (first, second) = (l - 32 - 2 - 216, l - 32 - 2 - 108);
+    let mut x = two.clone();
+    let user: Vec<u8> = x[first..first + 32].to_vec();
+    x[second..second + 32].copy_from_slice(&user);
+    assert_eq!(
+        Group::from_bytes(&with_check(x)),
+        Err(StateError::Invalid("chains"))
+    );
 }

@@ -337,10 +337,12 @@ pub fn check_group_state_machine(data: &[u8]) {
                 match g.apply(&op, &fx.known) {
                     Ok(r) => {
                         assert_eq!(&op, genuine, "a tampered operation was accepted");
-                        assert!(g.epoch() >= before.epoch(), "the epoch went back");
                         if r == Applied::Unchanged {
                             assert_eq!(*g, before);
                         } else {
+                            // spec §12.4: an applied operation is never
+                            // replaced; only the next epoch is entered.
+                            assert_eq!(g.epoch(), before.epoch() + 1, "not the next epoch");
                             assert!(g.needs_chain(), "chains survived a membership change");
                         }
                     }
@@ -404,7 +406,8 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "offer_wrong_session",
         vec![3, 1, 4, 2, 0, 0, 0, 3, 1, 4, 0, 0, 0, 0],
     );
-    // Bob applies the add, its competing head, then a forged copy.
+    // Bob applies the add, its competing head (refused: Fork), then a
+    // forged copy.
     add(
         "group_state_machine",
         "ops_and_fork",

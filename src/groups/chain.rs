@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use super::{GroupError, ParseError};
 use crate::codec::{Reader, Writer};
-use crate::kdf::{labeled_expand, labeled_mac, labeled_sign, labeled_verify};
+use crate::kdf::{labeled_expand, labeled_hash, labeled_mac, labeled_sign, labeled_verify};
 use crate::labels;
 use crate::provider::{CryptoProvider, AEAD_KEY_LEN, AEAD_NONCE_LEN, ED25519_SIG_LEN};
 use crate::secret::Secret;
@@ -73,6 +73,20 @@ pub(crate) struct SkippedKey {
     pub(crate) key: Secret<32>,
 }
 
+/// `C = LabeledHash("group chain commitment", u32(index) || CK_index)`
+/// (spec §12.5).
+fn commitment<P: CryptoProvider + ?Sized>(
+    p: &P,
+    index: u32,
+    chain_key: &Secret<32>,
+) -> Result<[u8; 32], GroupError> {
+    Ok(labeled_hash(
+        p,
+        labels::GROUP_CHAIN_COMMITMENT,
+        &[&index.to_be_bytes(), chain_key.expose()],
+    )?)
+}
+
 /// A parsed chain offer (spec §12.5): what a device hands to the other
 /// members' devices inside fan-out messages. Holds a chain key: secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -132,7 +146,10 @@ impl ChainOffer {
         out.put_u32(owner_device);
         out.put_u32(chain.generation);
         out.put(&signing_public);
-        let binding = labeled_sign(p, identity_seed, labels::GROUP_CHAIN_BINDING, &[&out])?;
+        // spec §12.5: the binding also covers C, so every receiver of one
+        // signed chain holds the same chain key.
+        let c = commitment(p, chain.index, &chain.chain_key)?;
+        let binding = labeled_sign(p, identity_seed, labels::GROUP_CHAIN_BINDING, &[&out, &c])?;
         out.put(&binding);
         out.put_u32(chain.index);
         out.put(chain.chain_key.expose());
@@ -215,11 +232,12 @@ impl ChainOffer {
         signed.put_u32(self.owner_device);
         signed.put_u32(self.generation);
         signed.put(&self.signing_public);
+        let c = commitment(p, self.index, &self.chain_key)?;
         labeled_verify(
             p,
             ik_sig,
             labels::GROUP_CHAIN_BINDING,
-            &[&signed],
+            &[&signed, &c],
             &self.binding,
         )
         .map_err(|_| GroupError::InvalidSignature)

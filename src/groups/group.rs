@@ -29,9 +29,6 @@ pub enum Applied {
     Advanced,
     /// The operation is the one already applied at this epoch.
     Unchanged,
-    /// A competing operation at the head won (spec §12.4) and replaced the
-    /// last one: every chain is gone; start a fresh one.
-    Switched,
 }
 
 /// A group message this device read.
@@ -92,8 +89,8 @@ impl PartialEq for Group {
 
 impl Eq for Group {}
 
-/// The epoch before the current one: for head resolution (spec §12.4) and
-/// welcomes (spec §12.3).
+/// The epoch before the current one: for competing operations at the head
+/// (spec §12.4) and welcomes (spec §12.3).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub(crate) struct Previous {
     pub(crate) hash: [u8; 32],
@@ -333,6 +330,12 @@ impl Group {
     /// the new member a [`welcome`](Self::welcome) and every member a fresh
     /// chain.
     ///
+    /// Keep the state from before this call until the server has accepted
+    /// the operation: if the server holds another operation of this epoch,
+    /// restore it, apply the server's and issue the change again (spec
+    /// §12.4). The same holds for [`remove`](Self::remove) and
+    /// [`change_role`](Self::change_role).
+    ///
     /// # Errors
     /// `Removed`, and the checks of spec §12.3.
     pub fn add<D: Directory + ?Sized>(
@@ -373,7 +376,9 @@ impl Group {
     /// Applies an operation from the log (spec §12.3, §12.4).
     ///
     /// # Errors
-    /// The checks of spec §12.3 in order; nothing changes.
+    /// The checks of spec §12.3 in order; nothing changes. `Fork` also for a
+    /// genuinely signed competing operation at the current epoch: an
+    /// applied operation is never replaced (spec §12.4).
     pub fn apply<D: Directory + ?Sized>(
         &mut self,
         operation: &[u8],
@@ -387,6 +392,12 @@ impl Group {
         }
         // 3. The epoch.
         if op.epoch == self.epoch {
+            // spec §12.3 check 3: the operation already applied (equal bytes
+            // give the equal StateHash), before checks 4–8, so a replay stays
+            // `Unchanged` even after its signing device left its list.
+            if operation == self.last_op.as_slice() {
+                return Ok(Applied::Unchanged);
+            }
             let (before, prev_hash) = match &self.prev {
                 Some(pr) => (Some(&pr.roster), pr.hash),
                 None => (None, [0u8; 32]),
@@ -394,23 +405,12 @@ impl Group {
             if op.prev != prev_hash {
                 return Err(GroupError::Fork);
             }
-            let after = check_and_apply(&p, before, &op, directory)?;
-            let h = op.state_hash(&p, &after)?;
-            if h == self.state_hash {
-                return Ok(Applied::Unchanged);
-            }
-            if before.is_none() {
-                return Err(GroupError::Fork);
-            }
-            // spec §12.4: the smaller state hash wins.
-            if h > self.state_hash {
-                return Err(GroupError::Superseded);
-            }
-            self.roster = after;
-            self.state_hash = h;
-            self.last_op = op.to_bytes().to_vec();
-            self.drop_chains();
-            return Ok(Applied::Switched);
+            // spec §12.4: a competing operation at the head (a competing
+            // create included) never replaces the one applied. Checks 4–8
+            // against the roster before it tell a genuinely signed competitor
+            // (`Fork`, reported) from a forgery (its own error).
+            check_and_apply(&p, before, &op, directory)?;
+            return Err(GroupError::Fork);
         }
         if op.epoch < self.epoch {
             return Err(GroupError::StaleEpoch);
@@ -491,7 +491,12 @@ impl Group {
     /// The epoch and hash an object names (spec §12.6, check 3).
     fn check_epoch(&self, epoch: u64, hash: &[u8; 32]) -> Result<(), GroupError> {
         if epoch < self.epoch {
-            Err(GroupError::StaleEpoch)
+            // spec §12.6 check 3: the epoch just left is held with its hash;
+            // another hash there proves a fork, not a delay.
+            match &self.prev {
+                Some(pr) if epoch + 1 == self.epoch && *hash != pr.hash => Err(GroupError::Fork),
+                _ => Err(GroupError::StaleEpoch),
+            }
         } else if epoch > self.epoch {
             Err(GroupError::EpochAhead)
         } else if *hash != self.state_hash {

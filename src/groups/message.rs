@@ -9,6 +9,9 @@ pub(crate) const VERSION: u8 = 1;
 pub const TYPE_GROUP_MESSAGE: u8 = 0x30;
 /// The length of a group message header (spec §12.6).
 pub(crate) const HEADER_LEN: usize = 2 + 32 + 8 + 32 + 32 + 4 + 4 + 4;
+/// The longest body: the padded longest plaintext and its tag (spec §12.6).
+pub(crate) const MAX_BODY_LEN: usize =
+    crate::ratchet::padding::padded_len(crate::ratchet::MAX_PLAINTEXT_LEN) + AEAD_TAG_LEN;
 
 /// A parsed group message (spec §12.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +58,12 @@ impl<'a> GroupMessage<'a> {
         let sender_device = r.u32().map_err(t("sender device id"))?;
         let generation = r.u32().map_err(t("generation"))?;
         let index = r.u32().map_err(t("index"))?;
-        let len = r.u32().map_err(t("body length"))? as usize;
+        let len32 = r.u32().map_err(t("body length"))?;
+        let len = len32 as usize;
+        // spec §12.6: len ≤ the longest padded plaintext plus the tag.
+        if len > MAX_BODY_LEN {
+            return Err(ParseError::BodyLength(len32));
+        }
         let ciphertext = r.bytes(len).map_err(t("body"))?;
         if ciphertext.len() < AEAD_TAG_LEN {
             return Err(ParseError::Truncated("body"));

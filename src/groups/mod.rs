@@ -114,6 +114,10 @@ pub enum ParseError {
     /// Bytes after the end.
     #[error("trailing bytes")]
     TrailingBytes,
+    /// A group message body longer than the longest padded plaintext and
+    /// its tag (spec §12.6).
+    #[error("message body of {0} bytes is too long")]
+    BodyLength(u32),
 }
 
 /// Why a group operation, welcome, chain offer or message was refused, or
@@ -136,9 +140,6 @@ pub enum GroupError {
     /// Another history than this device holds (spec §12.4).
     #[error("the group's history forked")]
     Fork,
-    /// A competing operation at the head that lost the resolution rule.
-    #[error("a competing operation won at this epoch")]
-    Superseded,
     /// The signer or sender is not in the roster.
     #[error("not a member of the group")]
     NotMember,
@@ -157,6 +158,9 @@ pub enum GroupError {
     /// Removing or changing a member not in the roster.
     #[error("no such member")]
     NoSuchMember,
+    /// A change of role to the role the member already holds.
+    #[error("the member already holds that role")]
+    RoleUnchanged,
     /// A roster beyond [`MAX_MEMBERS`].
     #[error("too many members")]
     TooManyMembers,

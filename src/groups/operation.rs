@@ -292,6 +292,10 @@ pub(crate) fn check_and_apply<P: CryptoProvider + ?Sized, D: Directory + ?Sized>
                 return Err(GroupError::NotAuthorised);
             }
             let at = b.position(&m.user).map_err(|_| GroupError::NoSuchMember)?;
+            // spec §12.3 check 8: a change-role must change the role.
+            if b.0.get(at).is_some_and(|e| e.role == m.role) {
+                return Err(GroupError::RoleUnchanged);
+            }
             let mut v = b.0.clone();
             if let Some(e) = v.get_mut(at) {
                 e.role = m.role;

@@ -7,9 +7,10 @@ use rand_core::TryCryptoRng;
 
 use super::chain::{ReceivingChain, SendingChain, SkippedKey};
 use super::group::Previous;
+use super::operation::OpKind;
 use super::operation::Operation;
 use super::roster::Roster;
-use super::{Group, MAX_GROUP_CHAINS, MAX_GROUP_STORED_KEYS};
+use super::{Group, CHAIN_MESSAGES, MAX_GROUP_CHAINS, MAX_GROUP_STORED_KEYS};
 use crate::codec::{Reader, Writer};
 use crate::ratchet::{append_state_check, StateError, STATE_CHECK_LEN};
 use crate::secret::Secret;
@@ -40,6 +41,59 @@ fn operation(r: &mut Reader<'_>) -> Result<Vec<u8>, StateError> {
     let op = r.bytes(len)?;
     Operation::parse(op).map_err(|_| StateError::Invalid("operation"))?;
     Ok(op.to_vec())
+}
+
+/// spec §12.8: the parts of a state agree with each other.
+#[allow(clippy::too_many_arguments)]
+fn consistent(
+    group_id: &[u8; 32],
+    epoch: u64,
+    state_hash: &[u8; 32],
+    roster: &Roster,
+    last_op: &[u8],
+    prev: Option<&Previous>,
+    next_generation: u32,
+    own_chain: Option<&SendingChain>,
+    chains: &[ReceivingChain],
+) -> Result<(), StateError> {
+    let p = crate::provider::DefaultProvider::default();
+    let hash = |op: &Operation, r: &Roster| {
+        op.state_hash(&p, r)
+            .map_err(|_| StateError::Invalid("state hash"))
+    };
+    let op = Operation::parse(last_op).map_err(|_| StateError::Invalid("operation"))?;
+    if op.group_id != *group_id || op.epoch != epoch {
+        return Err(StateError::Invalid("operation"));
+    }
+    if hash(&op, roster)? != *state_hash {
+        return Err(StateError::Invalid("state hash"));
+    }
+    match prev {
+        Some(pr) => {
+            let before = Operation::parse(&pr.op).map_err(|_| StateError::Invalid("operation"))?;
+            if before.group_id != *group_id
+                || before.epoch.checked_add(1) != Some(epoch)
+                || op.prev != pr.hash
+                || hash(&before, &pr.roster)? != pr.hash
+            {
+                return Err(StateError::Invalid("previous"));
+            }
+        }
+        None => {
+            if epoch != 0 || !matches!(op.kind, OpKind::Create(_)) {
+                return Err(StateError::Invalid("previous"));
+            }
+        }
+    }
+    if own_chain.is_some_and(|c| c.generation >= next_generation || c.index > CHAIN_MESSAGES) {
+        return Err(StateError::Invalid("own chain"));
+    }
+    let mut seen: Vec<([u8; 32], u32)> = chains.iter().map(|c| (c.user, c.device)).collect();
+    seen.sort_unstable();
+    if seen.windows(2).any(|w| w[0] == w[1]) {
+        return Err(StateError::Invalid("chains"));
+    }
+    Ok(())
 }
 
 fn flag(r: &mut Reader<'_>) -> Result<bool, StateError> {
@@ -198,6 +252,17 @@ impl Group {
         if r.remaining() != 0 {
             return Err(StateError::TrailingBytes);
         }
+        consistent(
+            &group_id,
+            epoch,
+            &state_hash,
+            &current,
+            &last_op,
+            prev.as_ref(),
+            next_generation,
+            own_chain.as_ref(),
+            &chains,
+        )?;
         Ok(Self {
             group_id,
             own_user,

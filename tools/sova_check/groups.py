@@ -15,6 +15,9 @@ from .primitives import *  # noqa: F401,F403
 from .ratchet import pad, unpad
 
 CHAIN_MESSAGES = 1000
+MAX_GROUP_CHAINS = 5000
+MAX_GROUP_STORED_KEYS = 5000
+MAX_BODY_LEN = (1 << 20) + 16  # §12.6: the padded longest plaintext (§5.4) and the tag
 
 
 def sign_list(user_seed: bytes, identity: bytes) -> bytes:
@@ -45,8 +48,13 @@ def chain_offer(device_seed: bytes, gid: bytes, epoch: int, h: bytes, owner: byt
                 spk: bytes, ck: bytes) -> bytes:
     out = (b"SOVA-1 group chain" + u8(1) + gid + u64(epoch) + h + owner + u32(1) + u32(0)
            + spk)
-    out += labeled_sign(device_seed, b"group chain binding", out)
+    out += labeled_sign(device_seed, b"group chain binding", out + commitment(0, ck))
     return out + u32(0) + ck
+
+
+def commitment(index: int, ck: bytes) -> bytes:
+    """§12.5: C, signed by the binding, not sent."""
+    return labeled_hash(b"group chain commitment", u32(index) + ck)
 
 
 def chain_steps(ck: bytes, sk: bytes, gid: bytes, epoch: int, h: bytes, sender: bytes,
@@ -94,9 +102,11 @@ class Model:
     """One device's group state, as far as the checks of §12 need it."""
 
     def __init__(self, gid: bytes, epoch: int, h: bytes, members: Dict[bytes, int],
-                 prev: Optional[Tuple[bytes, Dict[bytes, int]]], lists: Dict[bytes, bytes]):
+                 prev: Optional[Tuple[bytes, Dict[bytes, int]]], lists: Dict[bytes, bytes],
+                 last_op: bytes = b""):
         self.gid, self.epoch, self.hash, self.members = gid, epoch, h, dict(members)
-        self.prev = prev
+        self.prev = prev  # (StateHash, roster) of the epoch before
+        self.last_op = last_op
         self.lists = lists  # user -> IK_sig of device 1
         # (user, device) -> [generation, next_index, chain_key, spk]
         self.chains: Dict[Tuple[bytes, int], list] = {}
@@ -110,15 +120,50 @@ class Model:
         return self.lists[user]
 
     def epoch_check(self, epoch: int, h: bytes) -> None:
+        # §12.6 check 3: ours or the one just before ours with another hash: Fork.
+        if epoch == self.epoch and h != self.hash:
+            raise Refused("Fork")
+        if (epoch + 1 == self.epoch and self.prev is not None and h != self.prev[0]):
+            raise Refused("Fork")
         if epoch < self.epoch:
             raise Refused("StaleEpoch")
         if epoch > self.epoch:
             raise Refused("EpochAhead")
-        if h != self.hash:
-            raise Refused("Fork")
 
-    def apply(self, op: bytes) -> None:
-        """§12.3 checks, for operations that follow the head (kinds 1–3)."""
+    def changed(self, members: Dict[bytes, int], signer: bytes, device: int, kind: int,
+                target: bytes, role: Optional[int], op: bytes, sig: bytes) -> Dict[bytes, int]:
+        """§12.3 checks 4–8 against `members`; the roster after the operation."""
+        if signer not in members:
+            raise Refused("NotMember")
+        if signer not in self.lists or device != 1:
+            raise Refused("UnknownDevice")
+        if not labeled_verify(self.lists[signer], b"group operation", op[:-64], sig):
+            raise Refused("InvalidSignature")
+        admin = members[signer] == 1
+        if not admin and not (kind == 2 and target == signer):
+            raise Refused("NotAuthorised")
+        after = dict(members)
+        if kind == 1:
+            if target in after:
+                raise Refused("AlreadyMember")
+            if len(after) >= 1000:
+                raise Refused("TooManyMembers")
+            after[target] = role
+        else:
+            if target not in after:
+                raise Refused("NoSuchMember")
+            if kind == 2:
+                del after[target]
+            else:
+                if after[target] == role:
+                    raise Refused("RoleUnchanged")
+                after[target] = role
+        if 1 not in after.values():
+            raise Refused("LastAdmin")
+        return after
+
+    def apply(self, op: bytes) -> str:
+        """§12.3 checks and §12.4, for operations after the create (kinds 1–3)."""
         r = Reader(op)
         if r.take(15) != b"SOVA-1 group op" or r.int(1) != 1:
             raise Refused("Malformed(BadMagic)")
@@ -128,43 +173,35 @@ class Model:
             target, role = r.take(32), None
         elif kind in (1, 3):
             target, role = r.take(32), r.int(1)
+            if role not in (0, 1):
+                raise Refused("Malformed(InvalidRole)")
         else:
             raise Refused("Malformed(InvalidKind)")
         sig = r.take(64)
         r.end()
         if gid != self.gid:
             raise Refused("WrongGroup")
-        if epoch <= self.epoch:
-            raise Refused("StaleEpoch" if epoch < self.epoch else "Fork")
+        if epoch == self.epoch:
+            # §12.3 check 3: the last operation again is Unchanged (before
+            # checks 4–8); a competing one is verified, then Fork (§12.4).
+            if op == self.last_op:
+                return "Unchanged"
+            if self.prev is None or prev != self.prev[0]:
+                raise Refused("Fork")
+            self.changed(self.prev[1], signer, device, kind, target, role, op, sig)
+            raise Refused("Fork")
+        if epoch < self.epoch:
+            raise Refused("StaleEpoch")
         if epoch > self.epoch + 1:
             raise Refused("EpochAhead")
         if prev != self.hash:
             raise Refused("Fork")
-        if signer not in self.members:
-            raise Refused("NotMember")
-        ik = self.device(signer, device)
-        if not labeled_verify(ik, b"group operation", op[:-64], sig):
-            raise Refused("InvalidSignature")
-        admin = self.members[signer] == 1
-        if not admin and not (kind == 2 and target == signer):
-            raise Refused("NotAuthorised")
-        after = dict(self.members)
-        if kind == 1:
-            if target in after:
-                raise Refused("AlreadyMember")
-            after[target] = role
-        else:
-            if target not in after:
-                raise Refused("NoSuchMember")
-            if kind == 2:
-                del after[target]
-            else:
-                after[target] = role
-        if 1 not in after.values():
-            raise Refused("LastAdmin")
+        after = self.changed(self.members, signer, device, kind, target, role, op, sig)
         self.prev = (self.hash, self.members)
         self.epoch, self.hash, self.members = epoch, state_hash(op, after), after
+        self.last_op = op
         self.chains, self.skipped = {}, {}
+        return "Advanced"
 
     def accept_chain(self, offer: bytes, from_user: bytes, from_device: int) -> None:
         r = Reader(offer)
@@ -180,11 +217,14 @@ class Model:
         if (owner, device) != (from_user, from_device):
             raise Refused("WrongSession")
         ik = self.device(owner, device)
-        if not labeled_verify(ik, b"group chain binding", offer[:-(64 + 4 + 32)], binding):
+        signed = offer[:-(64 + 4 + 32)] + commitment(index, ck)
+        if not labeled_verify(ik, b"group chain binding", signed, binding):
             raise Refused("InvalidSignature")
         held = self.chains.get((owner, device))
         if held is not None and held[0] >= gen:
             raise Refused("StaleChain")
+        if held is None and len(self.chains) >= MAX_GROUP_CHAINS:
+            raise Refused("TooManyChains")
         self.skipped = {k: v for k, v in self.skipped.items() if k[:2] != (owner, device)}
         self.chains[(owner, device)] = [gen, index, ck, spk]
 
@@ -194,7 +234,12 @@ class Model:
             raise Refused("Malformed(BadMagic)")
         gid, epoch, h = r.take(32), r.int(8), r.take(32)
         sender, device, gen, index = r.take(32), r.int(4), r.int(4), r.int(4)
-        body = r.take(r.int(4))
+        n = r.int(4)
+        if n > MAX_BODY_LEN:
+            raise Refused("Malformed(BodyLength)")
+        body = r.take(n)
+        if len(body) < 16:
+            raise Refused("Malformed(Truncated)")
         sig = r.take(64)
         r.end()
         if gid != self.gid:
@@ -232,6 +277,8 @@ class Model:
         else:
             chain[1], chain[2] = index + 1, ck
             self.skipped.update(new_skipped)
+            while len(self.skipped) > MAX_GROUP_STORED_KEYS:  # oldest first
+                del self.skipped[next(iter(self.skipped))]
         return text
 
     def encode(self, own_user: bytes, last_op: bytes, prev_op: bytes) -> bytes:
@@ -295,7 +342,7 @@ def check_group_run(c: dict) -> None:
 
     # Bob: joined from the welcome, applied the add, took the chain, read all
     # messages last first.
-    bob_state = Model(gid, 0, h0, r0, None, dict(zip(users, iks)))
+    bob_state = Model(gid, 0, h0, r0, None, dict(zip(users, iks)), create)
     bob_state.apply(add)
     bob_state.accept_chain(offer, alice, 1)
     for s in reversed(steps):

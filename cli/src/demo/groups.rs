@@ -100,10 +100,10 @@ impl Demo {
             return Ok(Vec::new());
         }
         for &(_, d) in &wanted {
-            if !self
+            if self
                 .convs
                 .get(&(from, d))
-                .is_some_and(|c| c.active_session().is_some())
+                .is_none_or(|c| c.active_session().is_none())
             {
                 let bundle = self.devs[d]
                     .account

@@ -33,8 +33,9 @@ pub(crate) const FAMILY: Family = Family::new(
      hash-chained into state hashes, a welcome, a sender chain offer bound by the device \
      identity, group messages with every chain step, key, nonce and signature, the reader's \
      state encoding, and every rejection (forged signatures, a non-member's and an \
-     unauthorised member's operation, a stale epoch, a fork, a replay, a removed member's \
-     message, a chain over another device's session) with its error class (spec §12; \
+     unauthorised member's operation, a stale epoch, a fork, a competing operation at the \
+     head, a change-role that changes nothing, an over-long body, a replay, a removed \
+     member's message, a chain over another device's session) with its error class (spec §12; \
      format: spec §4.14).",
     &[Kind::of::<GroupRun>()],
     generate,
@@ -186,7 +187,14 @@ fn offer(
     put_u32(&mut v, 1);
     put_u32(&mut v, 0);
     v.extend_from_slice(spk);
-    let sig = labeled_sign(p, device_seed, labels::GROUP_CHAIN_BINDING, &[&v])
+    // spec §12.5: C commits to the index (0) and the chain key.
+    let c = labeled_hash(
+        p,
+        labels::GROUP_CHAIN_COMMITMENT,
+        &[&0u32.to_be_bytes(), ck],
+    )
+    .map_err(crypto("chain commitment"))?;
+    let sig = labeled_sign(p, device_seed, labels::GROUP_CHAIN_BINDING, &[&v, &c])
         .map_err(crypto("chain_offer"))?;
     v.extend_from_slice(&sig);
     put_u32(&mut v, 0);
@@ -437,6 +445,31 @@ impl GroupRun {
             chain_offer.clone(),
             Some(0),
         );
+        let mut dave_member = dave.to_vec();
+        dave_member.push(0);
+        add_rej(
+            "a competing operation at Bob's head: Alice's genuine add of Dave at epoch 1 \
+             (never replaces the applied one, §12.4)",
+            "operation",
+            operation(p, &dev_seeds[0], &gid, 1, &h0, &alice, 1, &dave_member)?,
+            None,
+        );
+        let mut bob_member = bob.to_vec();
+        bob_member.push(0);
+        add_rej(
+            "a change-role that changes nothing: Bob made a member again",
+            "operation",
+            operation(p, &dev_seeds[0], &gid, 2, &h1, &alice, 3, &bob_member)?,
+            None,
+        );
+        let mut too_long = steps[0].message.as_slice().to_vec();
+        too_long[118..122].copy_from_slice(&1_048_593u32.to_be_bytes());
+        add_rej(
+            "a message whose body length is one above the padded longest plaintext and tag",
+            "message",
+            too_long,
+            None,
+        );
         let rejections = classify(&g, &known, &users, rej)?;
 
         // Epoch 2: Alice removes Carol; Carol's message naming it is refused.
@@ -490,6 +523,18 @@ impl GroupRun {
                     "a message of the epoch before the removal".into(),
                     "message",
                     steps[1].message.as_slice().to_vec(),
+                    None,
+                ),
+                (
+                    "a message naming the epoch before the removal with another state hash \
+                     than Bob held there (a fork, not a delay)"
+                        .into(),
+                    "message",
+                    {
+                        let mut m = steps[1].message.as_slice().to_vec();
+                        m[42] ^= 1;
+                        m
+                    },
                     None,
                 ),
             ],
