@@ -294,7 +294,7 @@ impl ListChange {
 /// key pinned, the newest list accepted.
 #[pyclass(module = "sova")]
 pub(crate) struct KnownUser {
-    inner: d::KnownUser,
+    pub(crate) inner: d::KnownUser,
 }
 
 #[pymethods]

@@ -117,6 +117,13 @@ create_exception!(
 );
 create_exception!(
     sova,
+    GroupError,
+    SovaError,
+    "A group operation, welcome, chain offer or message was refused, or a \
+     send failed (spec §12.9)."
+);
+create_exception!(
+    sova,
     RatchetInitError,
     SovaError,
     "A ratchet could not be created (hazmat)."
@@ -143,6 +150,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DeviceListError", py.get_type::<DeviceListError>())?;
     m.add("LinkError", py.get_type::<LinkError>())?;
     m.add("FanoutError", py.get_type::<FanoutError>())?;
+    m.add("GroupError", py.get_type::<GroupError>())?;
     m.add("RatchetInitError", py.get_type::<RatchetInitError>())?;
     Ok(())
 }
@@ -230,6 +238,7 @@ coded!(
     sova::devices::ListError => DeviceListError,
     sova::devices::LinkError => LinkError,
     sova::devices::FanoutError => FanoutError,
+    sova::groups::GroupError => GroupError,
     sova::ratchet::InitError => RatchetInitError,
     sova::ratchet::EncryptError => EncryptError,
     sova::ratchet::DecryptError => DecryptError,

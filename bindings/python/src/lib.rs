@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 mod devices;
 mod errors;
+mod groups;
 #[cfg(feature = "hazmat")]
 mod hazmat;
 mod session;
@@ -38,6 +39,7 @@ fn _sova(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     session::register(m)?;
     devices::register(m)?;
+    groups::register(m)?;
     #[cfg(feature = "hazmat")]
     {
         let h = PyModule::new(m.py(), "hazmat")?;

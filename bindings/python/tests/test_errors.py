@@ -63,6 +63,9 @@ def test_codes_are_the_specs() -> None:
         (sova.FanoutError, "sova::devices::FanoutError", raises(
             lambda: sova.PeerDevices(known).receive(known, bob, b"")
         )),
+        (sova.GroupError, "sova::groups::GroupError", raises(
+            lambda: sova.Group.join(uk.public, 1, b"", uk.public, 1, [known])
+        )),
     ]
     for cls, rust_type, e in seen:
         assert type(e) is cls, (cls, e)

@@ -1,19 +1,21 @@
 """Sova: end-to-end encrypted messaging over the Rust reference library.
 
 Accounts, sessions and conversations with an expected peer, safety numbers,
-persistence (plain and sealed), and several devices per person. Every
+persistence (plain and sealed), several devices per person, and groups. Every
 operation draws from the operating system's generator; every error raises a
 subclass of :class:`SovaError` whose ``code`` is the library's stable error
 code (spec appendix B).
 """
 
 from ._sova import (
+    CHAIN_MESSAGES,
     IDENTITY_KEY_LEN,
     IDENTITY_PUBLIC_LEN,
     MAX_CONVERSATION_SESSIONS,
     MAX_DEVICES,
     MAX_KEM_ONE_TIME_PREKEYS,
     MAX_LINK_DATA,
+    MAX_MEMBERS,
     MAX_ONE_TIME_PREKEYS,
     AcceptError,
     Account,
@@ -33,6 +35,9 @@ from ._sova import (
     EncryptError,
     FanoutError,
     FanoutReceived,
+    Group,
+    GroupError,
+    GroupReceived,
     HeaderMode,
     KnownUser,
     LinkApproval,
@@ -40,12 +45,14 @@ from ._sova import (
     Linked,
     LinkRequest,
     ListChange,
+    Member,
     MessageInfo,
     PeerDevices,
     PersistError,
     PrekeyUpload,
     RatchetInitError,
     Received,
+    Role,
     SafetyError,
     SafetyNumber,
     Session,
@@ -63,12 +70,14 @@ from ._sova import (
 )
 
 __all__ = [
+    "CHAIN_MESSAGES",
     "IDENTITY_KEY_LEN",
     "IDENTITY_PUBLIC_LEN",
     "MAX_CONVERSATION_SESSIONS",
     "MAX_DEVICES",
     "MAX_KEM_ONE_TIME_PREKEYS",
     "MAX_LINK_DATA",
+    "MAX_MEMBERS",
     "MAX_ONE_TIME_PREKEYS",
     "AcceptError",
     "Account",
@@ -88,6 +97,9 @@ __all__ = [
     "EncryptError",
     "FanoutError",
     "FanoutReceived",
+    "Group",
+    "GroupError",
+    "GroupReceived",
     "HeaderMode",
     "KnownUser",
     "LinkApproval",
@@ -95,12 +107,14 @@ __all__ = [
     "Linked",
     "LinkRequest",
     "ListChange",
+    "Member",
     "MessageInfo",
     "PeerDevices",
     "PersistError",
     "PrekeyUpload",
     "RatchetInitError",
     "Received",
+    "Role",
     "SafetyError",
     "SafetyNumber",
     "Session",
