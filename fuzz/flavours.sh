@@ -13,7 +13,10 @@
 #   fuzz_cargo FLAVOUR SUBCOMMAND [ARGS...]   e.g. fuzz_cargo fast run ratchet_parse dir
 #   fuzz_flavour TARGET                       prints the flavour TARGET is fuzzed with
 
-FUZZ_TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
+# .ci/run declares FUZZ_TOOLCHAIN read-only; elsewhere it defaults to nightly.
+if [ -z "${FUZZ_TOOLCHAIN:-}" ]; then
+    FUZZ_TOOLCHAIN=nightly
+fi
 
 fuzz_flavour() {
     case $1 in
