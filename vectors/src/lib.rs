@@ -97,7 +97,7 @@
 //!    `src/families/mod.rs` and the family to [`FAMILIES`] (the order there
 //!    is the order of the reports).
 //! 4. Run `cargo run -p sova-cli -- vectors generate`, review the new file,
-//!    add a subsection to `spec/04-test-vectors.md` (Parameters, Format,
+//!    add a section file under `spec/04-test-vectors/` (Parameters, Format,
 //!    Verification) and commit the file with the code. The tests in
 //!    `vectors/tests/` then check it byte for byte and on every backend.
 #![forbid(unsafe_code)]
