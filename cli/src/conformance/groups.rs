@@ -685,19 +685,13 @@ impl Runner<'_> {
                 ));
             }
         }
+        // Alice, at epoch 3, starts a fresh chain and sends.
+        let oa3 = ga
+            .start_chain(&mut self.crypto, &a1)
+            .map_err(lib("chain"))?;
+        self.group_accepts_chain(g, &oa3, &ua, "Alice's chain offer of epoch 3")?;
         let pt = self.plaintext();
-        let m = ga.encrypt(&pt).map_err(lib("Alice"));
-        // Alice has no chain of epoch 3 yet: start one and send.
-        let m = match m {
-            Ok(m) => m,
-            Err(_) => {
-                let oa3 = ga
-                    .start_chain(&mut self.crypto, &a1)
-                    .map_err(lib("chain"))?;
-                self.group_accepts_chain(g, &oa3, &ua, "Alice's chain offer of epoch 3")?;
-                ga.encrypt(&pt).map_err(lib("Alice"))?
-            }
-        };
+        let m = ga.encrypt(&pt).map_err(lib("Alice"))?;
         self.group_port_reads(&mut n, g, &m, &pt, &ua, 0, "Alice's message of epoch 3")?;
         self.group_state_matches(g, &ga, "at the end")?;
         Ok(format!(
