@@ -124,7 +124,7 @@ impl Adapter {
             &directory(d),
         )
         .map_err(|e| group_err(&e))?;
-        let fields = position(&group);
+        let mut fields = position(&group);
         let h = self.insert(
             "group-",
             Object::Group(Box::new(GroupObject {
@@ -133,7 +133,6 @@ impl Adapter {
                 before: None,
             })),
         );
-        let mut fields = fields;
         if let Value::Object(f) = &mut fields {
             f.insert("handle".into(), json!(h));
         }

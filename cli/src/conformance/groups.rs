@@ -408,6 +408,31 @@ impl Runner<'_> {
             "DuplicateOrExpired",
             "Alice's message delivered again",
         )?;
+        // A ghost device: Alice's device 9, which her list does not name,
+        // holds the group (from Alice's welcome) and offers a chain over
+        // its own session, then sends on it.
+        let mut g9 = Group::join(ua, 9, &welcome, &ua, 1, &dir).map_err(lib("Alice's device 9"))?;
+        let o9 = g9
+            .start_chain(&mut self.crypto, &ghost)
+            .map_err(lib("chain"))?;
+        let pt = self.plaintext();
+        let m9 = g9.encrypt(&pt).map_err(lib("Alice's device 9"))?;
+        self.group_refused(
+            &mut n,
+            g,
+            "group_accept_chain",
+            json!({ "offer": hex(&o9), "from_user": hex(&ua), "from_device": 9 }),
+            "UnknownDevice",
+            "a chain offer of Alice's device 9 (her list does not name it) over its session",
+        )?;
+        self.group_refused(
+            &mut n,
+            g,
+            "group_decrypt",
+            decrypt(&m9),
+            "UnknownDevice",
+            "a message of Alice's device 9 (her list does not name it)",
+        )?;
         let pt_old = self.plaintext();
         let m_old = ga.encrypt(&pt_old).map_err(lib("Alice"))?;
         let (gid, h0) = (*ga.group_id(), *ga.state_hash());
