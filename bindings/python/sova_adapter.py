@@ -550,16 +550,27 @@ class Adapter:
 
     # -- groups (spec §12) -----------------------------------------------
 
+    def carried(self, req: Fields, device: str, name: str) -> Tuple[bytes, bytes, int]:
+        """A welcome or chain offer and the sender that carried it: with
+        ``message``, a device message to ``device`` received as
+        ``fanout_receive`` does, its plaintext and the fan-out's sender;
+        otherwise the field ``name`` and the sender the request names."""
+        if "message" not in req:
+            from_user = hex_field(req, "from_user", 32)
+            return hex_field(req, name), from_user, u32_field(req, "from_device")
+        message = hex_field(req, "message")
+        got = self.fanout_receive({"handle": device, "message": message.hex()})
+        sender = sova.DeviceMessage.parse(message).sender_user
+        return bytes.fromhex(got["plaintext"]), sender, int(got["sender_device"])
+
     def group_join(self, req: Fields) -> Fields:
-        """The device ``device`` joins from a welcome that the fan-out
-        message of ``from_user``'s device ``from_device`` carried."""
-        welcome = hex_field(req, "welcome")
-        from_user = hex_field(req, "from_user", 32)
-        from_device = u32_field(req, "from_device")
+        """The device ``device`` joins from a welcome, checked against the
+        fan-out sender that carried it."""
         device = str_field(req, "device")
         d = self.objects.get(device)
         if not isinstance(d, Device):
             raise Failure("UnknownHandle", f"no device {device!r}")
+        welcome, from_user, from_device = self.carried(req, device, "welcome")
         own_device = d.own.this_device
         if own_device is None:
             raise Failure("UnknownDevice", "the device is not in its user's list")
@@ -600,10 +611,8 @@ class Adapter:
         return {"offer": g.group.start_chain(account).hex()}
 
     def group_accept_chain(self, req: Fields) -> Fields:
-        offer = hex_field(req, "offer")
-        from_user = hex_field(req, "from_user", 32)
-        from_device = u32_field(req, "from_device")
         g, d, _ = self.group(req)
+        offer, from_user, from_device = self.carried(req, g.device, "offer")
         g.group.accept_chain(offer, from_user, from_device, directory(d))
         return {}
 

@@ -32,7 +32,7 @@
 //! | `fanout-keep-removed` | answers a newer device list of a person it knows as accepted but keeps believing the older one: a removed device is still believed and still sent to (spec §11.7) |
 //! | `fanout-replay-accept` | accepts a fan-out message it has already received (answers with an empty plaintext) |
 //! | `fanout-readdress-accept` | ignores the entry's device id, and its kind beyond naming its own user, as SOVA-1 did before §11.6 step 2 checked them: accepts an entry re-addressed to another device id, or a note to self's entry flipped to kind 0 |
-//! | `group-wrong-session` | believes a chain offer's owner instead of the session it came over (spec §12.5, check 3) |
+//! | `group-wrong-session` | believes a welcome's signer and a chain offer's owner instead of the session each came over (spec §12.3, §12.5 check 3) |
 //! | `group-ghost-accept` | answers an operation signed by a non-member or by an unlisted device as applied (spec §12.3, checks 4 and 5) |
 //! | `group-role-lax` | answers an operation whose signer lacks the role as applied (spec §12.3, check 7) |
 //! | `group-signature-lax` | accepts operations and group messages whose signature fails (spec §12.3 check 6, §12.6 check 6) |
@@ -118,7 +118,8 @@ pub enum Break {
     /// Accept an entry whatever its device id, and of either kind that
     /// names the device's own user.
     FanoutReaddressAccept,
-    /// Believe a chain offer's owner, not the session it came over.
+    /// Believe a welcome's signer and a chain offer's owner, not the
+    /// session each came over.
     GroupWrongSession,
     /// Take operations of non-members and unlisted devices as applied.
     GroupGhostAccept,

@@ -301,7 +301,7 @@ fn an_adapter_that_accepts_re_addressed_entries_fails() {
 }
 
 /// Each defect of a group member's device (spec §12) is caught by the
-/// group exchange: a chain believed from another device's session, ghost
+/// group exchange: a welcome believed from another device's session, ghost
 /// members and devices, a missing role, forged signatures, the epoch left
 /// still read, a fork taken, a replay read, the old chain kept after a
 /// change, and a refusal that changes the state.
@@ -310,7 +310,8 @@ fn an_adapter_with_a_group_defect_fails() {
     for (mode, expected) in [
         (
             "group-wrong-session",
-            "Alice's chain offer delivered over Carol's session was accepted; expected WrongSession",
+            "Alice's welcome in a fan-out message of Carol's device was accepted; expected \
+             WrongSession",
         ),
         (
             "group-ghost-accept",

@@ -4,8 +4,9 @@
 //! the group's directory.
 
 use serde_json::{json, Map, Value};
-use sova::devices::KnownUser;
-use sova::groups::{Applied, ChainOffer, Group, GroupError, GroupMessage, Member, Role};
+use sova::devices::fanout::DeviceMessage;
+use sova::devices::{FanoutError, KnownUser};
+use sova::groups::{Applied, ChainOffer, Group, GroupError, GroupMessage, Member, Role, Welcome};
 use sova::session::Account;
 
 use super::{class_err, ok, Adapter, Break, Device, Object};
@@ -78,6 +79,45 @@ fn empty_read(message: &[u8]) -> Reply {
 }
 
 impl Adapter {
+    /// What a group object came with: with `message`, a device message
+    /// (spec §11.6) to `device`, received as `fanout_receive` does, its
+    /// plaintext and the fan-out's sender (user key and device id);
+    /// otherwise `field` and the sender the request names (`from_user`,
+    /// `from_device`).
+    fn carried(
+        &mut self,
+        req: &Map<String, Value>,
+        device: &str,
+        field: &str,
+    ) -> Result<(Vec<u8>, [u8; 32], u32), ErrorReply> {
+        if req.get("message").is_none() {
+            return Ok((
+                hex_field(req, field)?,
+                hex_array::<32>(req, "from_user")?,
+                u32_field(req, "from_device")?,
+            ));
+        }
+        let bytes = hex_field(req, "message")?;
+        let m = DeviceMessage::parse(&bytes)
+            .map_err(|e| class_err(classes::of(&FanoutError::Malformed(e)), e.to_string()))?;
+        let sender = m.header.sender_user;
+        let mut inner = Map::new();
+        inner.insert("handle".into(), json!(device));
+        inner.insert("message".into(), json!(crate::hex(&bytes)));
+        let got = self.fanout_receive(&inner)?;
+        let plaintext = got
+            .get("plaintext")
+            .and_then(Value::as_str)
+            .and_then(|h| ::hex::decode(h).ok())
+            .unwrap_or_default();
+        let sender_device = got
+            .get("sender_device")
+            .and_then(Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or_default();
+        Ok((plaintext, sender, sender_device))
+    }
+
     /// The `group_*` operations.
     pub(super) fn group(&mut self, op: &str, req: &Map<String, Value>) -> Reply {
         if op == "group_join" {
@@ -92,7 +132,16 @@ impl Adapter {
             }
             None => return Err(ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}"))),
         };
-        let reply = self.group_op(op, req, &mut g);
+        let reply = if op == "group_accept_chain" {
+            // The offer, and the session it came over, first: a fan-out
+            // message is received by the device.
+            match self.carried(req, &g.device.clone(), "offer") {
+                Ok(c) => self.group_op(op, req, &mut g, Some(c)),
+                Err(e) => Err(e),
+            }
+        } else {
+            self.group_op(op, req, &mut g, None)
+        };
         self.objects.insert(h, Object::Group(g));
         reply
     }
@@ -100,10 +149,20 @@ impl Adapter {
     /// `group_join`: the device joins from a welcome that the fan-out
     /// message from `from_user`'s device `from_device` carried.
     fn group_join(&mut self, req: &Map<String, Value>) -> Reply {
-        let welcome = hex_field(req, "welcome")?;
-        let from_user = hex_array::<32>(req, "from_user")?;
-        let from_device = u32_field(req, "from_device")?;
         let device = str_field(req, "device")?.to_owned();
+        if !matches!(self.objects.get(&device), Some(Object::Device(_))) {
+            return Err(ErrorReply::new(
+                UNKNOWN_HANDLE,
+                format!("no device {device:?}"),
+            ));
+        }
+        let (welcome, mut from_user, mut from_device) = self.carried(req, &device, "welcome")?;
+        if self.defect == Break::GroupWrongSession {
+            // Defect: the signer believed, whatever session carried it.
+            if let Ok(w) = Welcome::parse(&welcome) {
+                (from_user, from_device) = (w.operation.signer_user, w.operation.signer_device);
+            }
+        }
         let Some(Object::Device(d)) = self.objects.get(&device) else {
             return Err(ErrorReply::new(
                 UNKNOWN_HANDLE,
@@ -141,7 +200,13 @@ impl Adapter {
 
     /// Every other `group_*` operation, on the group `g` (taken out of the
     /// map for the call).
-    fn group_op(&mut self, op: &str, req: &Map<String, Value>, g: &mut GroupObject) -> Reply {
+    fn group_op(
+        &mut self,
+        op: &str,
+        req: &Map<String, Value>,
+        g: &mut GroupObject,
+        carried: Option<(Vec<u8>, [u8; 32], u32)>,
+    ) -> Reply {
         let defect = self.defect;
         let Some(Object::Device(d)) = self.objects.get(&g.device) else {
             return Err(ErrorReply::new(
@@ -241,9 +306,8 @@ impl Adapter {
                 ok(json!({ "offer": crate::hex(&offer) }))
             }
             "group_accept_chain" => {
-                let offer = hex_field(req, "offer")?;
-                let mut from_user = hex_array::<32>(req, "from_user")?;
-                let mut from_device = u32_field(req, "from_device")?;
+                let (offer, mut from_user, mut from_device) =
+                    carried.ok_or_else(|| ErrorReply::bad_request("no chain offer"))?;
                 if defect == Break::GroupWrongSession {
                     // Defect: the offer's owner believed, whatever session
                     // carried it.

@@ -13,8 +13,10 @@
 //! of spec §12, and its exported state (§12.8) must not change.
 
 use serde_json::{json, Map, Value};
-use sova::devices::{DeviceEntry, DeviceList, KnownUser, UserKey};
+use sova::devices::fanout::{self, Audience};
+use sova::devices::{DeviceEntry, DeviceList, KnownUser, PeerDevices, UserKey};
 use sova::groups::{ChainOffer, Group, GroupMessage, Member, OpKind, Operation, Role};
+use sova::ratchet::HeaderMode;
 use sova::session::{Account, IdentityKey};
 
 use super::{field, hex_of, Runner};
@@ -65,6 +67,29 @@ fn reads(
     }
 }
 
+/// A device of this library that reaches the implementation's device by
+/// fan-out (spec §11.6): its own user's devices (itself alone) and its
+/// sessions with Bob's.
+struct Fanner {
+    own: PeerDevices,
+    to_bob: PeerDevices,
+}
+
+impl Fanner {
+    /// The device message of a fan-out message carrying `payload`, for the
+    /// implementation's device (Bob's device 1).
+    fn send_to_port(&mut self, r: &mut Runner<'_>, payload: &[u8]) -> Result<Vec<u8>, String> {
+        let wire = PeerDevices::send(&mut self.own, &mut self.to_bob, payload, &mut r.crypto)
+            .map_err(text("fan-out"))?;
+        fanout::split(&wire)
+            .map_err(text("fan-out"))?
+            .into_iter()
+            .find(|(a, i, _)| *a == Audience::Recipient && *i == 1)
+            .map(|(_, _, m)| m)
+            .ok_or_else(|| "a fan-out message without an entry for Bob's device 1".to_owned())
+    }
+}
+
 /// Counts for the report.
 #[derive(Default)]
 struct Counts {
@@ -78,6 +103,28 @@ impl Runner<'_> {
     fn group_state(&mut self, g: &str) -> Result<Vec<u8>, String> {
         let m = self.call_ok("group_export", json!({ "handle": g }))?;
         hex_of(&m, "group_export", "state")
+    }
+
+    /// A device of this library (device 1 of `uk`, listed in `list`) with a
+    /// session to the implementation's device, started from its bundle.
+    fn group_fanner(
+        &mut self,
+        uk: &UserKey,
+        list: &DeviceList,
+        account: &Account,
+        bob: &DeviceList,
+        port_account: &str,
+    ) -> Result<Fanner, String> {
+        let known = |uk: &[u8; 32], l: &DeviceList| {
+            KnownUser::new(uk, l.to_bytes()).map_err(text("this library refuses a list"))
+        };
+        let own = PeerDevices::own(known(uk.public(), list)?, 1).map_err(text("own list"))?;
+        let mut to_bob = PeerDevices::new(known(bob.user_key(), bob)?);
+        let bundle = self.port_bundle(port_account)?;
+        to_bob
+            .start(account, 1, &bundle, HeaderMode::Plain, &mut self.crypto)
+            .map_err(text("a session with the implementation's device"))?;
+        Ok(Fanner { own, to_bob })
     }
 
     /// The exported state reads as a `GroupState` (§12.8) at `reference`'s
@@ -301,15 +348,33 @@ impl Runner<'_> {
         let (mut ga, create) =
             Group::create(&mut self.crypto, &a1, ua, 1, &roster, &dir).map_err(lib("create"))?;
         let welcome = ga.welcome(&create).map_err(lib("welcome"))?;
-        let join = |from: &[u8; 32]| json!({ "device": device, "welcome": hex(&welcome), "from_user": hex(from), "from_device": 1 });
+        // Alice's and Carol's devices reach the implementation by fan-out.
+        let mut alice_fan =
+            self.group_fanner(&uk_a, &lists[0].1, &a1, &lists[1].1, &port_account)?;
+        let mut carol_fan =
+            self.group_fanner(&uk_c, &lists[2].1, &c1, &lists[1].1, &port_account)?;
+        let m = carol_fan.send_to_port(self, &welcome)?;
         self.call_refused(
             "group_join",
-            join(&uc),
+            json!({ "device": device, "message": hex(&m) }),
+            "WrongSession",
+            "Alice's welcome in a fan-out message of Carol's device",
+        )?;
+        let join = json!({
+            "device": device, "welcome": hex(&welcome), "from_user": hex(&uc), "from_device": 1,
+        });
+        self.call_refused(
+            "group_join",
+            join,
             "WrongSession",
             "Alice's welcome delivered over Carol's session",
         )?;
-        n.refused += 1;
-        let m = self.call_ok("group_join", join(&ua))?;
+        n.refused += 2;
+        let m = alice_fan.send_to_port(self, &welcome)?;
+        let m = self.call_ok(
+            "group_join",
+            json!({ "device": device, "message": hex(&m) }),
+        )?;
         Self::group_position(&m, "group_join", &ga)?;
         let g = field(&m, "group_join", "handle")?.to_owned();
         let g = g.as_str();
@@ -321,6 +386,15 @@ impl Runner<'_> {
             .start_chain(&mut self.crypto, &a1)
             .map_err(lib("chain"))?;
         let offer = |o: &[u8], from: &[u8; 32]| json!({ "offer": hex(o), "from_user": hex(from), "from_device": 1 });
+        let m = carol_fan.send_to_port(self, &oa)?;
+        self.group_refused(
+            &mut n,
+            g,
+            "group_accept_chain",
+            json!({ "message": hex(&m) }),
+            "WrongSession",
+            "Alice's chain offer in a fan-out message of Carol's device",
+        )?;
         self.group_refused(
             &mut n,
             g,
@@ -329,7 +403,12 @@ impl Runner<'_> {
             "WrongSession",
             "Alice's chain offer delivered over Carol's session",
         )?;
-        self.group_accepts_chain(g, &oa, &ua, "Alice's chain offer")?;
+        let m = alice_fan.send_to_port(self, &oa)?;
+        self.call_ok(
+            "group_accept_chain",
+            json!({ "handle": g, "message": hex(&m) }),
+        )
+        .map_err(|e| format!("Alice's chain offer in a fan-out message of hers: {e}"))?;
         self.group_refused(
             &mut n,
             g,
