@@ -37,6 +37,7 @@
 //! | `group-role-lax` | answers an operation whose signer lacks the role as applied (spec §12.3, check 7) |
 //! | `group-signature-lax` | accepts operations and group messages whose signature fails (spec §12.3 check 6, §12.6 check 6) |
 //! | `group-stale-accept` | keeps the epoch it left: reads its messages (a removed member's too) and answers its operations as unchanged (spec §12.3 check 3, §12.6 check 3) |
+//! | `group-removed-accept` | reads a message of the epoch it left from a member that epoch's change removed (spec §12.6, "a removed member") |
 //! | `group-fork-accept` | answers a competing operation and a message of another history as accepted (spec §12.4) |
 //! | `group-replay-accept` | answers a group message read before with an empty plaintext (spec §12.6, check 7) |
 //! | `group-keep-chain` | keeps sending on the chain of the epoch it left after a membership change (spec §12.3, §12.6: `NoChain`) |
@@ -129,6 +130,8 @@ pub enum Break {
     GroupSignatureLax,
     /// Keep the epoch left: read its messages, take its operations.
     GroupStaleAccept,
+    /// Read a removed member's message of the epoch left.
+    GroupRemovedAccept,
     /// Take a competing operation or another history's message as accepted.
     GroupForkAccept,
     /// Take a group message read before as a new one.
@@ -169,6 +172,7 @@ pub const BREAK_MODES: &[&str] = &[
     "group-role-lax",
     "group-signature-lax",
     "group-stale-accept",
+    "group-removed-accept",
     "group-fork-accept",
     "group-replay-accept",
     "group-keep-chain",
@@ -208,6 +212,7 @@ impl Break {
             "group-role-lax" => Some(Self::GroupRoleLax),
             "group-signature-lax" => Some(Self::GroupSignatureLax),
             "group-stale-accept" => Some(Self::GroupStaleAccept),
+            "group-removed-accept" => Some(Self::GroupRemovedAccept),
             "group-fork-accept" => Some(Self::GroupForkAccept),
             "group-replay-accept" => Some(Self::GroupReplayAccept),
             "group-keep-chain" => Some(Self::GroupKeepChain),

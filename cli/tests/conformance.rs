@@ -303,7 +303,7 @@ fn an_adapter_that_accepts_re_addressed_entries_fails() {
 /// Each defect of a group member's device (spec §12) is caught by the
 /// group exchange: a welcome believed from another device's session, ghost
 /// members and devices, a missing role, forged signatures, the epoch left
-/// still read, a fork taken, a replay read, the old chain kept after a
+/// still read (or only a removed member's messages of it), a fork taken, a replay read, the old chain kept after a
 /// change, and a refusal that changes the state.
 #[test]
 fn an_adapter_with_a_group_defect_fails() {
@@ -332,6 +332,11 @@ fn an_adapter_with_a_group_defect_fails() {
             "group-stale-accept",
             "Alice's message of epoch 0 delivered after the change was accepted; expected \
              StaleEpoch",
+        ),
+        (
+            "group-removed-accept",
+            "a message of Carol's after her removal (of the epoch before it) was accepted; \
+             expected StaleEpoch",
         ),
         (
             "group-fork-accept",

@@ -338,7 +338,13 @@ impl Adapter {
             "group_decrypt" => {
                 let message = hex_field(req, "message")?;
                 let got = match g.group.decrypt(&message, &dir) {
-                    Err(GroupError::StaleEpoch) if defect == Break::GroupStaleAccept => {
+                    Err(GroupError::StaleEpoch)
+                        if defect == Break::GroupStaleAccept
+                            || (defect == Break::GroupRemovedAccept
+                                && GroupMessage::parse(&message).is_ok_and(|m| {
+                                    !g.group.members().iter().any(|x| x.user == m.sender_user)
+                                })) =>
+                    {
                         // Defect: the epoch left is still read.
                         match g.before.as_mut() {
                             Some(b) => b.decrypt(&message, &dir),
