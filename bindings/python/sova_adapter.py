@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import sova
 from sova import hazmat
@@ -35,6 +35,7 @@ CAPABILITIES = [
     "recorded-randomness",
     "devices",
     "fanout",
+    "groups",
 ]
 
 Fields = Dict[str, Any]
@@ -51,7 +52,17 @@ class Device:
         self.others: Dict[bytes, sova.PeerDevices] = {}
 
 
-Handled = Union[sova.Account, sova.Session, hazmat.Ratchet, sova.LinkRequest, Device]
+class GroupHandle:
+    """A group (spec §12) of a device: the device's handle and its state."""
+
+    def __init__(self, device: str, group: sova.Group) -> None:
+        self.device = device
+        self.group = group
+
+
+Handled = Union[
+    sova.Account, sova.Session, hazmat.Ratchet, sova.LinkRequest, Device, GroupHandle
+]
 
 
 class Failure(Exception):
@@ -172,6 +183,15 @@ class Adapter:
             "device_update": self.device_update,
             "fanout_encrypt": self.fanout_encrypt,
             "fanout_receive": self.fanout_receive,
+            "group_join": self.group_join,
+            "group_apply": self.group_apply,
+            "group_change": self.group_change,
+            "group_welcome": self.group_welcome,
+            "group_start_chain": self.group_start_chain,
+            "group_accept_chain": self.group_accept_chain,
+            "group_encrypt": self.group_encrypt,
+            "group_decrypt": self.group_decrypt,
+            "group_export": self.group_export,
         }
 
     # -- handles ---------------------------------------------------------
@@ -204,6 +224,19 @@ class Adapter:
         if not isinstance(a, sova.Account):
             raise Failure("UnknownHandle", f"the device's account {d.account!r} is gone")
         return d, a
+
+    def group(self, req: Fields) -> Tuple[GroupHandle, Device, sova.Account]:
+        """The group named by ``handle``, its device and the device's account."""
+        g = self.object(req, "handle")
+        if not isinstance(g, GroupHandle):
+            raise bad_request("`handle` is not a group")
+        d = self.objects.get(g.device)
+        if not isinstance(d, Device):
+            raise Failure("UnknownHandle", f"the group's device {g.device!r} is gone")
+        a = self.objects.get(d.account)
+        if not isinstance(a, sova.Account):
+            raise Failure("UnknownHandle", f"the device's account {d.account!r} is gone")
+        return g, d, a
 
     # -- dispatch --------------------------------------------------------
 
@@ -513,6 +546,114 @@ class Adapter:
             "sender_device": got.sender_device,
             "recipient_list_current": got.recipient_list_current,
         }
+
+
+    # -- groups (spec §12) -----------------------------------------------
+
+    def carried(self, req: Fields, device: str, name: str) -> Tuple[bytes, bytes, int]:
+        """A welcome or chain offer and the sender that carried it: with
+        ``message``, a device message to ``device`` received as
+        ``fanout_receive`` does, its plaintext and the fan-out's sender;
+        otherwise the field ``name`` and the sender the request names."""
+        if "message" not in req:
+            from_user = hex_field(req, "from_user", 32)
+            return hex_field(req, name), from_user, u32_field(req, "from_device")
+        message = hex_field(req, "message")
+        got = self.fanout_receive({"handle": device, "message": message.hex()})
+        sender = sova.DeviceMessage.parse(message).sender_user
+        return bytes.fromhex(got["plaintext"]), sender, int(got["sender_device"])
+
+    def group_join(self, req: Fields) -> Fields:
+        """The device ``device`` joins from a welcome, checked against the
+        fan-out sender that carried it."""
+        device = str_field(req, "device")
+        d = self.objects.get(device)
+        if not isinstance(d, Device):
+            raise Failure("UnknownHandle", f"no device {device!r}")
+        welcome, from_user, from_device = self.carried(req, device, "welcome")
+        own_device = d.own.this_device
+        if own_device is None:
+            raise Failure("UnknownDevice", "the device is not in its user's list")
+        g = sova.Group.join(
+            d.own.user.user_key, own_device, welcome, from_user, from_device, directory(d)
+        )
+        return dict(position(g), handle=self.insert("group-", GroupHandle(device, g)))
+
+    def group_apply(self, req: Fields) -> Fields:
+        operation = hex_field(req, "operation")
+        g, d, _ = self.group(req)
+        outcome = g.group.apply(operation, directory(d))
+        return dict(position(g.group), outcome=outcome)
+
+    def group_change(self, req: Fields) -> Fields:
+        """Signs an add, removal or change of role at the next epoch and
+        applies it."""
+        user = hex_field(req, "user", 32)
+        change = str_field(req, "change")
+        g, d, account = self.group(req)
+        if change == "add":
+            op = g.group.add(account, sova.Member(user, role_field(req)), directory(d))
+        elif change == "remove":
+            op = g.group.remove(account, user, directory(d))
+        elif change == "change_role":
+            op = g.group.change_role(account, sova.Member(user, role_field(req)), directory(d))
+        else:
+            raise bad_request(f"`change` must be add, remove or change_role, not {change!r}")
+        return dict(position(g.group), operation=op.hex())
+
+    def group_welcome(self, req: Fields) -> Fields:
+        operation = hex_field(req, "operation")
+        g, _, _ = self.group(req)
+        return {"welcome": g.group.welcome(operation).hex()}
+
+    def group_start_chain(self, req: Fields) -> Fields:
+        g, _, account = self.group(req)
+        return {"offer": g.group.start_chain(account).hex()}
+
+    def group_accept_chain(self, req: Fields) -> Fields:
+        g, d, _ = self.group(req)
+        offer, from_user, from_device = self.carried(req, g.device, "offer")
+        g.group.accept_chain(offer, from_user, from_device, directory(d))
+        return {}
+
+    def group_encrypt(self, req: Fields) -> Fields:
+        plaintext = hex_field(req, "plaintext")
+        g, _, _ = self.group(req)
+        return {"message": g.group.encrypt(plaintext).hex()}
+
+    def group_decrypt(self, req: Fields) -> Fields:
+        message = hex_field(req, "message")
+        g, d, _ = self.group(req)
+        got = g.group.decrypt(message, directory(d))
+        return {
+            "plaintext": got.plaintext.hex(),
+            "sender_user": got.sender_user.hex(),
+            "sender_device": got.sender_device,
+            "index": got.index,
+        }
+
+    def group_export(self, req: Fields) -> Fields:
+        g, _, _ = self.group(req)
+        return {"state": g.group.to_bytes().hex()}
+
+
+def directory(d: Device) -> List[sova.KnownUser]:
+    """The accepted lists a device holds, its own user's first: the
+    directory its groups look members' devices up in."""
+    return [d.own.user] + [p.user for p in d.others.values()]
+
+
+def position(g: sova.Group) -> Fields:
+    return {"epoch": g.epoch, "state_hash": g.state_hash.hex()}
+
+
+def role_field(req: Fields) -> sova.Role:
+    role = str_field(req, "role")
+    if role == "member":
+        return sova.Role.MEMBER
+    if role == "admin":
+        return sova.Role.ADMIN
+    raise bad_request(f"`role` must be member or admin, not {role!r}")
 
 
 def respond(rid: Any, result: Union[Fields, Failure]) -> str:

@@ -32,6 +32,16 @@
 //! | `fanout-keep-removed` | answers a newer device list of a person it knows as accepted but keeps believing the older one: a removed device is still believed and still sent to (spec §11.7) |
 //! | `fanout-replay-accept` | accepts a fan-out message it has already received (answers with an empty plaintext) |
 //! | `fanout-readdress-accept` | ignores the entry's device id, and its kind beyond naming its own user, as SOVA-1 did before §11.6 step 2 checked them: accepts an entry re-addressed to another device id, or a note to self's entry flipped to kind 0 |
+//! | `group-wrong-session` | believes a welcome's signer and a chain offer's owner instead of the session each came over (spec §12.3, §12.5 check 3) |
+//! | `group-ghost-accept` | answers an operation signed by a non-member or by an unlisted device as applied (spec §12.3, checks 4 and 5) |
+//! | `group-role-lax` | answers an operation whose signer lacks the role as applied (spec §12.3, check 7) |
+//! | `group-signature-lax` | accepts operations and group messages whose signature fails (spec §12.3 check 6, §12.6 check 6) |
+//! | `group-stale-accept` | keeps the epoch it left: reads its messages (a removed member's too) and answers its operations as unchanged (spec §12.3 check 3, §12.6 check 3) |
+//! | `group-removed-accept` | reads a message of the epoch it left from a member that epoch's change removed (spec §12.6, "a removed member") |
+//! | `group-fork-accept` | answers a competing operation and a message of another history as accepted (spec §12.4) |
+//! | `group-replay-accept` | answers a group message read before with an empty plaintext (spec §12.6, check 7) |
+//! | `group-keep-chain` | keeps sending on the chain of the epoch it left after a membership change (spec §12.3, §12.6: `NoChain`) |
+//! | `group-refusal-dirty` | starts a fresh sending chain when it refuses an operation: a refusal changes its state |
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -47,6 +57,8 @@ use sova::devices::{
 use sova::ratchet::{HeaderMode, Ratchet};
 use sova::session::{Account, Session};
 use sova::{CryptoProvider, DefaultProvider, Secret};
+
+mod groups;
 
 use crate::classes;
 use crate::protocol::{
@@ -107,6 +119,27 @@ pub enum Break {
     /// Accept an entry whatever its device id, and of either kind that
     /// names the device's own user.
     FanoutReaddressAccept,
+    /// Believe a welcome's signer and a chain offer's owner, not the
+    /// session each came over.
+    GroupWrongSession,
+    /// Take operations of non-members and unlisted devices as applied.
+    GroupGhostAccept,
+    /// Take operations whose signer lacks the role as applied.
+    GroupRoleLax,
+    /// Accept operations and group messages whose signature fails.
+    GroupSignatureLax,
+    /// Keep the epoch left: read its messages, take its operations.
+    GroupStaleAccept,
+    /// Read a removed member's message of the epoch left.
+    GroupRemovedAccept,
+    /// Take a competing operation or another history's message as accepted.
+    GroupForkAccept,
+    /// Take a group message read before as a new one.
+    GroupReplayAccept,
+    /// Keep sending on the previous epoch's chain after a change.
+    GroupKeepChain,
+    /// Start a fresh chain when refusing an operation.
+    GroupRefusalDirty,
 }
 
 /// The name of every mode, as `--break` takes it.
@@ -134,6 +167,16 @@ pub const BREAK_MODES: &[&str] = &[
     "fanout-replay-accept",
     "fanout-keep-removed",
     "fanout-readdress-accept",
+    "group-wrong-session",
+    "group-ghost-accept",
+    "group-role-lax",
+    "group-signature-lax",
+    "group-stale-accept",
+    "group-removed-accept",
+    "group-fork-accept",
+    "group-replay-accept",
+    "group-keep-chain",
+    "group-refusal-dirty",
 ];
 
 impl Break {
@@ -164,6 +207,16 @@ impl Break {
             "fanout-replay-accept" => Some(Self::FanoutReplayAccept),
             "fanout-keep-removed" => Some(Self::FanoutKeepRemoved),
             "fanout-readdress-accept" => Some(Self::FanoutReaddressAccept),
+            "group-wrong-session" => Some(Self::GroupWrongSession),
+            "group-ghost-accept" => Some(Self::GroupGhostAccept),
+            "group-role-lax" => Some(Self::GroupRoleLax),
+            "group-signature-lax" => Some(Self::GroupSignatureLax),
+            "group-stale-accept" => Some(Self::GroupStaleAccept),
+            "group-removed-accept" => Some(Self::GroupRemovedAccept),
+            "group-fork-accept" => Some(Self::GroupForkAccept),
+            "group-replay-accept" => Some(Self::GroupReplayAccept),
+            "group-keep-chain" => Some(Self::GroupKeepChain),
+            "group-refusal-dirty" => Some(Self::GroupRefusalDirty),
             _ => None,
         }
     }
@@ -274,6 +327,7 @@ enum Object {
     Session(Box<Session>),
     Link(Box<sova::devices::LinkRequest>),
     Device(Box<Device>),
+    Group(Box<groups::GroupObject>),
 }
 
 /// A device of a person (spec §11.7): the handle of its account, its own
@@ -558,6 +612,7 @@ impl Adapter {
             "device_update" => self.device_update(req),
             "fanout_encrypt" => self.fanout_encrypt(req),
             "fanout_receive" => self.fanout_receive(req),
+            op if op.starts_with("group_") => self.group(op, req),
             "safety_number" => {
                 let ours = hex_array::<64>(req, "ours")?;
                 let theirs = hex_array::<64>(req, "theirs")?;
@@ -935,7 +990,7 @@ impl Adapter {
             Some(Object::Session(s)) => s
                 .encrypt(rng, &pt)
                 .map_err(|e| (classes::of(&e), e.to_string())),
-            Some(Object::Account(_) | Object::Link(_) | Object::Device(_)) => {
+            Some(Object::Account(_) | Object::Link(_) | Object::Device(_) | Object::Group(_)) => {
                 return Err(ErrorReply::bad_request("cannot encrypt with this handle"))
             }
             None => return Err(ErrorReply::new(UNKNOWN_HANDLE, format!("no object {h:?}"))),
@@ -976,7 +1031,7 @@ impl Adapter {
                 }
                 (class, e.to_string())
             }),
-            Some(Object::Account(_) | Object::Link(_) | Object::Device(_)) => {
+            Some(Object::Account(_) | Object::Link(_) | Object::Device(_) | Object::Group(_)) => {
                 return Err(ErrorReply::bad_request(
                     "only ratchets and sessions decrypt; an account accepts initial messages \
                      with session_accept",

@@ -41,6 +41,13 @@ pub const CAP_DEVICES: &str = "devices";
 /// `account_new` and `bundle`.
 pub const CAP_FANOUT: &str = "fanout";
 
+/// Capability: `group_join`, `group_apply`, `group_change`,
+/// `group_welcome`, `group_start_chain`, `group_accept_chain`,
+/// `group_encrypt`, `group_decrypt`, `group_export` (spec §12), on a
+/// device of [`CAP_FANOUT`]'s `device_new`, whose directory `device_update`
+/// fills.
+pub const CAP_GROUPS: &str = "groups";
+
 /// Every capability, in the order the runner tests them.
 pub const CAPABILITIES: &[&str] = &[
     CAP_VECTORS,
@@ -53,6 +60,7 @@ pub const CAPABILITIES: &[&str] = &[
     CAP_RECORDED_RANDOMNESS,
     CAP_DEVICES,
     CAP_FANOUT,
+    CAP_GROUPS,
 ];
 
 /// Error class: the request is not valid JSON or lacks a field.

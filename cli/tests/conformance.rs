@@ -62,6 +62,7 @@ fn the_reference_adapter_passes_everything() {
         "recorded-randomness",
         "devices",
         "fanout",
+        "groups",
     ] {
         assert!(caps.contains(&cap), "no row for {cap}: {s}");
     }
@@ -297,6 +298,67 @@ fn an_adapter_that_accepts_re_addressed_entries_fails() {
         "a message from Alice's device 1 with its entry re-addressed to Bob's device 2 was \
          accepted; expected NotForUs",
     );
+}
+
+/// Each defect of a group member's device (spec §12) is caught by the
+/// group exchange: a welcome believed from another device's session, ghost
+/// members and devices, a missing role, forged signatures, the epoch left
+/// still read (or only a removed member's messages of it), a fork taken, a replay read, the old chain kept after a
+/// change, and a refusal that changes the state.
+#[test]
+fn an_adapter_with_a_group_defect_fails() {
+    for (mode, expected) in [
+        (
+            "group-wrong-session",
+            "Alice's welcome in a fan-out message of Carol's device was accepted; expected \
+             WrongSession",
+        ),
+        (
+            "group-ghost-accept",
+            "an add of Mallory signed by her listed device (she is no member) was accepted; \
+             expected NotMember",
+        ),
+        (
+            "group-role-lax",
+            "an add of Mallory signed by Carol (a member without the admin role) was accepted; \
+             expected NotAuthorised",
+        ),
+        (
+            "group-signature-lax",
+            "Alice's message with a bit of its signature flipped was accepted; expected \
+             InvalidSignature",
+        ),
+        (
+            "group-stale-accept",
+            "Alice's message of epoch 0 delivered after the change was accepted; expected \
+             StaleEpoch",
+        ),
+        (
+            "group-removed-accept",
+            "a message of Carol's after her removal (of the epoch before it) was accepted; \
+             expected StaleEpoch",
+        ),
+        (
+            "group-fork-accept",
+            "a competing operation of epoch 1 (Alice's add of Dave, signed from her state before \
+             the change) was accepted; expected Fork",
+        ),
+        (
+            "group-replay-accept",
+            "Alice's message delivered again was accepted; expected DuplicateOrExpired",
+        ),
+        (
+            "group-keep-chain",
+            "a group message after a membership change and before a fresh chain was accepted; \
+             expected NoChain",
+        ),
+        (
+            "group-refusal-dirty",
+            "was refused with NotMember, but the group state the implementation exports changed",
+        ),
+    ] {
+        caught(mode, &["groups"], expected);
+    }
 }
 
 #[test]

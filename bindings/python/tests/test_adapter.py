@@ -283,3 +283,91 @@ def test_fanout_ops() -> None:
     # Without its account, the device cannot act.
     call(op="drop", handle=port["handle"])
     assert refused(**note) == "UnknownHandle"
+
+
+def test_group_ops() -> None:
+    """The port as Bob's device 1 in Alice's group, Alice on the binding's
+    side (spec appendix A.6.10): join, chains, messages both ways, a
+    change by the port, and refusals that leave the exported state as it
+    was."""
+    adapter = sova_adapter.Adapter()
+
+    def call(**req: Any) -> Dict[str, Any]:
+        return adapter.handle(req)
+
+    def refused(**req: Any) -> str:
+        before = call(op="group_export", handle=req["handle"]) if "handle" in req else None
+        try:
+            adapter.handle(req)
+        except sova_adapter.Failure as f:
+            if before is not None:
+                assert call(op="group_export", handle=req["handle"]) == before
+            return f.cls
+        raise AssertionError(f"{req['op']} was accepted")
+
+    port = call(op="account_new")
+    port_key = bytes.fromhex(port["identity"])[:64]
+    alice_uk, bob_uk, carol_uk = sova.UserKey(), sova.UserKey(), sova.UserKey()
+    alice, carol = sova.Account(), sova.Account()
+
+    def one(uk: sova.UserKey, key: bytes) -> sova.DeviceList:
+        return uk.sign_list(1, [sova.DeviceEntry(1, key, True)])
+
+    lists = {
+        alice_uk.public: one(alice_uk, alice.identity_key),
+        bob_uk.public: one(bob_uk, port_key),
+        carol_uk.public: one(carol_uk, carol.identity_key),
+    }
+    dev = call(op="device_new", account=port["handle"], user_key=bob_uk.public.hex(),
+               list=lists[bob_uk.public].to_bytes().hex())["handle"]
+    for uk in (alice_uk, carol_uk):
+        call(op="device_update", handle=dev, user_key=uk.public.hex(),
+             list=lists[uk.public].to_bytes().hex())
+    directory = [sova.KnownUser.from_list(lst) for lst in lists.values()]
+    roster = [sova.Member(alice_uk.public, sova.Role.ADMIN), sova.Member(bob_uk.public)]
+    ga, create = sova.Group.create(alice, alice_uk.public, 1, roster, directory)
+    welcome = ga.welcome(create).hex()
+    join = dict(op="group_join", device=dev, welcome=welcome, from_device=1)
+    assert refused(**join, from_user=carol_uk.public.hex()) == "WrongSession"
+    joined = call(**join, from_user=alice_uk.public.hex())
+    assert (joined["epoch"], joined["state_hash"]) == (0, ga.state_hash.hex())
+    g = joined["handle"]
+    state = sova.Group.from_bytes(bytes.fromhex(call(op="group_export", handle=g)["state"]))
+    assert state.state_hash == ga.state_hash
+
+    offer = ga.start_chain(alice).hex()
+    accept = dict(op="group_accept_chain", handle=g, offer=offer, from_device=1)
+    assert refused(**accept, from_user=carol_uk.public.hex()) == "WrongSession"
+    call(**accept, from_user=alice_uk.public.hex())
+    ga.accept_chain(bytes.fromhex(call(op="group_start_chain", handle=g)["offer"]),
+                    bob_uk.public, 1, directory)
+    m = ga.encrypt(b"hi group")
+    assert refused(op="group_decrypt", handle=g, message=flip(m).hex()) == "InvalidSignature"
+    got = call(op="group_decrypt", handle=g, message=m.hex())
+    assert bytes.fromhex(got["plaintext"]) == b"hi group"
+    assert (got["sender_user"], got["sender_device"], got["index"]) == (alice_uk.public.hex(), 1, 0)
+    assert refused(op="group_decrypt", handle=g, message=m.hex()) == "DuplicateOrExpired"
+    sent = bytes.fromhex(call(op="group_encrypt", handle=g, plaintext=b"hi Alice".hex())["message"])
+    assert ga.decrypt(sent, directory).plaintext == b"hi Alice"
+
+    change = dict(op="group_change", handle=g, user=carol_uk.public.hex(), role="member")
+    assert refused(**change, change="add") == "NotAuthorised"
+    assert refused(**change, change="promote") == "BadRequest"
+    op1 = ga.change_role(alice, sova.Member(bob_uk.public, sova.Role.ADMIN), directory)
+    applied = call(op="group_apply", handle=g, operation=op1.hex())
+    assert (applied["outcome"], applied["epoch"]) == ("advanced", 1)
+    assert call(op="group_apply", handle=g, operation=op1.hex())["outcome"] == "unchanged"
+    assert refused(op="group_encrypt", handle=g, plaintext="00") == "NoChain"
+    added = call(**change, change="add")
+    ga.apply(bytes.fromhex(added["operation"]), directory)
+    assert added["state_hash"] == ga.state_hash.hex()
+    w = bytes.fromhex(call(op="group_welcome", handle=g, operation=added["operation"])["welcome"])
+    gc = sova.Group.join(carol_uk.public, 1, w, bob_uk.public, 1, directory)
+    assert gc.state_hash == ga.state_hash
+    try:
+        call(op="group_export", handle=dev)
+        raise AssertionError("a device exported as a group")
+    except sova_adapter.Failure as f:
+        assert f.cls == "BadRequest"
+    assert refused(op="group_join", device=g, welcome=welcome, from_user=alice_uk.public.hex(),
+                   from_device=1) == "UnknownHandle"

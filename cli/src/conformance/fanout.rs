@@ -117,7 +117,7 @@ impl RefDevice {
 
 impl Runner<'_> {
     /// A bundle of the implementation's account, without one-time prekeys.
-    fn port_bundle(&mut self, account: &str) -> Result<Vec<u8>, String> {
+    pub(super) fn port_bundle(&mut self, account: &str) -> Result<Vec<u8>, String> {
         let m = self.call_ok(
             "bundle",
             json!({ "account": account, "one_time_prekey": false, "kem_one_time_prekey": false }),

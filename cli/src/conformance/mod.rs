@@ -39,6 +39,14 @@
 //!   held by this library, in both directions; a replayed message and
 //!   messages from an unlisted and from a removed device are refused, and
 //!   the removed device gets nothing more.
+//! * **groups** — the implementation as one member's device in a group
+//!   (spec §12) with members held by this library, which also plays the
+//!   server: group messages both ways, membership changes by it and by
+//!   others each followed by a fresh chain, and the refusals of §12.3–§12.6
+//!   (ghost members and devices, missing roles, forged signatures, stale,
+//!   forked and replayed objects, a removed member's, chains and welcomes
+//!   over another device's session), each leaving its exported state as it
+//!   was.
 //! * **recorded-randomness** — given the random bytes this library drew, the
 //!   implementation's messages and exported ratchet states equal this
 //!   library's byte for byte; with **session**, so do its accounts, bundles
@@ -51,7 +59,7 @@
 //!
 //! One file per capability: `vectors`, `ratchet`, `header_encryption`,
 //! `session`, `ratchet_state`, `rotation`, `safety_number`,
-//! `recorded`, `devices`, `fanout`, with the limits in `limits`; `live` holds the two sides
+//! `recorded`, `devices`, `fanout`, `groups`, with the limits in `limits`; `live` holds the two sides
 //! of a live session and the conversation between them, and this module the
 //! protocol driver (the implementation's process), the runner and the report.
 //!
@@ -71,14 +79,15 @@ use serde_json::{json, Map, Value};
 use sova::ratchet::HeaderMode;
 
 use crate::protocol::{
-    mode_name, ErrorReply, CAPABILITIES, CAP_DEVICES, CAP_FANOUT, CAP_HEADER_ENCRYPTION,
-    CAP_PREKEY_ROTATION, CAP_RATCHET, CAP_RATCHET_STATE, CAP_RECORDED_RANDOMNESS,
-    CAP_SAFETY_NUMBER, CAP_SESSION, CAP_VECTORS, PROTOCOL,
+    mode_name, ErrorReply, CAPABILITIES, CAP_DEVICES, CAP_FANOUT, CAP_GROUPS,
+    CAP_HEADER_ENCRYPTION, CAP_PREKEY_ROTATION, CAP_RATCHET, CAP_RATCHET_STATE,
+    CAP_RECORDED_RANDOMNESS, CAP_SAFETY_NUMBER, CAP_SESSION, CAP_VECTORS, PROTOCOL,
 };
 use crate::{hex, Failure};
 
 mod devices;
 mod fanout;
+mod groups;
 mod header_encryption;
 mod limits;
 mod live;
@@ -741,6 +750,12 @@ pub fn run_tests(opts: &Options) -> Result<Report, Failure> {
         &[CAP_SESSION, CAP_DEVICES, CAP_FANOUT, CAP_HEADER_ENCRYPTION],
         "fan-out both ways, encrypted headers; replayed, re-addressed, unlisted and removed refused",
         |r| r.fanout(HeaderMode::Encrypted),
+    );
+    r.live(
+        CAP_GROUPS,
+        &[CAP_SESSION, CAP_DEVICES, CAP_FANOUT, CAP_GROUPS],
+        "members, chains and messages over 4 epochs; hostile objects refused, state unchanged",
+        |r| r.groups(),
     );
     for (mode, needs) in [
         (
