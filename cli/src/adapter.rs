@@ -42,6 +42,12 @@
 //! | `group-replay-accept` | answers a group message read before with an empty plaintext (spec §12.6, check 7) |
 //! | `group-keep-chain` | keeps sending on the chain of the epoch it left after a membership change (spec §12.3, §12.6: `NoChain`) |
 //! | `group-refusal-dirty` | starts a fresh sending chain when it refuses an operation: a refusal changes its state |
+//! | `group-change-lax` | answers an operation whose change breaks spec §12.3 check 8 (`AlreadyMember`, `NoSuchMember`, `RoleUnchanged`, `TooManyMembers`, `LastAdmin`) as applied |
+//! | `group-welcome-others` | answers a welcome that does not add its user as joined (spec §12.3: `NotInRoster`) |
+//! | `group-welcome-lax` | answers a welcome whose roster or previous operation does not follow as joined (spec §12.3: `WelcomeMismatch`) |
+//! | `group-wrong-group` | hands an operation, chain offer or message to the group its group id names, not to the group the request names (spec §12.3 check 2, §12.5, §12.6: `WrongGroup`) |
+//! | `group-beyond-end-lax` | reads a message at or beyond its chain's end as an empty one (spec §12.6 check 7: `BeyondChainEnd`) |
+//! | `group-chain-end-lax` | at the end of its sending chain, starts another unasked and sends on it (spec §12.6: `ChainExhausted`) |
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -140,6 +146,18 @@ pub enum Break {
     GroupKeepChain,
     /// Start a fresh chain when refusing an operation.
     GroupRefusalDirty,
+    /// Take an operation whose change breaks spec §12.3 check 8 as applied.
+    GroupChangeLax,
+    /// Answer a welcome that does not add the device's user as joined.
+    GroupWelcomeOthers,
+    /// Answer a welcome whose roster does not follow as joined.
+    GroupWelcomeLax,
+    /// Hand an object to the group its group id names, whatever the handle.
+    GroupWrongGroup,
+    /// Read a message beyond its chain's end as an empty one.
+    GroupBeyondEndLax,
+    /// Start another chain unasked at the end of the sending chain.
+    GroupChainEndLax,
 }
 
 /// The name of every mode, as `--break` takes it.
@@ -177,6 +195,12 @@ pub const BREAK_MODES: &[&str] = &[
     "group-replay-accept",
     "group-keep-chain",
     "group-refusal-dirty",
+    "group-change-lax",
+    "group-welcome-others",
+    "group-welcome-lax",
+    "group-wrong-group",
+    "group-beyond-end-lax",
+    "group-chain-end-lax",
 ];
 
 impl Break {
@@ -217,6 +241,12 @@ impl Break {
             "group-replay-accept" => Some(Self::GroupReplayAccept),
             "group-keep-chain" => Some(Self::GroupKeepChain),
             "group-refusal-dirty" => Some(Self::GroupRefusalDirty),
+            "group-change-lax" => Some(Self::GroupChangeLax),
+            "group-welcome-others" => Some(Self::GroupWelcomeOthers),
+            "group-welcome-lax" => Some(Self::GroupWelcomeLax),
+            "group-wrong-group" => Some(Self::GroupWrongGroup),
+            "group-beyond-end-lax" => Some(Self::GroupBeyondEndLax),
+            "group-chain-end-lax" => Some(Self::GroupChainEndLax),
             _ => None,
         }
     }

@@ -6,7 +6,9 @@
 use serde_json::{json, Map, Value};
 use sova::devices::fanout::DeviceMessage;
 use sova::devices::{FanoutError, KnownUser};
-use sova::groups::{Applied, ChainOffer, Group, GroupError, GroupMessage, Member, Role, Welcome};
+use sova::groups::{
+    Applied, ChainOffer, Group, GroupError, GroupMessage, Member, Operation, Role, Welcome,
+};
 use sova::session::Account;
 
 use super::{class_err, ok, Adapter, Break, Device, Object};
@@ -120,10 +122,15 @@ impl Adapter {
 
     /// The `group_*` operations.
     pub(super) fn group(&mut self, op: &str, req: &Map<String, Value>) -> Reply {
-        if op == "group_join" {
-            return self.group_join(req);
+        match op {
+            "group_join" => return self.group_join(req),
+            "group_create" => return self.group_create(req),
+            _ => {}
         }
-        let h = str_field(req, "handle")?.to_owned();
+        let mut h = str_field(req, "handle")?.to_owned();
+        if self.defect == Break::GroupWrongGroup {
+            h = self.routed(op, req, h);
+        }
         let mut g = match self.objects.remove(&h) {
             Some(Object::Group(g)) => g,
             Some(other) => {
@@ -144,6 +151,89 @@ impl Adapter {
         };
         self.objects.insert(h, Object::Group(g));
         reply
+    }
+
+    /// The defect `group-wrong-group`: the handle of the group whose id an
+    /// operation, chain offer or message names, if the adapter holds one,
+    /// instead of `h`.
+    fn routed(&self, op: &str, req: &Map<String, Value>, h: String) -> String {
+        let bytes = |name| hex_field(req, name).unwrap_or_default();
+        let id = match op {
+            "group_apply" => Operation::parse(&bytes("operation")).map(|o| o.group_id),
+            "group_accept_chain" => ChainOffer::parse(&bytes("offer")).map(|o| o.group_id),
+            "group_decrypt" => GroupMessage::parse(&bytes("message")).map(|m| m.group_id),
+            _ => return h,
+        };
+        let Ok(id) = id else { return h };
+        self.objects
+            .iter()
+            .find_map(|(k, o)| match o {
+                Object::Group(g) if *g.group.group_id() == id => Some(k.clone()),
+                _ => None,
+            })
+            .unwrap_or(h)
+    }
+
+    /// `group_create`: the device creates a group of `members` (objects
+    /// with `user` and `role`), its own user among them as an admin.
+    fn group_create(&mut self, req: &Map<String, Value>) -> Reply {
+        let device = str_field(req, "device")?.to_owned();
+        let members = req
+            .get("members")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ErrorReply::bad_request("`members` must be an array"))?;
+        let mut roster = Vec::with_capacity(members.len());
+        for m in members {
+            let Value::Object(m) = m else {
+                return Err(ErrorReply::bad_request(
+                    "each of `members` must be an object with `user` and `role`",
+                ));
+            };
+            roster.push(Member {
+                user: hex_array::<32>(m, "user")?,
+                role: role_field(m)?,
+            });
+        }
+        let Some(Object::Device(d)) = self.objects.get(&device) else {
+            return Err(ErrorReply::new(
+                UNKNOWN_HANDLE,
+                format!("no device {device:?}"),
+            ));
+        };
+        let Some(Object::Account(account)) = self.objects.get(&d.account) else {
+            return Err(ErrorReply::new(
+                UNKNOWN_HANDLE,
+                format!("the device's account {:?} is gone", d.account),
+            ));
+        };
+        let own_user = *d.own.user().user_key();
+        let own_device = d
+            .own
+            .this_device()
+            .ok_or_else(|| group_err(&GroupError::UnknownDevice))?;
+        let (group, operation) = Group::create(
+            &mut self.rng,
+            account,
+            own_user,
+            own_device,
+            &roster,
+            &directory(d),
+        )
+        .map_err(|e| group_err(&e))?;
+        let mut fields = position(&group);
+        let h = self.insert(
+            "group-",
+            Object::Group(Box::new(GroupObject {
+                device,
+                group,
+                before: None,
+            })),
+        );
+        if let Value::Object(f) = &mut fields {
+            f.insert("handle".into(), json!(h));
+            f.insert("operation".into(), json!(crate::hex(&operation)));
+        }
+        ok(fields)
     }
 
     /// `group_join`: the device joins from a welcome that the fan-out
@@ -174,15 +264,33 @@ impl Adapter {
             .own
             .this_device()
             .ok_or_else(|| group_err(&GroupError::UnknownDevice))?;
-        let group = Group::join(
+        let group = match Group::join(
             own_user,
             own_device,
             &welcome,
             &from_user,
             from_device,
             &directory(d),
-        )
-        .map_err(|e| group_err(&e))?;
+        ) {
+            Ok(g) => g,
+            Err(e) => {
+                // Defects: a welcome not for this user, or whose roster
+                // does not follow, answered as joined (nothing is held).
+                let taken = match e {
+                    GroupError::NotInRoster => self.defect == Break::GroupWelcomeOthers,
+                    GroupError::WelcomeMismatch => self.defect == Break::GroupWelcomeLax,
+                    _ => false,
+                };
+                return match Welcome::parse(&welcome) {
+                    Ok(w) if taken => ok(json!({
+                        "handle": "group-unjoined",
+                        "epoch": w.operation.epoch,
+                        "state_hash": crate::hex(&w.operation.prev),
+                    })),
+                    _ => Err(group_err(&e)),
+                };
+            }
+        };
         let mut fields = position(&group);
         let h = self.insert(
             "group-",
@@ -244,6 +352,11 @@ impl Adapter {
                             GroupError::InvalidSignature => defect == Break::GroupSignatureLax,
                             GroupError::Fork => defect == Break::GroupForkAccept,
                             GroupError::StaleEpoch => defect == Break::GroupStaleAccept,
+                            GroupError::AlreadyMember
+                            | GroupError::NoSuchMember
+                            | GroupError::RoleUnchanged
+                            | GroupError::TooManyMembers
+                            | GroupError::LastAdmin => defect == Break::GroupChangeLax,
                             _ => false,
                         };
                         if taken {
@@ -330,6 +443,12 @@ impl Adapter {
                             None => Err(GroupError::NoChain),
                         }
                     }
+                    Err(GroupError::ChainExhausted) if defect == Break::GroupChainEndLax => {
+                        // Defect: another chain, unasked, that no member holds.
+                        g.group
+                            .start_chain(rng, account)
+                            .and_then(|_| g.group.encrypt(&plaintext))
+                    }
                     other => other,
                 }
                 .map_err(|e| group_err(&e))?;
@@ -367,6 +486,9 @@ impl Adapter {
                         empty_read(&message)
                     }
                     Err(GroupError::DuplicateOrExpired) if defect == Break::GroupReplayAccept => {
+                        empty_read(&message)
+                    }
+                    Err(GroupError::BeyondChainEnd) if defect == Break::GroupBeyondEndLax => {
                         empty_read(&message)
                     }
                     Err(e) => Err(group_err(&e)),
