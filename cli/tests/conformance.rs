@@ -304,7 +304,10 @@ fn an_adapter_that_accepts_re_addressed_entries_fails() {
 /// group exchange: a welcome believed from another device's session, ghost
 /// members and devices, a missing role, forged signatures, the epoch left
 /// still read (or only a removed member's messages of it), a fork taken, a replay read, the old chain kept after a
-/// change, and a refusal that changes the state.
+/// change, a refusal that changes the state, a change that breaks spec
+/// §12.3 check 8 taken, welcomes not for the device or whose roster does
+/// not follow joined, objects routed to another group, a message beyond
+/// its chain's end read, and a chain sent past its end.
 #[test]
 fn an_adapter_with_a_group_defect_fails() {
     for (mode, expected) in [
@@ -355,6 +358,35 @@ fn an_adapter_with_a_group_defect_fails() {
         (
             "group-refusal-dirty",
             "was refused with NotMember, but the group state the implementation exports changed",
+        ),
+        (
+            "group-change-lax",
+            "an add of Carol (a member) signed by Alice was accepted; expected AlreadyMember",
+        ),
+        (
+            "group-welcome-others",
+            "the welcome of a group of Alice and Carol (not Bob) was accepted; expected \
+             NotInRoster",
+        ),
+        (
+            "group-welcome-lax",
+            "Alice's welcome with Mallory added to its roster (not the create's) was accepted; \
+             expected WelcomeMismatch",
+        ),
+        (
+            "group-wrong-group",
+            "a chain offer of Alice's second group handed to the first was accepted; expected \
+             WrongGroup",
+        ),
+        (
+            "group-beyond-end-lax",
+            "Alice's message moved to index 1000 (the chain's end) and signed again with her \
+             chain's key was accepted; expected BeyondChainEnd",
+        ),
+        (
+            "group-chain-end-lax",
+            "a group message after the sending chain's 1000th was accepted; expected \
+             ChainExhausted",
         ),
     ] {
         caught(mode, &["groups"], expected);

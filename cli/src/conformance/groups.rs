@@ -15,9 +15,12 @@
 use serde_json::{json, Map, Value};
 use sova::devices::fanout::{self, Audience};
 use sova::devices::{DeviceEntry, DeviceList, KnownUser, PeerDevices, UserKey};
-use sova::groups::{ChainOffer, Group, GroupMessage, Member, OpKind, Operation, Role};
+use sova::groups::{
+    ChainOffer, Group, GroupMessage, Member, OpKind, Operation, Role, CHAIN_MESSAGES,
+};
 use sova::ratchet::HeaderMode;
 use sova::session::{Account, IdentityKey};
+use sova::{DefaultProvider, Secret};
 
 use super::{field, hex_of, Runner};
 use crate::hex;
@@ -45,6 +48,103 @@ fn flipped(m: &[u8]) -> Vec<u8> {
         *b ^= 0x01;
     }
     v
+}
+
+/// `m` with byte `at` set to `b`.
+fn with_byte(m: &[u8], at: usize, b: u8) -> Vec<u8> {
+    let mut v = m.to_vec();
+    if let Some(x) = v.get_mut(at) {
+        *x = b;
+    }
+    v
+}
+
+/// `m` with a zero byte appended.
+fn appended(m: &[u8]) -> Vec<u8> {
+    let mut v = m.to_vec();
+    v.push(0);
+    v
+}
+
+/// `m` without its last byte.
+fn cut(m: &[u8]) -> Vec<u8> {
+    m[..m.len().saturating_sub(1)].to_vec()
+}
+
+/// A roster (spec §12.2): its members in increasing order of user key.
+fn roster_bytes(members: &[Member]) -> Vec<u8> {
+    let mut m = members.to_vec();
+    m.sort_by_key(|x| x.user);
+    let mut v = (m.len() as u16).to_be_bytes().to_vec();
+    for x in m {
+        v.extend_from_slice(&x.user);
+        v.push(u8::from(x.role == Role::Admin));
+    }
+    v
+}
+
+/// A welcome (spec §12.3) of these parts, whether they follow or not.
+fn welcome_of(operation: &[u8], roster: &[Member], prev: &[u8]) -> Vec<u8> {
+    let mut v = b"SOVA-1 group welcome".to_vec();
+    v.push(1);
+    v.extend_from_slice(&(operation.len() as u32).to_be_bytes());
+    v.extend_from_slice(operation);
+    v.extend(roster_bytes(roster));
+    v.extend_from_slice(&(prev.len() as u32).to_be_bytes());
+    v.extend_from_slice(prev);
+    v
+}
+
+/// The signing key seed of `group`'s own chain, read from its state
+/// (spec §12.8).
+fn own_chain_seed(group: &Group) -> Option<[u8; 32]> {
+    let s = group.to_bytes();
+    let u16_at = |at: usize| Some(u16::from_be_bytes(s.get(at..at + 2)?.try_into().ok()?) as usize);
+    let u32_at = |at: usize| Some(u32::from_be_bytes(s.get(at..at + 4)?.try_into().ok()?) as usize);
+    // Magic, version, group id, own user and device, epoch, state hash.
+    let mut at = 12 + 1 + 32 + 32 + 4 + 8 + 32;
+    // Roster and last operation, then the epoch before, if any.
+    at += 2 + 33 * u16_at(at)?;
+    at += 4 + u32_at(at)?;
+    if *s.get(at)? == 1 {
+        at += 1 + 32;
+        at += 2 + 33 * u16_at(at)?;
+        at += 4 + u32_at(at)?;
+    } else {
+        at += 1;
+    }
+    // next_generation, then the own chain: generation, index, CK, sk.
+    at += 4;
+    if *s.get(at)? != 1 {
+        return None;
+    }
+    at += 1 + 4 + 4 + 32;
+    s.get(at..at + 32)?.try_into().ok()
+}
+
+/// `message`, a group message on `sender`'s own chain, moved to index
+/// `CHAIN_MESSAGES` and signed again with the chain's key: a message
+/// beyond the chain's end (spec §12.6 check 7) whose signature holds.
+fn beyond_end(sender: &Group, message: &[u8]) -> Result<Vec<u8>, String> {
+    let seed = own_chain_seed(sender)
+        .and_then(|s| Secret::<32>::try_from_slice(&s))
+        .ok_or("this library's group state holds no own chain")?;
+    let mut m = message[..message.len().saturating_sub(64)].to_vec();
+    // The index: after version, type, group id, epoch, state hash, sender
+    // user and device, and generation (spec §12.6).
+    let at = 1 + 1 + 32 + 8 + 32 + 32 + 4 + 4;
+    m.get_mut(at..at + 4)
+        .ok_or("a group message shorter than its header")?
+        .copy_from_slice(&CHAIN_MESSAGES.to_be_bytes());
+    let sig = sova::kdf::labeled_sign(
+        &DefaultProvider::default(),
+        &seed,
+        sova::labels::GROUP_MESSAGE,
+        &[&m],
+    )
+    .map_err(text("sign"))?;
+    m.extend_from_slice(&sig);
+    Ok(m)
 }
 
 /// A group of this library reads the implementation's message.
@@ -187,6 +287,37 @@ impl Runner<'_> {
             return Err(format!(
                 "{what} was refused with {class}, but the group state the implementation \
                  exports changed (a refusal changes nothing, spec §12)"
+            ));
+        }
+        counts.refused += 1;
+        Ok(())
+    }
+
+    /// A `group_join` of `welcome`, named as delivered over the session of
+    /// `from`'s device 1, that must be refused with `class`, leaving the
+    /// device's group `g` byte for byte as it was.
+    #[allow(clippy::too_many_arguments)]
+    fn group_join_refused(
+        &mut self,
+        counts: &mut Counts,
+        g: &str,
+        device: &str,
+        welcome: &[u8],
+        from: &[u8; 32],
+        class: &str,
+        what: &str,
+    ) -> Result<(), String> {
+        let before = self.group_state(g)?;
+        self.call_refused(
+            "group_join",
+            json!({ "device": device, "welcome": hex(welcome), "from_user": hex(from), "from_device": 1 }),
+            class,
+            what,
+        )?;
+        if self.group_state(g)? != before {
+            return Err(format!(
+                "{what} was refused with {class}, but the group state the implementation \
+                 exports for its other group changed"
             ));
         }
         counts.refused += 1;
@@ -380,6 +511,48 @@ impl Runner<'_> {
         let g = g.as_str();
         self.group_state_matches(g, &ga, "after joining")?;
         let mut gc = Group::join(uc, 1, &welcome, &ua, 1, &dir).map_err(lib("Carol joins"))?;
+        // Welcomes that do not read, or whose roster or previous operation
+        // does not follow from the create.
+        if welcome_of(&create, &roster, &[]) != welcome {
+            return Err("this library's welcome differs from spec §12.3's encoding".into());
+        }
+        let mut with_mallory = roster.to_vec();
+        with_mallory.push(member(um, Role::Member));
+        let bad_welcomes = [
+            (
+                cut(&welcome),
+                "Malformed(Truncated)",
+                "Alice's welcome without its last byte",
+            ),
+            (
+                appended(&welcome),
+                "Malformed(TrailingBytes)",
+                "Alice's welcome with a byte appended",
+            ),
+            (
+                with_byte(&welcome, 20, 2),
+                "Malformed(UnsupportedVersion)",
+                "Alice's welcome of version 2",
+            ),
+            (
+                with_byte(&welcome, 0, b'X'),
+                "Malformed(BadMagic)",
+                "Alice's welcome with another magic",
+            ),
+            (
+                welcome_of(&create, &with_mallory, &[]),
+                "WelcomeMismatch",
+                "Alice's welcome with Mallory added to its roster (not the create's)",
+            ),
+            (
+                welcome_of(&create, &roster, &create),
+                "WelcomeMismatch",
+                "Alice's welcome of a create naming a previous operation",
+            ),
+        ];
+        for (w, class, what) in bad_welcomes {
+            self.group_join_refused(&mut n, g, &device, &w, &ua, class, what)?;
+        }
 
         // 2. Chains of epoch 0. Alice's offer over Carol's session first.
         let oa = ga
@@ -417,6 +590,31 @@ impl Runner<'_> {
             "StaleChain",
             "Alice's chain offer delivered again",
         )?;
+        let bad_offers = [
+            (
+                cut(&oa),
+                "Malformed(Truncated)",
+                "Alice's chain offer without its last byte",
+            ),
+            (
+                appended(&oa),
+                "Malformed(TrailingBytes)",
+                "Alice's chain offer with a byte appended",
+            ),
+            (
+                with_byte(&oa, 18, 2),
+                "Malformed(UnsupportedVersion)",
+                "Alice's chain offer of version 2",
+            ),
+            (
+                with_byte(&oa, 0, b'X'),
+                "Malformed(BadMagic)",
+                "Alice's chain offer with another magic",
+            ),
+        ];
+        for (o, class, what) in bad_offers {
+            self.group_refused(&mut n, g, "group_accept_chain", offer(&o, &ua), class, what)?;
+        }
         let oc = gc
             .start_chain(&mut self.crypto, &c1)
             .map_err(lib("chain"))?;
@@ -470,6 +668,39 @@ impl Runner<'_> {
             "InvalidSignature",
             "Alice's message with a bit of its signature flipped",
         )?;
+        // The body length (after the 118-byte header) one above the longest.
+        let mut too_long = m3.clone();
+        too_long[118..122].copy_from_slice(&1_048_593u32.to_be_bytes());
+        let bad_messages = [
+            (
+                m3[..100].to_vec(),
+                "Malformed(Truncated)",
+                "Alice's message cut inside its header",
+            ),
+            (
+                appended(&m3),
+                "Malformed(TrailingBytes)",
+                "Alice's message with a byte appended",
+            ),
+            (
+                with_byte(&m3, 0, 2),
+                "Malformed(UnsupportedVersion)",
+                "Alice's message of version 2",
+            ),
+            (
+                with_byte(&m3, 1, 0x31),
+                "Malformed(BadMagic)",
+                "Alice's message of another type",
+            ),
+            (
+                too_long,
+                "Malformed(BodyLength)",
+                "Alice's message naming a body of 1,048,593 bytes",
+            ),
+        ];
+        for (m, class, what) in bad_messages {
+            self.group_refused(&mut n, g, "group_decrypt", decrypt(&m), class, what)?;
+        }
         self.group_port_reads(
             &mut n,
             g,
@@ -536,6 +767,86 @@ impl Runner<'_> {
         for (op, class, what) in forged_ops {
             let op = op.map_err(lib("sign"))?;
             self.group_refused(&mut n, g, "group_apply", apply(op.to_bytes()), class, what)?;
+        }
+        // Changes by Alice, the only admin, that check 8 refuses.
+        let changes = [
+            (
+                OpKind::Add(member(uc, Role::Member)),
+                "AlreadyMember",
+                "an add of Carol (a member) signed by Alice",
+            ),
+            (
+                OpKind::Remove(um),
+                "NoSuchMember",
+                "a removal of Mallory (no member) signed by Alice",
+            ),
+            (
+                OpKind::ChangeRole(member(uc, Role::Member)),
+                "RoleUnchanged",
+                "Carol made a member (she is one) by Alice",
+            ),
+            (
+                OpKind::ChangeRole(member(ua, Role::Member)),
+                "LastAdmin",
+                "Alice, the only admin, making herself a member",
+            ),
+            (
+                OpKind::Remove(ua),
+                "LastAdmin",
+                "Alice, the only admin, leaving",
+            ),
+        ];
+        for (kind, class, what) in changes {
+            let op = Operation::new_signed(&a1, gid, 1, h0, ua, 1, kind).map_err(lib("sign"))?;
+            self.group_refused(&mut n, g, "group_apply", apply(op.to_bytes()), class, what)?;
+        }
+        let op = Operation::new_signed(
+            &a1,
+            gid,
+            1,
+            h0,
+            ua,
+            1,
+            OpKind::Add(member(um, Role::Member)),
+        )
+        .map_err(lib("sign"))?;
+        let op = op.to_bytes();
+        // The kind after magic, version, group id, epoch, prev and signer;
+        // an add's role after the kind and the user key (spec §12.3).
+        let bad_ops = [
+            (
+                cut(op),
+                "Malformed(Truncated)",
+                "Alice's add of Mallory without its last byte",
+            ),
+            (
+                appended(op),
+                "Malformed(TrailingBytes)",
+                "Alice's add of Mallory with a byte appended",
+            ),
+            (
+                with_byte(op, 15, 2),
+                "Malformed(UnsupportedVersion)",
+                "Alice's add of Mallory of version 2",
+            ),
+            (
+                with_byte(op, 0, b'X'),
+                "Malformed(BadMagic)",
+                "Alice's add of Mallory with another magic",
+            ),
+            (
+                with_byte(op, 124, 7),
+                "Malformed(InvalidKind)",
+                "Alice's add of Mallory of kind 7",
+            ),
+            (
+                with_byte(op, 157, 2),
+                "Malformed(InvalidRole)",
+                "Alice's add of Mallory with role 2",
+            ),
+        ];
+        for (op, class, what) in bad_ops {
+            self.group_refused(&mut n, g, "group_apply", apply(&op), class, what)?;
         }
 
         // 5. Alice makes Bob an admin (epoch 1); from her state before it,
@@ -797,12 +1108,313 @@ impl Runner<'_> {
         let pt = self.plaintext();
         let m = ga.encrypt(&pt).map_err(lib("Alice"))?;
         self.group_port_reads(&mut n, g, &m, &pt, &ua, 0, "Alice's message of epoch 3")?;
-        self.group_state_matches(g, &ga, "at the end")?;
+        self.group_state_matches(g, &ga, "at the end of the first group")?;
+
+        // 8. Another group of Alice's, first without Bob: its welcome is
+        //    not for the implementation. Alice then adds Bob: the welcome
+        //    of the add with another roster or previous operation is
+        //    refused, the genuine one joined, and objects of this group
+        //    handed to the first group are refused.
+        let roster2 = [member(ua, Role::Admin), member(uc, Role::Member)];
+        let (mut h2, create2) =
+            Group::create(&mut self.crypto, &a1, ua, 1, &roster2, &dir).map_err(lib("create"))?;
+        let w = h2.welcome(&create2).map_err(lib("welcome"))?;
+        self.group_join_refused(
+            &mut n,
+            g,
+            &device,
+            &w,
+            &ua,
+            "NotInRoster",
+            "the welcome of a group of Alice and Carol (not Bob)",
+        )?;
+        let add_bob = h2
+            .add(&a1, member(ub, Role::Member), &dir)
+            .map_err(lib("Alice"))?;
+        let w2 = h2.welcome(&add_bob).map_err(lib("welcome"))?;
+        let after = [
+            member(ua, Role::Admin),
+            member(ub, Role::Member),
+            member(uc, Role::Member),
+        ];
+        if welcome_of(&add_bob, &after, &create2) != w2 {
+            return Err("this library's welcome differs from spec §12.3's encoding".into());
+        }
+        let mut after_mallory = after.to_vec();
+        after_mallory.push(member(um, Role::Member));
+        let carol_admin = [
+            member(ua, Role::Admin),
+            member(ub, Role::Member),
+            member(uc, Role::Admin),
+        ];
+        let bad_welcomes = [
+            (
+                welcome_of(&add_bob, &after_mallory, &create2),
+                "the welcome of Alice's add of Bob with Mallory in its roster",
+            ),
+            (
+                welcome_of(&add_bob, &carol_admin, &create2),
+                "the welcome of Alice's add of Bob with Carol an admin in its roster",
+            ),
+            (
+                welcome_of(&add_bob, &after, &[]),
+                "the welcome of Alice's add of Bob without its previous operation",
+            ),
+            (
+                welcome_of(&add_bob, &after, &add_bob),
+                "the welcome of Alice's add of Bob naming the add as its previous operation",
+            ),
+        ];
+        for (w, what) in bad_welcomes {
+            self.group_join_refused(&mut n, g, &device, &w, &ua, "WelcomeMismatch", what)?;
+        }
+        let m = alice_fan.send_to_port(self, &w2)?;
+        let m = self.call_ok(
+            "group_join",
+            json!({ "device": device, "message": hex(&m) }),
+        )?;
+        Self::group_position(&m, "group_join of an add", &h2)?;
+        let g2 = field(&m, "group_join", "handle")?.to_owned();
+        let g2 = g2.as_str();
+        self.group_state_matches(g2, &h2, "after joining Alice's second group")?;
+        let o2 = h2
+            .start_chain(&mut self.crypto, &a1)
+            .map_err(lib("chain"))?;
+        let pt2 = self.plaintext();
+        let m2 = h2.encrypt(&pt2).map_err(lib("Alice"))?;
+        let op2 = h2
+            .clone()
+            .change_role(&a1, member(uc, Role::Admin), &dir)
+            .map_err(lib("Alice"))?;
+        let other = "of Alice's second group handed to the first";
+        for (op, req, what) in [
+            ("group_accept_chain", offer(&o2, &ua), "a chain offer"),
+            ("group_decrypt", decrypt(&m2), "a message"),
+            ("group_apply", apply(&op2), "an operation"),
+            (
+                "group_welcome",
+                apply(&add_bob),
+                "the add of Bob, for a welcome,",
+            ),
+        ] {
+            let what = format!("{what} {other}");
+            self.group_refused(&mut n, g, op, req, "WrongGroup", &what)?;
+        }
+        self.group_accepts_chain(g2, &o2, &ua, "Alice's chain offer in her second group")?;
+        self.group_port_reads(
+            &mut n,
+            g2,
+            &m2,
+            &pt2,
+            &ua,
+            0,
+            "Alice's message in her second group",
+        )?;
+
+        // 9. The implementation creates a group with Alice and Dave
+        //    (members); they join from its welcome. Changes check 8
+        //    refuses, a message beyond the end of Alice's chain, the
+        //    implementation's chain sent to its end, then Alice made an
+        //    admin and the implementation leaving.
+        let m = self.call_ok(
+            "group_create",
+            json!({ "device": device, "members": [
+                { "user": hex(&ua), "role": "member" },
+                { "user": hex(&ub), "role": "admin" },
+                { "user": hex(&ud), "role": "member" },
+            ] }),
+        )?;
+        let g3 = field(&m, "group_create", "handle")?.to_owned();
+        let g3 = g3.as_str();
+        let create3 = hex_of(&m, "group_create", "operation")?;
+        let created = m;
+        let m = self.call_ok(
+            "group_welcome",
+            json!({ "handle": g3, "operation": hex(&create3) }),
+        )?;
+        let w3 = hex_of(&m, "group_welcome", "welcome")?;
+        let mut a3 = Group::join(ua, 1, &w3, &ub, 1, &dir)
+            .map_err(|e| format!("Alice refuses the implementation's welcome to its group: {e}"))?;
+        let mut d3 = Group::join(ud, 1, &w3, &ub, 1, &dir)
+            .map_err(|e| format!("Dave refuses the implementation's welcome to its group: {e}"))?;
+        let mut want = vec![
+            member(ua, Role::Member),
+            member(ub, Role::Admin),
+            member(ud, Role::Member),
+        ];
+        want.sort_by_key(|m| m.user);
+        if a3.epoch() != 0 || a3.members() != want.as_slice() {
+            return Err(format!(
+                "the implementation's group is created at epoch {} with another roster than \
+                 requested",
+                a3.epoch()
+            ));
+        }
+        Self::group_position(&created, "group_create", &a3)?;
+        self.group_state_matches(g3, &a3, "after creating")?;
+        let change = |change: &str, user: &[u8; 32], role: Option<&str>| {
+            let mut v = json!({ "change": change, "user": hex(user) });
+            if let (Some(r), Value::Object(o)) = (role, &mut v) {
+                o.insert("role".into(), json!(r));
+            }
+            v
+        };
+        for (req, class, what) in [
+            (
+                change("change_role", &ub, Some("member")),
+                "LastAdmin",
+                "the implementation, the only admin, making itself a member",
+            ),
+            (
+                change("remove", &ub, None),
+                "LastAdmin",
+                "the implementation, the only admin, leaving",
+            ),
+            (
+                change("add", &ua, Some("member")),
+                "AlreadyMember",
+                "an add of Alice (a member)",
+            ),
+            (
+                change("change_role", &ud, Some("member")),
+                "RoleUnchanged",
+                "Dave made a member (he is one)",
+            ),
+            (
+                change("remove", &um, None),
+                "NoSuchMember",
+                "a removal of Mallory (no member)",
+            ),
+        ] {
+            self.group_refused(&mut n, g3, "group_change", req, class, what)?;
+        }
+        let (ob, gen_b) = self.group_port_chain(g3, &a3, None)?;
+        for (who, grp) in [("Alice", &mut a3), ("Dave", &mut d3)] {
+            grp.accept_chain(&ob, &ub, 1, &dir)
+                .map_err(|e| format!("{who} refuses the implementation's chain offer: {e}"))?;
+        }
+        let oa = a3
+            .start_chain(&mut self.crypto, &a1)
+            .map_err(lib("chain"))?;
+        self.group_accepts_chain(
+            g3,
+            &oa,
+            &ua,
+            "Alice's chain offer in the implementation's group",
+        )?;
+        let pt = self.plaintext();
+        let m = a3.encrypt(&pt).map_err(lib("Alice"))?;
+        self.group_port_reads(
+            &mut n,
+            g3,
+            &m,
+            &pt,
+            &ua,
+            0,
+            "Alice's message in the implementation's group",
+        )?;
+        let pt = self.plaintext();
+        let m = a3.encrypt(&pt).map_err(lib("Alice"))?;
+        self.group_refused(
+            &mut n,
+            g3,
+            "group_decrypt",
+            decrypt(&beyond_end(&a3, &m)?),
+            "BeyondChainEnd",
+            "Alice's message moved to index 1000 (the chain's end) and signed again with her \
+             chain's key",
+        )?;
+        self.group_port_reads(
+            &mut n,
+            g3,
+            &m,
+            &pt,
+            &ua,
+            1,
+            "Alice's message after its copy beyond the chain's end",
+        )?;
+        // The implementation's chain to its end: CHAIN_MESSAGES messages,
+        // the first read by Alice and Dave, the last by Alice.
+        for i in 0..CHAIN_MESSAGES {
+            let pt = if i == 0 || i == CHAIN_MESSAGES - 1 {
+                self.plaintext()
+            } else {
+                i.to_be_bytes().to_vec()
+            };
+            let m = self.group_port_sends(&mut n, g3, &pt)?;
+            if i == 0 {
+                reads(&mut d3, "Dave", &m, &pt, &ub, &dir)?;
+            }
+            if i == 0 || i == CHAIN_MESSAGES - 1 {
+                reads(&mut a3, "Alice", &m, &pt, &ub, &dir)?;
+            }
+        }
+        let pt = self.plaintext();
+        self.group_refused(
+            &mut n,
+            g3,
+            "group_encrypt",
+            json!({ "plaintext": hex(&pt) }),
+            "ChainExhausted",
+            "a group message after the sending chain's 1000th",
+        )?;
+        let (ob, _) = self.group_port_chain(g3, &a3, Some(gen_b))?;
+        for (who, grp) in [("Alice", &mut a3), ("Dave", &mut d3)] {
+            grp.accept_chain(&ob, &ub, 1, &dir)
+                .map_err(|e| format!("{who} refuses the implementation's fresh chain: {e}"))?;
+        }
+        let pt = self.plaintext();
+        let m = self.group_port_sends(&mut n, g3, &pt)?;
+        reads(&mut a3, "Alice", &m, &pt, &ub, &dir)?;
+        for (req, what) in [
+            (
+                change("change_role", &ua, Some("admin")),
+                "Alice made an admin",
+            ),
+            (change("remove", &ub, None), "the implementation leaving"),
+        ] {
+            let mut req = req;
+            if let Value::Object(o) = &mut req {
+                o.insert("handle".into(), json!(g3));
+            }
+            let m = self
+                .call_ok("group_change", req)
+                .map_err(|e| format!("{what}: {e}"))?;
+            let op = hex_of(&m, "group_change", "operation")?;
+            for (who, grp) in [("Alice", &mut a3), ("Dave", &mut d3)] {
+                grp.apply(&op, &dir).map_err(|e| {
+                    format!("{who} refuses the implementation's operation ({what}): {e}")
+                })?;
+            }
+            Self::group_position(&m, "group_change", &a3)?;
+        }
+        let pt = self.plaintext();
+        self.group_refused(
+            &mut n,
+            g3,
+            "group_encrypt",
+            json!({ "plaintext": hex(&pt) }),
+            "Removed",
+            "a group message after the implementation left",
+        )?;
+        self.group_refused(
+            &mut n,
+            g3,
+            "group_start_chain",
+            json!({}),
+            "Removed",
+            "a fresh chain after the implementation left",
+        )?;
+        self.group_state_matches(g3, &a3, "after leaving")?;
+        for h in [g3, g2] {
+            self.call_ok("drop", json!({ "handle": h }))?;
+        }
         Ok(format!(
-            "{} group messages read and {} sent over 4 epochs (a role change by another admin, \
-             an add and a removal by the implementation, whose welcome was joined); {} refusals, each \
-             leaving the exported state unchanged; the removed member reads nothing after \
-             the removal",
+            "{} group messages read and {} sent in three groups (one over 4 epochs with a role \
+             change by another admin, an add and a removal by the implementation, whose \
+             welcome was joined; one joined by an add; one the implementation created, whose \
+             chain it sent to its end, and left); {} refusals, each leaving the exported state \
+             unchanged; the removed member reads nothing after the removal",
             n.received, n.sent, n.refused
         ))
     }
