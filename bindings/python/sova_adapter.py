@@ -183,6 +183,7 @@ class Adapter:
             "device_update": self.device_update,
             "fanout_encrypt": self.fanout_encrypt,
             "fanout_receive": self.fanout_receive,
+            "group_create": self.group_create,
             "group_join": self.group_join,
             "group_apply": self.group_apply,
             "group_change": self.group_change,
@@ -562,6 +563,27 @@ class Adapter:
         got = self.fanout_receive({"handle": device, "message": message.hex()})
         sender = sova.DeviceMessage.parse(message).sender_user
         return bytes.fromhex(got["plaintext"]), sender, int(got["sender_device"])
+
+    def group_create(self, req: Fields) -> Fields:
+        """The device ``device`` creates a group of ``members`` (objects
+        with ``user`` and ``role``), its own user among them as an admin."""
+        device = str_field(req, "device")
+        members = field(req, "members")
+        if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+            raise bad_request("`members` must be an array of objects")
+        roster = [sova.Member(hex_field(m, "user", 32), role_field(m)) for m in members]
+        d = self.objects.get(device)
+        if not isinstance(d, Device):
+            raise Failure("UnknownHandle", f"no device {device!r}")
+        account = self.objects.get(d.account)
+        if not isinstance(account, sova.Account):
+            raise Failure("UnknownHandle", f"the device's account {d.account!r} is gone")
+        own_device = d.own.this_device
+        if own_device is None:
+            raise Failure("UnknownDevice", "the device is not in its user's list")
+        g, op = sova.Group.create(account, d.own.user.user_key, own_device, roster, directory(d))
+        handle = self.insert("group-", GroupHandle(device, g))
+        return dict(position(g), handle=handle, operation=op.hex())
 
     def group_join(self, req: Fields) -> Fields:
         """The device ``device`` joins from a welcome, checked against the

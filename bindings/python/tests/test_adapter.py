@@ -371,3 +371,21 @@ def test_group_ops() -> None:
         assert f.cls == "BadRequest"
     assert refused(op="group_join", device=g, welcome=welcome, from_user=alice_uk.public.hex(),
                    from_device=1) == "UnknownHandle"
+
+    # A group the port creates: Alice joins from its welcome; changes
+    # check 8 refuses leave it as it was.
+    members = [dict(user=bob_uk.public.hex(), role="admin"),
+               dict(user=alice_uk.public.hex(), role="member")]
+    created = call(op="group_create", device=dev, members=members)
+    g3 = created["handle"]
+    w3 = call(op="group_welcome", handle=g3, operation=created["operation"])["welcome"]
+    a3 = sova.Group.join(alice_uk.public, 1, bytes.fromhex(w3), bob_uk.public, 1, directory)
+    assert (created["epoch"], created["state_hash"]) == (0, a3.state_hash.hex())
+    own = dict(op="group_change", handle=g3, user=bob_uk.public.hex())
+    assert refused(**own, change="change_role", role="member") == "LastAdmin"
+    assert refused(**own, change="remove") == "LastAdmin"
+    assert refused(op="group_change", handle=g3, user=alice_uk.public.hex(), change="add",
+                   role="member") == "AlreadyMember"
+    assert refused(op="group_create", device=dev, members=members[1:]) == "NotMember"
+    assert refused(op="group_create", device=dev, members="everyone") == "BadRequest"
+    assert refused(op="group_create", device=g3, members=members) == "UnknownHandle"
