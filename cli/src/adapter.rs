@@ -48,6 +48,7 @@
 //! | `group-wrong-group` | hands an operation, chain offer or message to the group its group id names, not to the group the request names (spec §12.3 check 2, §12.5, §12.6: `WrongGroup`) |
 //! | `group-beyond-end-lax` | reads a message at or beyond its chain's end as an empty one (spec §12.6 check 7: `BeyondChainEnd`) |
 //! | `group-chain-end-lax` | at the end of its sending chain, starts another unasked and sends on it (spec §12.6: `ChainExhausted`) |
+//! | `group-body-lax` | reads a message whose body does not authenticate or is not padded as an empty one (spec §12.6 check 8) |
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -158,6 +159,9 @@ pub enum Break {
     GroupBeyondEndLax,
     /// Start another chain unasked at the end of the sending chain.
     GroupChainEndLax,
+    /// Read a message whose body does not authenticate or is not padded
+    /// as an empty one.
+    GroupBodyLax,
 }
 
 /// The name of every mode, as `--break` takes it.
@@ -201,6 +205,7 @@ pub const BREAK_MODES: &[&str] = &[
     "group-wrong-group",
     "group-beyond-end-lax",
     "group-chain-end-lax",
+    "group-body-lax",
 ];
 
 impl Break {
@@ -247,6 +252,7 @@ impl Break {
             "group-wrong-group" => Some(Self::GroupWrongGroup),
             "group-beyond-end-lax" => Some(Self::GroupBeyondEndLax),
             "group-chain-end-lax" => Some(Self::GroupChainEndLax),
+            "group-body-lax" => Some(Self::GroupBodyLax),
             _ => None,
         }
     }

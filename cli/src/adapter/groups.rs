@@ -491,6 +491,11 @@ impl Adapter {
                     Err(GroupError::BeyondChainEnd) if defect == Break::GroupBeyondEndLax => {
                         empty_read(&message)
                     }
+                    Err(GroupError::Authentication | GroupError::InvalidPadding)
+                        if defect == Break::GroupBodyLax =>
+                    {
+                        empty_read(&message)
+                    }
                     Err(e) => Err(group_err(&e)),
                 }
             }
