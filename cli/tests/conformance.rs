@@ -307,7 +307,8 @@ fn an_adapter_that_accepts_re_addressed_entries_fails() {
 /// change, a refusal that changes the state, a change that breaks spec
 /// §12.3 check 8 taken, welcomes not for the device or whose roster does
 /// not follow joined, objects routed to another group, a message beyond
-/// its chain's end read, and a chain sent past its end.
+/// its chain's end read, a chain sent past its end, and a body that does
+/// not authenticate read.
 #[test]
 fn an_adapter_with_a_group_defect_fails() {
     for (mode, expected) in [
@@ -387,6 +388,11 @@ fn an_adapter_with_a_group_defect_fails() {
             "group-chain-end-lax",
             "a group message after the sending chain's 1000th was accepted; expected \
              ChainExhausted",
+        ),
+        (
+            "group-body-lax",
+            "Alice's message with a body bit flipped, signed again with her chain's key was \
+             accepted; expected Authentication",
         ),
     ] {
         caught(mode, &["groups"], expected);

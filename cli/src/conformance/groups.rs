@@ -10,17 +10,28 @@
 //! and competing operations, messages of another history, replays, a
 //! removed member's messages and operations, and chain offers and welcomes
 //! delivered over another device's session must be refused with the class
-//! of spec §12, and its exported state (§12.8) must not change.
+//! of spec §12, and its exported state (§12.8) must not change. So must
+//! malformed operations, welcomes, chain offers and messages; changes
+//! check 8 of §12.3 refuses, received or asked of the implementation;
+//! welcomes not for it or whose roster does not follow; objects of another
+//! group; and messages on no chain it holds, beyond a chain's end, or whose
+//! body does not authenticate or is not padded. In further groups the
+//! implementation joins by an add, creates a group, sends its chain to its
+//! end and leaves, and holds a group of `MAX_MEMBERS`, to which no one can
+//! be added.
 
 use serde_json::{json, Map, Value};
 use sova::devices::fanout::{self, Audience};
 use sova::devices::{DeviceEntry, DeviceList, KnownUser, PeerDevices, UserKey};
 use sova::groups::{
-    ChainOffer, Group, GroupMessage, Member, OpKind, Operation, Role, CHAIN_MESSAGES,
+    ChainOffer, Group, GroupMessage, Member, OpKind, Operation, Role, CHAIN_MESSAGES, MAX_MEMBERS,
 };
-use sova::ratchet::HeaderMode;
+use sova::kdf::{labeled_expand, labeled_mac, labeled_sign};
+use sova::ratchet::{HeaderMode, MAX_PLAINTEXT_LEN};
 use sova::session::{Account, IdentityKey};
-use sova::{DefaultProvider, Secret};
+use sova::{labels, CryptoProvider, DefaultProvider, Secret};
+
+use rand_chacha::rand_core::Rng;
 
 use super::{field, hex_of, Runner};
 use crate::hex;
@@ -95,21 +106,21 @@ fn welcome_of(operation: &[u8], roster: &[Member], prev: &[u8]) -> Vec<u8> {
     v
 }
 
-/// The signing key seed of `group`'s own chain, read from its state
-/// (spec §12.8).
-fn own_chain_seed(group: &Group) -> Option<[u8; 32]> {
+/// The own chain of `group`, read from its state (spec §12.8): the index
+/// of its next message, its chain key there and its signing key seed.
+fn own_chain(group: &Group) -> Option<(u32, [u8; 32], [u8; 32])> {
     let s = group.to_bytes();
     let u16_at = |at: usize| Some(u16::from_be_bytes(s.get(at..at + 2)?.try_into().ok()?) as usize);
-    let u32_at = |at: usize| Some(u32::from_be_bytes(s.get(at..at + 4)?.try_into().ok()?) as usize);
+    let u32_at = |at: usize| Some(u32::from_be_bytes(s.get(at..at + 4)?.try_into().ok()?));
     // Magic, version, group id, own user and device, epoch, state hash.
     let mut at = 12 + 1 + 32 + 32 + 4 + 8 + 32;
     // Roster and last operation, then the epoch before, if any.
     at += 2 + 33 * u16_at(at)?;
-    at += 4 + u32_at(at)?;
+    at += 4 + u32_at(at)? as usize;
     if *s.get(at)? == 1 {
         at += 1 + 32;
         at += 2 + 33 * u16_at(at)?;
-        at += 4 + u32_at(at)?;
+        at += 4 + u32_at(at)? as usize;
     } else {
         at += 1;
     }
@@ -118,33 +129,74 @@ fn own_chain_seed(group: &Group) -> Option<[u8; 32]> {
     if *s.get(at)? != 1 {
         return None;
     }
-    at += 1 + 4 + 4 + 32;
-    s.get(at..at + 32)?.try_into().ok()
+    let index = u32_at(at + 1 + 4)?;
+    at += 1 + 4 + 4;
+    Some((
+        index,
+        s.get(at..at + 32)?.try_into().ok()?,
+        s.get(at + 32..at + 64)?.try_into().ok()?,
+    ))
 }
 
-/// `message`, a group message on `sender`'s own chain, moved to index
-/// `CHAIN_MESSAGES` and signed again with the chain's key: a message
-/// beyond the chain's end (spec §12.6 check 7) whose signature holds.
-fn beyond_end(sender: &Group, message: &[u8]) -> Result<Vec<u8>, String> {
-    let seed = own_chain_seed(sender)
-        .and_then(|s| Secret::<32>::try_from_slice(&s))
-        .ok_or("this library's group state holds no own chain")?;
-    let mut m = message[..message.len().saturating_sub(64)].to_vec();
-    // The index: after version, type, group id, epoch, state hash, sender
-    // user and device, and generation (spec §12.6).
-    let at = 1 + 1 + 32 + 8 + 32 + 32 + 4 + 4;
-    m.get_mut(at..at + 4)
-        .ok_or("a group message shorter than its header")?
-        .copy_from_slice(&CHAIN_MESSAGES.to_be_bytes());
-    let sig = sova::kdf::labeled_sign(
+/// `unsigned`, all of a group message before its signature, signed with
+/// the chain key seed `seed` (spec §12.6).
+fn signed(mut unsigned: Vec<u8>, seed: &[u8; 32]) -> Result<Vec<u8>, String> {
+    let seed = Secret::<32>::try_from_slice(seed).ok_or("a seed of 32 bytes")?;
+    let sig = labeled_sign(
         &DefaultProvider::default(),
         &seed,
-        sova::labels::GROUP_MESSAGE,
-        &[&m],
+        labels::GROUP_MESSAGE,
+        &[&unsigned],
     )
     .map_err(text("sign"))?;
-    m.extend_from_slice(&sig);
-    Ok(m)
+    unsigned.extend_from_slice(&sig);
+    Ok(unsigned)
+}
+
+/// `message`, a group message on `sender`'s own chain, changed by `edit`
+/// and signed again with the chain's key: its signature holds, so the
+/// checks after the signature's (spec §12.6 checks 7 and 8) see the change.
+fn resigned(
+    sender: &Group,
+    message: &[u8],
+    edit: impl FnOnce(&mut Vec<u8>),
+) -> Result<Vec<u8>, String> {
+    let (_, _, seed) = own_chain(sender).ok_or("this library's group state holds no own chain")?;
+    let mut m = message[..message.len().saturating_sub(64)].to_vec();
+    edit(&mut m);
+    signed(m, &seed)
+}
+
+/// The offset of a group message's index: after version, type, group id,
+/// epoch, state hash, sender user and device, and generation (spec §12.6).
+const INDEX_AT: usize = 1 + 1 + 32 + 8 + 32 + 32 + 4 + 4;
+/// The length of a group message's header (spec §12.6).
+const HEADER_LEN: usize = INDEX_AT + 4;
+
+/// A group message of `header` (of the chain's next message, whose chain
+/// key is `ck`) whose body authenticates but is 32 zero bytes: no `0x80`
+/// marker, not a padded plaintext (spec §5.4), signed with `seed`.
+fn badly_padded(header: &[u8], ck: &[u8; 32], seed: &[u8; 32]) -> Result<Vec<u8>, String> {
+    let p = DefaultProvider::default();
+    let mk = labeled_mac(&p, ck, labels::GROUP_MESSAGE_KEY, &[]).map_err(text("mac"))?;
+    let mut okm = Secret::<44>::zero();
+    labeled_expand(
+        &p,
+        &mk,
+        labels::GROUP_MESSAGE_KEYS,
+        header,
+        okm.expose_mut(),
+    )
+    .map_err(text("expand"))?;
+    let key = Secret::<32>::try_from_slice(&okm.expose()[..32]).ok_or("a key of 32 bytes")?;
+    let nonce: [u8; 12] = okm.expose()[32..].try_into().map_err(text("nonce"))?;
+    let mut body = vec![0u8; 32];
+    let tag = p.aead_seal(&key, &nonce, header, &mut body);
+    let mut m = header.to_vec();
+    m.extend_from_slice(&48u32.to_be_bytes());
+    m.extend_from_slice(&body);
+    m.extend_from_slice(&tag);
+    signed(m, seed)
 }
 
 /// A group of this library reads the implementation's message.
@@ -676,6 +728,11 @@ impl Runner<'_> {
                 m3[..100].to_vec(),
                 "Malformed(Truncated)",
                 "Alice's message cut inside its header",
+            ),
+            (
+                cut(&m3),
+                "Malformed(Truncated)",
+                "Alice's message without its last byte",
             ),
             (
                 appended(&m3),
@@ -1313,17 +1370,48 @@ impl Runner<'_> {
             0,
             "Alice's message in the implementation's group",
         )?;
+        // Dave, whose chain the implementation does not hold, sends.
+        d3.start_chain(&mut self.crypto, &d1)
+            .map_err(lib("chain"))?;
         let pt = self.plaintext();
-        let m = a3.encrypt(&pt).map_err(lib("Alice"))?;
+        let m = d3.encrypt(&pt).map_err(lib("Dave"))?;
         self.group_refused(
             &mut n,
             g3,
             "group_decrypt",
-            decrypt(&beyond_end(&a3, &m)?),
-            "BeyondChainEnd",
-            "Alice's message moved to index 1000 (the chain's end) and signed again with her \
-             chain's key",
+            decrypt(&m),
+            "UnknownChain",
+            "a message of Dave's on a chain he never offered the implementation",
         )?;
+        // Alice's next message, and copies of it signed again with her
+        // chain's key: at index 1000, with a body byte flipped, and with
+        // a body that authenticates but is not padded.
+        let (_, ck, seed) = own_chain(&a3).ok_or("Alice's group state holds no own chain")?;
+        let pt = self.plaintext();
+        let m = a3.encrypt(&pt).map_err(lib("Alice"))?;
+        let forged = [
+            (
+                resigned(&a3, &m, |v| {
+                    v[INDEX_AT..HEADER_LEN].copy_from_slice(&CHAIN_MESSAGES.to_be_bytes())
+                })?,
+                "BeyondChainEnd",
+                "Alice's message moved to index 1000 (the chain's end) and signed again with \
+                 her chain's key",
+            ),
+            (
+                resigned(&a3, &m, |v| v[HEADER_LEN + 4] ^= 0x01)?,
+                "Authentication",
+                "Alice's message with a body bit flipped, signed again with her chain's key",
+            ),
+            (
+                badly_padded(&m[..HEADER_LEN], &ck, &seed)?,
+                "InvalidPadding",
+                "a message of Alice's chain whose body authenticates but is not padded",
+            ),
+        ];
+        for (f, class, what) in forged {
+            self.group_refused(&mut n, g3, "group_decrypt", decrypt(&f), class, what)?;
+        }
         self.group_port_reads(
             &mut n,
             g3,
@@ -1332,6 +1420,14 @@ impl Runner<'_> {
             &ua,
             1,
             "Alice's message after its copy beyond the chain's end",
+        )?;
+        self.group_refused(
+            &mut n,
+            g3,
+            "group_encrypt",
+            json!({ "plaintext": hex(&vec![0u8; MAX_PLAINTEXT_LEN + 1]) }),
+            "PlaintextTooLong",
+            "a group message of 2^20 bytes",
         )?;
         // The implementation's chain to its end: CHAIN_MESSAGES messages,
         // the first read by Alice and Dave, the last by Alice.
@@ -1409,11 +1505,52 @@ impl Runner<'_> {
         for h in [g3, g2] {
             self.call_ok("drop", json!({ "handle": h }))?;
         }
+
+        // 10. A group of MAX_MEMBERS: Alice, Bob and people with no device
+        //     here. Its welcome is joined; Alice's add of Mallory is
+        //     refused.
+        let mut full = vec![member(ua, Role::Admin), member(ub, Role::Member)];
+        while full.len() < MAX_MEMBERS {
+            let mut user = [0u8; 32];
+            self.choice.fill_bytes(&mut user);
+            if !full.iter().any(|m| m.user == user) && user != um {
+                full.push(member(user, Role::Member));
+            }
+        }
+        let (h4, create4) =
+            Group::create(&mut self.crypto, &a1, ua, 1, &full, &dir).map_err(lib("create"))?;
+        let w4 = h4.welcome(&create4).map_err(lib("welcome"))?;
+        let m = self.call_ok(
+            "group_join",
+            json!({ "device": device, "welcome": hex(&w4), "from_user": hex(&ua), "from_device": 1 }),
+        )?;
+        Self::group_position(&m, "group_join of a group of 1000", &h4)?;
+        let g4 = field(&m, "group_join", "handle")?.to_owned();
+        let op = Operation::new_signed(
+            &a1,
+            *h4.group_id(),
+            1,
+            *h4.state_hash(),
+            ua,
+            1,
+            OpKind::Add(member(um, Role::Member)),
+        )
+        .map_err(lib("sign"))?;
+        self.group_refused(
+            &mut n,
+            &g4,
+            "group_apply",
+            apply(op.to_bytes()),
+            "TooManyMembers",
+            "Alice's add of Mallory to a group of 1000 members",
+        )?;
+        self.group_state_matches(&g4, &h4, "in the group of 1000")?;
+        self.call_ok("drop", json!({ "handle": g4 }))?;
         Ok(format!(
-            "{} group messages read and {} sent in three groups (one over 4 epochs with a role \
+            "{} group messages read and {} sent in four groups (one over 4 epochs with a role \
              change by another admin, an add and a removal by the implementation, whose \
              welcome was joined; one joined by an add; one the implementation created, whose \
-             chain it sent to its end, and left); {} refusals, each leaving the exported state \
+             chain it sent to its end, and left; one of 1000 members); {} refusals, each leaving the exported state \
              unchanged; the removed member reads nothing after the removal",
             n.received, n.sent, n.refused
         ))

@@ -754,7 +754,7 @@ pub fn run_tests(opts: &Options) -> Result<Report, Failure> {
     r.live(
         CAP_GROUPS,
         &[CAP_SESSION, CAP_DEVICES, CAP_FANOUT, CAP_GROUPS],
-        "three groups: members, chains and messages; hostile objects refused, state unchanged",
+        "four groups: members, chains and messages; hostile objects refused, state unchanged",
         |r| r.groups(),
     );
     for (mode, needs) in [
