@@ -76,19 +76,53 @@ pub fn unpadded_len(padded: &[u8]) -> Option<usize> {
     // window (at most 1/8 of a long message, spec §5.4), with masks.
     let from = min_plaintext_len(padded.len());
     let window = padded.get(from..)?;
+    // The window's first `len % 8` bytes one by one, the rest as 8-byte
+    // words: the last non-zero word is kept, and its bytes examined after
+    // the loop. Every byte is read and no branch depends on a value.
+    let (head, words) = window.split_at(window.len() % WORD);
     let mut marker = 0usize;
     let mut value = 0u8;
-    for (i, &b) in window.iter().enumerate() {
-        // all ones when b != 0, else zero
-        let nz = 0usize.wrapping_sub(usize::from((b | b.wrapping_neg()) >> 7));
-        marker = (i & nz) | (marker & !nz);
-        value = (b & nz as u8) | (value & !(nz as u8));
+    for (i, &b) in head.iter().enumerate() {
+        let nz = nonzero_mask(u64::from(b)) as usize;
+        marker = select(nz, i, marker);
+        value = select(nz, usize::from(b), usize::from(value)) as u8;
+    }
+    let mut word_at = 0usize;
+    let mut word = 0u64;
+    for (j, chunk) in words.chunks_exact(WORD).enumerate() {
+        let mut bytes = [0u8; WORD];
+        bytes.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(bytes);
+        let nz = nonzero_mask(w);
+        word_at = select(nz as usize, head.len() + j * WORD, word_at);
+        word = (w & nz) | (word & !nz);
+    }
+    // The last non-zero word (if any) holds the last non-zero byte.
+    for (k, &b) in word.to_le_bytes().iter().enumerate() {
+        let nz = nonzero_mask(u64::from(b)) as usize;
+        marker = select(nz, word_at + k, marker);
+        value = select(nz, usize::from(b), usize::from(value)) as u8;
     }
     let marker = from + marker;
     if value != PAD_MARKER || padded_len(marker) != padded.len() {
         return None;
     }
     Some(marker)
+}
+
+/// Bytes per word of the padding scan.
+const WORD: usize = 8;
+
+/// All ones when `x != 0`, else zero, without a branch.
+#[inline(always)]
+fn nonzero_mask(x: u64) -> u64 {
+    0u64.wrapping_sub((x | x.wrapping_neg()) >> 63)
+}
+
+/// `a` where `mask` is all ones, `b` where it is zero.
+#[inline(always)]
+fn select(mask: usize, a: usize, b: usize) -> usize {
+    (a & mask) | (b & !mask)
 }
 
 /// The shortest plaintext length `L` with `PaddedLen(L) >= len` (`PaddedLen`
