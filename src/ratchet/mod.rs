@@ -139,7 +139,8 @@ pub struct Ratchet {
     mode: HeaderMode,
     /// How many encryptions and decryptions this state has seen (spec §8.2).
     generation: u64,
-    session_ad: Vec<u8>,
+    /// The session associated data `AD`, in the form the messages' AEAD uses.
+    ad: MessageAd,
     root_key: Key,
     /// `DHs`: our current ratchet key pair. `None` for an initiator before its
     /// first message, and after every receiving DH ratchet step until we send
@@ -260,7 +261,44 @@ impl From<CryptoError> for DecryptError {
     }
 }
 
-/// Builds `u16(len(session_ad)) || session_ad || prefix` on the stack and runs `f` on it (spec §5.5).
+/// The associated data of a session's messages, `u16(len(AD)) || AD ||
+/// prefix` (spec §5.5). The part before the prefix is written once, with room
+/// behind it for the longest prefix, so that each message only copies its
+/// prefix in.
+struct MessageAd {
+    /// `u16(len(AD)) || AD`, then the prefix of the last message.
+    buf: Vec<u8>,
+    /// `len(AD)`, at most [`MAX_SESSION_AD_LEN`].
+    ad_len: usize,
+}
+
+impl MessageAd {
+    /// `session_ad` is at most [`MAX_SESSION_AD_LEN`] bytes (checked by the callers).
+    fn new(session_ad: &[u8]) -> Self {
+        let ad_len = session_ad.len().min(MAX_SESSION_AD_LEN);
+        let mut buf = Vec::with_capacity(2 + ad_len + message::ENCRYPTED_PREFIX_LEN);
+        buf.extend_from_slice(&(ad_len as u16).to_be_bytes());
+        buf.extend_from_slice(&session_ad[..ad_len]);
+        Self { buf, ad_len }
+    }
+
+    /// `AD`.
+    fn session_ad(&self) -> &[u8] {
+        &self.buf[2..2 + self.ad_len]
+    }
+
+    /// `u16(len(AD)) || AD || prefix`. A prefix is at most
+    /// [`message::ENCRYPTED_PREFIX_LEN`] bytes, so the buffer never grows.
+    fn with_prefix(&mut self, prefix: &[u8]) -> &[u8] {
+        self.buf.truncate(2 + self.ad_len);
+        self.buf.extend_from_slice(prefix);
+        &self.buf
+    }
+}
+
+/// Builds `u16(len(session_ad)) || session_ad || prefix` on the stack and runs
+/// `f` on it (spec §5.5): for the header of an encrypted-header message, whose
+/// receiver tries several keys before it changes anything.
 fn with_ad<R>(session_ad: &[u8], prefix: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 2 + MAX_SESSION_AD_LEN + message::ENCRYPTED_PREFIX_LEN];
     let ad_len = session_ad.len().min(MAX_SESSION_AD_LEN);
@@ -329,7 +367,7 @@ impl Ratchet {
         Ok(Self {
             mode,
             generation: 0,
-            session_ad: session_ad.to_vec(),
+            ad: MessageAd::new(session_ad),
             root_key,
             ours,
             theirs,
@@ -460,7 +498,7 @@ impl Ratchet {
 
     /// The session associated data `AD` (spec §5.3).
     pub(crate) fn session_ad(&self) -> &[u8] {
-        &self.session_ad
+        self.ad.session_ad()
     }
 
     /// Our current ratchet public key, if we have one.
@@ -924,9 +962,8 @@ impl Ratchet {
                 nonce_part.copy_from_slice(&nonce);
                 let (enc, fields) = fields.split_at_mut(message::HEADER_LEN);
                 enc.copy_from_slice(&header);
-                let tag = with_ad(&self.session_ad, type_part, |ad| {
-                    p.aead_seal(&hks.encryption_key, &nonce, ad, enc)
-                });
+                let ad = self.ad.with_prefix(type_part);
+                let tag = p.aead_seal(&hks.encryption_key, &nonce, ad, enc);
                 let (tag_part, len_part) = fields.split_at_mut(AEAD_TAG_LEN);
                 tag_part.copy_from_slice(&tag);
                 len_part.copy_from_slice(&body_len.to_be_bytes());
@@ -946,9 +983,8 @@ impl Ratchet {
             t.header = Some(header);
             t.padded_plaintext = rest.to_vec();
         });
-        let tag = with_ad(&self.session_ad, prefix, |ad| {
-            p.aead_seal(&keys.key, &keys.nonce, ad, rest)
-        });
+        let ad = self.ad.with_prefix(prefix);
+        let tag = p.aead_seal(&keys.key, &keys.nonce, ad, rest);
         buf.extend_from_slice(&tag);
 
         // Commit.
@@ -973,6 +1009,7 @@ impl Ratchet {
     }
 
     /// Finds which chain a message belongs to and its header (spec §5.5, §5.6.3).
+    #[inline(always)]
     fn locate<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
@@ -999,7 +1036,7 @@ impl Ratchet {
                 let open = |hk: &Key| -> Result<Option<Header>, CryptoError> {
                     let hks = kdf::header_keys(p, hk)?;
                     let mut buf = **ciphertext;
-                    let opened = with_ad(&self.session_ad, &parsed.prefix[..2], |ad| {
+                    let opened = with_ad(self.ad.session_ad(), &parsed.prefix[..2], |ad| {
                         p.aead_open(&hks.encryption_key, nonce, ad, &mut buf, tag)
                     });
                     if opened.is_err() {
@@ -1035,6 +1072,7 @@ impl Ratchet {
         }
     }
 
+    #[inline(always)]
     fn plan<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
@@ -1176,6 +1214,7 @@ impl Ratchet {
     }
 
     /// Parses and locates a message and plans its decryption, changing nothing.
+    #[inline(always)]
     fn prepare<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
@@ -1198,6 +1237,7 @@ impl Ratchet {
     /// Opens `body` (the ciphertext) in place under the message `prefix`,
     /// unpads it and commits the plan; returns the plaintext length. On error
     /// nothing is committed and a body that was opened is zeroed.
+    #[inline(always)]
     fn open_and_commit<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
@@ -1208,9 +1248,8 @@ impl Ratchet {
         check: Option<&mut PlaintextCheck<'_>>,
     ) -> Result<(usize, MessageInfo), DecryptError> {
         let keys = kdf::message_keys(p, &pending.message_key, &pending.header.salt)?;
-        let opened = with_ad(&self.session_ad, prefix, |ad| {
-            p.aead_open(&keys.key, &keys.nonce, ad, body, &pending.tag)
-        });
+        let ad = self.ad.with_prefix(prefix);
+        let opened = p.aead_open(&keys.key, &keys.nonce, ad, body, &pending.tag);
         if let Err(e) = opened {
             body.zeroize();
             return Err(e.into());
@@ -1288,6 +1327,7 @@ impl Ratchet {
     }
 
     /// Applies a decryption plan (spec §5.5, §5.7). Cannot fail.
+    #[inline(always)]
     fn commit(&mut self, plan: Plan) {
         match plan {
             Plan::UseSkipped { chain, index } => {
