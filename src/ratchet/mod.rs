@@ -234,7 +234,8 @@ struct CloseChain {
 struct Pending {
     header: Header,
     plan: Plan,
-    message_key: Key,
+    /// The AEAD key and nonce of the message key (spec §5.2.4).
+    keys: kdf::MessageKeys,
     /// The lengths of the message prefix and of the padded body.
     prefix_len: usize,
     body_len: usize,
@@ -340,13 +341,14 @@ fn advance_chain<P: CryptoProvider + ?Sized>(
     n: u32,
 ) -> Result<ChainAdvance, CryptoError> {
     let mut skipped = Vec::with_capacity((n - from) as usize);
-    let mut ck = chain_key.clone();
+    // The chain key after the last step taken; `chain_key` itself is not copied.
+    let mut ck: Option<Key> = None;
     for i in from..n {
-        let (next, mk) = kdf::kdf_ck(p, &ck)?;
+        let (next, mk) = kdf::kdf_ck(p, ck.as_ref().unwrap_or(chain_key))?;
         skipped.push((i, mk));
-        ck = next;
+        ck = Some(next);
     }
-    let (next, mk) = kdf::kdf_ck(p, &ck)?;
+    let (next, mk) = kdf::kdf_ck(p, ck.as_ref().unwrap_or(chain_key))?;
     Ok((skipped, mk, next))
 }
 
@@ -1079,8 +1081,14 @@ impl Ratchet {
         header: &Header,
         chain: Option<usize>,
         trace: &mut Option<&mut TraceSink>,
-    ) -> Result<(Plan, Key), DecryptError> {
+    ) -> Result<(Plan, kdf::MessageKeys), DecryptError> {
         let n = header.n;
+        // The message key's AEAD key and nonce; a stored key is read where
+        // it lies (not copied), a derived one dropped (and wiped) here.
+        let message_keys = |mk: &Key, trace: &mut Option<&mut TraceSink>| {
+            trace_set(trace, |t| t.message_key = Some(mk.clone()));
+            kdf::message_keys(p, mk, &header.salt)
+        };
         // A chain holds at most 2^32 - 1 messages, numbered below u32::MAX
         // (spec §5.5.3): no sender produces n = u32::MAX.
         if n == u32::MAX {
@@ -1093,7 +1101,7 @@ impl Ratchet {
             }
             Ok(())
         };
-        let use_skipped = |i: usize, c: &ReceivingChain| {
+        let use_skipped = |i: usize, c: &ReceivingChain, trace: &mut Option<&mut TraceSink>| {
             // A chain's keys are stored in order of n, and usually as one
             // run without holes: the key of n is then at n − (first n), found
             // with one probe; otherwise by binary search.
@@ -1109,7 +1117,7 @@ impl Ratchet {
             }) {
                 Ok(index) => Ok((
                     Plan::UseSkipped { chain: i, index },
-                    c.skipped[index].1.clone(),
+                    message_keys(&c.skipped[index].1, trace)?,
                 )),
                 Err(()) => Err(DecryptError::DuplicateOrExpired { n }),
             }
@@ -1120,9 +1128,9 @@ impl Ratchet {
                     if n >= *end {
                         return Err(DecryptError::BeyondChainEnd { n, end: *end });
                     }
-                    use_skipped(i, c)
+                    use_skipped(i, c, trace)
                 }
-                ChainPosition::Open { next_n, .. } if n < *next_n => use_skipped(i, c),
+                ChainPosition::Open { next_n, .. } if n < *next_n => use_skipped(i, c, trace),
                 ChainPosition::Open { chain_key, next_n } => {
                     check_skip(*next_n)?;
                     let (skipped, mk, next) = advance_chain(p, chain_key, *next_n, n)?;
@@ -1137,7 +1145,7 @@ impl Ratchet {
                             next_n: n + 1,
                             skipped,
                         },
-                        mk,
+                        message_keys(&mk, trace)?,
                     ))
                 }
             },
@@ -1182,7 +1190,7 @@ impl Ratchet {
                         skipped,
                         close,
                     },
-                    mk,
+                    message_keys(&mk, trace)?,
                 ))
             }
         }
@@ -1223,11 +1231,11 @@ impl Ratchet {
     ) -> Result<Pending, DecryptError> {
         let parsed = message::parse(bytes)?;
         let (header, chain) = self.locate(p, &parsed)?;
-        let (plan, message_key) = self.plan(p, &header, chain, trace)?;
+        let (plan, keys) = self.plan(p, &header, chain, trace)?;
         Ok(Pending {
             header,
             plan,
-            message_key,
+            keys,
             prefix_len: parsed.prefix.len(),
             body_len: parsed.ciphertext.len(),
             tag: parsed.tag,
@@ -1247,7 +1255,7 @@ impl Ratchet {
         trace: &mut Option<&mut TraceSink>,
         check: Option<&mut PlaintextCheck<'_>>,
     ) -> Result<(usize, MessageInfo), DecryptError> {
-        let keys = kdf::message_keys(p, &pending.message_key, &pending.header.salt)?;
+        let keys = &pending.keys;
         let ad = self.ad.with_prefix(prefix);
         let opened = p.aead_open(&keys.key, &keys.nonce, ad, body, &pending.tag);
         if let Err(e) = opened {
@@ -1273,7 +1281,6 @@ impl Ratchet {
         }
         trace_set(trace, |t| {
             t.header = Some(pending.header.encode());
-            t.message_key = Some(pending.message_key.clone());
             t.aead_key = Some(keys.key.clone());
             t.aead_nonce = Some(keys.nonce);
             t.salt = Some(pending.header.salt);
@@ -1344,7 +1351,10 @@ impl Ratchet {
             } => {
                 if let Some(c) = self.receiving.get_mut(chain) {
                     c.position = ChainPosition::Open { chain_key, next_n };
-                    c.skipped.append_vec(skipped);
+                    if !skipped.is_empty() {
+                        c.skipped.append_vec(skipped);
+                        self.evict();
+                    }
                 }
             }
             Plan::NewChain {
@@ -1389,9 +1399,12 @@ impl Ratchet {
                 // responder this deletes the signed prekey's private key from
                 // the session at its first message (spec §5.5.3, §7.6).
                 self.ours = None;
+                self.evict();
             }
         }
-        self.evict();
+        // Keys are evicted only where some were stored above: using a stored
+        // key removes one, an in-order message adds none, and a state holds
+        // at most MAX_STORED_KEYS before (`from_bytes` checks it too).
         self.generation = self.generation.saturating_add(1);
     }
 

@@ -24,11 +24,16 @@ pub const fn padme(x: usize) -> usize {
     if x < 2 {
         return x;
     }
+    let mask = padme_mask(x);
+    (x + mask) & !mask
+}
+
+/// `2^z − 1`, where `2^z` is the step Padmé rounds `x >= 2` up to.
+const fn padme_mask(x: usize) -> usize {
     let e = usize::BITS - 1 - x.leading_zeros(); // floor(log2 x)
     let s = u32::BITS - 1 - e.leading_zeros() + 1; // floor(log2 e) + 1
     let z = e - s;
-    let mask = (1usize << z) - 1;
-    (x + mask) & !mask
+    (1usize << z) - 1
 }
 
 /// `PaddedLen(L)`: the padded length of an `L`-byte plaintext (spec §5.4).
@@ -125,19 +130,19 @@ fn select(mask: usize, a: usize, b: usize) -> usize {
     (a & mask) | (b & !mask)
 }
 
-/// The shortest plaintext length `L` with `PaddedLen(L) >= len` (`PaddedLen`
-/// never decreases): a binary search of at most 21 steps.
+/// The shortest plaintext length `L` with `PaddedLen(L) >= len` when `len`
+/// is a padded length: 0 for the smallest, else the padded length just below
+/// `len` (`PaddedLen(L) = Padmé(L + 1)` is the first Padmé value above `L`).
+/// Below `len`, the Padmé values in the range of `len − 1` are the
+/// multiples of its rounding step, so that one is `len − 1` rounded down to
+/// the step. For any other `len` no plaintext pads to it and the caller
+/// rejects whatever window it scans.
 fn min_plaintext_len(len: usize) -> usize {
-    let (mut lo, mut hi) = (0usize, len);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if padded_len(mid) < len {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+    if len <= MIN_PADDED_LEN {
+        return 0;
     }
-    lo
+    let x = len - 1;
+    x & !padme_mask(x)
 }
 
 #[cfg(test)]
@@ -196,6 +201,21 @@ mod tests {
         let mut long = [0u8; 64];
         long[0] = PAD_MARKER; // an empty plaintext pads to 32, not 64
         assert_eq!(unpadded_len(&long), None);
+    }
+
+    /// The closed form of the window's start is the shortest plaintext
+    /// length that pads to at least `len`, found by search.
+    #[test]
+    fn window_start_is_shortest_plaintext() {
+        // `PaddedLen` never decreases, so `m` is the shortest when `m − 1` pads below `len`.
+        let lens = (32..=MAX_PADDED_LEN).filter(|&l| is_padded_len(l));
+        for len in lens {
+            let m = min_plaintext_len(len);
+            assert!(padded_len(m) >= len, "len {len}");
+            assert!(m == 0 || padded_len(m - 1) < len, "len {len}");
+        }
+        assert_eq!(min_plaintext_len(32), 0);
+        assert_eq!(min_plaintext_len(36), 32);
     }
 
     /// The windowed scan agrees with a scan of every byte (the rule of spec
