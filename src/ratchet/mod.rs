@@ -38,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use rand_core::TryCryptoRng;
@@ -182,17 +183,22 @@ enum Plan {
         next_n: u32,
         skipped: Vec<(u32, Key)>,
     },
-    /// A DH ratchet step: a new receiving chain, and the previous newest
-    /// chain closed at the length the peer announced.
-    NewChain {
-        root_key: Key,
-        next_header_key: Key,
-        their_ratchet_key: [u8; X25519_LEN],
-        chain_key: Key,
-        next_n: u32,
-        skipped: Vec<(u32, Key)>,
-        close: Option<CloseChain>,
-    },
+    /// A DH ratchet step. Boxed: the step is rare and large, and the
+    /// common plans stay small enough to move without a copy loop.
+    NewChain(Box<NewChain>),
+}
+
+/// A DH ratchet step: a new receiving chain, and the previous newest chain
+/// closed at the length the peer announced. Its keys are wiped in the box
+/// when it is dropped.
+struct NewChain {
+    root_key: Key,
+    next_header_key: Key,
+    their_ratchet_key: [u8; X25519_LEN],
+    chain_key: Key,
+    next_n: u32,
+    skipped: Vec<(u32, Key)>,
+    close: Option<CloseChain>,
 }
 
 impl Plan {
@@ -202,9 +208,9 @@ impl Plan {
         let (late, new_chain, gap) = match self {
             Plan::UseSkipped { .. } => (true, false, 0),
             Plan::Advance { skipped, .. } => (false, false, count(skipped)),
-            Plan::NewChain { skipped, close, .. } => {
-                let closed = close.as_ref().map_or(0, |c| count(&c.keys));
-                (false, true, count(skipped).saturating_add(closed))
+            Plan::NewChain(step) => {
+                let closed = step.close.as_ref().map_or(0, |c| count(&c.keys));
+                (false, true, count(&step.skipped).saturating_add(closed))
             }
         };
         MessageInfo {
@@ -1181,7 +1187,7 @@ impl Ratchet {
                     t.skipped_keys = skipped.clone();
                 });
                 Ok((
-                    Plan::NewChain {
+                    Plan::NewChain(Box::new(NewChain {
                         root_key: rs.root_key,
                         next_header_key: rs.next_header_key,
                         their_ratchet_key: header.ratchet_key,
@@ -1189,7 +1195,7 @@ impl Ratchet {
                         next_n: n + 1,
                         skipped,
                         close,
-                    },
+                    })),
                     message_keys(&mk, trace)?,
                 ))
             }
@@ -1206,10 +1212,10 @@ impl Ratchet {
         plan: &mut Plan,
         trace: &mut Option<&mut TraceSink>,
     ) -> Result<(), DecryptError> {
-        if let Plan::NewChain {
-            close: Some(close), ..
-        } = plan
-        {
+        if let Plan::NewChain(step) = plan {
+            let Some(close) = step.close.as_mut() else {
+                return Ok(());
+            };
             if let Some(ChainPosition::Open { chain_key, next_n }) =
                 self.receiving.front().map(|c| &c.position)
             {
@@ -1357,16 +1363,10 @@ impl Ratchet {
                     }
                 }
             }
-            Plan::NewChain {
-                root_key,
-                next_header_key,
-                their_ratchet_key,
-                chain_key,
-                next_n,
-                skipped,
-                close,
-            } => {
-                if let (Some(prev), Some(close)) = (self.receiving.front_mut(), close) {
+            Plan::NewChain(mut step) => {
+                // The keys are copied out; the box's copies are wiped when it drops.
+                let step = &mut *step;
+                if let (Some(prev), Some(close)) = (self.receiving.front_mut(), step.close.take()) {
                     // Keys the peer says it never used are deleted; the rest
                     // of the chain's keys are stored; the chain key goes
                     // (replacing the position drops it, and `Secret` wipes
@@ -1376,18 +1376,23 @@ impl Ratchet {
                     prev.position = ChainPosition::Closed { end: close.end };
                 }
                 let header_key = match self.mode {
-                    HeaderMode::Encrypted => self.next_recv_header_key.replace(next_header_key),
+                    HeaderMode::Encrypted => self
+                        .next_recv_header_key
+                        .replace(step.next_header_key.clone()),
                     HeaderMode::Plain => None,
                 };
                 self.receiving.push_front(ReceivingChain {
-                    their_ratchet_key,
-                    position: ChainPosition::Open { chain_key, next_n },
+                    their_ratchet_key: step.their_ratchet_key,
+                    position: ChainPosition::Open {
+                        chain_key: step.chain_key.clone(),
+                        next_n: step.next_n,
+                    },
                     header_key,
-                    skipped: skipped.into(),
+                    skipped: core::mem::take(&mut step.skipped).into(),
                 });
                 self.receiving.truncate(MAX_RECEIVING_CHAINS);
-                self.root_key = root_key;
-                self.theirs = Some(their_ratchet_key);
+                self.root_key = step.root_key.clone();
+                self.theirs = Some(step.their_ratchet_key);
                 if let Some(s) = &self.sending {
                     self.previous_sending_len = s.n;
                 }
