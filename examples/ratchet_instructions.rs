@@ -20,6 +20,11 @@
 //! | `early LEN` | the earliest stored of 1,000 skipped keys, repeatedly | `sova_decrypt` |
 //! | `floor_early LEN` | its floor: HKDF-Expand of 44 bytes, open | `floor_early` |
 //!
+//! `wall_dec LEN`, `wall_enc LEN` and `wall_early LEN` time the same
+//! operations natively instead, alternating batches of 16 operations of
+//! Sova and of the floor and taking the median batch of each: on a loaded
+//! machine both sides see the same load, and preempted batches fall out.
+//!
 //! Under valgrind SHA-256 runs its portable code (no SHA extensions), so
 //! the floors weigh more in instructions than in time natively: compare
 //! the differences, not the ratios.
@@ -32,6 +37,7 @@ use sova::labels;
 use sova::ratchet::message::PLAIN_PREFIX_LEN;
 use sova::ratchet::{HeaderMode, Ratchet};
 use sova::{CryptoProvider, DefaultProvider, Secret};
+use std::hint::black_box;
 
 #[inline(never)]
 fn floor_decrypt(
@@ -229,6 +235,12 @@ fn main() {
                 total += buf.len() + tag[0] as usize;
             }
         }
+        "wall_dec" | "wall_enc" | "wall_early" => {
+            wall(
+                &which, len, &mut alice, &mut bob, &mut r, &p, &cl, &ml, &info, &aead_ad,
+            );
+            return;
+        }
         _ => {
             eprintln!(
                 "usage: ratchet_instructions dec|floor_dec|enc|floor_enc|early|floor_early LEN"
@@ -237,4 +249,121 @@ fn main() {
         }
     }
     println!("{total}");
+}
+
+/// Median of `v` (sorted in place).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Native nanoseconds per operation, Sova against its floor, in alternating batches.
+fn wall(
+    which: &str,
+    len: usize,
+    alice: &mut Ratchet,
+    bob: &mut Ratchet,
+    r: &mut ChaCha20Rng,
+    p: &DefaultProvider,
+    cl: &[u8],
+    ml: &[u8],
+    info: &[u8],
+    aead_ad: &[u8],
+) {
+    use std::time::Instant;
+    const BATCH: usize = 16;
+    let rounds = if len > 4096 { 300 } else { 3000 };
+    let pt = vec![0x61u8; len];
+    let plen = sova::ratchet::padding::padded_len(len);
+    let ck = Secret::from_bytes([0x42; 32]);
+    let mut ct = vec![0x5a; plen];
+    let (_, tag) = floor_encrypt(
+        p,
+        &mut ChaCha20Rng::from_seed([0; 32]),
+        &ck,
+        cl,
+        ml,
+        info,
+        aead_ad,
+        &mut ct,
+        Some([0x5c; 16]),
+    );
+    let mk = p.hmac_sha256(ck.expose(), &[ml]);
+    let (mut sova_t, mut floor_t) = (Vec::new(), Vec::new());
+    let m = alice.encrypt(r, b"x").unwrap();
+    bob.decrypt(&m).unwrap();
+    let mut early_left = 0usize;
+    let mut early_msgs: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..rounds {
+        // Sova, inputs made outside the timed part.
+        match which {
+            "wall_dec" => {
+                let mut msgs: Vec<Vec<u8>> =
+                    (0..BATCH).map(|_| alice.encrypt(r, &pt).unwrap()).collect();
+                let t = Instant::now();
+                for m in msgs.iter_mut() {
+                    black_box(sova_decrypt(bob, m));
+                }
+                sova_t.push(t.elapsed().as_nanos() as f64 / BATCH as f64);
+            }
+            "wall_early" => {
+                if early_left < BATCH {
+                    // 1,009 more messages, the last received first: 1,008
+                    // stored keys (a multiple of the batch, so that none is
+                    // left behind the next run), each used earliest first.
+                    let mut ms: Vec<Vec<u8>> = (0..=63 * BATCH)
+                        .map(|_| alice.encrypt(r, &pt).unwrap())
+                        .collect();
+                    let mut last = ms.pop().unwrap();
+                    bob.decrypt_in_place(&mut last).unwrap();
+                    ms.reverse();
+                    early_msgs = ms;
+                    early_left = early_msgs.len();
+                }
+                let mut msgs: Vec<Vec<u8>> =
+                    (0..BATCH).map(|_| early_msgs.pop().unwrap()).collect();
+                early_left -= BATCH;
+                let t = Instant::now();
+                for m in msgs.iter_mut() {
+                    black_box(sova_decrypt(bob, m));
+                }
+                sova_t.push(t.elapsed().as_nanos() as f64 / BATCH as f64);
+            }
+            _ => {
+                let mut bufs: Vec<Vec<u8>> = (0..BATCH)
+                    .map(|_| {
+                        let mut b = Vec::with_capacity(alice.message_len(len));
+                        b.resize(PLAIN_PREFIX_LEN, 0);
+                        b.extend_from_slice(&pt);
+                        b
+                    })
+                    .collect();
+                let t = Instant::now();
+                for b in bufs.iter_mut() {
+                    sova_encrypt(alice, r, b);
+                }
+                sova_t.push(t.elapsed().as_nanos() as f64 / BATCH as f64);
+            }
+        }
+        // The floor.
+        let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| ct.clone()).collect();
+        let t = Instant::now();
+        for b in bufs.iter_mut() {
+            match which {
+                "wall_dec" => {
+                    black_box(floor_decrypt(p, &ck, cl, ml, info, aead_ad, b, &tag));
+                }
+                "wall_early" => floor_early(p, &mk, info, aead_ad, b, &tag),
+                _ => {
+                    black_box(floor_encrypt(p, r, &ck, cl, ml, info, aead_ad, b, None));
+                }
+            }
+        }
+        floor_t.push(t.elapsed().as_nanos() as f64 / BATCH as f64);
+    }
+    let (s, f) = (median(&mut sova_t), median(&mut floor_t));
+    println!(
+        "{which} {len}: sova {s:.0} ns, floor {f:.0} ns, ratio {:.3}",
+        s / f
+    );
 }
