@@ -1206,6 +1206,7 @@ impl Ratchet {
     /// (spec §5.5.3): messages `Nr .. min(END, Nr + MAX_SKIP) − 1` of the
     /// newest receiving chain. Called once the body has authenticated, so an
     /// unauthenticated message costs at most one chain's derivation.
+    #[inline(always)]
     fn close_keys<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
