@@ -57,6 +57,53 @@ pub fn encode_label(label: &str) -> Result<Vec<u8>, CryptoError> {
     Ok(out)
 }
 
+/// The length of `EncodeLabel(label)`.
+pub(crate) const fn encoded_len(label: &str) -> usize {
+    1 + PREFIX.len() + label.len()
+}
+
+/// `EncodeLabel(label)`, computed at compile time for the derivations that
+/// run on every message, so that the label reaches the hash as one part
+/// rather than three. `N` must be [`encoded_len`]`(label)` and the label at
+/// most [`MAX_LABEL_LEN`] bytes; a constant that breaks either fails to compile.
+pub(crate) const fn encoded_label<const N: usize>(label: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    let n = write_encoded(&mut out, label);
+    assert!(n == N, "wrong length for an encoded label");
+    out
+}
+
+/// `EncodeLabel(label) || u16(len)`, the fixed start of the info of a
+/// `LabeledExpand` of `len` bytes, computed at compile time. `N` must be
+/// [`encoded_len`]`(label) + 2`.
+pub(crate) const fn expand_info<const N: usize>(label: &str, len: u16) -> [u8; N] {
+    let mut out = [0u8; N];
+    let at = write_encoded(&mut out, label);
+    assert!(at + 2 == N, "wrong length for an expand info");
+    let len = len.to_be_bytes();
+    out[at] = len[0];
+    out[at + 1] = len[1];
+    out
+}
+
+/// Writes `EncodeLabel(label)` at the start of `out`; returns its length.
+const fn write_encoded(out: &mut [u8], label: &str) -> usize {
+    let n = encoded_len(label);
+    assert!(n <= 256 && n <= out.len(), "label too long");
+    out[0] = (n - 1) as u8;
+    let mut i = 0;
+    while i < PREFIX.len() {
+        out[1 + i] = PREFIX.as_bytes()[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < label.len() {
+        out[1 + PREFIX.len() + j] = label.as_bytes()[j];
+        j += 1;
+    }
+    n
+}
+
 /// Runs `f` with the parts `EncodeLabel(label) || data...` on the stack.
 fn with_parts<R>(
     label: &str,
@@ -189,6 +236,16 @@ mod tests {
         let e = encode_label("root").unwrap();
         assert_eq!(e[0] as usize, "SOVA-1 root".len());
         assert_eq!(&e[1..], b"SOVA-1 root");
+    }
+
+    #[test]
+    fn compile_time_encodings_match() {
+        const E: [u8; encoded_len("message keys")] = encoded_label("message keys");
+        const I: [u8; encoded_len("message keys") + 2] = expand_info("message keys", 44);
+        let want = encode_label("message keys").unwrap();
+        assert_eq!(E.as_slice(), want.as_slice());
+        assert_eq!(&I[..want.len()], want.as_slice());
+        assert_eq!(&I[want.len()..], &44u16.to_be_bytes());
     }
 
     #[test]

@@ -9,8 +9,31 @@ use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// `N` secret bytes: zeroized on drop, compared in constant time, redacted in `Debug`.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub struct Secret<const N: usize>([u8; N]);
+
+/// Wipes the bytes as one slice. `zeroize`'s impl for `[u8]` writes the zeros
+/// with an ordinary fill followed by an optimisation barrier (an `asm!` block
+/// the compiler must assume reads the bytes) on the architectures with stable
+/// `asm!`, and with volatile writes elsewhere: either way the writes are not
+/// optimised away, and the fill runs in whole words. (The impl for `[u8; N]`
+/// that a derive would use writes one volatile byte at a time, about one
+/// instruction per byte, and a ratchet message wipes several such keys.)
+impl<const N: usize> Zeroize for Secret<N> {
+    #[inline]
+    fn zeroize(&mut self) {
+        self.0.as_mut_slice().zeroize();
+    }
+}
+
+impl<const N: usize> Drop for Secret<N> {
+    #[inline]
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl<const N: usize> ZeroizeOnDrop for Secret<N> {}
 
 impl<const N: usize> Secret<N> {
     /// Length of the secret in bytes.

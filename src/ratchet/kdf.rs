@@ -12,7 +12,7 @@
 //! ```
 
 use crate::error::CryptoError;
-use crate::kdf::{labeled_expand, labeled_extract, labeled_mac};
+use crate::kdf::{encoded_label, encoded_len, expand_info, labeled_expand, labeled_extract};
 use crate::labels;
 use crate::provider::{CryptoProvider, AEAD_NONCE_LEN};
 use crate::ratchet::message::SALT_LEN;
@@ -20,6 +20,21 @@ use crate::secret::Secret;
 
 /// A 32-byte symmetric ratchet key (root, chain, message or header key).
 pub type Key = Secret<32>;
+
+// The labels of the derivations every message runs, encoded at compile time
+// (`EncodeLabel`, and for an expand the output length after it, spec §3.7):
+// the same bytes as the labelled functions feed the hash, in one part.
+const CHAIN_LABEL: [u8; encoded_len(labels::CHAIN)] = encoded_label(labels::CHAIN);
+const MESSAGE_LABEL: [u8; encoded_len(labels::MESSAGE)] = encoded_label(labels::MESSAGE);
+const MESSAGE_KEYS_INFO: [u8; encoded_len(labels::MESSAGE_KEYS) + 2] =
+    expand_info(labels::MESSAGE_KEYS, MESSAGE_KEYS_LEN as u16);
+const HEADER_KEYS_INFO: [u8; encoded_len(labels::HEADER_KEYS) + 2] =
+    expand_info(labels::HEADER_KEYS, 64);
+const HEADER_NONCE_LABEL: [u8; encoded_len(labels::HEADER_NONCE)] =
+    encoded_label(labels::HEADER_NONCE);
+
+/// The output length of `MessageKeys`: an AEAD key and nonce.
+const MESSAGE_KEYS_LEN: usize = 32 + AEAD_NONCE_LEN;
 
 /// Output of `InitKeys` (spec §5.2.1).
 pub struct InitKeys {
@@ -112,8 +127,8 @@ pub fn kdf_ck<P: CryptoProvider + ?Sized>(
     p: &P,
     chain_key: &Key,
 ) -> Result<(Key, Key), CryptoError> {
-    let next = labeled_mac(p, chain_key.expose(), labels::CHAIN, &[])?;
-    let message_key = labeled_mac(p, chain_key.expose(), labels::MESSAGE, &[])?;
+    let next = p.hmac_sha256(chain_key.expose(), &[&CHAIN_LABEL]);
+    let message_key = p.hmac_sha256(chain_key.expose(), &[&MESSAGE_LABEL]);
     Ok((next, message_key))
 }
 
@@ -128,8 +143,8 @@ pub fn message_keys<P: CryptoProvider + ?Sized>(
     message_key: &Key,
     salt: &[u8; SALT_LEN],
 ) -> Result<MessageKeys, CryptoError> {
-    let mut okm = Secret::<44>::zero();
-    labeled_expand(p, message_key, labels::MESSAGE_KEYS, salt, okm.expose_mut())?;
+    let mut okm = Secret::<MESSAGE_KEYS_LEN>::zero();
+    p.hkdf_expand(message_key, &[&MESSAGE_KEYS_INFO, salt], okm.expose_mut())?;
     let b = okm.expose();
     let mut key = Key::zero();
     key.expose_mut().copy_from_slice(&b[..32]);
@@ -156,7 +171,7 @@ pub fn header_keys<P: CryptoProvider + ?Sized>(
     header_key: &Key,
 ) -> Result<HeaderKeys, CryptoError> {
     let mut okm = Secret::<64>::zero();
-    labeled_expand(p, header_key, labels::HEADER_KEYS, b"", okm.expose_mut())?;
+    p.hkdf_expand(header_key, &[&HEADER_KEYS_INFO], okm.expose_mut())?;
     let b = okm.expose();
     let mut encryption_key = Key::zero();
     let mut nonce_key = Key::zero();
@@ -179,12 +194,10 @@ pub fn header_nonce<P: CryptoProvider + ?Sized>(
     n: u32,
     salt: &[u8; SALT_LEN],
 ) -> Result<[u8; AEAD_NONCE_LEN], CryptoError> {
-    let mac = labeled_mac(
-        p,
+    let mac = p.hmac_sha256(
         nonce_key.expose(),
-        labels::HEADER_NONCE,
-        &[&n.to_be_bytes(), salt],
-    )?;
+        &[&HEADER_NONCE_LABEL, &n.to_be_bytes(), salt],
+    );
     let mut nonce = [0u8; AEAD_NONCE_LEN];
     nonce.copy_from_slice(&mac.expose()[..AEAD_NONCE_LEN]);
     Ok(nonce)

@@ -38,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use rand_core::TryCryptoRng;
@@ -139,7 +140,8 @@ pub struct Ratchet {
     mode: HeaderMode,
     /// How many encryptions and decryptions this state has seen (spec §8.2).
     generation: u64,
-    session_ad: Vec<u8>,
+    /// The session associated data `AD`, in the form the messages' AEAD uses.
+    ad: MessageAd,
     root_key: Key,
     /// `DHs`: our current ratchet key pair. `None` for an initiator before its
     /// first message, and after every receiving DH ratchet step until we send
@@ -181,17 +183,22 @@ enum Plan {
         next_n: u32,
         skipped: Vec<(u32, Key)>,
     },
-    /// A DH ratchet step: a new receiving chain, and the previous newest
-    /// chain closed at the length the peer announced.
-    NewChain {
-        root_key: Key,
-        next_header_key: Key,
-        their_ratchet_key: [u8; X25519_LEN],
-        chain_key: Key,
-        next_n: u32,
-        skipped: Vec<(u32, Key)>,
-        close: Option<CloseChain>,
-    },
+    /// A DH ratchet step. Boxed: the step is rare and large, and the
+    /// common plans stay small enough to move without a copy loop.
+    NewChain(Box<NewChain>),
+}
+
+/// A DH ratchet step: a new receiving chain, and the previous newest chain
+/// closed at the length the peer announced. Its keys are wiped in the box
+/// when it is dropped.
+struct NewChain {
+    root_key: Key,
+    next_header_key: Key,
+    their_ratchet_key: [u8; X25519_LEN],
+    chain_key: Key,
+    next_n: u32,
+    skipped: Vec<(u32, Key)>,
+    close: Option<CloseChain>,
 }
 
 impl Plan {
@@ -201,9 +208,9 @@ impl Plan {
         let (late, new_chain, gap) = match self {
             Plan::UseSkipped { .. } => (true, false, 0),
             Plan::Advance { skipped, .. } => (false, false, count(skipped)),
-            Plan::NewChain { skipped, close, .. } => {
-                let closed = close.as_ref().map_or(0, |c| count(&c.keys));
-                (false, true, count(skipped).saturating_add(closed))
+            Plan::NewChain(step) => {
+                let closed = step.close.as_ref().map_or(0, |c| count(&c.keys));
+                (false, true, count(&step.skipped).saturating_add(closed))
             }
         };
         MessageInfo {
@@ -233,7 +240,8 @@ struct CloseChain {
 struct Pending {
     header: Header,
     plan: Plan,
-    message_key: Key,
+    /// The AEAD key and nonce of the message key (spec §5.2.4).
+    keys: kdf::MessageKeys,
     /// The lengths of the message prefix and of the padded body.
     prefix_len: usize,
     body_len: usize,
@@ -260,7 +268,44 @@ impl From<CryptoError> for DecryptError {
     }
 }
 
-/// Builds `u16(len(session_ad)) || session_ad || prefix` on the stack and runs `f` on it (spec §5.5).
+/// The associated data of a session's messages, `u16(len(AD)) || AD ||
+/// prefix` (spec §5.5). The part before the prefix is written once, with room
+/// behind it for the longest prefix, so that each message only copies its
+/// prefix in.
+struct MessageAd {
+    /// `u16(len(AD)) || AD`, then the prefix of the last message.
+    buf: Vec<u8>,
+    /// `len(AD)`, at most [`MAX_SESSION_AD_LEN`].
+    ad_len: usize,
+}
+
+impl MessageAd {
+    /// `session_ad` is at most [`MAX_SESSION_AD_LEN`] bytes (checked by the callers).
+    fn new(session_ad: &[u8]) -> Self {
+        let ad_len = session_ad.len().min(MAX_SESSION_AD_LEN);
+        let mut buf = Vec::with_capacity(2 + ad_len + message::ENCRYPTED_PREFIX_LEN);
+        buf.extend_from_slice(&(ad_len as u16).to_be_bytes());
+        buf.extend_from_slice(&session_ad[..ad_len]);
+        Self { buf, ad_len }
+    }
+
+    /// `AD`.
+    fn session_ad(&self) -> &[u8] {
+        &self.buf[2..2 + self.ad_len]
+    }
+
+    /// `u16(len(AD)) || AD || prefix`. A prefix is at most
+    /// [`message::ENCRYPTED_PREFIX_LEN`] bytes, so the buffer never grows.
+    fn with_prefix(&mut self, prefix: &[u8]) -> &[u8] {
+        self.buf.truncate(2 + self.ad_len);
+        self.buf.extend_from_slice(prefix);
+        &self.buf
+    }
+}
+
+/// Builds `u16(len(session_ad)) || session_ad || prefix` on the stack and runs
+/// `f` on it (spec §5.5): for the header of an encrypted-header message, whose
+/// receiver tries several keys before it changes anything.
 fn with_ad<R>(session_ad: &[u8], prefix: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 2 + MAX_SESSION_AD_LEN + message::ENCRYPTED_PREFIX_LEN];
     let ad_len = session_ad.len().min(MAX_SESSION_AD_LEN);
@@ -302,13 +347,14 @@ fn advance_chain<P: CryptoProvider + ?Sized>(
     n: u32,
 ) -> Result<ChainAdvance, CryptoError> {
     let mut skipped = Vec::with_capacity((n - from) as usize);
-    let mut ck = chain_key.clone();
+    // The chain key after the last step taken; `chain_key` itself is not copied.
+    let mut ck: Option<Key> = None;
     for i in from..n {
-        let (next, mk) = kdf::kdf_ck(p, &ck)?;
+        let (next, mk) = kdf::kdf_ck(p, ck.as_ref().unwrap_or(chain_key))?;
         skipped.push((i, mk));
-        ck = next;
+        ck = Some(next);
     }
-    let (next, mk) = kdf::kdf_ck(p, &ck)?;
+    let (next, mk) = kdf::kdf_ck(p, ck.as_ref().unwrap_or(chain_key))?;
     Ok((skipped, mk, next))
 }
 
@@ -329,7 +375,7 @@ impl Ratchet {
         Ok(Self {
             mode,
             generation: 0,
-            session_ad: session_ad.to_vec(),
+            ad: MessageAd::new(session_ad),
             root_key,
             ours,
             theirs,
@@ -460,7 +506,7 @@ impl Ratchet {
 
     /// The session associated data `AD` (spec §5.3).
     pub(crate) fn session_ad(&self) -> &[u8] {
-        &self.session_ad
+        self.ad.session_ad()
     }
 
     /// Our current ratchet public key, if we have one.
@@ -924,9 +970,8 @@ impl Ratchet {
                 nonce_part.copy_from_slice(&nonce);
                 let (enc, fields) = fields.split_at_mut(message::HEADER_LEN);
                 enc.copy_from_slice(&header);
-                let tag = with_ad(&self.session_ad, type_part, |ad| {
-                    p.aead_seal(&hks.encryption_key, &nonce, ad, enc)
-                });
+                let ad = self.ad.with_prefix(type_part);
+                let tag = p.aead_seal(&hks.encryption_key, &nonce, ad, enc);
                 let (tag_part, len_part) = fields.split_at_mut(AEAD_TAG_LEN);
                 tag_part.copy_from_slice(&tag);
                 len_part.copy_from_slice(&body_len.to_be_bytes());
@@ -946,9 +991,8 @@ impl Ratchet {
             t.header = Some(header);
             t.padded_plaintext = rest.to_vec();
         });
-        let tag = with_ad(&self.session_ad, prefix, |ad| {
-            p.aead_seal(&keys.key, &keys.nonce, ad, rest)
-        });
+        let ad = self.ad.with_prefix(prefix);
+        let tag = p.aead_seal(&keys.key, &keys.nonce, ad, rest);
         buf.extend_from_slice(&tag);
 
         // Commit.
@@ -973,6 +1017,7 @@ impl Ratchet {
     }
 
     /// Finds which chain a message belongs to and its header (spec §5.5, §5.6.3).
+    #[inline(always)]
     fn locate<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
@@ -999,7 +1044,7 @@ impl Ratchet {
                 let open = |hk: &Key| -> Result<Option<Header>, CryptoError> {
                     let hks = kdf::header_keys(p, hk)?;
                     let mut buf = **ciphertext;
-                    let opened = with_ad(&self.session_ad, &parsed.prefix[..2], |ad| {
+                    let opened = with_ad(self.ad.session_ad(), &parsed.prefix[..2], |ad| {
                         p.aead_open(&hks.encryption_key, nonce, ad, &mut buf, tag)
                     });
                     if opened.is_err() {
@@ -1035,14 +1080,21 @@ impl Ratchet {
         }
     }
 
+    #[inline(always)]
     fn plan<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
         header: &Header,
         chain: Option<usize>,
         trace: &mut Option<&mut TraceSink>,
-    ) -> Result<(Plan, Key), DecryptError> {
+    ) -> Result<(Plan, kdf::MessageKeys), DecryptError> {
         let n = header.n;
+        // The message key's AEAD key and nonce; a stored key is read where
+        // it lies (not copied), a derived one dropped (and wiped) here.
+        let message_keys = |mk: &Key, trace: &mut Option<&mut TraceSink>| {
+            trace_set(trace, |t| t.message_key = Some(mk.clone()));
+            kdf::message_keys(p, mk, &header.salt)
+        };
         // A chain holds at most 2^32 - 1 messages, numbered below u32::MAX
         // (spec §5.5.3): no sender produces n = u32::MAX.
         if n == u32::MAX {
@@ -1055,7 +1107,7 @@ impl Ratchet {
             }
             Ok(())
         };
-        let use_skipped = |i: usize, c: &ReceivingChain| {
+        let use_skipped = |i: usize, c: &ReceivingChain, trace: &mut Option<&mut TraceSink>| {
             // A chain's keys are stored in order of n, and usually as one
             // run without holes: the key of n is then at n − (first n), found
             // with one probe; otherwise by binary search.
@@ -1071,7 +1123,7 @@ impl Ratchet {
             }) {
                 Ok(index) => Ok((
                     Plan::UseSkipped { chain: i, index },
-                    c.skipped[index].1.clone(),
+                    message_keys(&c.skipped[index].1, trace)?,
                 )),
                 Err(()) => Err(DecryptError::DuplicateOrExpired { n }),
             }
@@ -1082,9 +1134,9 @@ impl Ratchet {
                     if n >= *end {
                         return Err(DecryptError::BeyondChainEnd { n, end: *end });
                     }
-                    use_skipped(i, c)
+                    use_skipped(i, c, trace)
                 }
-                ChainPosition::Open { next_n, .. } if n < *next_n => use_skipped(i, c),
+                ChainPosition::Open { next_n, .. } if n < *next_n => use_skipped(i, c, trace),
                 ChainPosition::Open { chain_key, next_n } => {
                     check_skip(*next_n)?;
                     let (skipped, mk, next) = advance_chain(p, chain_key, *next_n, n)?;
@@ -1099,7 +1151,7 @@ impl Ratchet {
                             next_n: n + 1,
                             skipped,
                         },
-                        mk,
+                        message_keys(&mk, trace)?,
                     ))
                 }
             },
@@ -1135,7 +1187,7 @@ impl Ratchet {
                     t.skipped_keys = skipped.clone();
                 });
                 Ok((
-                    Plan::NewChain {
+                    Plan::NewChain(Box::new(NewChain {
                         root_key: rs.root_key,
                         next_header_key: rs.next_header_key,
                         their_ratchet_key: header.ratchet_key,
@@ -1143,8 +1195,8 @@ impl Ratchet {
                         next_n: n + 1,
                         skipped,
                         close,
-                    },
-                    mk,
+                    })),
+                    message_keys(&mk, trace)?,
                 ))
             }
         }
@@ -1154,16 +1206,17 @@ impl Ratchet {
     /// (spec §5.5.3): messages `Nr .. min(END, Nr + MAX_SKIP) − 1` of the
     /// newest receiving chain. Called once the body has authenticated, so an
     /// unauthenticated message costs at most one chain's derivation.
+    #[inline(always)]
     fn close_keys<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
         plan: &mut Plan,
         trace: &mut Option<&mut TraceSink>,
     ) -> Result<(), DecryptError> {
-        if let Plan::NewChain {
-            close: Some(close), ..
-        } = plan
-        {
+        if let Plan::NewChain(step) = plan {
+            let Some(close) = step.close.as_mut() else {
+                return Ok(());
+            };
             if let Some(ChainPosition::Open { chain_key, next_n }) =
                 self.receiving.front().map(|c| &c.position)
             {
@@ -1176,6 +1229,7 @@ impl Ratchet {
     }
 
     /// Parses and locates a message and plans its decryption, changing nothing.
+    #[inline(always)]
     fn prepare<P: CryptoProvider + ?Sized>(
         &self,
         p: &P,
@@ -1184,11 +1238,11 @@ impl Ratchet {
     ) -> Result<Pending, DecryptError> {
         let parsed = message::parse(bytes)?;
         let (header, chain) = self.locate(p, &parsed)?;
-        let (plan, message_key) = self.plan(p, &header, chain, trace)?;
+        let (plan, keys) = self.plan(p, &header, chain, trace)?;
         Ok(Pending {
             header,
             plan,
-            message_key,
+            keys,
             prefix_len: parsed.prefix.len(),
             body_len: parsed.ciphertext.len(),
             tag: parsed.tag,
@@ -1198,6 +1252,7 @@ impl Ratchet {
     /// Opens `body` (the ciphertext) in place under the message `prefix`,
     /// unpads it and commits the plan; returns the plaintext length. On error
     /// nothing is committed and a body that was opened is zeroed.
+    #[inline(always)]
     fn open_and_commit<P: CryptoProvider + ?Sized>(
         &mut self,
         p: &P,
@@ -1207,10 +1262,9 @@ impl Ratchet {
         trace: &mut Option<&mut TraceSink>,
         check: Option<&mut PlaintextCheck<'_>>,
     ) -> Result<(usize, MessageInfo), DecryptError> {
-        let keys = kdf::message_keys(p, &pending.message_key, &pending.header.salt)?;
-        let opened = with_ad(&self.session_ad, prefix, |ad| {
-            p.aead_open(&keys.key, &keys.nonce, ad, body, &pending.tag)
-        });
+        let keys = &pending.keys;
+        let ad = self.ad.with_prefix(prefix);
+        let opened = p.aead_open(&keys.key, &keys.nonce, ad, body, &pending.tag);
         if let Err(e) = opened {
             body.zeroize();
             return Err(e.into());
@@ -1234,7 +1288,6 @@ impl Ratchet {
         }
         trace_set(trace, |t| {
             t.header = Some(pending.header.encode());
-            t.message_key = Some(pending.message_key.clone());
             t.aead_key = Some(keys.key.clone());
             t.aead_nonce = Some(keys.nonce);
             t.salt = Some(pending.header.salt);
@@ -1288,6 +1341,7 @@ impl Ratchet {
     }
 
     /// Applies a decryption plan (spec §5.5, §5.7). Cannot fail.
+    #[inline(always)]
     fn commit(&mut self, plan: Plan) {
         match plan {
             Plan::UseSkipped { chain, index } => {
@@ -1304,19 +1358,16 @@ impl Ratchet {
             } => {
                 if let Some(c) = self.receiving.get_mut(chain) {
                     c.position = ChainPosition::Open { chain_key, next_n };
-                    c.skipped.append_vec(skipped);
+                    if !skipped.is_empty() {
+                        c.skipped.append_vec(skipped);
+                        self.evict();
+                    }
                 }
             }
-            Plan::NewChain {
-                root_key,
-                next_header_key,
-                their_ratchet_key,
-                chain_key,
-                next_n,
-                skipped,
-                close,
-            } => {
-                if let (Some(prev), Some(close)) = (self.receiving.front_mut(), close) {
+            Plan::NewChain(mut step) => {
+                // The keys are copied out; the box's copies are wiped when it drops.
+                let step = &mut *step;
+                if let (Some(prev), Some(close)) = (self.receiving.front_mut(), step.close.take()) {
                     // Keys the peer says it never used are deleted; the rest
                     // of the chain's keys are stored; the chain key goes
                     // (replacing the position drops it, and `Secret` wipes
@@ -1326,18 +1377,23 @@ impl Ratchet {
                     prev.position = ChainPosition::Closed { end: close.end };
                 }
                 let header_key = match self.mode {
-                    HeaderMode::Encrypted => self.next_recv_header_key.replace(next_header_key),
+                    HeaderMode::Encrypted => self
+                        .next_recv_header_key
+                        .replace(step.next_header_key.clone()),
                     HeaderMode::Plain => None,
                 };
                 self.receiving.push_front(ReceivingChain {
-                    their_ratchet_key,
-                    position: ChainPosition::Open { chain_key, next_n },
+                    their_ratchet_key: step.their_ratchet_key,
+                    position: ChainPosition::Open {
+                        chain_key: step.chain_key.clone(),
+                        next_n: step.next_n,
+                    },
                     header_key,
-                    skipped: skipped.into(),
+                    skipped: core::mem::take(&mut step.skipped).into(),
                 });
                 self.receiving.truncate(MAX_RECEIVING_CHAINS);
-                self.root_key = root_key;
-                self.theirs = Some(their_ratchet_key);
+                self.root_key = step.root_key.clone();
+                self.theirs = Some(step.their_ratchet_key);
                 if let Some(s) = &self.sending {
                     self.previous_sending_len = s.n;
                 }
@@ -1349,9 +1405,12 @@ impl Ratchet {
                 // responder this deletes the signed prekey's private key from
                 // the session at its first message (spec §5.5.3, §7.6).
                 self.ours = None;
+                self.evict();
             }
         }
-        self.evict();
+        // Keys are evicted only where some were stored above: using a stored
+        // key removes one, an in-order message adds none, and a state holds
+        // at most MAX_STORED_KEYS before (`from_bytes` checks it too).
         self.generation = self.generation.saturating_add(1);
     }
 

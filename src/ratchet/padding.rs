@@ -24,11 +24,16 @@ pub const fn padme(x: usize) -> usize {
     if x < 2 {
         return x;
     }
+    let mask = padme_mask(x);
+    (x + mask) & !mask
+}
+
+/// `2^z − 1`, where `2^z` is the step Padmé rounds `x >= 2` up to.
+const fn padme_mask(x: usize) -> usize {
     let e = usize::BITS - 1 - x.leading_zeros(); // floor(log2 x)
     let s = u32::BITS - 1 - e.leading_zeros() + 1; // floor(log2 e) + 1
     let z = e - s;
-    let mask = (1usize << z) - 1;
-    (x + mask) & !mask
+    (1usize << z) - 1
 }
 
 /// `PaddedLen(L)`: the padded length of an `L`-byte plaintext (spec §5.4).
@@ -76,13 +81,32 @@ pub fn unpadded_len(padded: &[u8]) -> Option<usize> {
     // window (at most 1/8 of a long message, spec §5.4), with masks.
     let from = min_plaintext_len(padded.len());
     let window = padded.get(from..)?;
+    // The window's first `len % 8` bytes one by one, the rest as 8-byte
+    // words: the last non-zero word is kept, and its bytes examined after
+    // the loop. Every byte is read and no branch depends on a value.
+    let (head, words) = window.split_at(window.len() % WORD);
     let mut marker = 0usize;
     let mut value = 0u8;
-    for (i, &b) in window.iter().enumerate() {
-        // all ones when b != 0, else zero
-        let nz = 0usize.wrapping_sub(usize::from((b | b.wrapping_neg()) >> 7));
-        marker = (i & nz) | (marker & !nz);
-        value = (b & nz as u8) | (value & !(nz as u8));
+    for (i, &b) in head.iter().enumerate() {
+        let nz = nonzero_mask(u64::from(b)) as usize;
+        marker = select(nz, i, marker);
+        value = select(nz, usize::from(b), usize::from(value)) as u8;
+    }
+    let mut word_at = 0usize;
+    let mut word = 0u64;
+    for (j, chunk) in words.chunks_exact(WORD).enumerate() {
+        let mut bytes = [0u8; WORD];
+        bytes.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(bytes);
+        let nz = nonzero_mask(w);
+        word_at = select(nz as usize, head.len() + j * WORD, word_at);
+        word = (w & nz) | (word & !nz);
+    }
+    // The last non-zero word (if any) holds the last non-zero byte.
+    for (k, &b) in word.to_le_bytes().iter().enumerate() {
+        let nz = nonzero_mask(u64::from(b)) as usize;
+        marker = select(nz, word_at + k, marker);
+        value = select(nz, usize::from(b), usize::from(value)) as u8;
     }
     let marker = from + marker;
     if value != PAD_MARKER || padded_len(marker) != padded.len() {
@@ -91,19 +115,34 @@ pub fn unpadded_len(padded: &[u8]) -> Option<usize> {
     Some(marker)
 }
 
-/// The shortest plaintext length `L` with `PaddedLen(L) >= len` (`PaddedLen`
-/// never decreases): a binary search of at most 21 steps.
+/// Bytes per word of the padding scan.
+const WORD: usize = 8;
+
+/// All ones when `x != 0`, else zero, without a branch.
+#[inline(always)]
+fn nonzero_mask(x: u64) -> u64 {
+    0u64.wrapping_sub((x | x.wrapping_neg()) >> 63)
+}
+
+/// `a` where `mask` is all ones, `b` where it is zero.
+#[inline(always)]
+fn select(mask: usize, a: usize, b: usize) -> usize {
+    (a & mask) | (b & !mask)
+}
+
+/// The shortest plaintext length `L` with `PaddedLen(L) >= len` when `len`
+/// is a padded length: 0 for the smallest, else the padded length just below
+/// `len` (`PaddedLen(L) = Padmé(L + 1)` is the first Padmé value above `L`).
+/// Below `len`, the Padmé values in the range of `len − 1` are the
+/// multiples of its rounding step, so that one is `len − 1` rounded down to
+/// the step. For any other `len` no plaintext pads to it and the caller
+/// rejects whatever window it scans.
 fn min_plaintext_len(len: usize) -> usize {
-    let (mut lo, mut hi) = (0usize, len);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if padded_len(mid) < len {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+    if len <= MIN_PADDED_LEN {
+        return 0;
     }
-    lo
+    let x = len - 1;
+    x & !padme_mask(x)
 }
 
 #[cfg(test)]
@@ -162,6 +201,21 @@ mod tests {
         let mut long = [0u8; 64];
         long[0] = PAD_MARKER; // an empty plaintext pads to 32, not 64
         assert_eq!(unpadded_len(&long), None);
+    }
+
+    /// The closed form of the window's start is the shortest plaintext
+    /// length that pads to at least `len`, found by search.
+    #[test]
+    fn window_start_is_shortest_plaintext() {
+        // `PaddedLen` never decreases, so `m` is the shortest when `m − 1` pads below `len`.
+        let lens = (32..=MAX_PADDED_LEN).filter(|&l| is_padded_len(l));
+        for len in lens {
+            let m = min_plaintext_len(len);
+            assert!(padded_len(m) >= len, "len {len}");
+            assert!(m == 0 || padded_len(m - 1) < len, "len {len}");
+        }
+        assert_eq!(min_plaintext_len(32), 0);
+        assert_eq!(min_plaintext_len(36), 32);
     }
 
     /// The windowed scan agrees with a scan of every byte (the rule of spec

@@ -26,7 +26,7 @@
 use alloc::vec::Vec;
 
 use super::{
-    ChainPosition, HeaderMode, KeyPair, Ratchet, ReceivingChain, SendingChain,
+    ChainPosition, HeaderMode, KeyPair, MessageAd, Ratchet, ReceivingChain, SendingChain,
     MAX_RECEIVING_CHAINS, MAX_SESSION_AD_LEN, MAX_STORED_KEYS,
 };
 use crate::codec::{Reader, Truncated, Writer};
@@ -189,7 +189,7 @@ impl Ratchet {
             + 1
             + 8
             + 2
-            + self.session_ad.len()
+            + self.session_ad().len()
             + 32
             + opt(self.ours.is_some(), 32)
             + opt(self.theirs.is_some(), 32)
@@ -213,8 +213,8 @@ impl Ratchet {
             HeaderMode::Encrypted => 2,
         });
         out.put(&self.generation.to_be_bytes());
-        out.put_u16(self.session_ad.len() as u16);
-        out.put(&self.session_ad);
+        out.put_u16(self.session_ad().len() as u16);
+        out.put(self.session_ad());
         put_key(out, &self.root_key);
         put_opt(out, self.ours.as_ref(), |o, kp| put_key(o, &kp.private));
         put_opt(out, self.theirs.as_ref(), |o, k| o.put(k));
@@ -282,7 +282,7 @@ impl Ratchet {
         if ad_len > MAX_SESSION_AD_LEN {
             return Err(StateError::Invalid("session_ad"));
         }
-        let session_ad = r.bytes(ad_len)?.to_vec();
+        let ad = MessageAd::new(r.bytes(ad_len)?);
         let root_key = get_key(&mut r)?;
         let ours = get_opt(&mut r, |r| {
             let private = get_key(r)?;
@@ -396,7 +396,7 @@ impl Ratchet {
         Ok(Self {
             mode,
             generation,
-            session_ad,
+            ad,
             root_key,
             ours,
             theirs,
