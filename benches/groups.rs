@@ -232,6 +232,19 @@ fn message_ops(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    let refs: Vec<&[u8]> = queued.iter().map(Vec::as_slice).collect();
+    let mut rng = ChaCha20Rng::from_seed([2; 32]);
+    g.bench_function("sova_batch", |b| {
+        b.iter_batched_ref(
+            || pair.bob.clone(),
+            |bob| {
+                let got = bob.decrypt_batch(black_box(&refs), &pair.known, &mut rng);
+                assert!(got.iter().all(Result::is_ok));
+                black_box(got)
+            },
+            BatchSize::SmallInput,
+        )
+    });
     g.bench_function("floor", |b| {
         b.iter(|| {
             for _ in 0..1000 {

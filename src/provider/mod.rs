@@ -71,6 +71,17 @@ pub struct MlKemKeyPair {
     pub encapsulation_key: [u8; MLKEM_EK_LEN],
 }
 
+/// One signature of a batch ([`CryptoProvider::ed25519_verify_batch`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Ed25519BatchItem<'a> {
+    /// The signer's public key.
+    pub public_key: &'a [u8; ED25519_KEY_LEN],
+    /// The signed message, as parts to be read one after the other.
+    pub message: &'a [&'a [u8]],
+    /// The signature.
+    pub signature: &'a [u8; ED25519_SIG_LEN],
+}
+
 /// The primitives of cipher suite SOVA-1 (spec §3).
 ///
 /// Implementations MUST be deterministic functions of their inputs and MUST
@@ -182,6 +193,25 @@ pub trait CryptoProvider: Send + Sync {
         signature: &[u8; ED25519_SIG_LEN],
     ) -> Result<(), CryptoError> {
         common::ed25519_verify(public_key, message, signature)
+    }
+
+    /// Strict Ed25519 verification of many signatures at once (spec §3.3,
+    /// §12.6.1). `Ok` only if every item passes
+    /// [`ed25519_verify`](Self::ed25519_verify), except with probability at most 2⁻¹²⁸ over
+    /// `random`: 32 uniformly random bytes per item, drawn by the caller.
+    /// `Err` means at least one item fails *or* the batch could not decide
+    /// (a public key with a small-order component): verify the items one
+    /// by one to learn which.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidSignature`], also when `random` does not hold
+    /// one entry per item.
+    fn ed25519_verify_batch(
+        &self,
+        items: &[Ed25519BatchItem<'_>],
+        random: &[[u8; 32]],
+    ) -> Result<(), CryptoError> {
+        common::ed25519_verify_batch(items, random, |parts| self.sha512(parts))
     }
 
     /// ML-KEM-768 key generation from the 64-byte seed `d || z` (FIPS 203 ML-KEM.KeyGen_internal).
