@@ -1852,3 +1852,166 @@ fn a_state_whose_parts_disagree_is_refused() {
         Err(StateError::Invalid("chains"))
     );
 }
+
+/// A generator that always fails.
+struct Broken;
+
+#[derive(Debug)]
+struct Dry;
+impl core::fmt::Display for Dry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("no randomness")
+    }
+}
+impl core::error::Error for Dry {}
+
+impl sova::rand_core::TryRng for Broken {
+    type Error = Dry;
+    fn try_next_u32(&mut self) -> Result<u32, Dry> {
+        Err(Dry)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Dry> {
+        Err(Dry)
+    }
+    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Dry> {
+        Err(Dry)
+    }
+}
+impl sova::rand_core::TryCryptoRng for Broken {}
+
+/// Reading queued messages in one batch (spec §12.6.1) gives, message for
+/// message, what reading them one by one gives, and the same state bytes:
+/// honest messages of three chains in any order, mixed with replays,
+/// tampered and forged ones and messages refused before their signature.
+#[test]
+fn a_batch_reads_exactly_what_one_by_one_reads() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let (mut w, _) = setup();
+    let (a1, a2, b, c) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+    );
+    // Alice's phone on a chain whose keys the test knows (as in
+    // `every_message_rejection_changes_nothing`), to forge with.
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let mut probe = rng.clone();
+    let mut ck = Secret::<32>::zero();
+    let mut seed = Secret::<32>::zero();
+    probe.fill_bytes(ck.expose_mut());
+    probe.fill_bytes(seed.expose_mut());
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    w.hand_out(a1, &offer);
+    let mut honest: Vec<Vec<u8>> = Vec::new();
+    for i in 0..60u32 {
+        honest.push(w.g(a1).encrypt(&i.to_be_bytes()).unwrap());
+    }
+    for (d, n) in [(a2, 30u32), (c, 30)] {
+        for i in 0..n {
+            honest.push(w.g(d).encrypt(&[i as u8; 100]).unwrap());
+        }
+    }
+    let head = GroupMessage::parse(&honest[0]).unwrap();
+    let pad = |t: &[u8]| {
+        let mut v = Vec::new();
+        padding::pad_into(t, &mut v);
+        v
+    };
+    let mut forger = Secret::<32>::zero();
+    forger.expose_mut()[0] = 7;
+    let mut bad: Vec<Vec<u8>> = Vec::new();
+    for (k, at) in [(0usize, 3usize), (5, 150), (70, 120)] {
+        // A flipped bit in the signature, in the body, in the index.
+        let mut m = honest[k].clone();
+        let n = m.len();
+        m[n - 1 - at % 64] ^= 1;
+        bad.push(m);
+        let mut m = honest[k].clone();
+        m[at] ^= 0x10;
+        bad.push(m);
+    }
+    let mut m = honest[3].clone();
+    m[117] ^= 1;
+    bad.push(m);
+    bad.push(craft(&ck, &forger, &head, 61, &pad(b"forged"), false));
+    bad.push(craft(&ck, &seed, &head, CHAIN_MESSAGES, &pad(b"x"), false));
+    bad.push(craft(&ck, &seed, &head, 62, &pad(b"x"), true));
+    bad.push(craft(&ck, &seed, &head, 63, &[0u8; 32], false));
+    bad.push(craft(&ck, &seed, &head, 64, &pad(b"crafted, valid"), false));
+    bad.push(honest[1][..50].to_vec());
+    let mut m = honest[2].clone();
+    m[2] ^= 1;
+    bad.push(m);
+    let mut m = honest[2].clone();
+    m[110..114].copy_from_slice(&77u32.to_be_bytes());
+    bad.push(m);
+    let known = w.known.clone();
+    let bob = w.g(b).clone();
+
+    let pool: Vec<Vec<u8>> = honest.iter().chain(&bad).cloned().collect();
+    let n_honest = honest.len();
+    let strategy = (
+        any::<bool>(),
+        proptest::collection::vec(any::<proptest::sample::Index>(), 60..140),
+        any::<[u8; 32]>(),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |(clean, picks, coef_seed)| {
+            let queue: Vec<&[u8]> = picks
+                .iter()
+                .map(|ix| {
+                    if clean {
+                        &pool[ix.index(n_honest)][..]
+                    } else {
+                        &pool[ix.index(pool.len())][..]
+                    }
+                })
+                .collect();
+            let mut one = bob.clone();
+            let want: Vec<_> = queue.iter().map(|m| one.decrypt(m, &known)).collect();
+            let mut many = bob.clone();
+            let mut coefs = ChaCha20Rng::from_seed(coef_seed);
+            let got = many.decrypt_batch(&queue, &known, &mut coefs);
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(many.to_bytes(), one.to_bytes());
+            prop_assert!(many == one);
+            // A generator that fails: verified one by one, same results.
+            let mut broken = bob.clone();
+            let got = broken.decrypt_batch(&queue, &known, &mut Broken);
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(broken.to_bytes(), one.to_bytes());
+            Ok(())
+        })
+        .unwrap();
+    // Every kind of refusal occurs in the pool.
+    let mut kinds: Vec<GroupError> = Vec::new();
+    let mut one = bob.clone();
+    for m in pool.iter().chain(&honest) {
+        if let Err(e) = one.decrypt(m, &known) {
+            if !kinds.contains(&e) {
+                kinds.push(e);
+            }
+        }
+    }
+    for k in [
+        GroupError::InvalidSignature,
+        GroupError::DuplicateOrExpired,
+        GroupError::BeyondChainEnd,
+        GroupError::Authentication,
+        GroupError::InvalidPadding,
+        GroupError::WrongGroup,
+        GroupError::UnknownChain,
+    ] {
+        assert!(kinds.contains(&k), "{k:?}");
+    }
+}
