@@ -118,15 +118,17 @@ impl World {
     }
 
     /// One fan-out message (spec §11.6) from device `from` to every device of
-    /// `to_user` (for one's own user: to one's other devices); returns what
-    /// each of those devices decrypted, as (device, plaintext).
+    /// `to_user` (for one's own user: a note to self, to one's other
+    /// devices); returns what each of those devices decrypted, as (device,
+    /// plaintext). A message to another person is recipient-only: group
+    /// objects reach the own devices by a note to self (spec §12.5).
     fn fan(&mut self, from: usize, to_user: usize, payload: &[u8]) -> Vec<(usize, Vec<u8>)> {
         let su = self.devs[from].user;
         let mut wanted: Vec<(Audience, usize)> = Vec::new();
         for (i, d) in self.devs.iter().enumerate() {
             if d.user == to_user && to_user != su {
                 wanted.push((Audience::Recipient, i));
-            } else if d.user == su && i != from {
+            } else if d.user == su && i != from && to_user == su {
                 wanted.push((Audience::OwnDevice, i));
             }
         }
@@ -156,14 +158,25 @@ impl World {
                     conversation: c,
                 })
                 .collect();
-            fanout::encrypt(
-                &self.known[su],
-                self.devs[from].id,
-                &self.known[to_user],
-                &mut targets,
-                payload,
-                &mut self.rng,
-            )
+            if to_user == su {
+                fanout::encrypt(
+                    &self.known[su],
+                    self.devs[from].id,
+                    &self.known[to_user],
+                    &mut targets,
+                    payload,
+                    &mut self.rng,
+                )
+            } else {
+                fanout::encrypt_to_recipient(
+                    &self.known[su],
+                    self.devs[from].id,
+                    &self.known[to_user],
+                    &mut targets,
+                    payload,
+                    &mut self.rng,
+                )
+            }
             .unwrap()
         };
         for (_, _, d, c) in taken {
@@ -171,11 +184,6 @@ impl World {
         }
         let mut out = Vec::new();
         for (audience, id, m) in fanout::split(&wire).unwrap() {
-            // A message to another person also reaches the sender's other
-            // devices; those copies are not needed here.
-            if to_user != su && audience == Audience::OwnDevice {
-                continue;
-            }
             let user = if audience == Audience::Recipient {
                 to_user
             } else {

@@ -275,6 +275,72 @@ pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
     plaintext: &[u8],
     rng: &mut R,
 ) -> Result<Vec<u8>, FanoutError> {
+    encrypt_entries(p, own, own_device, recipient, targets, plaintext, rng, true)
+}
+
+/// [`encrypt`] without the copies for the sender's own other devices
+/// (spec §11.6, "Recipient-only"): `targets` must name exactly the devices
+/// of `recipient`'s accepted list, each once, all [`Audience::Recipient`].
+/// For a plaintext that reaches the own devices another way, such as a
+/// chain offer sent to every member of a group and once, as a note to
+/// self, to the own devices (spec §12.5). `recipient` must be another
+/// person: a note to self without its own copies would reach no device
+/// ([`FanoutError::NotForUs`]).
+///
+/// # Errors
+/// As [`encrypt`]; an own-device target is [`FanoutError::UnlistedDevice`].
+pub fn encrypt_to_recipient<R: TryCryptoRng + ?Sized>(
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, FanoutError> {
+    encrypt_to_recipient_with(
+        &DefaultProvider::default(),
+        own,
+        own_device,
+        recipient,
+        targets,
+        plaintext,
+        rng,
+    )
+}
+
+/// [`encrypt_to_recipient`] with an explicit provider.
+///
+/// # Errors
+/// As [`encrypt_to_recipient`].
+pub fn encrypt_to_recipient_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+    p: &P,
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, FanoutError> {
+    if recipient.user_key() == own.user_key() {
+        return Err(FanoutError::NotForUs);
+    }
+    encrypt_entries(
+        p, own, own_device, recipient, targets, plaintext, rng, false,
+    )
+}
+
+/// [`encrypt_with`], with (`own_copies`) or without the entries of kind 1.
+#[allow(clippy::too_many_arguments)]
+fn encrypt_entries<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+    p: &P,
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+    own_copies: bool,
+) -> Result<Vec<u8>, FanoutError> {
     if plaintext.len() > MAX_PLAINTEXT_LEN {
         return Err(FanoutError::PlaintextTooLong);
     }
@@ -285,7 +351,9 @@ pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
     let to_self = recipient.user_key() == own.user_key();
     // Never encrypt to a device the user key did not certify (spec §11.6).
     for t in targets.iter() {
-        if to_self && t.audience == Audience::Recipient {
+        if (to_self && t.audience == Audience::Recipient)
+            || (!own_copies && t.audience == Audience::OwnDevice)
+        {
             return Err(FanoutError::UnlistedDevice(t.device_id));
         }
         let list = match t.audience {
@@ -312,14 +380,21 @@ pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
     } else {
         recipient.list().entries().len()
     };
-    let wanted = recipients + own.list().entries().len().saturating_sub(1);
+    let own_entries = if own_copies {
+        own.list().entries().len().saturating_sub(1)
+    } else {
+        0
+    };
+    let wanted = recipients + own_entries;
     let mut keys: Vec<(u8, u32)> = targets
         .iter()
         .map(|t| (t.audience.byte(), t.device_id))
         .collect();
     keys.sort_unstable();
     if keys.len() != wanted || keys.windows(2).any(|w| w[0] == w[1]) {
-        return Err(missing_device(own, own_device, recipient, to_self, targets));
+        return Err(missing_device(
+            own, own_device, recipient, to_self, own_copies, targets,
+        ));
     }
     let count = u16::try_from(wanted).map_err(|_| FanoutError::MissingDevice(u32::MAX))?;
 
@@ -379,6 +454,7 @@ fn missing_device(
     own_device: u32,
     recipient: &KnownUser,
     to_self: bool,
+    own_copies: bool,
     targets: &[Target<'_>],
 ) -> FanoutError {
     let wanted = recipient
@@ -391,7 +467,7 @@ fn missing_device(
             own.list()
                 .entries()
                 .iter()
-                .filter(|e| e.device_id != own_device)
+                .filter(|e| own_copies && e.device_id != own_device)
                 .map(|e| (Audience::OwnDevice, e.device_id)),
         );
     for (audience, id) in wanted {
