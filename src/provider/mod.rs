@@ -17,7 +17,12 @@
 //!   symmetric primitive, for targets *ring* does not build on.
 //!
 //! Both use x25519-dalek, ed25519-dalek (strict verification) and
-//! libcrux-ml-kem for the asymmetric primitives (spec §3).
+//! libcrux-ml-kem for the asymmetric primitives (spec §3), and
+//! curve25519-dalek (the curve under both dalek crates) for batch
+//! verification of Ed25519 signatures (spec §12.6.1): *ring* has no batch
+//! verification, and ed25519-dalek's (feature `batch`) draws no injected
+//! randomness and checks the batch equation alone, which accepts
+//! signatures strict verification refuses.
 
 use crate::error::CryptoError;
 use crate::secret::Secret;
