@@ -33,7 +33,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use sova::devices::fanout::{self, Audience, Target};
+use sova::devices::fanout::{self, Audience, DeviceMessage, Target};
 use sova::devices::{DeviceEntry, KnownUser, UserKey};
 use sova::groups::{Group, Member, Role};
 use sova::kdf::encode_label;
@@ -87,10 +87,37 @@ fn pair() -> Pair {
     ];
     let (mut alice, create) =
         Group::create(&mut rng, &accounts[0], alice_uk, 1, &roster, &known).unwrap();
-    let w = alice.welcome(&create).unwrap();
-    let mut bob = Group::join(bob_uk, 1, &w, &alice_uk, 1, &known).unwrap();
+    // Welcome and chain offer by fan-out, over the pairwise session.
     let offer = alice.start_chain(&mut rng, &accounts[0]).unwrap();
-    bob.accept_chain(&offer, &alice_uk, 1, &known).unwrap();
+    let bundle = accounts[1].bundle(None, None).unwrap().to_bytes();
+    let ik = accounts[1].identity_key();
+    let mut to_bob =
+        Conversation::start(&accounts[0], &mut rng, &ik, &bundle, HeaderMode::Plain).unwrap();
+    let mut from_alice = Conversation::new(accounts[0].identity_key());
+    let mut deliver = |payload: &[u8], rng: &mut ChaCha20Rng| {
+        let mut targets = [Target {
+            audience: Audience::Recipient,
+            device_id: 1,
+            conversation: &mut to_bob,
+        }];
+        let wire =
+            fanout::encrypt_to_recipient(&known[0], 1, &known[1], &mut targets, payload, rng)
+                .unwrap();
+        let (_, _, entry) = fanout::split(&wire).unwrap().remove(0);
+        let msg = DeviceMessage::parse(&entry).unwrap();
+        fanout::receive(
+            &known[1],
+            &known[0],
+            &mut from_alice,
+            &mut accounts[1],
+            &msg,
+        )
+        .unwrap()
+    };
+    let w = alice.welcome(&create).unwrap();
+    let mut bob = Group::join(bob_uk, 1, &deliver(&w, &mut rng), &known).unwrap();
+    bob.accept_chain(&deliver(&offer, &mut rng), &known)
+        .unwrap();
     Pair { known, alice, bob }
 }
 

@@ -482,12 +482,19 @@ fn missing_device(
     FanoutError::MissingDevice(u32::MAX)
 }
 
-/// A message a device received by fan-out.
+/// A message a device received by fan-out. Only [`receive`] makes one:
+/// it carries, beside the public fields, the sender it authenticated (the
+/// pairwise session the message came over), which is what
+/// [`Group::join`](crate::groups::Group::join) and
+/// [`Group::accept_chain`](crate::groups::Group::accept_chain) bind a
+/// welcome or chain offer to; changing the public fields does not change it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FanoutReceived {
     /// The plaintext.
     pub plaintext: Vec<u8>,
+    /// The sender's user key.
+    pub sender_user: [u8; 32],
     /// The sending device's id in the sender's list.
     pub sender_device: u32,
     /// The sender encrypted to our own user's list at our accepted epoch
@@ -499,6 +506,41 @@ pub struct FanoutReceived {
     /// The pairwise message set up a new session through `account`:
     /// persist the account.
     pub account_changed: bool,
+    /// The sender [`receive`] authenticated: user key and device id.
+    pub(crate) authenticated: ([u8; 32], u32),
+}
+
+impl FanoutReceived {
+    /// The sender [`receive`] authenticated: its user key and device id
+    /// (those of the pairwise session the message came over).
+    pub fn authenticated_sender(&self) -> (&[u8; 32], u32) {
+        (&self.authenticated.0, self.authenticated.1)
+    }
+
+    /// A received message from `sender_user`'s device `sender_device`
+    /// that no fan-out message carried, for tools that replay recorded
+    /// objects (the test-vector generator, fuzz targets). Whoever builds
+    /// one vouches for the sender: the checks of spec §12.3 and §12.5 that
+    /// bind a welcome or chain offer to its pairwise session rely on it.
+    #[cfg(feature = "hazmat")]
+    pub fn hazmat_new(plaintext: Vec<u8>, sender_user: [u8; 32], sender_device: u32) -> Self {
+        Self {
+            plaintext,
+            sender_user,
+            sender_device,
+            recipient_list_current: true,
+            info: MessageInfo {
+                chain: [0; 32],
+                number: 0,
+                previous_chain_len: 0,
+                late: false,
+                new_chain: false,
+                gap: 0,
+            },
+            account_changed: false,
+            authenticated: (sender_user, sender_device),
+        }
+    }
 }
 
 /// Receives a device message (spec §11.6, checks 2–7 in order; check 1 is
@@ -597,6 +639,8 @@ pub fn receive_with<P: CryptoProvider + ?Sized>(
     let plaintext = opened.ok_or(FanoutError::BodyMismatch)?;
     Ok(FanoutReceived {
         plaintext,
+        sender_user: h.sender_user,
+        authenticated: (h.sender_user, h.sender_device),
         sender_device: h.sender_device,
         recipient_list_current,
         info: got.info,

@@ -13,6 +13,7 @@ use super::{
     Directory, GroupError, Member, CHAIN_MESSAGES, MAX_GROUP_CHAINS, MAX_GROUP_STORED_KEYS,
 };
 use crate::codec::Writer;
+use crate::devices::FanoutReceived;
 use crate::kdf::{encode_label, labeled_sign, labeled_verify};
 use crate::labels;
 use crate::provider::{CryptoProvider, DefaultProvider, Ed25519BatchItem, AEAD_TAG_LEN};
@@ -196,8 +197,11 @@ impl Group {
         Ok(Welcome::encode(&op, &self.roster, prev_op))
     }
 
-    /// Joins a group from a welcome that the fan-out message from
-    /// `from_user`'s device `from_device` carried (spec §12.3).
+    /// Joins a group from a welcome: the fan-out message that carried it,
+    /// as [`fanout::receive`](crate::devices::fanout::receive) returned it
+    /// (spec §12.3). The welcome must come from the operation's signer
+    /// device over the pairwise session with it: the sender is the one the
+    /// fan-out layer authenticated, never one the caller names.
     ///
     /// # Errors
     /// `Malformed`, `WrongSession`, `NotInRoster`, `WelcomeMismatch` and
@@ -205,13 +209,12 @@ impl Group {
     pub fn join<D: Directory + ?Sized>(
         own_user: [u8; 32],
         own_device: u32,
-        welcome: &[u8],
-        from_user: &[u8; 32],
-        from_device: u32,
+        welcome: &FanoutReceived,
         directory: &D,
     ) -> Result<Self, GroupError> {
         let p = DefaultProvider::default();
-        let w = Welcome::parse(welcome)?;
+        let (from_user, from_device) = welcome.authenticated_sender();
+        let w = Welcome::parse(&welcome.plaintext)?;
         let op = &w.operation;
         if op.signer_user != *from_user || op.signer_device != from_device {
             return Err(GroupError::WrongSession);
@@ -529,20 +532,22 @@ impl Group {
         Ok(ik)
     }
 
-    /// Accepts a chain offer that the fan-out message from `from_user`'s
-    /// device `from_device` carried (spec §12.5).
+    /// Accepts a chain offer: the fan-out message that carried it, as
+    /// [`fanout::receive`](crate::devices::fanout::receive) returned it
+    /// (spec §12.5). The offer must come from its owner device over the
+    /// pairwise session with it: the sender is the one the fan-out layer
+    /// authenticated, never one the caller names.
     ///
     /// # Errors
     /// The checks of spec §12.5 in order; nothing changes.
     pub fn accept_chain<D: Directory + ?Sized>(
         &mut self,
-        offer: &[u8],
-        from_user: &[u8; 32],
-        from_device: u32,
+        offer: &FanoutReceived,
         directory: &D,
     ) -> Result<(), GroupError> {
         let p = DefaultProvider::default();
-        let offer = ChainOffer::parse(offer)?;
+        let (from_user, from_device) = offer.authenticated_sender();
+        let offer = ChainOffer::parse(&offer.plaintext)?;
         if offer.group_id != self.group_id {
             return Err(GroupError::WrongGroup);
         }
