@@ -1980,7 +1980,7 @@ fn a_batch_reads_exactly_what_one_by_one_reads() {
     let n_honest = honest.len();
     let strategy = (
         any::<bool>(),
-        proptest::collection::vec(any::<proptest::sample::Index>(), 60..140),
+        proptest::collection::vec(any::<proptest::sample::Index>(), 140..220),
         any::<[u8; 32]>(),
     );
     let mut runner = TestRunner::new(Config {

@@ -24,7 +24,7 @@ use crate::wipe::{self, SecretDeque};
 
 /// Fewer signatures than this are verified one by one: a batch's fixed
 /// cost (128 subgroup checks, spec §12.6.1) outweighs its gain below it.
-const BATCH_MIN: usize = 64;
+const BATCH_MIN: usize = 128;
 
 /// What applying an operation did (spec §12.3, §12.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

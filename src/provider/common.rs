@@ -168,7 +168,7 @@ pub(super) fn ed25519_verify_batch(
                 let a = CompressedEdwardsY(*item.public_key)
                     .decompress()
                     .ok_or(fail)?;
-                if a.is_small_order() || !a.is_torsion_free() {
+                if a.is_small_order() || !torsion_free(&a) {
                     return Err(fail);
                 }
                 key_points.push(a);
@@ -210,7 +210,7 @@ pub(super) fn ed25519_verify_batch(
                 q += r;
             }
         }
-        if !q.is_torsion_free() {
+        if !torsion_free(&q) {
             return Err(fail);
         }
     }
@@ -225,6 +225,17 @@ pub(super) fn ed25519_verify_batch(
     } else {
         Err(fail)
     }
+}
+
+/// Whether `[ℓ]P` is the neutral element (`P` in the prime-order
+/// subgroup), in variable time (`P` is public): `[ℓ − 1]P + P`, `ℓ − 1`
+/// being the scalar `−1`.
+fn torsion_free(p: &curve25519_dalek::edwards::EdwardsPoint) -> bool {
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::IsIdentity;
+    (EdwardsPoint::vartime_double_scalar_mul_basepoint(&-Scalar::ONE, p, &Scalar::ZERO) + p)
+        .is_identity()
 }
 
 /// Whether the `y` of a point encoding (its low 255 bits) is below
@@ -555,6 +566,22 @@ mod tests {
         let mut cases = honest(&mut rng, 10, 1);
         cases.push(c);
         assert!(all_err(&batch(&cases, &mut rng)));
+    }
+
+    #[test]
+    fn torsion_free_is_membership_of_the_prime_order_subgroup() {
+        let mut rng = ChaCha20Rng::from_seed([8; 32]);
+        for _ in 0..20 {
+            let mut b = [0u8; 32];
+            rng.fill_bytes(&mut b);
+            let r = Scalar::from_bytes_mod_order(b);
+            for (k, t) in EIGHT_TORSION.iter().enumerate() {
+                let p = B * r + t;
+                assert_eq!(torsion_free(&p), k == 0);
+                assert_eq!(torsion_free(&p), p.is_torsion_free());
+                assert_eq!(torsion_free(t), k == 0);
+            }
+        }
     }
 
     #[test]
