@@ -534,8 +534,8 @@ mod tests {
         let mut found = None;
         for i in 0u8..=255 {
             let r = Scalar::from_bytes_mod_order([i; 32]);
-            for k in 0..8usize {
-                let r_point = B * r + EIGHT_TORSION[k];
+            for (k, t) in EIGHT_TORSION.iter().enumerate() {
+                let r_point = B * r + t;
                 let r_bytes = r_point.compress().to_bytes();
                 let h = Scalar::from_hash(
                     Sha512::new()
