@@ -144,7 +144,7 @@ pub(super) fn ed25519_verify_batch(
     use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
     use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
     use curve25519_dalek::scalar::Scalar;
-    use curve25519_dalek::traits::{Identity, IsIdentity, VartimeMultiscalarMul};
+    use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 
     let fail = CryptoError::InvalidSignature;
     if items.len() != random.len() {
@@ -203,16 +203,9 @@ pub(super) fn ed25519_verify_batch(
         r_coefs.push(-z);
     }
     // Every R_i in the prime-order subgroup: 128 random subset sums.
-    for j in 0..128 {
-        let mut q = EdwardsPoint::identity();
-        for (r, rand) in r_points.iter().zip(random) {
-            if rand[16 + j / 8] >> (j % 8) & 1 == 1 {
-                q += r;
-            }
-        }
-        if !torsion_free(&q) {
-            return Err(fail);
-        }
+    let q = subset_sums(&r_points, random);
+    if !q.iter().all(torsion_free) {
+        return Err(fail);
     }
     let scalars = core::iter::once(s_sum)
         .chain(key_coefs.iter().map(|c| -c))
@@ -225,6 +218,42 @@ pub(super) fn ed25519_verify_batch(
     } else {
         Err(fail)
     }
+}
+
+/// The 128 subset sums `Q_j = Σ bit_j(r_i)·R_i`, bit `j` of `r_i` being
+/// bit `j % 8` of `r_i[16 + j / 8]`. Points are taken 5 at a time: the 31
+/// nonzero sums of a block's points are tabulated (26 additions), then each
+/// `Q_j` adds the one its 5 bits select: about 30 additions per point
+/// instead of 64.
+fn subset_sums(
+    points: &[curve25519_dalek::edwards::EdwardsPoint],
+    random: &[[u8; 32]],
+) -> alloc::vec::Vec<curve25519_dalek::edwards::EdwardsPoint> {
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::traits::Identity;
+    const BLOCK: usize = 5;
+    let mut q = alloc::vec![EdwardsPoint::identity(); 128];
+    let mut table = [EdwardsPoint::identity(); 1 << BLOCK];
+    for (block, rands) in points.chunks(BLOCK).zip(random.chunks(BLOCK)) {
+        for m in 1..(1usize << block.len()) {
+            let (low, rest) = (m.trailing_zeros() as usize, m & (m - 1));
+            table[m] = if rest == 0 {
+                block[low]
+            } else {
+                table[rest] + block[low]
+            };
+        }
+        for (j, qj) in q.iter_mut().enumerate() {
+            let mut m = 0usize;
+            for (k, rand) in rands.iter().enumerate() {
+                m |= usize::from(rand[16 + j / 8] >> (j % 8) & 1) << k;
+            }
+            if m != 0 {
+                *qj += table[m];
+            }
+        }
+    }
+    q
 }
 
 /// Whether `[ℓ]P` is the neutral element (`P` in the prime-order
@@ -566,6 +595,33 @@ mod tests {
         let mut cases = honest(&mut rng, 10, 1);
         cases.push(c);
         assert!(all_err(&batch(&cases, &mut rng)));
+    }
+
+    #[test]
+    fn subset_sums_are_the_sums_the_bits_select() {
+        let mut rng = ChaCha20Rng::from_seed([9; 32]);
+        for n in [0usize, 1, 4, 5, 6, 13, 40] {
+            let points: Vec<EdwardsPoint> = (0..n)
+                .map(|i| {
+                    let mut b = [0u8; 32];
+                    rng.fill_bytes(&mut b);
+                    B * Scalar::from_bytes_mod_order(b) + EIGHT_TORSION[i % 8]
+                })
+                .collect();
+            let mut random = alloc::vec![[0u8; 32]; n];
+            rng.fill_bytes(random.as_flattened_mut());
+            let q = subset_sums(&points, &random);
+            assert_eq!(q.len(), 128);
+            for (j, qj) in q.iter().enumerate() {
+                let mut want = EdwardsPoint::default();
+                for (p, r) in points.iter().zip(&random) {
+                    if r[16 + j / 8] >> (j % 8) & 1 == 1 {
+                        want += p;
+                    }
+                }
+                assert_eq!(*qj, want, "n = {n}, j = {j}");
+            }
+        }
     }
 
     #[test]
