@@ -9,13 +9,17 @@
 //!     next chain key), one HKDF-Expand of 44 bytes over the header, one
 //!     ChaCha20-Poly1305 seal (open) of the padded body and one Ed25519
 //!     signature (strict verification) of the message.
-//! * `catch_up_1000` — 1,000 queued messages of one chain read in order
-//!   (`sova`), against 1,000 times the decrypt floor.
+//! * `catch_up_1000` — 1,000 queued messages of one chain read in order:
+//!   one by one ([`Group::decrypt`], `sova`) and in one batch
+//!   ([`Group::decrypt_batch`], `sova_batch`: signatures verified together,
+//!   spec §12.6.1), against 1,000 times the decrypt floor (which verifies
+//!   each signature on its own).
 //! * `rekey_1000x5` — after a membership change in a group of 1,000
 //!   members with 5 devices each, one device starts a fresh chain and hands
-//!   its offer to the 4,999 other devices: `sova` is [`Group::start_chain`]
-//!   and 1,000 [`fanout::encrypt`] calls (999 members and the own user's
-//!   other devices) on established sessions; `floor` is 4,999 ratchet
+//!   its offer to the 4,999 other devices: `sova` is [`Group::start_chain`],
+//!   999 [`fanout::encrypt_to_recipient`] calls (one per other member) and
+//!   one [`fanout::encrypt`] note to self (the own user's 4 other devices)
+//!   on established sessions; `floor` is 4,999 ratchet
 //!   encryptions of the offer ([`Conversation::encrypt`]), the pairwise
 //!   messages alone. The bytes sent are printed once.
 //!
@@ -29,7 +33,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use sova::devices::fanout::{self, Audience, Target};
+use sova::devices::fanout::{self, Audience, DeviceMessage, Target};
 use sova::devices::{DeviceEntry, KnownUser, UserKey};
 use sova::groups::{Group, Member, Role};
 use sova::kdf::encode_label;
@@ -83,10 +87,37 @@ fn pair() -> Pair {
     ];
     let (mut alice, create) =
         Group::create(&mut rng, &accounts[0], alice_uk, 1, &roster, &known).unwrap();
-    let w = alice.welcome(&create).unwrap();
-    let mut bob = Group::join(bob_uk, 1, &w, &alice_uk, 1, &known).unwrap();
+    // Welcome and chain offer by fan-out, over the pairwise session.
     let offer = alice.start_chain(&mut rng, &accounts[0]).unwrap();
-    bob.accept_chain(&offer, &alice_uk, 1, &known).unwrap();
+    let bundle = accounts[1].bundle(None, None).unwrap().to_bytes();
+    let ik = accounts[1].identity_key();
+    let mut to_bob =
+        Conversation::start(&accounts[0], &mut rng, &ik, &bundle, HeaderMode::Plain).unwrap();
+    let mut from_alice = Conversation::new(accounts[0].identity_key());
+    let mut deliver = |payload: &[u8], rng: &mut ChaCha20Rng| {
+        let mut targets = [Target {
+            audience: Audience::Recipient,
+            device_id: 1,
+            conversation: &mut to_bob,
+        }];
+        let wire =
+            fanout::encrypt_to_recipient(&known[0], 1, &known[1], &mut targets, payload, rng)
+                .unwrap();
+        let (_, _, entry) = fanout::split(&wire).unwrap().remove(0);
+        let msg = DeviceMessage::parse(&entry).unwrap();
+        fanout::receive(
+            &known[1],
+            &known[0],
+            &mut from_alice,
+            &mut accounts[1],
+            &msg,
+        )
+        .unwrap()
+    };
+    let w = alice.welcome(&create).unwrap();
+    let mut bob = Group::join(bob_uk, 1, &deliver(&w, &mut rng), &known).unwrap();
+    bob.accept_chain(&deliver(&offer, &mut rng), &known)
+        .unwrap();
     Pair { known, alice, bob }
 }
 
@@ -232,6 +263,19 @@ fn message_ops(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    let refs: Vec<&[u8]> = queued.iter().map(Vec::as_slice).collect();
+    let mut rng = ChaCha20Rng::from_seed([2; 32]);
+    g.bench_function("sova_batch", |b| {
+        b.iter_batched_ref(
+            || pair.bob.clone(),
+            |bob| {
+                let got = bob.decrypt_batch(black_box(&refs), &pair.known, &mut rng);
+                assert!(got.iter().all(Result::is_ok));
+                black_box(got)
+            },
+            BatchSize::SmallInput,
+        )
+    });
     g.bench_function("floor", |b| {
         b.iter(|| {
             for _ in 0..1000 {
@@ -304,14 +348,15 @@ fn rekey(c: &mut Criterion) {
         convs.push(row);
     }
     let sender = &sender_account;
-    // fanout::encrypt requires the sender's own other devices in every
-    // fan-out message (spec §11.6): each member's message carries them.
+    // Each other member gets a recipient-only fan-out message; the own
+    // other devices get the offer once, by a note to self (spec §12.5).
     let hand_out = |group: &mut Group,
                     convs: &mut Vec<Vec<(u32, Conversation)>>,
                     rng: &mut ChaCha20Rng|
-     -> usize {
+     -> (usize, usize) {
         let offer = group.start_chain(rng, sender).unwrap();
         let mut bytes = 0usize;
+        let mut entries = 0usize;
         let (own, rest) = convs.split_at_mut(1);
         for (i, row) in rest.iter_mut().enumerate() {
             let mut targets: Vec<Target<'_>> = row
@@ -321,22 +366,36 @@ fn rekey(c: &mut Criterion) {
                     device_id: *id,
                     conversation: c,
                 })
-                .chain(own[0].iter_mut().map(|(id, c)| Target {
-                    audience: Audience::OwnDevice,
-                    device_id: *id,
-                    conversation: c,
-                }))
                 .collect();
-            let wire =
-                fanout::encrypt(&known[0], 1, &known[i + 1], &mut targets, &offer, rng).unwrap();
+            entries += targets.len();
+            let wire = fanout::encrypt_to_recipient(
+                &known[0],
+                1,
+                &known[i + 1],
+                &mut targets,
+                &offer,
+                rng,
+            )
+            .unwrap();
             bytes += wire.len();
         }
-        bytes
+        let mut targets: Vec<Target<'_>> = own[0]
+            .iter_mut()
+            .map(|(id, c)| Target {
+                audience: Audience::OwnDevice,
+                device_id: *id,
+                conversation: c,
+            })
+            .collect();
+        entries += targets.len();
+        let wire = fanout::encrypt(&known[0], 1, &known[0], &mut targets, &offer, rng).unwrap();
+        bytes += wire.len();
+        (bytes, entries)
     };
-    let bytes = hand_out(&mut group, &mut convs, &mut rng);
+    let (bytes, entries) = hand_out(&mut group, &mut convs, &mut rng);
     eprintln!(
-        "rekey_1000x5: one device's fresh chain is {bytes} bytes on the wire in 999 fan-out \
-         messages (each also to the sender's 4 other devices)"
+        "rekey_1000x5: one device's fresh chain is {bytes} bytes on the wire in 999 \
+         recipient-only fan-out messages and one note to self ({entries} pairwise messages)"
     );
     let mut g = c.benchmark_group("rekey_1000x5");
     g.sample_size(10);

@@ -292,6 +292,30 @@ type Wanted = (fanout::Audience, [u8; 32], u32, [u8; 64], Vec<u8>);
 /// Sends from `from.devices[i]` to `to` (and `from`'s other devices),
 /// starting sessions from bundles as needed; returns the fan-out message.
 fn send(r: &mut ChaCha20Rng, from: &mut Person, i: usize, to: &mut Person, text: &[u8]) -> Vec<u8> {
+    send_with(r, from, i, to, text, Copies::All).unwrap()
+}
+
+/// Which targets [`send_with`] gives the fan-out.
+#[derive(Clone, Copy, PartialEq)]
+enum Copies {
+    /// Every recipient device and the sender's other devices ([`fanout::encrypt`]).
+    All,
+    /// The recipient's devices only ([`fanout::encrypt_to_recipient`]).
+    RecipientOnly,
+    /// As `RecipientOnly`, plus the sender's other devices.
+    RecipientOnlyWithOwn,
+    /// As `RecipientOnly`, less the recipient's last device.
+    RecipientOnlyLessOne,
+}
+
+fn send_with(
+    r: &mut ChaCha20Rng,
+    from: &mut Person,
+    i: usize,
+    to: &mut Person,
+    text: &[u8],
+    copies: Copies,
+) -> Result<Vec<u8>, FanoutError> {
     let own = KnownUser::from_list(from.list.clone());
     let peer = KnownUser::from_list(to.list.clone());
     let me_id = from.devices[i].id;
@@ -306,8 +330,11 @@ fn send(r: &mut ChaCha20Rng, from: &mut Person, i: usize, to: &mut Person, text:
             b,
         ));
     }
+    if copies == Copies::RecipientOnlyLessOne {
+        wanted.pop();
+    }
     for (j, d) in from.devices.iter_mut().enumerate() {
-        if j != i {
+        if j != i && copies != Copies::RecipientOnly && copies != Copies::RecipientOnlyLessOne {
             let b = d.account.bundle(None, None).unwrap().to_bytes();
             wanted.push((
                 fanout::Audience::OwnDevice,
@@ -339,7 +366,11 @@ fn send(r: &mut ChaCha20Rng, from: &mut Person, i: usize, to: &mut Person, text:
         })
         .collect();
     let _ = me_id;
-    fanout::encrypt(&own, me.id, &peer, &mut targets, text, r).unwrap()
+    if copies == Copies::All {
+        fanout::encrypt(&own, me.id, &peer, &mut targets, text, r)
+    } else {
+        fanout::encrypt_to_recipient(&own, me.id, &peer, &mut targets, text, r)
+    }
 }
 
 /// Delivers a device message to `to.devices[j]`, sent by `from`'s device
@@ -405,6 +436,87 @@ fn fan_out_reaches_every_device_and_the_senders_others() {
             let got = deliver(&bob, 3, &mut alice, j, &m).unwrap();
             assert_eq!(got.plaintext, b"hi from the tablet");
         }
+    }
+}
+
+/// A recipient-only fan-out message (spec §11.6) reaches every device of
+/// the recipient and no other; it takes no target of the sender's own.
+#[test]
+fn a_recipient_only_fan_out_reaches_the_recipients_devices_alone() {
+    let mut r = rng(5);
+    let mut alice = person(&mut r, 3);
+    let mut bob = person(&mut r, 3);
+    let wire = send_with(
+        &mut r,
+        &mut alice,
+        0,
+        &mut bob,
+        b"only Bob",
+        Copies::RecipientOnly,
+    )
+    .unwrap();
+    let parts = fanout::split(&wire).unwrap();
+    assert_eq!(parts.len(), 3);
+    for (audience, id, m) in parts {
+        assert_eq!(audience, fanout::Audience::Recipient);
+        let j = bob.devices.iter().position(|d| d.id == id).unwrap();
+        let got = deliver(&alice, 1, &mut bob, j, &m).unwrap();
+        assert_eq!(got.plaintext, b"only Bob");
+    }
+    assert_eq!(
+        send_with(
+            &mut r,
+            &mut alice,
+            0,
+            &mut bob,
+            b"x",
+            Copies::RecipientOnlyWithOwn
+        ),
+        Err(FanoutError::UnlistedDevice(2))
+    );
+    assert_eq!(
+        send_with(
+            &mut r,
+            &mut alice,
+            0,
+            &mut bob,
+            b"x",
+            Copies::RecipientOnlyLessOne
+        ),
+        Err(FanoutError::MissingDevice(3))
+    );
+    // A note to self without its own copies would reach nobody.
+    let mut alice_again = Person {
+        uk: alice.uk.clone(),
+        devices: vec![],
+        list: alice.list.clone(),
+    };
+    assert_eq!(
+        send_with(
+            &mut r,
+            &mut alice,
+            0,
+            &mut alice_again,
+            b"x",
+            Copies::RecipientOnly
+        ),
+        Err(FanoutError::NotForUs)
+    );
+    // The refusals encrypted nothing: the next message is Bob's next.
+    let wire = send_with(
+        &mut r,
+        &mut alice,
+        0,
+        &mut bob,
+        b"again",
+        Copies::RecipientOnly,
+    )
+    .unwrap();
+    for (_, id, m) in fanout::split(&wire).unwrap() {
+        let j = bob.devices.iter().position(|d| d.id == id).unwrap();
+        let got = deliver(&alice, 1, &mut bob, j, &m).unwrap();
+        assert_eq!(got.plaintext, b"again");
+        assert_eq!(got.info.number, 1);
     }
 }
 

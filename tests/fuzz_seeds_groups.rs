@@ -38,8 +38,8 @@ fn genuine_objects_are_accepted() {
     let (wire, _, text) = &fx.messages[0];
     assert_eq!(&bob.decrypt(wire, &fx.known).unwrap().plaintext, text);
     let (offer, owner) = &fx.offers[4];
-    let (u, id) = fx.devices[*owner];
-    bob.accept_chain(offer, &u, id, &fx.known).unwrap();
+    bob.accept_chain(&fx.carried(*owner, offer), &fx.known)
+        .unwrap();
     assert_eq!(bob.apply(&fx.ops[0], &fx.known), Ok(Applied::Advanced));
     // The seed that reads, replays and tampers: its first step reads.
     checks::check_group_state_machine(&[2, 0, 0, 0, 0, 0, 0]);

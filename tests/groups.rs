@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use rand_chacha::{rand_core::Rng, rand_core::SeedableRng, ChaCha20Rng};
 use sova::devices::fanout::{self, Audience, DeviceMessage, Target};
-use sova::devices::{DeviceEntry, KnownUser, UserKey};
+use sova::devices::{DeviceEntry, FanoutReceived, KnownUser, UserKey};
 use sova::groups::{
     Applied, ChainOffer, Group, GroupError, GroupMessage, Member, OpKind, Operation, ParseError,
     Role, Welcome, CHAIN_MESSAGES,
@@ -118,15 +118,17 @@ impl World {
     }
 
     /// One fan-out message (spec §11.6) from device `from` to every device of
-    /// `to_user` (for one's own user: to one's other devices); returns what
-    /// each of those devices decrypted, as (device, plaintext).
-    fn fan(&mut self, from: usize, to_user: usize, payload: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    /// `to_user` (for one's own user: a note to self, to one's other
+    /// devices); returns what each of those devices received, as (device,
+    /// fan-out result). A message to another person is recipient-only: group
+    /// objects reach the own devices by a note to self (spec §12.5).
+    fn fan(&mut self, from: usize, to_user: usize, payload: &[u8]) -> Vec<(usize, FanoutReceived)> {
         let su = self.devs[from].user;
         let mut wanted: Vec<(Audience, usize)> = Vec::new();
         for (i, d) in self.devs.iter().enumerate() {
             if d.user == to_user && to_user != su {
                 wanted.push((Audience::Recipient, i));
-            } else if d.user == su && i != from {
+            } else if d.user == su && i != from && to_user == su {
                 wanted.push((Audience::OwnDevice, i));
             }
         }
@@ -156,14 +158,25 @@ impl World {
                     conversation: c,
                 })
                 .collect();
-            fanout::encrypt(
-                &self.known[su],
-                self.devs[from].id,
-                &self.known[to_user],
-                &mut targets,
-                payload,
-                &mut self.rng,
-            )
+            if to_user == su {
+                fanout::encrypt(
+                    &self.known[su],
+                    self.devs[from].id,
+                    &self.known[to_user],
+                    &mut targets,
+                    payload,
+                    &mut self.rng,
+                )
+            } else {
+                fanout::encrypt_to_recipient(
+                    &self.known[su],
+                    self.devs[from].id,
+                    &self.known[to_user],
+                    &mut targets,
+                    payload,
+                    &mut self.rng,
+                )
+            }
             .unwrap()
         };
         for (_, _, d, c) in taken {
@@ -171,11 +184,6 @@ impl World {
         }
         let mut out = Vec::new();
         for (audience, id, m) in fanout::split(&wire).unwrap() {
-            // A message to another person also reaches the sender's other
-            // devices; those copies are not needed here.
-            if to_user != su && audience == Audience::OwnDevice {
-                continue;
-            }
             let user = if audience == Audience::Recipient {
                 to_user
             } else {
@@ -196,16 +204,26 @@ impl World {
                 &msg,
             )
             .unwrap();
-            out.push((d, got.plaintext));
+            out.push((d, got));
         }
         out
     }
 
+    /// What device `to` received of a fan-out message from device `from`
+    /// carrying `payload` (sent to every device of `to`'s user).
+    fn carry(&mut self, from: usize, to: usize, payload: &[u8]) -> FanoutReceived {
+        let user = self.devs[to].user;
+        self.fan(from, user, payload)
+            .into_iter()
+            .find(|(d, _)| *d == to)
+            .map(|(_, got)| got)
+            .unwrap()
+    }
+
     /// Hands a chain offer of device `from` to every member's devices and
     /// to its own other devices, over fan-out only; each receiver accepts
-    /// it with the fan-out's sender as the session it came over.
+    /// what the fan-out layer received.
     fn hand_out(&mut self, from: usize, offer: &[u8]) {
-        let su = self.devs[from].user;
         let members: Vec<usize> = self.devs[from]
             .group
             .as_ref()
@@ -214,12 +232,11 @@ impl World {
             .iter()
             .map(|m| self.user_of(&m.user))
             .collect();
-        let (uk, id) = (self.uk(su), self.devs[from].id);
         for u in members {
-            for (d, pt) in self.fan(from, u, offer) {
+            for (d, got) in self.fan(from, u, offer) {
                 let known = self.known.clone();
                 if let Some(g) = self.devs[d].group.as_mut() {
-                    g.accept_chain(&pt, &uk, id, &known).unwrap();
+                    g.accept_chain(&got, &known).unwrap();
                 }
             }
         }
@@ -237,10 +254,9 @@ impl World {
     /// Device `from` welcomes every device of `user` (fan-out), which join.
     fn welcome(&mut self, from: usize, user: usize, op: &[u8]) {
         let w = self.devs[from].group.as_ref().unwrap().welcome(op).unwrap();
-        let (uk, id) = (self.uk(self.devs[from].user), self.devs[from].id);
-        for (d, pt) in self.fan(from, user, &w) {
+        for (d, got) in self.fan(from, user, &w) {
             let me = self.uk(self.devs[d].user);
-            let g = Group::join(me, self.devs[d].id, &pt, &uk, id, &self.known).unwrap();
+            let g = Group::join(me, self.devs[d].id, &got, &self.known).unwrap();
             self.devs[d].group = Some(g);
         }
     }
@@ -882,18 +898,16 @@ fn ghost_devices_and_wrong_sessions_are_refused() {
         .act(a1, |account, g| g.start_chain(&mut rng, account))
         .unwrap();
     let alice = w.uk(ALICE);
-    let carol = w.uk(CAROL);
-    // Alice's chain delivered over Carol's pairwise session, or as from
-    // Alice's other device: refused.
+    // Alice's chain delivered over Carol's pairwise session, or over the
+    // one with Alice's other device: refused.
     let before = w.g(b).clone();
-    assert_eq!(
-        w.g(b).accept_chain(&offer, &carol, 1, &known),
-        Err(GroupError::WrongSession)
-    );
-    assert_eq!(
-        w.g(b).accept_chain(&offer, &alice, 2, &known),
-        Err(GroupError::WrongSession)
-    );
+    for relay in [c, a2] {
+        let got = w.carry(relay, b, &offer);
+        assert_eq!(
+            w.g(b).accept_chain(&got, &known),
+            Err(GroupError::WrongSession)
+        );
+    }
     assert_eq!(*w.g(b), before);
     // A ghost device of Alice (a device the server made up): the fan-out
     // layer refuses its pairwise messages, and its chain offer, bound by a
@@ -902,54 +916,67 @@ fn ghost_devices_and_wrong_sessions_are_refused() {
     let mut ghost_group = w.g(a1).clone();
     // The ghost claims to be Alice's device 1 with its own identity.
     let ghost_offer = ghost_group.start_chain(&mut rng, &ghost).unwrap();
+    let got = w.carry(a1, b, &ghost_offer);
     assert_eq!(
-        w.g(b).accept_chain(&ghost_offer, &alice, 1, &known),
+        w.g(b).accept_chain(&got, &known),
         Err(GroupError::InvalidSignature)
     );
-    // Same, claiming an unlisted device id.
-    let mut unlisted = ghost_offer.clone();
-    unlisted[18 + 1 + 32 + 8 + 32 + 32..][..4].copy_from_slice(&9u32.to_be_bytes());
+    // Alice's genuine offer, once her list no longer lists the device
+    // (Bob accepted a newer list since).
+    let a2_entry = DeviceEntry {
+        device_id: 2,
+        identity: w.devs[a2].account.identity_key(),
+        admin: true,
+    };
+    let newer = w.uks[ALICE].sign_list(2, &[a2_entry]).unwrap();
+    let mut later = known.clone();
+    later[ALICE] = KnownUser::new(&alice, newer.to_bytes()).unwrap();
+    let got = w.carry(a1, b, &offer);
     assert_eq!(
-        w.g(b).accept_chain(&unlisted, &alice, 9, &known),
+        w.g(b).accept_chain(&got, &later),
         Err(GroupError::UnknownDevice)
     );
-    // A non-member's offer.
+    // A non-member's offer, over the pairwise session with its device.
     let dave = w.uk(DAVE);
     let mut dave_offer = ghost_offer.clone();
     dave_offer[18 + 1 + 32 + 8 + 32..][..32].copy_from_slice(&dave);
+    let got = w.carry(d, b, &dave_offer);
     assert_eq!(
-        w.g(b).accept_chain(&dave_offer, &dave, 1, &known),
+        w.g(b).accept_chain(&got, &known),
         Err(GroupError::NotMember)
     );
     // Other group, wrong epoch, other state hash, malformed.
     let mut x = offer.clone();
     x[20] ^= 1;
+    let got = w.carry(a1, b, &x);
     assert_eq!(
-        w.g(b).accept_chain(&x, &alice, 1, &known),
+        w.g(b).accept_chain(&got, &known),
         Err(GroupError::WrongGroup)
     );
     let mut x = offer.clone();
     x[58] ^= 1;
+    let got = w.carry(a1, b, &x);
     assert_eq!(
-        w.g(b).accept_chain(&x, &alice, 1, &known),
+        w.g(b).accept_chain(&got, &known),
         Err(GroupError::EpochAhead)
     );
     let mut x = offer.clone();
     x[60] ^= 1;
+    let got = w.carry(a1, b, &x);
+    assert_eq!(w.g(b).accept_chain(&got, &known), Err(GroupError::Fork));
+    let got = w.carry(a1, b, &offer[..10]);
     assert_eq!(
-        w.g(b).accept_chain(&x, &alice, 1, &known),
-        Err(GroupError::Fork)
-    );
-    assert_eq!(
-        w.g(b).accept_chain(&offer[..10], &alice, 1, &known),
+        w.g(b).accept_chain(&got, &known),
         Err(GroupError::Malformed(ParseError::Truncated("magic")))
     );
     assert_eq!(*w.g(b), before);
     // The genuine offer, then its replay.
-    w.g(b).accept_chain(&offer, &alice, 1, &known).unwrap();
+    let got = w.carry(a1, b, &offer);
+    w.g(b).accept_chain(&got, &known).unwrap();
     let held = w.g(b).clone();
+    let again = w.carry(a1, b, &offer);
     assert_eq!(
-        w.g(b).accept_chain(&offer, &alice, 1, &known),
+        w.g(b).accept_chain(&again, &known),
         Err(GroupError::StaleChain)
     );
     assert_eq!(*w.g(b), held);
@@ -957,12 +984,14 @@ fn ghost_devices_and_wrong_sessions_are_refused() {
     // adding the receiver.
     let welcome = w.g(a1).welcome(&create).unwrap();
     let me = w.uk(BOB);
+    let got = w.carry(c, b, &welcome);
     assert_eq!(
-        Group::join(me, 1, &welcome, &carol, 1, &known),
+        Group::join(me, 1, &got, &known),
         Err(GroupError::WrongSession)
     );
+    let got = w.carry(a1, d, &welcome);
     assert_eq!(
-        Group::join(dave, 1, &welcome, &alice, 1, &known),
+        Group::join(dave, 1, &got, &known),
         Err(GroupError::NotInRoster)
     );
     // A welcome whose roster the server changed (a ghost slipped in).
@@ -989,18 +1018,14 @@ fn ghost_devices_and_wrong_sessions_are_refused() {
     let f = Welcome::parse(&forged).unwrap();
     assert!(f.members().contains(&ghost));
     assert_eq!(f.members().len(), 4);
+    let got = w.carry(a1, b, &forged);
     assert_eq!(
-        Group::join(me, 1, &forged, &alice, 1, &known),
+        Group::join(me, 1, &got, &known),
         Err(GroupError::WelcomeMismatch)
     );
     // The genuine welcome joins.
-    assert_eq!(
-        Group::join(me, 1, &welcome, &alice, 1, &known)
-            .unwrap()
-            .members()
-            .len(),
-        3
-    );
+    let got = w.carry(a1, b, &welcome);
+    assert_eq!(Group::join(me, 1, &got, &known).unwrap().members().len(), 3);
     let _ = (a2, c, d);
 }
 
@@ -1113,10 +1138,8 @@ fn a_competing_operation_at_the_head_is_a_fork_and_changes_nothing() {
     let from_carol = w.g(c).encrypt(b"still epoch 1").unwrap();
     let held = w.g(b).clone();
     assert_eq!(w.decrypt(b, &from_carol), Err(GroupError::Fork));
-    assert_eq!(
-        w.g(b).accept_chain(&carol_offer, &carol_uk, 1, &known),
-        Err(GroupError::Fork)
-    );
+    let got = w.carry(c, b, &carol_offer);
+    assert_eq!(w.g(b).accept_chain(&got, &known), Err(GroupError::Fork));
     // Bob's own epoch-1 message is only late: StaleEpoch.
     assert_eq!(w.decrypt(a2, &from_bob), Err(GroupError::StaleEpoch));
     assert_eq!(*w.g(b), held);
@@ -1417,16 +1440,18 @@ fn more_rejections() {
             * 33;
     let mut forged = welcome.clone();
     forged[at + 32] = 1;
-    let alice = w.uk(ALICE);
+    let got = w.carry(a1, d, &forged);
     assert_eq!(
-        Group::join(dave_uk, 1, &forged, &alice, 1, &known),
+        Group::join(dave_uk, 1, &got, &known),
         Err(GroupError::WelcomeMismatch)
     );
     // Bob drops out of the roster the welcome states.
     let mut short = welcome[..at].to_vec();
     short.extend_from_slice(&welcome[at + 33..]);
-    assert!(Group::join(dave_uk, 1, &short, &alice, 1, &known).is_err());
-    let joined = Group::join(dave_uk, 1, &welcome, &alice, 1, &known).unwrap();
+    let got = w.carry(a1, d, &short);
+    assert!(Group::join(dave_uk, 1, &got, &known).is_err());
+    let got = w.carry(a1, d, &welcome);
+    let joined = Group::join(dave_uk, 1, &got, &known).unwrap();
     assert_eq!(joined.epoch(), 1);
     assert_eq!(joined.state_hash(), w.g(a1).state_hash());
     // A welcome for an operation that is not the current one.
@@ -1588,15 +1613,12 @@ fn chains_and_stored_keys_are_bounded() {
     let offer = w
         .act(a1, |account, g| g.start_chain(&mut rng, account))
         .unwrap();
-    let alice = w.uk(ALICE);
     // Full of chains: a chain of a new device is refused.
     let full = inject(&w.g(b).to_bytes(), 5000, 0);
     let mut g = Group::from_bytes(&full).unwrap();
     let before = g.clone();
-    assert_eq!(
-        g.accept_chain(&offer, &alice, 1, &known),
-        Err(GroupError::TooManyChains)
-    );
+    let got = w.carry(a1, b, &offer);
+    assert_eq!(g.accept_chain(&got, &known), Err(GroupError::TooManyChains));
     assert_eq!(g, before);
     // More than the limit does not load.
     assert_eq!(
@@ -1610,7 +1632,7 @@ fn chains_and_stored_keys_are_bounded() {
     // Full of stored keys: a message that skips three evicts the three
     // oldest; the state stays at the limit.
     let mut g = Group::from_bytes(&inject(&w.g(b).to_bytes(), 0, 5000)).unwrap();
-    g.accept_chain(&offer, &alice, 1, &known).unwrap();
+    g.accept_chain(&got, &known).unwrap();
     let wires: Vec<Vec<u8>> = (0..4u8).map(|i| w.g(a1).encrypt(&[i]).unwrap()).collect();
     let size = g.to_bytes().len();
     assert_eq!(g.decrypt(&wires[3], &known).unwrap().plaintext, [3]);
@@ -1621,7 +1643,7 @@ fn chains_and_stored_keys_are_bounded() {
 
 #[test]
 fn a_welcome_with_a_creation_off_epoch_zero_is_refused() {
-    let w = World::new(&[1, 1]);
+    let mut w = World::new(&[1, 1]);
     let a = w.dev(ALICE, 1);
     let (alice, bob) = (w.uk(ALICE), w.uk(BOB));
     let roster = OpKind::Create(vec![
@@ -1661,10 +1683,9 @@ fn a_welcome_with_a_creation_off_epoch_zero_is_refused() {
             welcome.push(u8::from(u == alice));
         }
         welcome.extend_from_slice(&0u32.to_be_bytes());
-        assert_eq!(
-            Group::join(bob, 1, &welcome, &alice, 1, &w.known),
-            Err(GroupError::Fork)
-        );
+        let b = w.dev(BOB, 1);
+        let got = w.carry(a, b, &welcome);
+        assert_eq!(Group::join(bob, 1, &got, &w.known), Err(GroupError::Fork));
     }
 }
 
@@ -1781,7 +1802,6 @@ fn a_sender_cannot_hand_members_different_keys_under_one_chain() {
     let (mut w, _) = setup();
     let (a1, b, c) = (w.dev(ALICE, 1), w.dev(BOB, 1), w.dev(CAROL, 1));
     let known = w.known.clone();
-    let alice = w.uk(ALICE);
     let mut rng = ChaCha20Rng::from_seed([9; 32]);
     let offer = w
         .act(a1, |account, g| g.start_chain(&mut rng, account))
@@ -1795,14 +1815,17 @@ fn a_sender_cannot_hand_members_different_keys_under_one_chain() {
     other_index[n - 36..n - 32].copy_from_slice(&5u32.to_be_bytes());
     let held = w.g(c).clone();
     for x in [&other_key, &other_index] {
+        let got = w.carry(a1, c, x);
         assert_eq!(
-            w.g(c).accept_chain(x, &alice, 1, &known),
+            w.g(c).accept_chain(&got, &known),
             Err(GroupError::InvalidSignature)
         );
     }
     assert_eq!(*w.g(c), held);
-    w.g(b).accept_chain(&offer, &alice, 1, &known).unwrap();
-    w.g(c).accept_chain(&offer, &alice, 1, &known).unwrap();
+    for x in [b, c] {
+        let got = w.carry(a1, x, &offer);
+        w.g(x).accept_chain(&got, &known).unwrap();
+    }
     let wire = w.g(a1).encrypt(b"one text for all").unwrap();
     for x in [b, c] {
         assert_eq!(w.decrypt(x, &wire).unwrap(), b"one text for all");
@@ -1851,4 +1874,167 @@ fn a_state_whose_parts_disagree_is_refused() {
         Group::from_bytes(&with_check(x)),
         Err(StateError::Invalid("chains"))
     );
+}
+
+/// A generator that always fails.
+struct Broken;
+
+#[derive(Debug)]
+struct Dry;
+impl core::fmt::Display for Dry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("no randomness")
+    }
+}
+impl core::error::Error for Dry {}
+
+impl sova::rand_core::TryRng for Broken {
+    type Error = Dry;
+    fn try_next_u32(&mut self) -> Result<u32, Dry> {
+        Err(Dry)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Dry> {
+        Err(Dry)
+    }
+    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Dry> {
+        Err(Dry)
+    }
+}
+impl sova::rand_core::TryCryptoRng for Broken {}
+
+/// Reading queued messages in one batch (spec §12.6.1) gives, message for
+/// message, what reading them one by one gives, and the same state bytes:
+/// honest messages of three chains in any order, mixed with replays,
+/// tampered and forged ones and messages refused before their signature.
+#[test]
+fn a_batch_reads_exactly_what_one_by_one_reads() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let (mut w, _) = setup();
+    let (a1, a2, b, c) = (
+        w.dev(ALICE, 1),
+        w.dev(ALICE, 2),
+        w.dev(BOB, 1),
+        w.dev(CAROL, 1),
+    );
+    // Alice's phone on a chain whose keys the test knows (as in
+    // `every_message_rejection_changes_nothing`), to forge with.
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let mut probe = rng.clone();
+    let mut ck = Secret::<32>::zero();
+    let mut seed = Secret::<32>::zero();
+    probe.fill_bytes(ck.expose_mut());
+    probe.fill_bytes(seed.expose_mut());
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    w.hand_out(a1, &offer);
+    let mut honest: Vec<Vec<u8>> = Vec::new();
+    for i in 0..60u32 {
+        honest.push(w.g(a1).encrypt(&i.to_be_bytes()).unwrap());
+    }
+    for (d, n) in [(a2, 30u32), (c, 30)] {
+        for i in 0..n {
+            honest.push(w.g(d).encrypt(&[i as u8; 100]).unwrap());
+        }
+    }
+    let head = GroupMessage::parse(&honest[0]).unwrap();
+    let pad = |t: &[u8]| {
+        let mut v = Vec::new();
+        padding::pad_into(t, &mut v);
+        v
+    };
+    let mut forger = Secret::<32>::zero();
+    forger.expose_mut()[0] = 7;
+    let mut bad: Vec<Vec<u8>> = Vec::new();
+    for (k, at) in [(0usize, 3usize), (5, 150), (70, 120)] {
+        // A flipped bit in the signature, in the body, in the index.
+        let mut m = honest[k].clone();
+        let n = m.len();
+        m[n - 1 - at % 64] ^= 1;
+        bad.push(m);
+        let mut m = honest[k].clone();
+        m[at] ^= 0x10;
+        bad.push(m);
+    }
+    let mut m = honest[3].clone();
+    m[117] ^= 1;
+    bad.push(m);
+    bad.push(craft(&ck, &forger, &head, 61, &pad(b"forged"), false));
+    bad.push(craft(&ck, &seed, &head, CHAIN_MESSAGES, &pad(b"x"), false));
+    bad.push(craft(&ck, &seed, &head, 62, &pad(b"x"), true));
+    bad.push(craft(&ck, &seed, &head, 63, &[0u8; 32], false));
+    bad.push(craft(&ck, &seed, &head, 64, &pad(b"crafted, valid"), false));
+    bad.push(honest[1][..50].to_vec());
+    let mut m = honest[2].clone();
+    m[2] ^= 1;
+    bad.push(m);
+    let mut m = honest[2].clone();
+    m[110..114].copy_from_slice(&77u32.to_be_bytes());
+    bad.push(m);
+    let known = w.known.clone();
+    let bob = w.g(b).clone();
+
+    let pool: Vec<Vec<u8>> = honest.iter().chain(&bad).cloned().collect();
+    let n_honest = honest.len();
+    let strategy = (
+        any::<bool>(),
+        proptest::collection::vec(any::<proptest::sample::Index>(), 140..220),
+        any::<[u8; 32]>(),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |(clean, picks, coef_seed)| {
+            let queue: Vec<&[u8]> = picks
+                .iter()
+                .map(|ix| {
+                    if clean {
+                        &pool[ix.index(n_honest)][..]
+                    } else {
+                        &pool[ix.index(pool.len())][..]
+                    }
+                })
+                .collect();
+            let mut one = bob.clone();
+            let want: Vec<_> = queue.iter().map(|m| one.decrypt(m, &known)).collect();
+            let mut many = bob.clone();
+            let mut coefs = ChaCha20Rng::from_seed(coef_seed);
+            let got = many.decrypt_batch(&queue, &known, &mut coefs);
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(many.to_bytes(), one.to_bytes());
+            prop_assert!(many == one);
+            // A generator that fails: verified one by one, same results.
+            let mut broken = bob.clone();
+            let got = broken.decrypt_batch(&queue, &known, &mut Broken);
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(broken.to_bytes(), one.to_bytes());
+            Ok(())
+        })
+        .unwrap();
+    // Every kind of refusal occurs in the pool.
+    let mut kinds: Vec<GroupError> = Vec::new();
+    let mut one = bob.clone();
+    for m in pool.iter().chain(&honest) {
+        if let Err(e) = one.decrypt(m, &known) {
+            if !kinds.contains(&e) {
+                kinds.push(e);
+            }
+        }
+    }
+    for k in [
+        GroupError::InvalidSignature,
+        GroupError::DuplicateOrExpired,
+        GroupError::BeyondChainEnd,
+        GroupError::Authentication,
+        GroupError::InvalidPadding,
+        GroupError::WrongGroup,
+        GroupError::UnknownChain,
+    ] {
+        assert!(kinds.contains(&k), "{k:?}");
+    }
 }

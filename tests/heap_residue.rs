@@ -468,7 +468,7 @@ fn user_key_scenario(known: &mut Known) -> (usize, usize) {
 /// key of the chain, computed by the test.
 fn group_scenario(known: &mut Known) -> (usize, usize) {
     use rand_chacha::rand_core::Rng;
-    use sova::devices::{DeviceEntry, KnownUser, UserKey};
+    use sova::devices::{DeviceEntry, FanoutReceived, KnownUser, UserKey};
     use sova::groups::{Group, Member, Role};
     use sova::kdf::labeled_mac;
     use sova::labels;
@@ -500,7 +500,11 @@ fn group_scenario(known: &mut Known) -> (usize, usize) {
     let (mut alice, create) =
         Group::create(&mut rng, &accounts[0], uks[0], 1, &roster, &users).unwrap();
     let w = alice.welcome(&create).unwrap();
-    let mut bob = Group::join(uks[1], 1, &w, &uks[0], 1, &users).unwrap();
+    // Welcome and chain offer as the fan-out layer hands them over from
+    // Alice's device (the pairwise messages are not what this scenario
+    // records).
+    let from_alice = |plaintext: &[u8]| FanoutReceived::hazmat_new(plaintext.to_vec(), uks[0], 1);
+    let mut bob = Group::join(uks[1], 1, &from_alice(&w), &users).unwrap();
     let carol = Member {
         user: uks[2],
         role: Role::Member,
@@ -523,7 +527,9 @@ fn group_scenario(known: &mut Known) -> (usize, usize) {
     start_recording();
     {
         let mut offer = alice.start_chain(&mut rng, &accounts[0]).unwrap();
-        bob.accept_chain(&offer, &uks[0], 1, &users).unwrap();
+        let mut received = from_alice(&offer);
+        bob.accept_chain(&received, &users).unwrap();
+        received.plaintext.zeroize();
         // The keys the test reproduced are the library's.
         assert!(offer[offer.len() - 32..] == known.keys[1]);
         let spk_at = 18 + 1 + 32 + 8 + 32 + 32 + 4 + 4;

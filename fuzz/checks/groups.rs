@@ -28,11 +28,13 @@ use std::sync::OnceLock;
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use sova::devices::{DeviceEntry, KnownUser, UserKey};
+use sova::devices::fanout::{self, Audience, DeviceMessage, Target};
+use sova::devices::{DeviceEntry, FanoutReceived, KnownUser, UserKey};
 use sova::groups::{
     Applied, ChainOffer, Group, GroupMessage, Member, OpKind, Operation, Role, Welcome,
 };
-use sova::session::Account;
+use sova::ratchet::HeaderMode;
+use sova::session::{Account, Conversation};
 
 /// The fuzz targets of this file.
 pub const TARGETS: [&str; 2] = ["group_parse", "group_state_machine"];
@@ -65,6 +67,59 @@ pub struct Fixture {
     pub welcome: Vec<u8>,
     /// A sealed state key and a sealed state of Alice's first device.
     pub state: Vec<u8>,
+    /// For each device of `devices`, a fan-out message received from it
+    /// (over the pairwise session with it): [`carried`](Self::carried)
+    /// gives its authenticated sender another plaintext.
+    pub carriers: Vec<FanoutReceived>,
+}
+
+impl Fixture {
+    /// `payload` as the fan-out layer hands it over from device `from`.
+    pub fn carried(&self, from: usize, payload: &[u8]) -> FanoutReceived {
+        let mut got = self.carriers[from].clone();
+        got.plaintext = payload.to_vec();
+        got
+    }
+}
+
+/// What device `to` received of a recipient-only fan-out message from
+/// device `from` (spec §11.6); `to`'s user has that one device.
+fn carrier(
+    rng: &mut ChaCha20Rng,
+    accounts: &mut [Account],
+    known: &[KnownUser],
+    devices: &[([u8; 32], u32)],
+    from: usize,
+    to: usize,
+) -> FanoutReceived {
+    let user = |d: usize| {
+        known
+            .iter()
+            .find(|k| *k.user_key() == devices[d].0)
+            .unwrap()
+    };
+    let bundle = accounts[to].bundle(None, None).unwrap().to_bytes();
+    let ik = accounts[to].identity_key();
+    let mut conv =
+        Conversation::start(&accounts[from], rng, &ik, &bundle, HeaderMode::Encrypted).unwrap();
+    let mut targets = [Target {
+        audience: Audience::Recipient,
+        device_id: devices[to].1,
+        conversation: &mut conv,
+    }];
+    let wire = fanout::encrypt_to_recipient(
+        user(from),
+        devices[from].1,
+        user(to),
+        &mut targets,
+        b"carrier",
+        rng,
+    )
+    .unwrap();
+    let (_, _, entry) = fanout::split(&wire).unwrap().remove(0);
+    let mut peer = Conversation::new(accounts[from].identity_key());
+    let msg = DeviceMessage::parse(&entry).unwrap();
+    fanout::receive(user(to), user(from), &mut peer, &mut accounts[to], &msg).unwrap()
 }
 
 /// The fixture, built once.
@@ -95,6 +150,20 @@ fn build() -> Fixture {
         let list = uk.sign_list(1, &entries).unwrap();
         known.push(KnownUser::new(uk.public(), list.to_bytes()).unwrap());
     }
+    // Carriers: Bob's device receives from every other device, Carol's
+    // from Bob's (their own generator: the objects below do not change).
+    let mut crng = ChaCha20Rng::from_seed([22; 32]);
+    let carriers: Vec<FanoutReceived> = (0..devices.len())
+        .map(|from| {
+            let to = if from == 2 { 3 } else { 2 };
+            carrier(&mut crng, &mut accounts, &known, &devices, from, to)
+        })
+        .collect();
+    let carried = |from: usize, payload: &[u8]| {
+        let mut got = carriers[from].clone();
+        got.plaintext = payload.to_vec();
+        got
+    };
     let user = |i: usize| devices[i].0;
     let roster = [
         Member {
@@ -115,7 +184,7 @@ fn build() -> Fixture {
     let mut groups = vec![g0];
     for i in 1..4 {
         let (u, id) = devices[i];
-        groups.push(Group::join(u, id, &welcome0, &user(0), 1, &known).unwrap());
+        groups.push(Group::join(u, id, &carried(0, &welcome0), &known).unwrap());
     }
     // Every device starts a chain; every other takes it as from its owner.
     let mut offers = Vec::new();
@@ -123,8 +192,7 @@ fn build() -> Fixture {
         let offer = groups[i].start_chain(&mut rng, &accounts[i]).unwrap();
         for j in 0..4 {
             if j != i {
-                let (u, id) = devices[i];
-                groups[j].accept_chain(&offer, &u, id, &known).unwrap();
+                groups[j].accept_chain(&carried(i, &offer), &known).unwrap();
             }
         }
         offers.push((offer, i));
@@ -193,6 +261,7 @@ fn build() -> Fixture {
         ops,
         welcome,
         state,
+        carriers,
     }
 }
 
@@ -315,7 +384,7 @@ pub fn check_group_state_machine(data: &[u8]) {
                 let (genuine, owner) = &fx.offers[pick % fx.offers.len()];
                 let offer = tamper(genuine, at, xor);
                 let (u, id) = fx.devices[from];
-                match g.accept_chain(&offer, &u, id, &fx.known) {
+                match g.accept_chain(&fx.carried(from, &offer), &fx.known) {
                     Ok(()) => {
                         // The binding signs everything up to it; the index
                         // and chain key after it are protected by the

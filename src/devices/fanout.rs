@@ -275,6 +275,72 @@ pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
     plaintext: &[u8],
     rng: &mut R,
 ) -> Result<Vec<u8>, FanoutError> {
+    encrypt_entries(p, own, own_device, recipient, targets, plaintext, rng, true)
+}
+
+/// [`encrypt`] without the copies for the sender's own other devices
+/// (spec §11.6, "Recipient-only"): `targets` must name exactly the devices
+/// of `recipient`'s accepted list, each once, all [`Audience::Recipient`].
+/// For a plaintext that reaches the own devices another way, such as a
+/// chain offer sent to every member of a group and once, as a note to
+/// self, to the own devices (spec §12.5). `recipient` must be another
+/// person: a note to self without its own copies would reach no device
+/// ([`FanoutError::NotForUs`]).
+///
+/// # Errors
+/// As [`encrypt`]; an own-device target is [`FanoutError::UnlistedDevice`].
+pub fn encrypt_to_recipient<R: TryCryptoRng + ?Sized>(
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, FanoutError> {
+    encrypt_to_recipient_with(
+        &DefaultProvider::default(),
+        own,
+        own_device,
+        recipient,
+        targets,
+        plaintext,
+        rng,
+    )
+}
+
+/// [`encrypt_to_recipient`] with an explicit provider.
+///
+/// # Errors
+/// As [`encrypt_to_recipient`].
+pub fn encrypt_to_recipient_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+    p: &P,
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, FanoutError> {
+    if recipient.user_key() == own.user_key() {
+        return Err(FanoutError::NotForUs);
+    }
+    encrypt_entries(
+        p, own, own_device, recipient, targets, plaintext, rng, false,
+    )
+}
+
+/// [`encrypt_with`], with (`own_copies`) or without the entries of kind 1.
+#[allow(clippy::too_many_arguments)]
+fn encrypt_entries<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
+    p: &P,
+    own: &KnownUser,
+    own_device: u32,
+    recipient: &KnownUser,
+    targets: &mut [Target<'_>],
+    plaintext: &[u8],
+    rng: &mut R,
+    own_copies: bool,
+) -> Result<Vec<u8>, FanoutError> {
     if plaintext.len() > MAX_PLAINTEXT_LEN {
         return Err(FanoutError::PlaintextTooLong);
     }
@@ -285,7 +351,9 @@ pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
     let to_self = recipient.user_key() == own.user_key();
     // Never encrypt to a device the user key did not certify (spec §11.6).
     for t in targets.iter() {
-        if to_self && t.audience == Audience::Recipient {
+        if (to_self && t.audience == Audience::Recipient)
+            || (!own_copies && t.audience == Audience::OwnDevice)
+        {
             return Err(FanoutError::UnlistedDevice(t.device_id));
         }
         let list = match t.audience {
@@ -312,14 +380,21 @@ pub fn encrypt_with<P: CryptoProvider + ?Sized, R: TryCryptoRng + ?Sized>(
     } else {
         recipient.list().entries().len()
     };
-    let wanted = recipients + own.list().entries().len().saturating_sub(1);
+    let own_entries = if own_copies {
+        own.list().entries().len().saturating_sub(1)
+    } else {
+        0
+    };
+    let wanted = recipients + own_entries;
     let mut keys: Vec<(u8, u32)> = targets
         .iter()
         .map(|t| (t.audience.byte(), t.device_id))
         .collect();
     keys.sort_unstable();
     if keys.len() != wanted || keys.windows(2).any(|w| w[0] == w[1]) {
-        return Err(missing_device(own, own_device, recipient, to_self, targets));
+        return Err(missing_device(
+            own, own_device, recipient, to_self, own_copies, targets,
+        ));
     }
     let count = u16::try_from(wanted).map_err(|_| FanoutError::MissingDevice(u32::MAX))?;
 
@@ -379,6 +454,7 @@ fn missing_device(
     own_device: u32,
     recipient: &KnownUser,
     to_self: bool,
+    own_copies: bool,
     targets: &[Target<'_>],
 ) -> FanoutError {
     let wanted = recipient
@@ -391,7 +467,7 @@ fn missing_device(
             own.list()
                 .entries()
                 .iter()
-                .filter(|e| e.device_id != own_device)
+                .filter(|e| own_copies && e.device_id != own_device)
                 .map(|e| (Audience::OwnDevice, e.device_id)),
         );
     for (audience, id) in wanted {
@@ -406,12 +482,19 @@ fn missing_device(
     FanoutError::MissingDevice(u32::MAX)
 }
 
-/// A message a device received by fan-out.
+/// A message a device received by fan-out. Only [`receive`] makes one:
+/// it carries, beside the public fields, the sender it authenticated (the
+/// pairwise session the message came over), which is what
+/// [`Group::join`](crate::groups::Group::join) and
+/// [`Group::accept_chain`](crate::groups::Group::accept_chain) bind a
+/// welcome or chain offer to; changing the public fields does not change it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FanoutReceived {
     /// The plaintext.
     pub plaintext: Vec<u8>,
+    /// The sender's user key.
+    pub sender_user: [u8; 32],
     /// The sending device's id in the sender's list.
     pub sender_device: u32,
     /// The sender encrypted to our own user's list at our accepted epoch
@@ -423,6 +506,41 @@ pub struct FanoutReceived {
     /// The pairwise message set up a new session through `account`:
     /// persist the account.
     pub account_changed: bool,
+    /// The sender [`receive`] authenticated: user key and device id.
+    pub(crate) authenticated: ([u8; 32], u32),
+}
+
+impl FanoutReceived {
+    /// The sender [`receive`] authenticated: its user key and device id
+    /// (those of the pairwise session the message came over).
+    pub fn authenticated_sender(&self) -> (&[u8; 32], u32) {
+        (&self.authenticated.0, self.authenticated.1)
+    }
+
+    /// A received message from `sender_user`'s device `sender_device`
+    /// that no fan-out message carried, for tools that replay recorded
+    /// objects (the test-vector generator, fuzz targets). Whoever builds
+    /// one vouches for the sender: the checks of spec §12.3 and §12.5 that
+    /// bind a welcome or chain offer to its pairwise session rely on it.
+    #[cfg(feature = "hazmat")]
+    pub fn hazmat_new(plaintext: Vec<u8>, sender_user: [u8; 32], sender_device: u32) -> Self {
+        Self {
+            plaintext,
+            sender_user,
+            sender_device,
+            recipient_list_current: true,
+            info: MessageInfo {
+                chain: [0; 32],
+                number: 0,
+                previous_chain_len: 0,
+                late: false,
+                new_chain: false,
+                gap: 0,
+            },
+            account_changed: false,
+            authenticated: (sender_user, sender_device),
+        }
+    }
 }
 
 /// Receives a device message (spec §11.6, checks 2–7 in order; check 1 is
@@ -521,6 +639,8 @@ pub fn receive_with<P: CryptoProvider + ?Sized>(
     let plaintext = opened.ok_or(FanoutError::BodyMismatch)?;
     Ok(FanoutReceived {
         plaintext,
+        sender_user: h.sender_user,
+        authenticated: (h.sender_user, h.sender_device),
         sender_device: h.sender_device,
         recipient_list_current,
         info: got.info,

@@ -7,33 +7,52 @@
 //! A [`Group`] is one device's view of one group. The application moves
 //! bytes: operations and group messages through the server, welcomes and
 //! chain offers as the plaintext of [`fanout`](crate::devices::fanout)
-//! messages, and tells the group who sent those (the fan-out's sender user
-//! and device), which is what binds a chain to the pairwise session it
-//! came over. Every method that refuses its input changes nothing.
+//! messages. [`Group::join`] and [`Group::accept_chain`] take what
+//! [`fanout::receive`](crate::devices::fanout::receive) returned: the
+//! sender it authenticated is what binds a chain to the pairwise session
+//! it came over. Every method that refuses its input changes nothing.
 //!
 //! ```
-//! use sova::devices::{DeviceEntry, KnownUser, UserKey};
+//! use sova::devices::fanout::{self, Audience, DeviceMessage, Target};
+//! use sova::devices::{DeviceEntry, FanoutReceived, KnownUser, UserKey};
 //! use sova::groups::{Group, Member, Role};
-//! use sova::session::Account;
+//! use sova::ratchet::HeaderMode;
+//! use sova::session::{Account, Conversation};
+//! type Res<T> = Result<T, Box<dyn std::error::Error>>;
+//!
+//! /// Alice's device sends `payload` to Bob's device by fan-out, over their
+//! /// pairwise session; Bob's device receives it.
+//! fn deliver(alice: &KnownUser, bob: &KnownUser, to_bob: &mut Conversation,
+//!            from_alice: &mut Conversation, bob_dev: &mut Account, payload: &[u8]) -> Res<FanoutReceived> {
+//!     let mut targets = [Target { audience: Audience::Recipient, device_id: 1, conversation: to_bob }];
+//!     let wire = fanout::encrypt_to_recipient(alice, 1, bob, &mut targets, payload, &mut sova::OsRng)?;
+//!     let (_, _, entry) = fanout::split(&wire)?.remove(0);
+//!     Ok(fanout::receive(bob, alice, from_alice, bob_dev, &DeviceMessage::parse(&entry)?)?)
+//! }
 //!
 //! let mut rng = sova::OsRng;
-//! let (alice_dev, bob_dev) = (Account::new(&mut rng)?, Account::new(&mut rng)?);
+//! let (alice_dev, mut bob_dev) = (Account::new(&mut rng)?, Account::new(&mut rng)?);
 //! let (alice_uk, bob_uk) = (UserKey::generate(&mut rng)?, UserKey::generate(&mut rng)?);
 //! let entry = |a: &Account| DeviceEntry { device_id: 1, identity: a.identity_key(), admin: true };
 //! let alice = KnownUser::new(alice_uk.public(), alice_uk.sign_list(1, &[entry(&alice_dev)])?.to_bytes())?;
 //! let bob = KnownUser::new(bob_uk.public(), bob_uk.sign_list(1, &[entry(&bob_dev)])?.to_bytes())?;
 //! let directory = [alice.clone(), bob.clone()];
+//! let bundle = bob_dev.bundle(None, None)?.to_bytes();
+//! let mut to_bob = Conversation::start(&alice_dev, &mut rng, &bob_dev.identity_key(), &bundle, HeaderMode::Encrypted)?;
+//! let mut from_alice = Conversation::new(alice_dev.identity_key());
 //!
 //! // Alice creates the group with Bob; the welcome goes to Bob by fan-out.
 //! let roster = [Member { user: *alice_uk.public(), role: Role::Admin },
 //!               Member { user: *bob_uk.public(), role: Role::Member }];
 //! let (mut at_alice, create) = Group::create(&mut rng, &alice_dev, *alice_uk.public(), 1, &roster, &directory[..])?;
 //! let welcome = at_alice.welcome(&create)?;
-//! let mut at_bob = Group::join(*bob_uk.public(), 1, &welcome, alice_uk.public(), 1, &directory[..])?;
+//! let got = deliver(&alice, &bob, &mut to_bob, &mut from_alice, &mut bob_dev, &welcome)?;
+//! let mut at_bob = Group::join(*bob_uk.public(), 1, &got, &directory[..])?;
 //!
 //! // Alice starts a chain and hands it to Bob's devices (by fan-out).
 //! let offer = at_alice.start_chain(&mut rng, &alice_dev)?;
-//! at_bob.accept_chain(&offer, alice_uk.public(), 1, &directory[..])?;
+//! let got = deliver(&alice, &bob, &mut to_bob, &mut from_alice, &mut bob_dev, &offer)?;
+//! at_bob.accept_chain(&got, &directory[..])?;
 //! let wire = at_alice.encrypt(b"hello group")?;
 //! let got = at_bob.decrypt(&wire, &directory[..])?;
 //! assert_eq!(got.plaintext, b"hello group");

@@ -113,6 +113,169 @@ pub(super) fn ed25519_verify(
         .map_err(|_| CryptoError::InvalidSignature)
 }
 
+/// Batch verification of strict Ed25519 signatures (spec §3.3, §12.6.1):
+/// `Ok` only if every item passes [`ed25519_verify`], except with
+/// probability at most 2⁻¹²⁸ over `random`; `Err` when any item fails or
+/// the batch cannot decide (a key with a small-order component). `random`
+/// holds 32 uniformly random bytes per item: the first 16 are the item's
+/// coefficient `z_i` in the batch equation, the last 16 its membership bits
+/// in the 128 subset sums that test every `R_i` for a small-order
+/// component.
+///
+/// Strict verification accepts iff `S` is canonical, `R` and `A` decode and
+/// are not of small order, and `[S]B − [h]A` encodes to exactly the bytes
+/// of `R`. The per-item checks here are those, bar the equation; `R`'s
+/// encoding is checked canonical (its `y` below `p`, the sign bit with
+/// `x = 0` being a small-order point). The equation is then checked for all
+/// items at once, `Σ z_i([S_i]B − [h_i]A_i − R_i) = 0`, which implies each
+/// item's when every `A_i` and `R_i` lies in the prime-order subgroup:
+/// checked for each distinct `A` (`[ℓ]A = 0`) and for the `R_i` by 128
+/// random subset sums `Q_j` (`[ℓ]Q_j = 0`; each misses a small-order
+/// component with probability at most 1/2). A signature strict
+/// verification accepts has `R = [S]B − [h]A` in that subgroup whenever
+/// `A` is, so no such signature makes the batch fail.
+pub(super) fn ed25519_verify_batch(
+    items: &[super::Ed25519BatchItem<'_>],
+    random: &[[u8; 32]],
+    sha512: impl Fn(&[&[u8]]) -> [u8; 64],
+) -> Result<(), CryptoError> {
+    use alloc::collections::BTreeMap;
+    use alloc::vec::Vec;
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+
+    let fail = CryptoError::InvalidSignature;
+    if items.len() != random.len() {
+        return Err(fail);
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    // Each distinct public key once: decoded, not of small order, in the
+    // prime-order subgroup; with the sum of its items' z_i·h_i.
+    let mut keys: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+    let mut key_points: Vec<EdwardsPoint> = Vec::new();
+    let mut key_coefs: Vec<Scalar> = Vec::new();
+    let mut r_points: Vec<EdwardsPoint> = Vec::with_capacity(items.len());
+    let mut r_coefs: Vec<Scalar> = Vec::with_capacity(items.len());
+    let mut s_sum = Scalar::ZERO;
+    for (item, rand) in items.iter().zip(random) {
+        let k = match keys.get(item.public_key) {
+            Some(&k) => k,
+            None => {
+                let a = CompressedEdwardsY(*item.public_key)
+                    .decompress()
+                    .ok_or(fail)?;
+                if a.is_small_order() || !torsion_free(&a) {
+                    return Err(fail);
+                }
+                key_points.push(a);
+                key_coefs.push(Scalar::ZERO);
+                keys.insert(*item.public_key, key_points.len() - 1);
+                key_points.len() - 1
+            }
+        };
+        let mut r_bytes = [0u8; 32];
+        r_bytes.copy_from_slice(&item.signature[..32]);
+        let mut s_bytes = [0u8; 32];
+        s_bytes.copy_from_slice(&item.signature[32..]);
+        let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).ok_or(fail)?;
+        if !canonical_y(&r_bytes) {
+            return Err(fail);
+        }
+        let r = CompressedEdwardsY(r_bytes).decompress().ok_or(fail)?;
+        if r.is_small_order() {
+            return Err(fail);
+        }
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + item.message.len());
+        parts.push(&r_bytes);
+        parts.push(item.public_key);
+        parts.extend_from_slice(item.message);
+        let h = Scalar::from_bytes_mod_order_wide(&sha512(&parts));
+        let mut z_bytes = [0u8; 32];
+        z_bytes[..16].copy_from_slice(&rand[..16]);
+        let z = Scalar::from_bytes_mod_order(z_bytes);
+        s_sum += z * s;
+        key_coefs[k] += z * h;
+        r_points.push(r);
+        r_coefs.push(-z);
+    }
+    // Every R_i in the prime-order subgroup: 128 random subset sums.
+    let q = subset_sums(&r_points, random);
+    if !q.iter().all(torsion_free) {
+        return Err(fail);
+    }
+    let scalars = core::iter::once(s_sum)
+        .chain(key_coefs.iter().map(|c| -c))
+        .chain(r_coefs.iter().copied());
+    let points = core::iter::once(ED25519_BASEPOINT_POINT)
+        .chain(key_points.iter().copied())
+        .chain(r_points.iter().copied());
+    if EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity() {
+        Ok(())
+    } else {
+        Err(fail)
+    }
+}
+
+/// The 128 subset sums `Q_j = Σ bit_j(r_i)·R_i`, bit `j` of `r_i` being
+/// bit `j % 8` of `r_i[16 + j / 8]`. Points are taken 5 at a time: the 31
+/// nonzero sums of a block's points are tabulated (26 additions), then each
+/// `Q_j` adds the one its 5 bits select: about 30 additions per point
+/// instead of 64.
+fn subset_sums(
+    points: &[curve25519_dalek::edwards::EdwardsPoint],
+    random: &[[u8; 32]],
+) -> alloc::vec::Vec<curve25519_dalek::edwards::EdwardsPoint> {
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::traits::Identity;
+    const BLOCK: usize = 5;
+    let mut q = alloc::vec![EdwardsPoint::identity(); 128];
+    let mut table = [EdwardsPoint::identity(); 1 << BLOCK];
+    for (block, rands) in points.chunks(BLOCK).zip(random.chunks(BLOCK)) {
+        for m in 1..(1usize << block.len()) {
+            let (low, rest) = (m.trailing_zeros() as usize, m & (m - 1));
+            table[m] = if rest == 0 {
+                block[low]
+            } else {
+                table[rest] + block[low]
+            };
+        }
+        for (j, qj) in q.iter_mut().enumerate() {
+            let mut m = 0usize;
+            for (k, rand) in rands.iter().enumerate() {
+                m |= usize::from(rand[16 + j / 8] >> (j % 8) & 1) << k;
+            }
+            if m != 0 {
+                *qj += table[m];
+            }
+        }
+    }
+    q
+}
+
+/// Whether `[ℓ]P` is the neutral element (`P` in the prime-order
+/// subgroup), in variable time (`P` is public): `[ℓ − 1]P + P`, `ℓ − 1`
+/// being the scalar `−1`.
+fn torsion_free(p: &curve25519_dalek::edwards::EdwardsPoint) -> bool {
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::IsIdentity;
+    (EdwardsPoint::vartime_double_scalar_mul_basepoint(&-Scalar::ONE, p, &Scalar::ZERO) + p)
+        .is_identity()
+}
+
+/// Whether the `y` of a point encoding (its low 255 bits) is below
+/// `p = 2²⁵⁵ − 19`.
+fn canonical_y(bytes: &[u8; 32]) -> bool {
+    // p, little-endian: ed ff … ff 7f. y ≥ p iff bits 8..255 are all ones
+    // and the low byte is at least 0xed.
+    let top_ones = bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff);
+    !(top_ones && bytes[0] >= 0xed)
+}
+
 pub(super) fn ml_kem_768_generate(seed: &Secret<MLKEM_SEED_LEN>) -> MlKemKeyPair {
     let pair = mlkem768::generate_key_pair(*seed.expose());
     let (sk, pk) = pair.into_parts();
@@ -152,4 +315,367 @@ pub(super) fn ml_kem_768_decapsulate(
     let mut dk_bytes: [u8; MLKEM_DK_LEN] = dk.into();
     dk_bytes.zeroize();
     shared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{all_providers, Ed25519BatchItem};
+    use super::*;
+    use alloc::vec::Vec;
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::scalar::Scalar;
+    use rand_chacha::rand_core::{Rng, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
+    use sha2::{Digest, Sha512};
+
+    /// A signature made by hand: nonce point `R = [r]B + t` (`t` a
+    /// small-order point), `S = r + h·a`, over the public key bytes `a_bytes`.
+    fn raw_sign(
+        a: &Scalar,
+        a_bytes: &[u8; 32],
+        r: &Scalar,
+        t: &EdwardsPoint,
+        msg: &[u8],
+    ) -> [u8; 64] {
+        let r_point = B * r + t;
+        let r_bytes = r_point.compress().to_bytes();
+        let h = Scalar::from_hash(
+            Sha512::new()
+                .chain_update(r_bytes)
+                .chain_update(a_bytes)
+                .chain_update(msg),
+        );
+        let s = r + h * a;
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&r_bytes);
+        sig[32..].copy_from_slice(s.as_bytes());
+        sig
+    }
+
+    struct Case {
+        key: [u8; 32],
+        msg: Vec<u8>,
+        sig: [u8; 64],
+    }
+
+    fn batch(cases: &[Case], rng: &mut ChaCha20Rng) -> Vec<Result<(), CryptoError>> {
+        let parts: Vec<[&[u8]; 1]> = cases.iter().map(|c| [&c.msg[..]]).collect();
+        let items: Vec<Ed25519BatchItem<'_>> = cases
+            .iter()
+            .zip(&parts)
+            .map(|(c, p)| Ed25519BatchItem {
+                public_key: &c.key,
+                message: p,
+                signature: &c.sig,
+            })
+            .collect();
+        all_providers()
+            .iter()
+            .map(|p| {
+                let mut random = alloc::vec![[0u8; 32]; items.len()];
+                rng.fill_bytes(random.as_flattened_mut());
+                p.ed25519_verify_batch(&items, &random)
+            })
+            .collect()
+    }
+
+    fn honest(rng: &mut ChaCha20Rng, n: usize, keys: usize) -> Vec<Case> {
+        let seeds: Vec<Secret<32>> = (0..keys)
+            .map(|_| {
+                let mut s = Secret::<32>::zero();
+                rng.fill_bytes(s.expose_mut());
+                s
+            })
+            .collect();
+        (0..n)
+            .map(|i| {
+                let seed = &seeds[i % keys];
+                let msg = alloc::vec![i as u8; 1 + i % 50];
+                Case {
+                    key: ed25519_public_key(seed),
+                    sig: ed25519_sign(seed, &msg),
+                    msg,
+                }
+            })
+            .collect()
+    }
+
+    fn single(c: &Case) -> Result<(), CryptoError> {
+        ed25519_verify(&c.key, &c.msg, &c.sig)
+    }
+
+    fn all_err(r: &[Result<(), CryptoError>]) -> bool {
+        r.iter().all(|r| *r == Err(CryptoError::InvalidSignature))
+    }
+
+    #[test]
+    fn a_batch_of_valid_signatures_verifies() {
+        let mut rng = ChaCha20Rng::from_seed([3; 32]);
+        for (n, keys) in [(1, 1), (2, 2), (100, 3), (200, 200)] {
+            let cases = honest(&mut rng, n, keys);
+            assert!(batch(&cases, &mut rng).iter().all(Result::is_ok), "{n}");
+        }
+        assert!(batch(&[], &mut rng).iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn every_signature_strict_verification_refuses_fails_the_batch() {
+        let mut rng = ChaCha20Rng::from_seed([4; 32]);
+        let base = honest(&mut rng, 40, 2);
+        let mut a_seed = [0u8; 32];
+        rng.fill_bytes(&mut a_seed);
+        let a = Scalar::from_bytes_mod_order(a_seed);
+        let a_bytes = (B * a).compress().to_bytes();
+        let r = Scalar::from_bytes_mod_order([5; 32]);
+        let msg = b"tampered".to_vec();
+        let mut bad: Vec<Case> = Vec::new();
+        // A flipped bit of S, of R, of the message.
+        for (byte, bit) in [(40, 0), (5, 3)] {
+            let mut c = Case {
+                key: base[0].key,
+                msg: base[0].msg.clone(),
+                sig: base[0].sig,
+            };
+            c.sig[byte] ^= 1 << bit;
+            bad.push(c);
+        }
+        let mut c = Case {
+            key: base[1].key,
+            msg: base[1].msg.clone(),
+            sig: base[1].sig,
+        };
+        c.msg[0] ^= 1;
+        bad.push(c);
+        // S not reduced: S + ℓ.
+        let good = raw_sign(&a, &a_bytes, &r, &EdwardsPoint::default(), &msg);
+        let mut s = [0u8; 32];
+        s.copy_from_slice(&good[32..]);
+        let mut carry = 0u16;
+        let l: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        for i in 0..32 {
+            let v = u16::from(s[i]) + u16::from(l[i]) + carry;
+            s[i] = v as u8;
+            carry = v >> 8;
+        }
+        if carry == 0 && s[31] < 0x20 {
+            let mut sig = good;
+            sig[32..].copy_from_slice(&s);
+            bad.push(Case {
+                key: a_bytes,
+                msg: msg.clone(),
+                sig,
+            });
+        }
+        // R with a small-order component, the equation holding up to it:
+        // cofactored verification accepts these, strict does not.
+        for t in EIGHT_TORSION.iter().skip(1) {
+            bad.push(Case {
+                key: a_bytes,
+                msg: msg.clone(),
+                sig: raw_sign(&a, &a_bytes, &r, t, &msg),
+            });
+        }
+        // R of small order, A of small order.
+        for t in EIGHT_TORSION.iter() {
+            let mut sig = good;
+            sig[..32].copy_from_slice(&t.compress().to_bytes());
+            bad.push(Case {
+                key: a_bytes,
+                msg: msg.clone(),
+                sig,
+            });
+            bad.push(Case {
+                key: t.compress().to_bytes(),
+                msg: msg.clone(),
+                sig: good,
+            });
+        }
+        // R not canonically encoded (y ≥ p).
+        let mut sig = good;
+        sig[..32].copy_from_slice(&[0xff; 32]);
+        sig[31] = 0x7f;
+        bad.push(Case {
+            key: a_bytes,
+            msg: msg.clone(),
+            sig,
+        });
+        // Not a point.
+        let mut sig = good;
+        sig[..32].copy_from_slice(&[2; 32]);
+        bad.push(Case {
+            key: a_bytes,
+            msg: msg.clone(),
+            sig,
+        });
+        assert!(bad.len() > 20);
+        for c in bad {
+            assert!(single(&c).is_err());
+            for at in [0, 17, 40] {
+                let mut cases = honest(&mut rng, 40, 2);
+                cases.insert(
+                    at,
+                    Case {
+                        key: c.key,
+                        msg: c.msg.clone(),
+                        sig: c.sig,
+                    },
+                );
+                // The small-order components are caught every time, not
+                // with probability 7/8: many coefficient draws.
+                for _ in 0..8 {
+                    assert!(all_err(&batch(&cases, &mut rng)));
+                }
+            }
+        }
+        let mut random = alloc::vec![[0u8; 32]; 39];
+        rng.fill_bytes(random.as_flattened_mut());
+        let parts: Vec<[&[u8]; 1]> = base.iter().map(|c| [&c.msg[..]]).collect();
+        let items: Vec<Ed25519BatchItem<'_>> = base
+            .iter()
+            .zip(&parts)
+            .map(|(c, p)| Ed25519BatchItem {
+                public_key: &c.key,
+                message: p,
+                signature: &c.sig,
+            })
+            .collect();
+        for p in all_providers() {
+            assert!(p.ed25519_verify_batch(&items, &random).is_err());
+        }
+    }
+
+    /// A key with a small-order component can carry signatures strict
+    /// verification accepts; the batch does not decide them (the caller
+    /// verifies one by one).
+    #[test]
+    fn a_key_with_a_small_order_component_leaves_the_batch_undecided() {
+        let mut rng = ChaCha20Rng::from_seed([6; 32]);
+        let a = Scalar::from_bytes_mod_order([9; 32]);
+        let t = EIGHT_TORSION[1];
+        let a_point = B * a + t;
+        let a_bytes = a_point.compress().to_bytes();
+        let msg = b"torsion key".to_vec();
+        // R = [r]B + [k]T with k ≡ −h (mod 8): then [S]B − [h]A' = R.
+        let mut found = None;
+        for i in 0u8..=255 {
+            let r = Scalar::from_bytes_mod_order([i; 32]);
+            for (k, t) in EIGHT_TORSION.iter().enumerate() {
+                let r_point = B * r + t;
+                let r_bytes = r_point.compress().to_bytes();
+                let h = Scalar::from_hash(
+                    Sha512::new()
+                        .chain_update(r_bytes)
+                        .chain_update(a_bytes)
+                        .chain_update(&msg),
+                );
+                if (usize::from(h.as_bytes()[0]) + k) % 8 == 0 && !r_point.is_small_order() {
+                    let s = r + h * a;
+                    let mut sig = [0u8; 64];
+                    sig[..32].copy_from_slice(&r_bytes);
+                    sig[32..].copy_from_slice(s.as_bytes());
+                    found = Some(sig);
+                    break;
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        let sig = found.unwrap_or_else(|| unreachable!());
+        let c = Case {
+            key: a_bytes,
+            msg,
+            sig,
+        };
+        assert_eq!(single(&c), Ok(()));
+        let mut cases = honest(&mut rng, 10, 1);
+        cases.push(c);
+        assert!(all_err(&batch(&cases, &mut rng)));
+    }
+
+    #[test]
+    fn subset_sums_are_the_sums_the_bits_select() {
+        let mut rng = ChaCha20Rng::from_seed([9; 32]);
+        for n in [0usize, 1, 4, 5, 6, 13, 40] {
+            let points: Vec<EdwardsPoint> = (0..n)
+                .map(|i| {
+                    let mut b = [0u8; 32];
+                    rng.fill_bytes(&mut b);
+                    B * Scalar::from_bytes_mod_order(b) + EIGHT_TORSION[i % 8]
+                })
+                .collect();
+            let mut random = alloc::vec![[0u8; 32]; n];
+            rng.fill_bytes(random.as_flattened_mut());
+            let q = subset_sums(&points, &random);
+            assert_eq!(q.len(), 128);
+            for (j, qj) in q.iter().enumerate() {
+                let mut want = EdwardsPoint::default();
+                for (p, r) in points.iter().zip(&random) {
+                    if r[16 + j / 8] >> (j % 8) & 1 == 1 {
+                        want += p;
+                    }
+                }
+                assert_eq!(*qj, want, "n = {n}, j = {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn torsion_free_is_membership_of_the_prime_order_subgroup() {
+        let mut rng = ChaCha20Rng::from_seed([8; 32]);
+        for _ in 0..20 {
+            let mut b = [0u8; 32];
+            rng.fill_bytes(&mut b);
+            let r = Scalar::from_bytes_mod_order(b);
+            for (k, t) in EIGHT_TORSION.iter().enumerate() {
+                let p = B * r + t;
+                assert_eq!(torsion_free(&p), k == 0);
+                assert_eq!(torsion_free(&p), p.is_torsion_free());
+                assert_eq!(torsion_free(t), k == 0);
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_y_is_the_encoding_compression_gives() {
+        let mut rng = ChaCha20Rng::from_seed([7; 32]);
+        // Every y from p to 2²⁵⁵ − 1, both signs; and random encodings.
+        let mut encodings: Vec<[u8; 32]> = Vec::new();
+        for k in 0..19u8 {
+            for sign in [0u8, 0x80] {
+                let mut e = [0xff; 32];
+                e[0] = 0xed + k;
+                e[31] = 0x7f | sign;
+                encodings.push(e);
+            }
+        }
+        for _ in 0..2000 {
+            let mut e = [0u8; 32];
+            rng.fill_bytes(&mut e);
+            encodings.push(e);
+        }
+        for k in 0..19u8 {
+            let mut e = [0u8; 32];
+            e[0] = k;
+            encodings.push(e);
+        }
+        let mut decoded = 0;
+        for e in &encodings {
+            if let Some(pt) = CompressedEdwardsY(*e).decompress() {
+                decoded += 1;
+                let round = pt.compress().to_bytes() == *e;
+                // x = 0 with the sign bit set decodes but is not canonical;
+                // those are small-order points (y = ±1), refused anyway.
+                assert!(round == canonical_y(e) || pt.is_small_order(), "{e:?}");
+            } else if e[1..31].iter().all(|&b| b == 0xff) && e[31] & 0x7f == 0x7f && e[0] >= 0xed {
+                assert!(!canonical_y(e));
+            }
+        }
+        assert!(decoded > 900);
+        assert!(encodings[..38].iter().all(|e| !canonical_y(e)));
+    }
 }

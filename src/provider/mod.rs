@@ -17,7 +17,12 @@
 //!   symmetric primitive, for targets *ring* does not build on.
 //!
 //! Both use x25519-dalek, ed25519-dalek (strict verification) and
-//! libcrux-ml-kem for the asymmetric primitives (spec §3).
+//! libcrux-ml-kem for the asymmetric primitives (spec §3), and
+//! curve25519-dalek (the curve under both dalek crates) for batch
+//! verification of Ed25519 signatures (spec §12.6.1): *ring* has no batch
+//! verification, and ed25519-dalek's (feature `batch`) draws no injected
+//! randomness and checks the batch equation alone, which accepts
+//! signatures strict verification refuses.
 
 use crate::error::CryptoError;
 use crate::secret::Secret;
@@ -69,6 +74,17 @@ pub struct MlKemKeyPair {
     pub decapsulation_key: Secret<MLKEM_DK_LEN>,
     /// The encapsulation key (public).
     pub encapsulation_key: [u8; MLKEM_EK_LEN],
+}
+
+/// One signature of a batch ([`CryptoProvider::ed25519_verify_batch`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Ed25519BatchItem<'a> {
+    /// The signer's public key.
+    pub public_key: &'a [u8; ED25519_KEY_LEN],
+    /// The signed message, as parts to be read one after the other.
+    pub message: &'a [&'a [u8]],
+    /// The signature.
+    pub signature: &'a [u8; ED25519_SIG_LEN],
 }
 
 /// The primitives of cipher suite SOVA-1 (spec §3).
@@ -182,6 +198,25 @@ pub trait CryptoProvider: Send + Sync {
         signature: &[u8; ED25519_SIG_LEN],
     ) -> Result<(), CryptoError> {
         common::ed25519_verify(public_key, message, signature)
+    }
+
+    /// Strict Ed25519 verification of many signatures at once (spec §3.3,
+    /// §12.6.1). `Ok` only if every item passes
+    /// [`ed25519_verify`](Self::ed25519_verify), except with probability at most 2⁻¹²⁸ over
+    /// `random`: 32 uniformly random bytes per item, drawn by the caller.
+    /// `Err` means at least one item fails *or* the batch could not decide
+    /// (a public key with a small-order component): verify the items one
+    /// by one to learn which.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidSignature`], also when `random` does not hold
+    /// one entry per item.
+    fn ed25519_verify_batch(
+        &self,
+        items: &[Ed25519BatchItem<'_>],
+        random: &[[u8; 32]],
+    ) -> Result<(), CryptoError> {
+        common::ed25519_verify_batch(items, random, |parts| self.sha512(parts))
     }
 
     /// ML-KEM-768 key generation from the 64-byte seed `d || z` (FIPS 203 ML-KEM.KeyGen_internal).

@@ -611,29 +611,43 @@ impl DeviceMessage {
     }
 }
 
-/// A message received by fan-out.
-#[pyclass(module = "sova", frozen, get_all)]
+/// A message received by fan-out. `Group.join` and `Group.accept_chain`
+/// take it whole: the sender it names is the one the pairwise session
+/// authenticated.
+#[pyclass(module = "sova", frozen)]
 pub(crate) struct FanoutReceived {
     /// The plaintext.
+    #[pyo3(get)]
     plaintext: Py<PyBytes>,
+    /// The sender's user key.
+    #[pyo3(get)]
+    sender_user: Py<PyBytes>,
     /// The sending device's id.
+    #[pyo3(get)]
     sender_device: u32,
     /// The sender encrypted to our accepted list (False: tell the user).
+    #[pyo3(get)]
     recipient_list_current: bool,
     /// The pairwise message's position.
+    #[pyo3(get)]
     info: Py<MessageInfo>,
     /// A new session was set up through the account: persist it.
+    #[pyo3(get)]
     account_changed: bool,
+    /// What the library returned, for the group calls.
+    pub(crate) inner: d::FanoutReceived,
 }
 
 impl FanoutReceived {
     fn of(py: Python<'_>, r: d::FanoutReceived) -> PyResult<Self> {
         Ok(Self {
             plaintext: bytes(py, &r.plaintext).unbind(),
+            sender_user: bytes(py, &r.sender_user).unbind(),
             sender_device: r.sender_device,
             recipient_list_current: r.recipient_list_current,
             info: Py::new(py, MessageInfo::of(py, &r.info))?,
             account_changed: r.account_changed,
+            inner: r,
         })
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! The application moves bytes: operations and group messages through the
 //! server, welcomes and chain offers as the plaintext of fan-out messages
-//! (`PeerDevices.send`), naming who sent those (the fan-out's sender user
-//! and device). A device's directory is the sequence of `KnownUser`s it
+//! (`PeerDevices.send`); joining and accepting a chain take what
+//! `PeerDevices.receive` returned, whose sender the pairwise session
+//! authenticated. A device's directory is the sequence of `KnownUser`s it
 //! accepted; the group looks members' devices up in it.
 
 use pyo3::prelude::*;
@@ -14,7 +15,7 @@ use pyo3::types::{PyBytes, PyType};
 use sova::devices as d;
 use sova::groups as g;
 
-use crate::devices::KnownUser;
+use crate::devices::{FanoutReceived, KnownUser};
 use crate::session::{bytes, hex8, Account, StorageKey};
 use crate::{fixed, os_rng, OrRaise};
 
@@ -180,23 +181,19 @@ impl Group {
         Ok((Self { inner }, bytes(py, &op)))
     }
 
-    /// Joins a group from a welcome that the fan-out message from
-    /// `from_user`'s device `from_device` carried.
+    /// Joins a group from a welcome: the fan-out message that carried it,
+    /// as `PeerDevices.receive` returned it.
     #[staticmethod]
     fn join(
         own_user: &[u8],
         own_device: u32,
-        welcome: &[u8],
-        from_user: &[u8],
-        from_device: u32,
+        welcome: PyRef<'_, FanoutReceived>,
         directory: Vec<PyRef<'_, KnownUser>>,
     ) -> PyResult<Self> {
         let inner = g::Group::join(
             user_key("own_user", own_user)?,
             own_device,
-            welcome,
-            &user_key("from_user", from_user)?,
-            from_device,
+            &welcome.inner,
             &self::directory(directory),
         )
         .or_raise()?;
@@ -328,22 +325,15 @@ impl Group {
         Ok(bytes(py, &offer))
     }
 
-    /// Accepts a chain offer that the fan-out message from `from_user`'s
-    /// device `from_device` carried.
+    /// Accepts a chain offer: the fan-out message that carried it, as
+    /// `PeerDevices.receive` returned it.
     fn accept_chain(
         &mut self,
-        offer: &[u8],
-        from_user: &[u8],
-        from_device: u32,
+        offer: PyRef<'_, FanoutReceived>,
         directory: Vec<PyRef<'_, KnownUser>>,
     ) -> PyResult<()> {
         self.inner
-            .accept_chain(
-                offer,
-                &user_key("from_user", from_user)?,
-                from_device,
-                &self::directory(directory),
-            )
+            .accept_chain(&offer.inner, &self::directory(directory))
             .or_raise()
     }
 

@@ -64,7 +64,7 @@ def test_codes_are_the_specs() -> None:
             lambda: sova.PeerDevices(known).receive(known, bob, b"")
         )),
         (sova.GroupError, "sova::groups::GroupError", raises(
-            lambda: sova.Group.join(uk.public, 1, b"", uk.public, 1, [known])
+            lambda: sova.Group.create(bob, uk.public, 1, [], [known])  # an empty roster
         )),
     ]
     for cls, rust_type, e in seen:

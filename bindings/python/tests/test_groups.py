@@ -42,23 +42,24 @@ def directory(people: List[Person]) -> List[sova.KnownUser]:
     return [p.known for p in people]
 
 
-def fan(sender: Person, recipient: Person, payload: bytes) -> Tuple[bytes, int, bytes]:
-    """One fan-out message from `sender` to `recipient`'s device; returns the
-    sending user and device as the recipient learns them, and the plaintext."""
+def fan(sender: Person, recipient: Person, payload: bytes) -> sova.FanoutReceived:
+    """One fan-out message from `sender` to `recipient`'s device; returns what
+    the recipient received (its sender authenticated by the pairwise session)."""
     out = sender.to(recipient)
     for device in out.needs_bundle():
         out.start(sender.account, device, recipient.account.bundle())
     [(audience, _, part)] = sova.split_fanout(sova.PeerDevices.send(sender.own, out, payload))
     assert audience == "recipient"
-    from_user = sova.DeviceMessage.parse(part).sender_user
-    assert from_user == sender.user
+    assert sova.DeviceMessage.parse(part).sender_user == sender.user
     got = recipient.to(sender).receive(recipient.known, recipient.account, part)
-    return from_user, got.sender_device, got.plaintext
+    assert got.sender_user == sender.user
+    assert got.plaintext == payload
+    return got
 
 
 def welcome(sender: Person, joiner: Person, op: bytes, world: List[Person]) -> None:
-    from_user, from_device, w = fan(sender, joiner, sender.g().welcome(op))
-    joiner.group = sova.Group.join(joiner.user, 1, w, from_user, from_device, directory(world))
+    got = fan(sender, joiner, sender.g().welcome(op))
+    joiner.group = sova.Group.join(joiner.user, 1, got, directory(world))
 
 
 def new_chain(sender: Person, world: List[Person]) -> None:
@@ -67,8 +68,7 @@ def new_chain(sender: Person, world: List[Person]) -> None:
     members = {m.user for m in sender.g().members}
     for p in world:
         if p is not sender and p.user in members and p.group is not None:
-            from_user, from_device, got = fan(sender, p, offer)
-            p.g().accept_chain(got, from_user, from_device, directory(world))
+            p.g().accept_chain(fan(sender, p, offer), directory(world))
 
 
 def three() -> Tuple[Person, Person, Person, List[Person]]:
@@ -216,11 +216,11 @@ def test_forged_and_tampered_messages_are_refused() -> None:
     with pytest.raises(sova.GroupError) as err:
         bob.g().decrypt(mallory.g().encrypt(b"hi"), directory(world))
     assert err.value.code == "WrongGroup"
-    # A chain offer relayed by another device than its owner's.
+    # Carol's chain offer relayed over Alice's pairwise session with Bob.
     offer = carol.g().start_chain(carol.account)
-    _, from_device, got = fan(carol, bob, offer)
+    relayed = fan(alice, bob, offer)
     with pytest.raises(sova.GroupError) as err:
-        bob.g().accept_chain(got, alice.user, from_device, directory(world))
+        bob.g().accept_chain(relayed, directory(world))
     assert err.value.code == "WrongSession"
     # A forged operation: signed by Bob, who may not remove anyone.
     assert bob.g().to_bytes() == before
@@ -237,8 +237,9 @@ def test_forged_and_tampered_messages_are_refused() -> None:
         bob.g().apply(op, [])  # no list for the signer: its device is unknown
     assert err.value.code == "UnknownDevice"
     assert bob.g().to_bytes() == after
-    with pytest.raises(ValueError):
-        bob.g().accept_chain(got, b"short", 1, directory(world))
+    with pytest.raises(TypeError):
+        # Bytes are not what the fan-out layer received.
+        bob.g().accept_chain(offer, directory(world))  # type: ignore[arg-type]
 
 
 def test_persistence_plain_and_sealed() -> None:

@@ -61,6 +61,8 @@ export interface DeviceMessageHeader {
 /** A message received by fan-out. */
 export interface FanoutReceived {
   plaintext: Uint8Array;
+  /** The sender's user key. */
+  senderUser: Uint8Array;
   /** The sending device's id in the sender's list. */
   senderDevice: number;
   /** false: the sender encrypted to an older list of ours; tell the user. */
@@ -68,6 +70,9 @@ export interface FanoutReceived {
   info: MessageInfo;
   /** A new session was accepted through the account: persist the account. */
   accountChanged: boolean;
+  /** What `Group.join` and `Group.acceptChain` take: the plaintext with
+   *  the sender the pairwise session authenticated. */
+  receipt: FanoutReceipt;
 }
 
 /** What a new device learns from a successful link. */
@@ -478,14 +483,22 @@ impl PeerDevices {
     }
 }
 
+/// A message as the fan-out layer received it, sender authenticated: what
+/// `Group.join` and `Group.acceptChain` take, so that no caller can name
+/// another sender than the pairwise session it came over.
+#[wasm_bindgen]
+pub struct FanoutReceipt(pub(crate) sova::devices::FanoutReceived);
+
 fn fanout_received(got: sova::devices::FanoutReceived) -> Result<JsValue, JsValue> {
     let info = message_info(&got.info)?;
     Ok(object(&[
+        ("senderUser", Uint8Array::from(&got.sender_user[..]).into()),
         ("senderDevice", got.sender_device.into()),
         ("recipientListCurrent", got.recipient_list_current.into()),
         ("info", info),
         ("accountChanged", got.account_changed.into()),
-        ("plaintext", out(got.plaintext).into()),
+        ("plaintext", Uint8Array::from(&got.plaintext[..]).into()),
+        ("receipt", FanoutReceipt(got).into()),
     ])?
     .into())
 }

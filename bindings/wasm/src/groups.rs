@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use zeroize::Zeroizing;
 
-use crate::devices::{list_change, KnownUser};
+use crate::devices::{list_change, FanoutReceipt, KnownUser};
 use crate::errors::js;
 use crate::session::Account;
 use crate::{array, object, out, range, rng, sealing_key};
@@ -222,19 +222,17 @@ impl Group {
         .into())
     }
 
-    /// Joins a group from a welcome that a fan-out message from
-    /// `fromUser`'s device `fromDevice` carried.
+    /// Joins a group from a welcome: the `receipt` of the fan-out message
+    /// that carried it (the sender is the one its pairwise session
+    /// authenticated).
     pub fn join(
         own_user: &[u8],
         own_device: u32,
-        welcome: &[u8],
-        from_user: &[u8],
-        from_device: u32,
+        welcome: &FanoutReceipt,
         directory: &Directory,
     ) -> Result<Group, JsValue> {
         let own = array::<32>(own_user, "a user key")?;
-        let from = array::<32>(from_user, "a user key")?;
-        sova::groups::Group::join(own, own_device, welcome, &from, from_device, &directory.0)
+        sova::groups::Group::join(own, own_device, &welcome.0, &directory.0)
             .map(Self)
             .map_err(js)
     }
@@ -346,21 +344,16 @@ impl Group {
             .map_err(js)?))
     }
 
-    /// Accepts a chain offer that a fan-out message from `fromUser`'s
-    /// device `fromDevice` carried.
+    /// Accepts a chain offer: the `receipt` of the fan-out message that
+    /// carried it (the sender is the one its pairwise session
+    /// authenticated).
     #[wasm_bindgen(js_name = acceptChain)]
     pub fn accept_chain(
         &mut self,
-        offer: Vec<u8>,
-        from_user: &[u8],
-        from_device: u32,
+        offer: &FanoutReceipt,
         directory: &Directory,
     ) -> Result<(), JsValue> {
-        let offer = Zeroizing::new(offer);
-        let from = array::<32>(from_user, "a user key")?;
-        self.0
-            .accept_chain(&offer, &from, from_device, &directory.0)
-            .map_err(js)
+        self.0.accept_chain(&offer.0, &directory.0).map_err(js)
     }
 
     /// Encrypts a group message (for the server) on this device's chain.

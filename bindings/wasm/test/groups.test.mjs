@@ -63,7 +63,8 @@ function world(names) {
 /**
  * Carries `bytes` from `from` to `to` as a fan-out message over their
  * pairwise session (started from `to`'s bundle when there is none yet);
- * returns what `to` read and who sent it, as the fan-out tells it.
+ * returns what `to` received: its `receipt` is what `Group.join` and
+ * `acceptChain` take (the sender the pairwise session authenticated).
  */
 function fanout(from, to, bytes) {
   const toThem = from.peers.get(to.name);
@@ -72,13 +73,16 @@ function fanout(from, to, bytes) {
   assert.deepEqual(parts.map((p) => [p.audience, p.deviceId]), [["recipient", 1]]);
   const got = to.peers.get(from.name).receive(to.self, to.account, parts[0].message);
   const header = parseDeviceMessage(parts[0].message);
-  return { plaintext: got.plaintext, fromUser: header.senderUser, fromDevice: got.senderDevice };
+  assert.deepEqual(got.senderUser, header.senderUser);
+  assert.deepEqual(got.senderUser, from.user);
+  assert.deepEqual(got.plaintext, bytes);
+  return got;
 }
 
 /** `from` welcomes `to` to its group with `operation`, by fan-out. */
 function welcome(from, to, operation) {
   const got = fanout(from, to, from.group.welcome(operation));
-  to.group = Group.join(to.user, 1, got.plaintext, got.fromUser, got.fromDevice, to.directory);
+  to.group = Group.join(to.user, 1, got.receipt, to.directory);
 }
 
 /** `from` starts a fresh chain and hands it to the other members, by fan-out. */
@@ -87,7 +91,7 @@ function shareChain(from, members) {
   for (const to of members) {
     if (to === from) continue;
     const got = fanout(from, to, offer);
-    to.group.acceptChain(got.plaintext, got.fromUser, got.fromDevice, to.directory);
+    to.group.acceptChain(got.receipt, to.directory);
   }
   assert.equal(from.group.needsChain, false);
 }
@@ -192,7 +196,7 @@ test("a group of three: welcomes and chains by fan-out, send and receive, add an
 });
 
 test("a tampered group message is refused with its code and changes nothing", () => {
-  const { alice, bob } = world(["alice", "bob"]);
+  const { alice, bob, carol } = world(["alice", "bob", "carol"]);
   const created = Group.create(alice.account, alice.user, 1, [
     { user: alice.user, role: "admin" },
     { user: bob.user, role: "member" },
@@ -217,9 +221,12 @@ test("a tampered group message is refused with its code and changes nothing", ()
   assert.equal(dec(bob.group.decrypt(wire, bob.directory).plaintext), "pay Carol");
   refused(() => bob.group.decrypt(wire, bob.directory), "DuplicateOrExpired");
 
-  // A chain offer delivered over another person's session is refused.
+  // Alice's chain offer relayed over Carol's pairwise session is refused.
   const offer = alice.group.startChain(alice.account);
-  refused(() => bob.group.acceptChain(offer, bob.user, 1, bob.directory), "WrongSession");
+  const relayed = fanout(carol, bob, offer);
+  const held = bob.group.toBytes();
+  refused(() => bob.group.acceptChain(relayed.receipt, bob.directory), "WrongSession");
+  assert.deepEqual(bob.group.toBytes(), held);
   // Arguments of the wrong shape are RangeErrors, before any work.
   assert.throws(() => Group.create(alice.account, alice.user, 1, [{ user: bob.user, role: "owner" }], alice.directory), RangeError);
   assert.throws(() => alice.group.remove(alice.account, new Uint8Array(31), alice.directory), RangeError);

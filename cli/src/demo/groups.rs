@@ -19,7 +19,7 @@ use std::io::Write;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::devices::fanout::{self, Audience, DeviceMessage, Target};
-use sova::devices::{DeviceEntry, KnownUser, UserKey};
+use sova::devices::{DeviceEntry, FanoutReceived, KnownUser, UserKey};
 use sova::groups::{Group, GroupError, Member, OpKind, Operation, Role};
 use sova::ratchet::HeaderMode;
 use sova::session::{Account, Conversation};
@@ -76,20 +76,21 @@ impl Demo {
     }
 
     /// One fan-out message from `from` to every device of `to` (for one's
-    /// own user: to one's other devices); what each device decrypted.
+    /// own user: a note to self, to one's other devices; to another person:
+    /// recipient-only, spec §12.5); what each device received.
     fn fan(
         &mut self,
         from: usize,
         to: usize,
         payload: &[u8],
-    ) -> Result<Vec<(usize, Vec<u8>)>, Failure> {
+    ) -> Result<Vec<(usize, FanoutReceived)>, Failure> {
         let su = self.devs[from].user;
         let wanted: Vec<(Audience, usize)> = (0..self.devs.len())
             .filter_map(|i| {
                 let d = &self.devs[i];
                 if d.user == to && to != su {
                     Some((Audience::Recipient, i))
-                } else if d.user == su && i != from {
+                } else if d.user == su && i != from && to == su {
                     Some((Audience::OwnDevice, i))
                 } else {
                     None
@@ -138,14 +139,25 @@ impl Demo {
                     conversation: c,
                 })
                 .collect();
-            fanout::encrypt(
-                &self.known[su],
-                self.devs[from].id,
-                &self.known[to],
-                &mut targets,
-                payload,
-                &mut self.rng,
-            )
+            if to == su {
+                fanout::encrypt(
+                    &self.known[su],
+                    self.devs[from].id,
+                    &self.known[to],
+                    &mut targets,
+                    payload,
+                    &mut self.rng,
+                )
+            } else {
+                fanout::encrypt_to_recipient(
+                    &self.known[su],
+                    self.devs[from].id,
+                    &self.known[to],
+                    &mut targets,
+                    payload,
+                    &mut self.rng,
+                )
+            }
         };
         for (_, _, d, c) in taken {
             self.convs.insert((from, d), c);
@@ -153,9 +165,6 @@ impl Demo {
         let wire = wire.map_err(|e| lib_err("fan-out")(&e))?;
         let mut out = Vec::new();
         for (audience, id, m) in fanout::split(&wire).map_err(|e| lib_err("split")(&e))? {
-            if to != su && audience == Audience::OwnDevice {
-                continue;
-            }
             let user = if audience == Audience::Recipient {
                 to
             } else {
@@ -179,9 +188,20 @@ impl Demo {
             )
             .map_err(|e| lib_err("fan-out receive")(&e))?;
             self.pairwise += 1;
-            out.push((d, got.plaintext));
+            out.push((d, got));
         }
         Ok(out)
+    }
+
+    /// What device `to` received of a fan-out message from device `from`
+    /// carrying `payload` (sent to every device of `to`'s user).
+    fn carry(&mut self, from: usize, to: usize, payload: &[u8]) -> Result<FanoutReceived, Failure> {
+        let user = self.devs[to].user;
+        self.fan(from, user, payload)?
+            .into_iter()
+            .find(|(d, _)| *d == to)
+            .map(|(_, got)| got)
+            .ok_or_else(|| Failure::Check("the fan-out missed a device".into()))
     }
 
     /// Device `d` starts a chain and hands it to the current members'
@@ -197,7 +217,6 @@ impl Demo {
             .start_chain(&mut self.rng, account)
             .map_err(|e| lib_err("start a chain")(&e))?;
         let members: Vec<[u8; 32]> = g.members().iter().map(|m| m.user).collect();
-        let (uk, id) = (self.uk(self.devs[d].user), self.devs[d].id);
         let mut reached = Vec::new();
         for m in members {
             let u = self
@@ -205,10 +224,10 @@ impl Demo {
                 .iter()
                 .position(|k| *k.public() == m)
                 .ok_or_else(|| Failure::Check("a member without a user key".into()))?;
-            for (r, pt) in self.fan(d, u, &offer)? {
+            for (r, got) in self.fan(d, u, &offer)? {
                 let known = self.known.clone();
                 self.group(r)?
-                    .accept_chain(&pt, &uk, id, &known)
+                    .accept_chain(&got, &known)
                     .map_err(|e| lib_err("accept a chain")(&e))?;
                 reached.push(r);
             }
@@ -271,10 +290,9 @@ impl Demo {
             .group(from)?
             .welcome(op)
             .map_err(|e| lib_err("welcome")(&e))?;
-        let (uk, id) = (self.uk(self.devs[from].user), self.devs[from].id);
-        for (d, pt) in self.fan(from, user, &w)? {
+        for (d, got) in self.fan(from, user, &w)? {
             let me = self.uk(self.devs[d].user);
-            let g = Group::join(me, self.devs[d].id, &pt, &uk, id, &self.known)
+            let g = Group::join(me, self.devs[d].id, &got, &self.known)
                 .map_err(|e| lib_err("join")(&e))?;
             self.devs[d].group = Some(g);
         }
@@ -525,20 +543,20 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
     let ghost_offer = ghost_group
         .start_chain(&mut grng, &ghost_account)
         .map_err(|e| lib_err("ghost chain")(&e))?;
-    let alice = demo.uk(0);
+    // Carried over the pairwise session with Alice's phone (as if the
+    // ghost held the phone's sessions), and over Dave's.
+    let got = demo.carry(a1, b1, &ghost_offer)?;
     refused(
         out,
         "a chain for a ghost device claiming to be Alice's phone",
-        demo.group(b1)?
-            .accept_chain(&ghost_offer, &alice, 1, &known),
+        demo.group(b1)?.accept_chain(&got, &known),
         GroupError::InvalidSignature,
     )?;
-    let dave_uk = demo.uk(3);
+    let got = demo.carry(d1, b1, &ghost_offer)?;
     refused(
         out,
         "Alice's chain delivered over Dave's pairwise session",
-        demo.group(b1)?
-            .accept_chain(&ghost_offer, &dave_uk, 1, &known),
+        demo.group(b1)?.accept_chain(&got, &known),
         GroupError::WrongSession,
     )?;
 

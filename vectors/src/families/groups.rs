@@ -12,7 +12,7 @@
 //! output, so the API and the building blocks must agree.
 
 use serde::{Deserialize, Serialize};
-use sova::devices::{DeviceEntry, KnownUser, UserKey};
+use sova::devices::{DeviceEntry, FanoutReceived, KnownUser, UserKey};
 use sova::groups::Group;
 use sova::kdf::{labeled_expand, labeled_hash, labeled_mac, labeled_sign};
 use sova::labels;
@@ -320,7 +320,12 @@ impl GroupRun {
         welcome.extend_from_slice(&create);
         welcome.extend_from_slice(&r0);
         put_u32(&mut welcome, 0);
-        let mut g = Group::join(bob, 1, &welcome, &alice, 1, &known).map_err(fail("welcome"))?;
+        // The welcome and the chain offer as the fan-out layer hands them
+        // over from Alice's device 1 (spec §11.6; the case records objects,
+        // not pairwise messages).
+        let from_alice =
+            |plaintext: &[u8]| FanoutReceived::hazmat_new(plaintext.to_vec(), alice, 1);
+        let mut g = Group::join(bob, 1, &from_alice(&welcome), &known).map_err(fail("welcome"))?;
         if g.state_hash() != &h0 {
             return Err(CaseError::check_failed("state_hash_0", "the API's differs"));
         }
@@ -339,7 +344,7 @@ impl GroupRun {
         let sk = seed("chain_signing_seed", &chain_signing_seed)?;
         let spk = p.ed25519_public_key(&sk);
         let chain_offer = offer(p, &dev_seeds[0], &gid, 1, &h1, &alice, &spk, ck.expose())?;
-        g.accept_chain(&chain_offer, &alice, 1, &known)
+        g.accept_chain(&from_alice(&chain_offer), &known)
             .map_err(fail("chain_offer"))?;
         let steps = chain_messages(p, &ck, &sk, &gid, 1, &h1, &alice, &plaintexts)?;
         // Bob reads them in reverse order: every one is read.
@@ -584,7 +589,7 @@ fn classify(
             "message" => h.decrypt(&bytes, known).map(|_| ()),
             _ => {
                 let who = users[usize::from(from.unwrap_or(0))];
-                h.accept_chain(&bytes, &who, 1, known)
+                h.accept_chain(&FanoutReceived::hazmat_new(bytes.clone(), who, 1), known)
             }
         };
         let error = match got {
