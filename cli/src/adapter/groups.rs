@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 use sova::devices::fanout::DeviceMessage;
-use sova::devices::{FanoutError, KnownUser};
+use sova::devices::{FanoutError, FanoutReceived, KnownUser};
 use sova::groups::{
     Applied, ChainOffer, Group, GroupError, GroupMessage, Member, Operation, Role, Welcome,
 };
@@ -264,14 +264,10 @@ impl Adapter {
             .own
             .this_device()
             .ok_or_else(|| group_err(&GroupError::UnknownDevice))?;
-        let group = match Group::join(
-            own_user,
-            own_device,
-            &welcome,
-            &from_user,
-            from_device,
-            &directory(d),
-        ) {
+        // The runner names the pairwise session that carried the welcome
+        // (§A.4); the adapter vouches for it as `fanout_receive` would.
+        let carried = FanoutReceived::hazmat_new(welcome.clone(), from_user, from_device);
+        let group = match Group::join(own_user, own_device, &carried, &directory(d)) {
             Ok(g) => g,
             Err(e) => {
                 // Defects: a welcome not for this user, or whose roster
@@ -428,8 +424,9 @@ impl Adapter {
                         (from_user, from_device) = (o.owner_user, o.owner_device);
                     }
                 }
+                let carried = FanoutReceived::hazmat_new(offer, from_user, from_device);
                 g.group
-                    .accept_chain(&offer, &from_user, from_device, &dir)
+                    .accept_chain(&carried, &dir)
                     .map_err(|e| group_err(&e))?;
                 ok(json!({}))
             }

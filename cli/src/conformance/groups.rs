@@ -22,7 +22,7 @@
 
 use serde_json::{json, Map, Value};
 use sova::devices::fanout::{self, Audience};
-use sova::devices::{DeviceEntry, DeviceList, KnownUser, PeerDevices, UserKey};
+use sova::devices::{DeviceEntry, DeviceList, FanoutReceived, KnownUser, PeerDevices, UserKey};
 use sova::groups::{
     ChainOffer, Group, GroupMessage, Member, OpKind, Operation, Role, CHAIN_MESSAGES, MAX_MEMBERS,
 };
@@ -53,6 +53,13 @@ fn one_device_list(uk: &UserKey, identity: IdentityKey) -> Result<DeviceList, St
 }
 
 /// `m` with the last bit of its signature (its last byte) flipped.
+/// `object` as received over the pairwise session of `user`'s device
+/// `device`: the runner plays the members and the server, and vouches for
+/// the session that carried what its own members read.
+fn carried(object: &[u8], user: &[u8; 32], device: u32) -> FanoutReceived {
+    FanoutReceived::hazmat_new(object.to_vec(), *user, device)
+}
+
 fn flipped(m: &[u8]) -> Vec<u8> {
     let mut v = m.to_vec();
     if let Some(b) = v.last_mut() {
@@ -562,7 +569,8 @@ impl Runner<'_> {
         let g = field(&m, "group_join", "handle")?.to_owned();
         let g = g.as_str();
         self.group_state_matches(g, &ga, "after joining")?;
-        let mut gc = Group::join(uc, 1, &welcome, &ua, 1, &dir).map_err(lib("Carol joins"))?;
+        let mut gc =
+            Group::join(uc, 1, &carried(&welcome, &ua, 1), &dir).map_err(lib("Carol joins"))?;
         // Welcomes that do not read, or whose roster or previous operation
         // does not follow from the create.
         if welcome_of(&create, &roster, &[]) != welcome {
@@ -671,10 +679,11 @@ impl Runner<'_> {
             .start_chain(&mut self.crypto, &c1)
             .map_err(lib("chain"))?;
         self.group_accepts_chain(g, &oc, &uc, "Carol's chain offer")?;
-        ga.accept_chain(&oc, &uc, 1, &dir).map_err(lib("Alice"))?;
+        ga.accept_chain(&carried(&oc, &uc, 1), &dir)
+            .map_err(lib("Alice"))?;
         let (ob, gen0) = self.group_port_chain(g, &ga, None)?;
         for (who, grp) in [("Alice", &mut ga), ("Carol", &mut gc)] {
-            grp.accept_chain(&ob, &ub, 1, &dir)
+            grp.accept_chain(&carried(&ob, &ub, 1), &dir)
                 .map_err(|e| format!("{who} refuses the implementation's chain offer: {e}"))?;
         }
 
@@ -778,7 +787,8 @@ impl Runner<'_> {
         // A ghost device: Alice's device 9, which her list does not name,
         // holds the group (from Alice's welcome) and offers a chain over
         // its own session, then sends on it.
-        let mut g9 = Group::join(ua, 9, &welcome, &ua, 1, &dir).map_err(lib("Alice's device 9"))?;
+        let mut g9 = Group::join(ua, 9, &carried(&welcome, &ua, 1), &dir)
+            .map_err(lib("Alice's device 9"))?;
         let o9 = g9
             .start_chain(&mut self.crypto, &ghost)
             .map_err(lib("chain"))?;
@@ -1017,10 +1027,11 @@ impl Runner<'_> {
             .start_chain(&mut self.crypto, &c1)
             .map_err(lib("chain"))?;
         self.group_accepts_chain(g, &oc1, &uc, "Carol's chain offer of epoch 1")?;
-        ga.accept_chain(&oc1, &uc, 1, &dir).map_err(lib("Alice"))?;
+        ga.accept_chain(&carried(&oc1, &uc, 1), &dir)
+            .map_err(lib("Alice"))?;
         let (ob1, gen1) = self.group_port_chain(g, &ga, Some(gen0))?;
         for (who, grp) in [("Alice", &mut ga), ("Carol", &mut gc)] {
-            grp.accept_chain(&ob1, &ub, 1, &dir)
+            grp.accept_chain(&carried(&ob1, &ub, 1), &dir)
                 .map_err(|e| format!("{who} refuses the implementation's fresh chain: {e}"))?;
         }
         let pt = self.plaintext();
@@ -1048,14 +1059,14 @@ impl Runner<'_> {
             json!({ "handle": g, "operation": hex(&op2) }),
         )?;
         let w = hex_of(&m, "group_welcome", "welcome")?;
-        let mut gd = Group::join(ud, 1, &w, &ub, 1, &dir)
+        let mut gd = Group::join(ud, 1, &carried(&w, &ub, 1), &dir)
             .map_err(|e| format!("Dave refuses the implementation's welcome: {e}"))?;
         if gd.state_hash() != ga.state_hash() {
             return Err("Dave joins from the implementation's welcome at another state".into());
         }
         let (ob2, gen2) = self.group_port_chain(g, &ga, Some(gen1))?;
         for (who, grp) in [("Alice", &mut ga), ("Carol", &mut gc), ("Dave", &mut gd)] {
-            grp.accept_chain(&ob2, &ub, 1, &dir)
+            grp.accept_chain(&carried(&ob2, &ub, 1), &dir)
                 .map_err(|e| format!("{who} refuses the implementation's fresh chain: {e}"))?;
         }
         let od2 = gd
@@ -1129,7 +1140,7 @@ impl Runner<'_> {
         )?;
         let (ob3, gen3) = self.group_port_chain(g, &ga, Some(gen2))?;
         for (who, grp) in [("Alice", &mut ga), ("Dave", &mut gd)] {
-            grp.accept_chain(&ob3, &ub, 1, &dir)
+            grp.accept_chain(&carried(&ob3, &ub, 1), &dir)
                 .map_err(|e| format!("{who} refuses the implementation's fresh chain: {e}"))?;
         }
         let pt = self.plaintext();
@@ -1290,9 +1301,9 @@ impl Runner<'_> {
             json!({ "handle": g3, "operation": hex(&create3) }),
         )?;
         let w3 = hex_of(&m, "group_welcome", "welcome")?;
-        let mut a3 = Group::join(ua, 1, &w3, &ub, 1, &dir)
+        let mut a3 = Group::join(ua, 1, &carried(&w3, &ub, 1), &dir)
             .map_err(|e| format!("Alice refuses the implementation's welcome to its group: {e}"))?;
-        let mut d3 = Group::join(ud, 1, &w3, &ub, 1, &dir)
+        let mut d3 = Group::join(ud, 1, &carried(&w3, &ub, 1), &dir)
             .map_err(|e| format!("Dave refuses the implementation's welcome to its group: {e}"))?;
         let mut want = vec![
             member(ua, Role::Member),
@@ -1347,7 +1358,7 @@ impl Runner<'_> {
         }
         let (ob, gen_b) = self.group_port_chain(g3, &a3, None)?;
         for (who, grp) in [("Alice", &mut a3), ("Dave", &mut d3)] {
-            grp.accept_chain(&ob, &ub, 1, &dir)
+            grp.accept_chain(&carried(&ob, &ub, 1), &dir)
                 .map_err(|e| format!("{who} refuses the implementation's chain offer: {e}"))?;
         }
         let oa = a3
@@ -1456,7 +1467,7 @@ impl Runner<'_> {
         )?;
         let (ob, _) = self.group_port_chain(g3, &a3, Some(gen_b))?;
         for (who, grp) in [("Alice", &mut a3), ("Dave", &mut d3)] {
-            grp.accept_chain(&ob, &ub, 1, &dir)
+            grp.accept_chain(&carried(&ob, &ub, 1), &dir)
                 .map_err(|e| format!("{who} refuses the implementation's fresh chain: {e}"))?;
         }
         let pt = self.plaintext();
