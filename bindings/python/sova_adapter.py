@@ -596,9 +596,8 @@ class Adapter:
         own_device = d.own.this_device
         if own_device is None:
             raise Failure("UnknownDevice", "the device is not in its user's list")
-        g = sova.Group.join(
-            d.own.user.user_key, own_device, welcome, from_user, from_device, directory(d)
-        )
+        carried = hazmat.fanout_received(welcome, from_user, from_device)
+        g = sova.Group.join(d.own.user.user_key, own_device, carried, directory(d))
         return dict(position(g), handle=self.insert("group-", GroupHandle(device, g)))
 
     def group_apply(self, req: Fields) -> Fields:
@@ -635,7 +634,7 @@ class Adapter:
     def group_accept_chain(self, req: Fields) -> Fields:
         g, d, _ = self.group(req)
         offer, from_user, from_device = self.carried(req, g.device, "offer")
-        g.group.accept_chain(offer, from_user, from_device, directory(d))
+        g.group.accept_chain(hazmat.fanout_received(offer, from_user, from_device), directory(d))
         return {}
 
     def group_encrypt(self, req: Fields) -> Fields:

@@ -639,7 +639,7 @@ pub(crate) struct FanoutReceived {
 }
 
 impl FanoutReceived {
-    fn of(py: Python<'_>, r: d::FanoutReceived) -> PyResult<Self> {
+    pub(crate) fn of(py: Python<'_>, r: d::FanoutReceived) -> PyResult<Self> {
         Ok(Self {
             plaintext: bytes(py, &r.plaintext).unbind(),
             sender_user: bytes(py, &r.sender_user).unbind(),

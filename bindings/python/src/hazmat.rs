@@ -11,6 +11,7 @@ use sova::ratchet::Ratchet as RsRatchet;
 use sova::session as s;
 use sova::Secret;
 
+use crate::devices::FanoutReceived;
 use crate::session::{bytes, Account, HeaderMode, Session};
 use crate::{fixed, os_rng, OrRaise};
 
@@ -23,6 +24,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate_kem_one_time_prekeys, m)?)?;
     m.add_function(wrap_pyfunction!(session_start, m)?)?;
     m.add_function(wrap_pyfunction!(session_encrypt, m)?)?;
+    m.add_function(wrap_pyfunction!(fanout_received, m)?)?;
     m.add_function(wrap_pyfunction!(vector_file_known, m)?)?;
     m.add_function(wrap_pyfunction!(verify_vector_file, m)?)?;
     m.add("CIPHER_SUITE", sova_vectors::CIPHER_SUITE)?;
@@ -109,6 +111,25 @@ impl RecordedRandom {
 
 /// A new account drawing its keys from `random` (spec §7.2: the identity,
 /// the signed prekey, the last-resort ML-KEM prekey, in this order).
+/// `plaintext` as if a fan-out message from `sender_user`'s device
+/// `sender_device` had carried it, for `Group.join` and
+/// `Group.accept_chain` in tools that replay recorded objects (the
+/// conformance adapter). The caller vouches for the sender: the checks that
+/// bind a welcome or chain offer to its pairwise session rely on it.
+#[pyfunction]
+fn fanout_received(
+    py: Python<'_>,
+    plaintext: &[u8],
+    sender_user: &[u8],
+    sender_device: u32,
+) -> PyResult<FanoutReceived> {
+    let user = fixed::<32>("sender_user", sender_user)?;
+    FanoutReceived::of(
+        py,
+        sova::devices::FanoutReceived::hazmat_new(plaintext.to_vec(), user, sender_device),
+    )
+}
+
 #[pyfunction]
 fn account_new(random: &mut RecordedRandom) -> PyResult<Account> {
     Ok(Account {

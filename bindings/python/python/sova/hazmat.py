@@ -18,6 +18,7 @@ generate_one_time_prekeys = _hazmat.generate_one_time_prekeys
 generate_kem_one_time_prekeys = _hazmat.generate_kem_one_time_prekeys
 session_start = _hazmat.session_start
 session_encrypt = _hazmat.session_encrypt
+fanout_received = _hazmat.fanout_received
 vector_file_known = _hazmat.vector_file_known
 verify_vector_file = _hazmat.verify_vector_file
 
@@ -28,6 +29,7 @@ __all__ = [
     "Ratchet",
     "VectorReport",
     "account_new",
+    "fanout_received",
     "generate_one_time_prekeys",
     "generate_kem_one_time_prekeys",
     "session_start",
