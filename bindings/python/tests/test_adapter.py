@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sova  # noqa: E402
+from sova import hazmat  # noqa: E402
 import sova_adapter  # noqa: E402
 from conftest import flip  # noqa: E402
 
@@ -339,8 +340,9 @@ def test_group_ops() -> None:
     accept = dict(op="group_accept_chain", handle=g, offer=offer, from_device=1)
     assert refused(**accept, from_user=carol_uk.public.hex()) == "WrongSession"
     call(**accept, from_user=alice_uk.public.hex())
-    ga.accept_chain(bytes.fromhex(call(op="group_start_chain", handle=g)["offer"]),
-                    bob_uk.public, 1, directory)
+    ga.accept_chain(hazmat.fanout_received(
+        bytes.fromhex(call(op="group_start_chain", handle=g)["offer"]), bob_uk.public, 1),
+        directory)
     m = ga.encrypt(b"hi group")
     assert refused(op="group_decrypt", handle=g, message=flip(m).hex()) == "InvalidSignature"
     got = call(op="group_decrypt", handle=g, message=m.hex())
@@ -362,7 +364,7 @@ def test_group_ops() -> None:
     ga.apply(bytes.fromhex(added["operation"]), directory)
     assert added["state_hash"] == ga.state_hash.hex()
     w = bytes.fromhex(call(op="group_welcome", handle=g, operation=added["operation"])["welcome"])
-    gc = sova.Group.join(carol_uk.public, 1, w, bob_uk.public, 1, directory)
+    gc = sova.Group.join(carol_uk.public, 1, hazmat.fanout_received(w, bob_uk.public, 1), directory)
     assert gc.state_hash == ga.state_hash
     try:
         call(op="group_export", handle=dev)
@@ -379,7 +381,8 @@ def test_group_ops() -> None:
     created = call(op="group_create", device=dev, members=members)
     g3 = created["handle"]
     w3 = call(op="group_welcome", handle=g3, operation=created["operation"])["welcome"]
-    a3 = sova.Group.join(alice_uk.public, 1, bytes.fromhex(w3), bob_uk.public, 1, directory)
+    a3 = sova.Group.join(
+        alice_uk.public, 1, hazmat.fanout_received(bytes.fromhex(w3), bob_uk.public, 1), directory)
     assert (created["epoch"], created["state_hash"]) == (0, a3.state_hash.hex())
     own = dict(op="group_change", handle=g3, user=bob_uk.public.hex())
     assert refused(**own, change="change_role", role="member") == "LastAdmin"
