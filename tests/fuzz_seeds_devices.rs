@@ -53,6 +53,16 @@ fn genuine_objects_are_accepted() {
 
 /// The fan-out findings committed to the corpus as regressions
 /// (`fuzz/corpus-min/fanout/regression-*`) pass the check.
+/// The link fixture's sealed responses with a bad payload give their
+/// errors (so `finish`'s payload checks stay reached).
+#[test]
+fn sealed_bad_responses_are_refused() {
+    let fx = checks::link_fixture();
+    for (response, want) in &fx.sealed_bad {
+        assert_eq!(fx.request.finish(response).unwrap_err(), *want);
+    }
+}
+
 #[test]
 fn fanout_regressions() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus-min/fanout");

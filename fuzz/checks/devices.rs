@@ -32,8 +32,8 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::devices::{
     approve_link, approve_link_with, fanout, DeviceEntry, DeviceList, FanoutError, KnownUser,
-    LinkError, LinkOffer, LinkRequest, LinkResponseFrame, ListChange, ListError, UserKey,
-    MAX_DEVICES, MAX_LINK_DATA,
+    LinkError, LinkOffer, LinkRequest, LinkResponseFrame, ListChange, ListError, ParseError,
+    UserKey, MAX_DEVICES, MAX_LINK_DATA,
 };
 use sova::provider::CryptoProvider;
 use sova::ratchet::HeaderMode;
@@ -398,6 +398,35 @@ pub struct LinkFixture {
     pub offers: Vec<Vec<u8>>,
     /// Responses to `request`, made by the admin and by another user's.
     pub responses: Vec<GenuineResponse>,
+    /// Responses sealed to `request` by the holder of a link key, whose
+    /// payload breaks a rule of spec §11.5 (the user key seed of another
+    /// user, a bad admin flag, too much data, a trailing byte), with the
+    /// error each gives.
+    pub sealed_bad: Vec<(Vec<u8>, LinkError)>,
+}
+
+/// A link response (spec §11.5) sealed to `offer` with the admin key `e`
+/// around an arbitrary `payload`.
+fn seal_response(offer: &[u8], e: &Secret<32>, payload: &[u8]) -> Vec<u8> {
+    use sova::kdf::{labeled_expand, labeled_extract, labeled_hash};
+    let p = dp();
+    let parsed = LinkOffer::parse(offer).unwrap();
+    let ours = p.x25519_public_key(e);
+    let dh = p.x25519(e, &parsed.link_public).unwrap();
+    let t = labeled_hash(p, sova::labels::LINK_TRANSCRIPT, &[offer, &ours]).unwrap();
+    let prk = labeled_extract(p, &t, sova::labels::LINK, &[dh.expose()]).unwrap();
+    let mut okm = [0u8; 44];
+    labeled_expand(p, &prk, sova::labels::LINK, &[], &mut okm).unwrap();
+    let key = Secret::try_from_slice(&okm[..32]).unwrap();
+    let nonce: [u8; 12] = okm[32..].try_into().unwrap();
+    let mut out = b"SOVA-1 link response".to_vec();
+    out.push(1);
+    out.extend_from_slice(&ours);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    let tag = p.aead_seal(&key, &nonce, &t, &mut out[start..]);
+    out.extend_from_slice(&tag);
+    out
 }
 
 fn build_link_fixture() -> LinkFixture {
@@ -447,6 +476,38 @@ fn build_link_fixture() -> LinkFixture {
             user: *key.public(),
         });
     }
+    // Payloads that break spec §11.5 inside a correctly sealed response.
+    let a = approve_link(&uk, &normal, request.offer(), false, b"", &mut rng).unwrap();
+    let list = a.list.to_bytes().to_vec();
+    let payload = |flag: &[u8], data_len: u32, data: &[u8], tail: &[u8]| {
+        let mut v = (list.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(&list);
+        v.extend_from_slice(flag);
+        v.extend_from_slice(&data_len.to_be_bytes());
+        v.extend_from_slice(data);
+        v.extend_from_slice(tail);
+        v
+    };
+    let other_seed = [&[1u8][..], other.seed().expose()].concat();
+    let e = Secret::from_bytes([0x3e; 32]);
+    let sealed_bad = [
+        (payload(&other_seed, 0, b"", b""), LinkError::WrongUserKey),
+        (
+            payload(&[2], 0, b"", b""),
+            LinkError::Malformed(ParseError::InvalidFlags(2)),
+        ),
+        (
+            payload(&[0], MAX_LINK_DATA as u32 + 1, b"", b""),
+            LinkError::DataTooLong,
+        ),
+        (
+            payload(&[0], 1, b"x", b"!"),
+            LinkError::Malformed(ParseError::TrailingBytes),
+        ),
+    ]
+    .into_iter()
+    .map(|(pl, err)| (seal_response(request.offer(), &e, &pl), err))
+    .collect();
     let offers = vec![
         request.offer().to_vec(),
         LinkRequest::new(&third, &mut rng).unwrap().offer().to_vec(),
@@ -459,6 +520,7 @@ fn build_link_fixture() -> LinkFixture {
         request,
         offers,
         responses,
+        sealed_bad,
     }
 }
 
@@ -589,7 +651,12 @@ fn check_link_admin(c: &mut Cursor<'_>) {
 fn check_link_new_device(c: &mut Cursor<'_>) {
     let fx = link_fixture();
     let genuine: Vec<Vec<u8>> = fx.responses.iter().map(|r| r.bytes.clone()).collect();
-    let response = pick(c, &genuine);
+    let base: Vec<Vec<u8>> = genuine
+        .iter()
+        .chain(fx.sealed_bad.iter().map(|(b, _)| b))
+        .cloned()
+        .collect();
+    let response = pick(c, &base);
     let offer = fx.request.offer().to_vec();
     let got = fx.request.finish_with(dp(), &response);
     assert!(fx.request.offer() == offer, "finish changed the request");
@@ -1390,6 +1457,22 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     add("link", "finish_edited", vec![1, 1, 0, 0, 0, 60, 2]);
     add("link", "finish_truncated", vec![1, 1, 0, 1, 0, 50, 0]);
+    // Sealed responses whose payload breaks §11.5 (`sealed_bad`).
+    for (i, name) in [
+        "wrong_user_key",
+        "bad_flag",
+        "data_too_long",
+        "trailing_byte",
+    ]
+    .iter()
+    .enumerate()
+    {
+        add(
+            "link",
+            &format!("finish_sealed_{name}"),
+            vec![1, 0, 4 + i as u8],
+        );
+    }
 
     // fanout: sends and deliveries in order, out of order, duplicated,
     // misdelivered, swapped, flipped, with list updates between.
