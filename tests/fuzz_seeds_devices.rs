@@ -33,6 +33,11 @@ fn fanout_seeds() {
 }
 
 #[test]
+fn device_sessions_seeds() {
+    replay("device_sessions");
+}
+
+#[test]
 fn device_state_seeds() {
     replay("device_state");
 }
