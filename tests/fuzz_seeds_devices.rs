@@ -68,6 +68,15 @@ fn sealed_bad_responses_are_refused() {
     }
 }
 
+/// The minimised corpus of `link` and `device_sessions` passes the checks
+/// too.
+#[test]
+fn device_corpus_replays() {
+    for t in ["link", "device_sessions"] {
+        seed_files::replay_dir(&format!("fuzz/corpus-min/{t}"), checks::check_for(t));
+    }
+}
+
 #[test]
 fn fanout_regressions() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus-min/fanout");
