@@ -683,6 +683,10 @@ fn model_checks(
     }
 }
 
+/// A welcome an input made: (bytes, state hash, roster, epoch) of the group
+/// that made it.
+type MadeWelcome = (Vec<u8>, [u8; 32], Vec<Member>, u64);
+
 /// The per-input state of the state machine: each slot's group (copied
 /// from the fixture when first used) and model, and the objects the input
 /// made so far, after the fixture's.
@@ -696,8 +700,7 @@ struct Run<'f> {
     /// (bytes, owning identity)
     offers: Vec<(Vec<u8>, usize)>,
     ops: Vec<Vec<u8>>,
-    /// (bytes, state hash, roster, epoch) of the group that made it
-    welcomes: Vec<(Vec<u8>, [u8; 32], Vec<Member>, u64)>,
+    welcomes: Vec<MadeWelcome>,
 }
 
 thread_local! {
