@@ -1396,6 +1396,31 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             step(0, 3, 1, 0x80, 0, 0),
         ]),
     );
+    // A member's create, removal of another and role change (each
+    // NotAuthorised); an operation for epoch 2 on the hash of epoch 0, made
+    // at epoch 1 (Fork), then applied by a device at epoch 2 (Fork at the
+    // head); Dave's welcome with his own role flipped (WelcomeMismatch).
+    let dave_at = Welcome::parse(&fx.welcome)
+        .unwrap()
+        .members()
+        .iter()
+        .position(|m| m.user == fx.devices[4].0)
+        .unwrap() as u8;
+    add(
+        "group_state_machine",
+        "member_ops_and_head_fork",
+        steps(&[
+            step(2, 5, 3, 2, 1, 0),
+            step(2, 5, (2 << 2) | 1, 2, 0, 0),
+            step(2, 5, 0x80 | (2 << 2) | 2, 2, 0, 0),
+            step(0, 2, 0, 0, 0, 0),
+            step(0, 5, 4 << 2, 0, 2, 0),
+            step(3, 2, 0, 0, 0, 0),
+            step(3, 2, 1, 0, 0, 0),
+            step(3, 2, nops + 3, 0, 0, 0),
+            step(4, 7, 1, dave_at, 3, 0),
+        ]),
+    );
     // Bob reads the messages Alice's chain forged: beyond the chain's end,
     // a body the AEAD refuses, bad padding.
     let m = fx.messages.len() as u8;
