@@ -1696,12 +1696,16 @@ fn sessions_framing(sf: &SessionsFixture, a: u8, b: u8) {
 /// session (`a`: two bits each: a listed device of the recipient, one bound
 /// to another identity, an unlisted id, the sender's own device), from the
 /// sender's device or an unlisted one (`b` bit 6), of a normal or too long
-/// plaintext (`b` bit 7): the first check of spec §11.6 that fails.
+/// plaintext (`b` bit 7), to the other person or as a note to self (`b`
+/// bit 5, where no target may be a recipient): the first check of spec
+/// §11.6 that fails.
 fn sessions_targets(run: &SessionsRun, a: u8, b: u8) {
     let fx = fanout_fixture();
     let sf = sessions_fixture();
     let sp = OWNER[run.s];
-    let (own, recipient) = (&sf.known[sp][0], &sf.known[1 - sp][0]);
+    let to_self = b & 0x20 != 0;
+    let own = &sf.known[sp][0];
+    let recipient = if to_self { own } else { &sf.known[1 - sp][0] };
     let own_device = if b & 0x40 != 0 { 9 } else { DEVICE_ID[run.s] };
     let text: &[u8] = if b & 0x80 != 0 { &sf.long } else { b"x" };
     let theirs: Vec<usize> = (0..OWNER.len()).filter(|&d| OWNER[d] != sp).collect();
@@ -1737,8 +1741,8 @@ fn sessions_targets(run: &SessionsRun, a: u8, b: u8) {
     } else {
         specs
             .iter()
-            .map(|&(_, id, _, ok)| {
-                if ok {
+            .map(|&(audience, id, _, ok)| {
+                if ok && !(to_self && audience == fanout::Audience::Recipient) {
                     FanoutError::NoSession(id)
                 } else {
                     FanoutError::UnlistedDevice(id)
@@ -1971,6 +1975,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     add("link", "finish_edited", vec![1, 1, 0, 0, 0, 60, 2]);
     add("link", "finish_truncated", vec![1, 1, 0, 1, 0, 50, 0]);
+    add("link", "finish_bad_version", vec![1, 1, 0, 2, 0, 20, 2]);
     // Sealed responses whose payload breaks §11.5 (`sealed_bad`).
     for (i, name) in [
         "wrong_user_key",
@@ -2027,6 +2032,12 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "device_sessions",
         "send_without_own_device",
         ds([0, 1, 1], &[[2, 0, 0], [6, 1, 0], [6, 0, 0]]),
+    );
+    // Device 2 (id 3) takes its own user's list without id 3, then sends.
+    add(
+        "device_sessions",
+        "send_after_own_device_unlisted",
+        ds([2, 0, 0], &[[1, 0, 1], [2, 0, 0]]),
     );
     add(
         "device_sessions",
@@ -2118,6 +2129,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
                 [5, 1, 1],
                 [5, 2, 1],
                 [5, 3, 1],
+                [5, 0, 0x21],
             ],
         ),
     );
