@@ -33,6 +33,11 @@ fn fanout_seeds() {
 }
 
 #[test]
+fn device_sessions_seeds() {
+    replay("device_sessions");
+}
+
+#[test]
 fn device_state_seeds() {
     replay("device_state");
 }
@@ -53,6 +58,25 @@ fn genuine_objects_are_accepted() {
 
 /// The fan-out findings committed to the corpus as regressions
 /// (`fuzz/corpus-min/fanout/regression-*`) pass the check.
+/// The link fixture's sealed responses with a bad payload give their
+/// errors (so `finish`'s payload checks stay reached).
+#[test]
+fn sealed_bad_responses_are_refused() {
+    let fx = checks::link_fixture();
+    for (response, want) in &fx.sealed_bad {
+        assert_eq!(fx.request.finish(response).unwrap_err(), *want);
+    }
+}
+
+/// The minimised corpus of `link` and `device_sessions` passes the checks
+/// too.
+#[test]
+fn device_corpus_replays() {
+    for t in ["link", "device_sessions"] {
+        seed_files::replay_dir(&format!("fuzz/corpus-min/{t}"), checks::check_for(t));
+    }
+}
+
 #[test]
 fn fanout_regressions() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus-min/fanout");

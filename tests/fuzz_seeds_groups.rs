@@ -45,6 +45,44 @@ fn genuine_objects_are_accepted() {
     checks::check_group_state_machine(&[2, 0, 0, 0, 0, 0, 0]);
 }
 
+/// The fixture's special objects and slots fail exactly where the state
+/// machine's seeds use them to reach an error (so those errors stay
+/// reached as the fixture changes).
+#[test]
+fn fixture_reaches_its_errors() {
+    use sova::groups::{GroupError, Member, Role};
+    let fx = checks::fixture();
+    for (wire, want) in &fx.forged {
+        let mut bob = fx.groups[2].clone();
+        assert_eq!(bob.decrypt(wire, &fx.known).unwrap_err(), *want);
+    }
+    let slot = |i: usize| fx.slots[i].clone().unwrap();
+    let (offer, owner) = &fx.offers[0];
+    let (u, id) = fx.devices[*owner];
+    assert_eq!(
+        slot(6).accept_chain(offer, &u, id, &fx.known),
+        Err(GroupError::TooManyChains)
+    );
+    assert_eq!(slot(7).encrypt(b"x"), Err(GroupError::ChainExhausted));
+    assert_eq!(slot(0).encrypt(&fx.long), Err(GroupError::PlaintextTooLong));
+    let eve = Member {
+        user: [0xEE; 32],
+        role: Role::Member,
+    };
+    assert_eq!(
+        slot(5).add(&fx.accounts[0], eve, &fx.known),
+        Err(GroupError::TooManyMembers)
+    );
+}
+
+/// The minimised corpus of the last campaign passes the checks too.
+#[test]
+fn group_corpus_replays() {
+    for t in checks::TARGETS {
+        seed_files::replay_dir(&format!("fuzz/corpus-min/{t}"), checks::check_for(t));
+    }
+}
+
 /// The committed seeds are exactly what the generator makes today.
 #[test]
 fn seeds_are_current() {

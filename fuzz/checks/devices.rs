@@ -32,11 +32,11 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sova::devices::{
     approve_link, approve_link_with, fanout, DeviceEntry, DeviceList, FanoutError, KnownUser,
-    LinkError, LinkOffer, LinkRequest, LinkResponseFrame, ListChange, ListError, UserKey,
-    MAX_DEVICES, MAX_LINK_DATA,
+    LinkError, LinkOffer, LinkRequest, LinkResponseFrame, ListChange, ListError, ParseError,
+    PeerDevices, UserKey, MAX_DEVICES, MAX_LINK_DATA,
 };
 use sova::provider::CryptoProvider;
-use sova::ratchet::HeaderMode;
+use sova::ratchet::{HeaderMode, MAX_PLAINTEXT_LEN};
 use sova::session::{Account, Conversation, IdentityKey};
 use sova::storage::{self, SealedKind};
 use sova::Secret;
@@ -398,6 +398,35 @@ pub struct LinkFixture {
     pub offers: Vec<Vec<u8>>,
     /// Responses to `request`, made by the admin and by another user's.
     pub responses: Vec<GenuineResponse>,
+    /// Responses sealed to `request` by the holder of a link key, whose
+    /// payload breaks a rule of spec §11.5 (the user key seed of another
+    /// user, a bad admin flag, too much data, a trailing byte), with the
+    /// error each gives.
+    pub sealed_bad: Vec<(Vec<u8>, LinkError)>,
+}
+
+/// A link response (spec §11.5) sealed to `offer` with the admin key `e`
+/// around an arbitrary `payload`.
+fn seal_response(offer: &[u8], e: &Secret<32>, payload: &[u8]) -> Vec<u8> {
+    use sova::kdf::{labeled_expand, labeled_extract, labeled_hash};
+    let p = dp();
+    let parsed = LinkOffer::parse(offer).unwrap();
+    let ours = p.x25519_public_key(e);
+    let dh = p.x25519(e, &parsed.link_public).unwrap();
+    let t = labeled_hash(p, sova::labels::LINK_TRANSCRIPT, &[offer, &ours]).unwrap();
+    let prk = labeled_extract(p, &t, sova::labels::LINK, &[dh.expose()]).unwrap();
+    let mut okm = [0u8; 44];
+    labeled_expand(p, &prk, sova::labels::LINK, &[], &mut okm).unwrap();
+    let key = Secret::try_from_slice(&okm[..32]).unwrap();
+    let nonce: [u8; 12] = okm[32..].try_into().unwrap();
+    let mut out = b"SOVA-1 link response".to_vec();
+    out.push(1);
+    out.extend_from_slice(&ours);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    let tag = p.aead_seal(&key, &nonce, &t, &mut out[start..]);
+    out.extend_from_slice(&tag);
+    out
 }
 
 fn build_link_fixture() -> LinkFixture {
@@ -447,6 +476,38 @@ fn build_link_fixture() -> LinkFixture {
             user: *key.public(),
         });
     }
+    // Payloads that break spec §11.5 inside a correctly sealed response.
+    let a = approve_link(&uk, &normal, request.offer(), false, b"", &mut rng).unwrap();
+    let list = a.list.to_bytes().to_vec();
+    let payload = |flag: &[u8], data_len: u32, data: &[u8], tail: &[u8]| {
+        let mut v = (list.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(&list);
+        v.extend_from_slice(flag);
+        v.extend_from_slice(&data_len.to_be_bytes());
+        v.extend_from_slice(data);
+        v.extend_from_slice(tail);
+        v
+    };
+    let other_seed = [&[1u8][..], other.seed().expose()].concat();
+    let e = Secret::from_bytes([0x3e; 32]);
+    let sealed_bad = [
+        (payload(&other_seed, 0, b"", b""), LinkError::WrongUserKey),
+        (
+            payload(&[2], 0, b"", b""),
+            LinkError::Malformed(ParseError::InvalidFlags(2)),
+        ),
+        (
+            payload(&[0], MAX_LINK_DATA as u32 + 1, b"", b""),
+            LinkError::DataTooLong,
+        ),
+        (
+            payload(&[0], 1, b"x", b"!"),
+            LinkError::Malformed(ParseError::TrailingBytes),
+        ),
+    ]
+    .into_iter()
+    .map(|(pl, err)| (seal_response(request.offer(), &e, &pl), err))
+    .collect();
     let offers = vec![
         request.offer().to_vec(),
         LinkRequest::new(&third, &mut rng).unwrap().offer().to_vec(),
@@ -459,6 +520,7 @@ fn build_link_fixture() -> LinkFixture {
         request,
         offers,
         responses,
+        sealed_bad,
     }
 }
 
@@ -589,7 +651,12 @@ fn check_link_admin(c: &mut Cursor<'_>) {
 fn check_link_new_device(c: &mut Cursor<'_>) {
     let fx = link_fixture();
     let genuine: Vec<Vec<u8>> = fx.responses.iter().map(|r| r.bytes.clone()).collect();
-    let response = pick(c, &genuine);
+    let base: Vec<Vec<u8>> = genuine
+        .iter()
+        .chain(fx.sealed_bad.iter().map(|(b, _)| b))
+        .cloned()
+        .collect();
+    let response = pick(c, &base);
     let offer = fx.request.offer().to_vec();
     let got = fx.request.finish_with(dp(), &response);
     assert!(fx.request.offer() == offer, "finish changed the request");
@@ -1204,6 +1271,517 @@ fn deliver(
 }
 
 // ---------------------------------------------------------------------------
+// device_sessions: sessions per device (PeerDevices), fan-out framing and the
+// sender's checks
+// ---------------------------------------------------------------------------
+
+/// Most actions per input of `device_sessions`.
+pub const SESSIONS_MAX_ACTIONS: usize = 16;
+/// Most conversations restored per input of `device_sessions`.
+pub const SESSIONS_MAX_RESTORES: usize = 6;
+/// Most sends plus deliveries per input of `device_sessions`.
+pub const SESSIONS_MAX_MESSAGES: usize = 3;
+
+/// The fixture of `device_sessions`, on top of `fanout`'s.
+pub struct SessionsFixture {
+    /// `known[p][i]`: person `p`'s list `fanout_fixture().lists[p][i]`, accepted.
+    pub known: Vec<Vec<KnownUser>>,
+    /// A fan-out message of device 0 to person 1 and its own devices.
+    pub wire: Vec<u8>,
+    /// Device 0's account (for starts that are refused before it is used).
+    pub account: Account,
+    /// A plaintext one byte longer than a message may carry.
+    pub long: Vec<u8>,
+}
+
+fn build_sessions_fixture() -> SessionsFixture {
+    let fx = fanout_fixture();
+    let known: Vec<Vec<KnownUser>> = (0..2)
+        .map(|p| {
+            fx.lists[p]
+                .iter()
+                .map(|l| {
+                    KnownUser::from_list(
+                        DeviceList::verify_with(dp(), l, Some(fx.uks[p].public())).unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let mut own = PeerDevices::own(known[0][0].clone(), 1).unwrap();
+    let mut peer = PeerDevices::new(known[1][0].clone());
+    for d in 1..OWNER.len() {
+        let c =
+            Conversation::from_bytes_with(dp(), fx.conversations[0][d].as_ref().unwrap()).unwrap();
+        let set = if OWNER[d] == 0 { &mut own } else { &mut peer };
+        set.insert(DEVICE_ID[d], c).unwrap();
+    }
+    let mut rng = ChaCha20Rng::from_seed([0xd5; 32]);
+    let wire = PeerDevices::send(&mut own, &mut peer, b"to everyone", &mut rng).unwrap();
+    SessionsFixture {
+        known,
+        wire,
+        account: Account::from_bytes(&fx.accounts[0]).unwrap(),
+        long: vec![0; MAX_PLAINTEXT_LEN + 1],
+    }
+}
+
+pub fn sessions_fixture() -> &'static SessionsFixture {
+    static F: OnceLock<SessionsFixture> = OnceLock::new();
+    F.get_or_init(build_sessions_fixture)
+}
+
+/// The conversations of a set, as (device id, encoding).
+fn encodings(set: &PeerDevices) -> Vec<(u32, Vec<u8>)> {
+    set.conversations()
+        .map(|(id, c)| (id, c.to_bytes()))
+        .collect()
+}
+
+/// The state of one input of `device_sessions`.
+struct SessionsRun {
+    /// The sending device.
+    s: usize,
+    /// Its own user's devices (`own`, or `new`: no device of its own).
+    own: PeerDevices,
+    /// The other person's devices.
+    peer: PeerDevices,
+    /// The receiving device, and its view of the sender's person.
+    r: usize,
+    view: PeerDevices,
+    account: Option<Account>,
+    restores: usize,
+    /// (plaintext, device message, the device it is addressed to)
+    flight: Vec<(Vec<u8>, Vec<u8>, usize)>,
+    accepted: BTreeSet<Vec<u8>>,
+}
+
+/// `s:u8 r:u8 flags:u8` (the sending and the receiving device; flag bit
+/// 0: the sender's own set has no device of its own; bit 1: the receiver,
+/// of the sender's person, views it as its own set), then up to
+/// [`SESSIONS_MAX_ACTIONS`] actions `op:u8 a:u8 b:u8` (modulo 7): insert a
+/// conversation (0), update a set's list (1), send (2), deliver (3), edit a
+/// fan-out message and parse it (4), encrypt to crafted targets (5), name
+/// an unlisted device (6). Every verdict is the one spec §11.6–§11.7 give
+/// in their order; a refusal changes no conversation and no account; an
+/// accepted message was sent to that device, and is accepted once.
+pub fn check_device_sessions(data: &[u8]) {
+    let sf = sessions_fixture();
+    let mut c = Cursor::new(data);
+    let s = usize::from(c.u8()) % OWNER.len();
+    let r = usize::from(c.u8()) % OWNER.len();
+    let flags = c.u8();
+    let (sp, rp) = (OWNER[s], 1 - OWNER[s]);
+    let own = if flags & 1 == 0 {
+        PeerDevices::own(sf.known[sp][0].clone(), DEVICE_ID[s]).unwrap()
+    } else {
+        PeerDevices::new(sf.known[sp][0].clone())
+    };
+    let view = if OWNER[r] == sp && flags & 2 != 0 {
+        PeerDevices::own(sf.known[sp][0].clone(), DEVICE_ID[r]).unwrap()
+    } else {
+        PeerDevices::new(sf.known[sp][0].clone())
+    };
+    let mut run = SessionsRun {
+        s,
+        own,
+        peer: PeerDevices::new(sf.known[rp][0].clone()),
+        r,
+        view,
+        account: None,
+        restores: 0,
+        flight: Vec::new(),
+        accepted: BTreeSet::new(),
+    };
+    let mut messages = 0;
+    for _ in 0..SESSIONS_MAX_ACTIONS {
+        if c.is_empty() {
+            break;
+        }
+        let (op, a, b) = (c.u8() % 7, c.u8(), c.u8());
+        match op {
+            0 => sessions_insert(&mut run, a, b),
+            1 => sessions_update(&mut run, a, b),
+            2 | 3 if messages >= SESSIONS_MAX_MESSAGES => {}
+            2 => {
+                messages += 1;
+                sessions_send(&mut run, a, b);
+            }
+            3 => {
+                messages += 1;
+                sessions_deliver(&mut run, a, b);
+            }
+            4 => sessions_framing(sf, a, b),
+            5 => sessions_targets(&run, a, b),
+            _ => {
+                // An id no list names, or the device's own: neither gets a
+                // conversation (a listed id of another device fails on the
+                // empty bundle).
+                let id = if a & 1 == 0 { 9 } else { DEVICE_ID[s] };
+                assert_eq!(
+                    PeerDevices::own(sf.known[sp][0].clone(), 9).map(|_| ()),
+                    Err(FanoutError::UnknownDevice)
+                );
+                let before = encodings(&run.own);
+                let mut rng = ChaCha20Rng::from_seed([b; 32]);
+                let got = run
+                    .own
+                    .start(&sf.account, id, b"", HeaderMode::Plain, &mut rng)
+                    .map(|_| ());
+                let listed = run.own.user().list().device(id).is_some();
+                if !listed || run.own.this_device() == Some(id) {
+                    assert_eq!(got, Err(FanoutError::UnlistedDevice(id)));
+                } else {
+                    assert!(matches!(got, Err(FanoutError::Start(_))), "{got:?}");
+                }
+                assert!(
+                    encodings(&run.own) == before,
+                    "a refused start changed a conversation"
+                );
+            }
+        }
+    }
+}
+
+/// Action 0: a conversation of the sender with device `a`, inserted into
+/// its own set or the peer's (`b` bit 2) under that device's id, another
+/// device's or an unlisted one (`b`).
+fn sessions_insert(run: &mut SessionsRun, a: u8, b: u8) {
+    let fx = fanout_fixture();
+    let k = usize::from(a) % OWNER.len();
+    let Some(bytes) = fx.conversations[run.s][k].as_ref() else {
+        return;
+    };
+    if run.restores >= SESSIONS_MAX_RESTORES {
+        return;
+    }
+    run.restores += 1;
+    let id = match b % 4 {
+        0 | 1 => DEVICE_ID[k],
+        2 => 9,
+        _ => DEVICE_ID[(k + 1) % OWNER.len()],
+    };
+    let set = if b & 4 == 0 {
+        &mut run.own
+    } else {
+        &mut run.peer
+    };
+    let conv = Conversation::from_bytes_with(dp(), bytes).unwrap();
+    // spec §11.7: only under a listed id of another device, bound to its
+    // listed identity.
+    let want_ok = set
+        .user()
+        .list()
+        .device(id)
+        .filter(|_| Some(id) != set.this_device())
+        .is_some_and(|e| e.identity == fx.identities[k]);
+    let before = (!want_ok).then(|| encodings(set));
+    match set.insert(id, conv) {
+        Ok(()) => {
+            assert!(want_ok, "a conversation inserted under device id {id}");
+            assert_eq!(
+                set.conversation(id).map(|c| *c.peer()),
+                Some(fx.identities[k])
+            );
+        }
+        Err(e) => {
+            assert!(!want_ok, "a listed device's conversation refused: {e:?}");
+            assert_eq!(e, FanoutError::UnlistedDevice(id));
+            assert!(
+                encodings(set) == before.unwrap(),
+                "a refused insert changed a conversation"
+            );
+        }
+    }
+}
+
+/// Action 1: set `a` (own, peer, the receiver's view) offered list `b` of
+/// its person (or, `b` bit 2, of the other person).
+fn sessions_update(run: &mut SessionsRun, a: u8, b: u8) {
+    let fx = fanout_fixture();
+    let sp = OWNER[run.s];
+    let (set, p) = match a % 3 {
+        0 => (&mut run.own, sp),
+        1 => (&mut run.peer, 1 - sp),
+        _ => (&mut run.view, sp),
+    };
+    let p = if b & 4 != 0 { 1 - p } else { p };
+    let list = &fx.lists[p][usize::from(b) % 4];
+    let user_before = set.user().to_bytes();
+    let held: Vec<(u32, IdentityKey)> =
+        set.conversations().map(|(id, c)| (id, *c.peer())).collect();
+    match set.update(list) {
+        Ok(_) => {
+            // spec §11.7: a conversation stays exactly while its device is
+            // listed with the identity it is bound to.
+            for (id, peer) in held {
+                let listed = set
+                    .user()
+                    .list()
+                    .device(id)
+                    .is_some_and(|e| e.identity == peer);
+                assert_eq!(
+                    set.conversation(id).is_some(),
+                    listed,
+                    "device {id}'s conversation after a list update"
+                );
+            }
+            assert!(set.conversations().count() <= set.user().list().entries().len());
+        }
+        Err(_) => {
+            assert!(
+                set.user().to_bytes() == user_before,
+                "a refused list changed the view"
+            );
+            let now: Vec<(u32, IdentityKey)> =
+                set.conversations().map(|(id, c)| (id, *c.peer())).collect();
+            assert!(now == held, "a refused list dropped a conversation");
+        }
+    }
+}
+
+/// Action 2: the sender sends to the peer's devices and its own others
+/// (`a` bit 7: a plaintext over the limit).
+fn sessions_send(run: &mut SessionsRun, a: u8, b: u8) {
+    let sf = sessions_fixture();
+    let short = format!("#{} from {}: {a}", run.flight.len(), run.s).into_bytes();
+    let text: &[u8] = if a & 0x80 != 0 { &sf.long } else { &short };
+    // spec §11.7, then §11.6: the sender's own device, a session with every
+    // listed device of the recipient, then of its own user, the length.
+    let want = if run.own.this_device().is_none() || !run.own.is_listed() {
+        Some(FanoutError::UnknownDevice)
+    } else if let Some(&id) = run.peer.needs_bundle().first() {
+        Some(FanoutError::NoSession(id))
+    } else if let Some(&id) = run.own.needs_bundle().first() {
+        Some(FanoutError::NoSession(id))
+    } else if text.len() > MAX_PLAINTEXT_LEN {
+        Some(FanoutError::PlaintextTooLong)
+    } else {
+        None
+    };
+    let before = want
+        .is_some()
+        .then(|| (encodings(&run.own), encodings(&run.peer)));
+    let mut rng = ChaCha20Rng::from_seed([b; 32]);
+    match PeerDevices::send(&mut run.own, &mut run.peer, text, &mut rng) {
+        Err(e) => {
+            assert_eq!(Some(e), want, "not the first check that fails");
+            let (o, p) = before.unwrap();
+            assert!(
+                encodings(&run.own) == o && encodings(&run.peer) == p,
+                "a refused send changed a conversation"
+            );
+        }
+        Ok(wire) => {
+            assert_eq!(want, None, "a send was made that §11.6–§11.7 refuse");
+            let sp = OWNER[run.s];
+            for (audience, id, bytes) in fanout::split(&wire).unwrap() {
+                let person = match audience {
+                    fanout::Audience::Recipient => 1 - sp,
+                    fanout::Audience::OwnDevice => sp,
+                };
+                let d = device_of(person, id).expect("a part for a device no list names");
+                run.flight.push((text.to_vec(), bytes, d));
+            }
+        }
+    }
+}
+
+/// Action 3: message `a` in flight delivered to the receiving device
+/// through its view of the sender's person (`b` bit 0: holding its
+/// conversation with the sender first; bit 1: as a note to self).
+fn sessions_deliver(run: &mut SessionsRun, a: u8, b: u8) {
+    let fx = fanout_fixture();
+    let sf = sessions_fixture();
+    if run.flight.is_empty() {
+        return;
+    }
+    let (text, bytes, to) = run.flight[usize::from(a) % run.flight.len()].clone();
+    let msg =
+        fanout::DeviceMessage::parse(&bytes).expect("a genuine device message does not parse");
+    let (s, r) = (run.s, run.r);
+    let account = run
+        .account
+        .get_or_insert_with(|| Account::from_bytes_with(dp(), &fx.accounts[r]).unwrap());
+    if b & 1 == 1
+        && run.restores < SESSIONS_MAX_RESTORES
+        && run.view.conversation(DEVICE_ID[s]).is_none()
+    {
+        if let Some(c) = fx.conversations[r][s].as_ref() {
+            run.restores += 1;
+            let c = Conversation::from_bytes_with(dp(), c).unwrap();
+            // Refused when the view does not list the sender's device (or
+            // it is the receiver's own).
+            let _ = run.view.insert(DEVICE_ID[s], c);
+        }
+    }
+    let account_before = account.to_bytes();
+    let convs_before = encodings(&run.view);
+    let as_own = b & 2 != 0 || run.view.this_device().is_some();
+    let got = if as_own {
+        run.view.receive_own(account, &msg)
+    } else {
+        run.view.receive(&sf.known[OWNER[r]][0], account, &msg)
+    };
+    match got {
+        Ok(got) => {
+            assert_eq!(to, r, "device {r} accepted a part addressed to device {to}");
+            assert_eq!(got.plaintext, text);
+            assert_eq!(got.sender_device, DEVICE_ID[s]);
+            assert!(run.accepted.insert(bytes), "a message was accepted twice");
+        }
+        Err(e) => {
+            if as_own && run.view.this_device().is_none() {
+                assert_eq!(e, FanoutError::NotForUs, "a note to self without a device");
+            }
+            assert!(
+                account.to_bytes() == account_before,
+                "a refused message changed the account ({e:?})"
+            );
+            assert!(
+                encodings(&run.view) == convs_before,
+                "a refused message changed a conversation ({e:?})"
+            );
+        }
+    }
+}
+
+/// Action 4: the fixture's fan-out message, or its part `a`, with one field
+/// broken (`b`): the version, an audience flag, the body length, a
+/// trailing byte; both parsers give the error of that field.
+fn sessions_framing(sf: &SessionsFixture, a: u8, b: u8) {
+    let parts = fanout::split(&sf.wire).unwrap();
+    let part = &parts[usize::from(a) % parts.len()].2;
+    let h = fanout::FANOUT_HEADER_LEN;
+    let body_len = |m: &[u8]| u32::from_be_bytes(m[h..h + 4].try_into().unwrap()) as usize;
+    let flag = 2 + a % 254;
+    for (whole, m) in [(true, &sf.wire), (false, part)] {
+        let mut m = m.clone();
+        let want = match b % 4 {
+            0 => {
+                m[0] = 2;
+                ParseError::UnsupportedVersion(2)
+            }
+            1 => {
+                // The first entry's audience: after the count of a whole
+                // message.
+                let at = h + 4 + body_len(&m) + if whole { 2 } else { 0 };
+                m[at] = flag;
+                ParseError::InvalidFlags(flag)
+            }
+            2 => {
+                let len = if a & 1 == 0 {
+                    m.len() as u32
+                } else {
+                    u32::from(a % 16)
+                };
+                m[h..h + 4].copy_from_slice(&len.to_be_bytes());
+                ParseError::Truncated("body")
+            }
+            _ => {
+                m.push(a);
+                ParseError::TrailingBytes
+            }
+        };
+        let got = if whole {
+            fanout::split(&m).map(|_| ())
+        } else {
+            fanout::DeviceMessage::parse(&m).map(|_| ())
+        };
+        assert_eq!(got, Err(want));
+    }
+}
+
+/// Action 5: `fanout::encrypt` to up to three crafted targets, none with a
+/// session (`a`: two bits each: a listed device of the recipient, one bound
+/// to another identity, an unlisted id, the sender's own device), from the
+/// sender's device or an unlisted one (`b` bit 6), of a normal or too long
+/// plaintext (`b` bit 7), to the other person or as a note to self (`b`
+/// bit 5, where no target may be a recipient): the first check of spec
+/// §11.6 that fails.
+fn sessions_targets(run: &SessionsRun, a: u8, b: u8) {
+    let fx = fanout_fixture();
+    let sf = sessions_fixture();
+    let sp = OWNER[run.s];
+    let to_self = b & 0x20 != 0;
+    let own = &sf.known[sp][0];
+    let recipient = if to_self { own } else { &sf.known[1 - sp][0] };
+    let own_device = if b & 0x40 != 0 { 9 } else { DEVICE_ID[run.s] };
+    let text: &[u8] = if b & 0x80 != 0 { &sf.long } else { b"x" };
+    let theirs: Vec<usize> = (0..OWNER.len()).filter(|&d| OWNER[d] != sp).collect();
+    let mut specs = Vec::new();
+    for i in 0..usize::from(b % 4) {
+        let d = theirs[i % theirs.len()];
+        specs.push(match (a >> (2 * i)) & 3 {
+            0 => (
+                fanout::Audience::Recipient,
+                DEVICE_ID[d],
+                fx.identities[d],
+                true,
+            ),
+            1 => (
+                fanout::Audience::Recipient,
+                DEVICE_ID[d],
+                fx.identities[run.s],
+                false,
+            ),
+            2 => (fanout::Audience::Recipient, 9, fx.identities[d], false),
+            _ => (
+                fanout::Audience::OwnDevice,
+                DEVICE_ID[run.s],
+                fx.identities[run.s],
+                false,
+            ),
+        });
+    }
+    let want = if text.len() > MAX_PLAINTEXT_LEN {
+        Some(FanoutError::PlaintextTooLong)
+    } else if own_device == 9 {
+        Some(FanoutError::UnknownDevice)
+    } else {
+        specs
+            .iter()
+            .map(|&(audience, id, _, ok)| {
+                if ok && !(to_self && audience == fanout::Audience::Recipient) {
+                    FanoutError::NoSession(id)
+                } else {
+                    FanoutError::UnlistedDevice(id)
+                }
+            })
+            .next()
+    };
+    let mut convs: Vec<Conversation> = specs
+        .iter()
+        .map(|&(_, _, ik, _)| Conversation::new(ik))
+        .collect();
+    let mut targets: Vec<fanout::Target<'_>> = specs
+        .iter()
+        .zip(convs.iter_mut())
+        .map(
+            |(&(audience, device_id, _, _), conversation)| fanout::Target {
+                audience,
+                device_id,
+                conversation,
+            },
+        )
+        .collect();
+    let mut rng = ChaCha20Rng::from_seed([a; 32]);
+    let got = fanout::encrypt_with(
+        dp(),
+        own,
+        own_device,
+        recipient,
+        &mut targets,
+        text,
+        &mut rng,
+    );
+    match want {
+        Some(w) => assert_eq!(got.unwrap_err(), w),
+        None => assert!(matches!(got, Err(FanoutError::MissingDevice(_))), "{got:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // device_state: persisted known users and user keys
 // ---------------------------------------------------------------------------
 
@@ -1320,13 +1898,20 @@ fn check_plain_device_state(bytes: &[u8]) {
 // ---------------------------------------------------------------------------
 
 /// The device fuzz targets, in `fuzz/Cargo.toml` order.
-pub const TARGETS: [&str; 4] = ["device_list", "link", "fanout", "device_state"];
+pub const TARGETS: [&str; 5] = [
+    "device_list",
+    "link",
+    "fanout",
+    "device_state",
+    "device_sessions",
+];
 
 /// The check a target runs.
 pub fn check_for(target: &str) -> fn(&[u8]) {
     match target {
         "device_list" => check_device_list,
         "link" => check_link,
+        "device_sessions" => check_device_sessions,
         "fanout" => check_fanout,
         "device_state" => check_device_state,
         other => panic!("unknown target {other}"),
@@ -1390,6 +1975,164 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     add("link", "finish_edited", vec![1, 1, 0, 0, 0, 60, 2]);
     add("link", "finish_truncated", vec![1, 1, 0, 1, 0, 50, 0]);
+    add("link", "finish_bad_version", vec![1, 1, 0, 2, 0, 20, 2]);
+    // Sealed responses whose payload breaks §11.5 (`sealed_bad`).
+    for (i, name) in [
+        "wrong_user_key",
+        "bad_flag",
+        "data_too_long",
+        "trailing_byte",
+    ]
+    .iter()
+    .enumerate()
+    {
+        add(
+            "link",
+            &format!("finish_sealed_{name}"),
+            vec![1, 0, 4 + i as u8],
+        );
+    }
+
+    // device_sessions: `s r flags`, then `op a b` actions.
+    let ds = |head: [u8; 3], actions: &[[u8; 3]]| {
+        let mut v = head.to_vec();
+        for a in actions {
+            v.extend_from_slice(a);
+        }
+        v
+    };
+    // Device 0 holds every session, sends; device 3 reads its part (with its
+    // conversation) and the part of device 4 (not for it).
+    let all_of_0 = [[0, 1, 0], [0, 2, 0], [0, 3, 4], [0, 4, 4]];
+    add(
+        "device_sessions",
+        "send_and_deliver",
+        ds(
+            [0, 3, 0],
+            &[all_of_0.to_vec(), vec![[2, 1, 0], [3, 0, 1], [3, 1, 1]]].concat(),
+        ),
+    );
+    add(
+        "device_sessions",
+        "send_refusals",
+        ds(
+            [0, 1, 0],
+            &[
+                [2, 0, 0],
+                [0, 3, 4],
+                [0, 4, 4],
+                [2, 0, 0],
+                [0, 1, 0],
+                [0, 2, 0],
+                [2, 0x80, 0],
+            ],
+        ),
+    );
+    add(
+        "device_sessions",
+        "send_without_own_device",
+        ds([0, 1, 1], &[[2, 0, 0], [6, 1, 0], [6, 0, 0]]),
+    );
+    // Device 2 (id 3) takes its own user's list without id 3, then sends.
+    add(
+        "device_sessions",
+        "send_after_own_device_unlisted",
+        ds([2, 0, 0], &[[1, 0, 1], [2, 0, 0]]),
+    );
+    add(
+        "device_sessions",
+        "insert_refusals",
+        ds(
+            [0, 1, 0],
+            &[[0, 1, 2], [0, 1, 3], [0, 3, 0], [0, 1, 4], [6, 1, 0]],
+        ),
+    );
+    // The peer's list drops device 4's id: its conversation goes; a
+    // rollback and the other person's list are refused.
+    add(
+        "device_sessions",
+        "update_drops_conversation",
+        ds(
+            [0, 3, 0],
+            &[
+                [0, 3, 4],
+                [0, 4, 4],
+                [1, 1, 1],
+                [1, 1, 0],
+                [1, 1, 4],
+                [2, 0, 0],
+            ],
+        ),
+    );
+    // Device 2 (id 3) sends; device 0's own view, updated to the list
+    // without id 3, refuses its parts.
+    add(
+        "device_sessions",
+        "receive_from_unlisted_device",
+        ds(
+            [2, 0, 2],
+            &[
+                [0, 0, 0],
+                [0, 1, 0],
+                [0, 3, 4],
+                [0, 4, 4],
+                [2, 0, 0],
+                [1, 2, 1],
+                [3, 2, 0],
+                [3, 3, 0],
+            ],
+        ),
+    );
+    // Person 1's device 3 sends; device 4 reads its part as a note to self
+    // without a device of its own (NotForUs), then as itself.
+    add(
+        "device_sessions",
+        "note_to_self",
+        ds(
+            [3, 4, 0],
+            &[
+                [0, 4, 0],
+                [0, 0, 4],
+                [0, 1, 4],
+                [0, 2, 4],
+                [2, 0, 0],
+                [3, 3, 2],
+                [3, 3, 0],
+            ],
+        ),
+    );
+    add(
+        "device_sessions",
+        "framing",
+        ds(
+            [0, 1, 0],
+            &[
+                [4, 0, 0],
+                [4, 1, 1],
+                [4, 0, 2],
+                [4, 1, 2],
+                [4, 0, 3],
+                [4, 2, 1],
+            ],
+        ),
+    );
+    add(
+        "device_sessions",
+        "crafted_targets",
+        ds(
+            [0, 1, 0],
+            &[
+                [5, 0, 0x80],
+                [5, 0, 0x40],
+                [5, 0, 0],
+                [5, 0, 1],
+                [5, 1, 1],
+                [5, 2, 1],
+                [5, 3, 1],
+                [5, 0, 0x21],
+            ],
+        ),
+    );
 
     // fanout: sends and deliveries in order, out of order, duplicated,
     // misdelivered, swapped, flipped, with list updates between.

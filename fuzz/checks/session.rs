@@ -1258,6 +1258,53 @@ struct ConvParty {
     accepted: BTreeSet<usize>,
     /// Bundles of this party handed out so far (with one-time prekeys).
     handed_out: usize,
+    /// `conv.to_bytes()`, when known: kept while nothing changes the
+    /// conversation, so the checks that a refused call changed nothing
+    /// encode the state once, after the call, instead of twice.
+    conv_bytes: Option<Vec<u8>>,
+    /// `account.to_bytes()`, likewise.
+    account_bytes: Option<Vec<u8>>,
+}
+
+impl ConvParty {
+    /// The conversation's encoding before a call that may change it.
+    fn conv_before(&mut self) -> Vec<u8> {
+        match self.conv_bytes.take() {
+            Some(b) => b,
+            None => self.conv.to_bytes(),
+        }
+    }
+
+    /// The account's encoding before a call that may change it.
+    fn account_before(&mut self) -> Vec<u8> {
+        match self.account_bytes.take() {
+            Some(b) => b,
+            None => self.account.to_bytes(),
+        }
+    }
+
+    /// After a call that must have changed nothing: the conversation and
+    /// the account encode exactly as before (and the encodings stay cached).
+    fn assert_unchanged(&mut self, conv: Vec<u8>, account: Vec<u8>, what: &dyn core::fmt::Display) {
+        assert!(
+            self.conv.to_bytes() == conv,
+            "{what} changed the conversation"
+        );
+        assert!(
+            self.account.to_bytes() == account,
+            "{what} changed the account"
+        );
+        self.conv_bytes = Some(conv);
+        self.account_bytes = Some(account);
+    }
+}
+
+thread_local! {
+    /// The fixture's accounts, left by an input that did not change them
+    /// (their encoding, known from the checks, equals the fixture's), so the
+    /// next input need not restore them from bytes.
+    static SPARE_ACCOUNTS: std::cell::RefCell<[Option<Account>; 2]> =
+        const { std::cell::RefCell::new([None, None]) };
 }
 
 struct ConvNet {
@@ -1278,10 +1325,14 @@ impl ConvNet {
     fn new(seed: u8) -> Self {
         let fx = conv_fixture();
         let party = |i: usize| ConvParty {
-            account: Account::from_bytes_with(dp(), &fx.accounts[i]).unwrap(),
+            account: SPARE_ACCOUNTS
+                .with(|s| s.borrow_mut()[i].take())
+                .unwrap_or_else(|| Account::from_bytes_with(dp(), &fx.accounts[i]).unwrap()),
             conv: Conversation::new(fx.identities[1 - i]),
             accepted: BTreeSet::new(),
             handed_out: 0,
+            conv_bytes: None,
+            account_bytes: None,
         };
         Self {
             parties: [party(0), party(1)],
@@ -1298,6 +1349,17 @@ impl ConvNet {
     /// The randomness of the next operation: a function of the seed byte and
     /// the operation's position only, so keys recur across runs and the fuzz
     /// build's memoising provider does not redo their public-key work.
+    /// Ends an input: accounts whose encoding is the fixture's go to
+    /// `SPARE_ACCOUNTS` for the next input.
+    fn recycle(self) {
+        let fx = conv_fixture();
+        for (i, p) in self.parties.into_iter().enumerate() {
+            if p.account_bytes.as_deref() == Some(&fx.accounts[i][..]) {
+                SPARE_ACCOUNTS.with(|s| s.borrow_mut()[i] = Some(p.account));
+            }
+        }
+    }
+
     fn rng(&mut self) -> ChaCha20Rng {
         let mut seed = [self.seed; 32];
         seed[..8].copy_from_slice(&self.draws.to_be_bytes());
@@ -1338,6 +1400,7 @@ impl ConvNet {
         )
         .expect("a session does not start from the peer's own bundle");
         let before = p.conv.sessions().len();
+        p.conv_bytes = None;
         p.conv.add(s).expect("a new session was refused");
         if before == MAX_CONVERSATION_SESSIONS {
             self.evicted = true;
@@ -1353,9 +1416,12 @@ impl ConvNet {
         let mut rng = self.rng();
         let p = &mut self.parties[who];
         let session_id = p.conv.active_session().map(|s| *s.session_id());
-        let before = p.conv.to_bytes();
+        // Without a session the send fails: only then is the encoding from
+        // before the call needed.
+        let before = session_id.is_none().then(|| p.conv_before());
         match p.conv.encrypt_with(dp(), &mut rng, &pt) {
             Ok(wire) => {
+                p.conv_bytes = None;
                 let session_id = session_id.expect("encrypted without a session");
                 self.sent.push(ConvSent {
                     from: who,
@@ -1371,10 +1437,12 @@ impl ConvNet {
                     session_id.is_none() && e == EncryptError::NoSendingChain,
                     "a conversation with a session cannot send: {e}"
                 );
+                let before = before.expect("failed with a session");
                 assert!(
                     p.conv.to_bytes() == before,
                     "a failed send changed the conversation"
                 );
+                p.conv_bytes = Some(before);
                 None
             }
         }
@@ -1386,19 +1454,13 @@ impl ConvNet {
     /// Returns whether it was accepted.
     fn deliver(&mut self, to: usize, bytes: &[u8]) -> bool {
         let p = &mut self.parties[to];
-        let conv_before = p.conv.to_bytes();
-        let account_before = p.account.to_bytes();
+        let conv_before = p.conv_before();
+        let account_before = p.account_before();
         let sessions_before = p.conv.sessions().len();
         match p.conv.decrypt_with(dp(), &mut p.account, bytes) {
             Err(e) => {
-                assert!(
-                    p.conv.to_bytes() == conv_before,
-                    "a rejected message ({e}) changed the conversation"
-                );
-                assert!(
-                    p.account.to_bytes() == account_before,
-                    "a rejected message ({e}) changed the account"
-                );
+                let what = format_args!("a rejected message ({e})");
+                p.assert_unchanged(conv_before, account_before, &what);
                 false
             }
             Ok(got) => {
@@ -1414,6 +1476,7 @@ impl ConvNet {
                 );
                 assert_eq!(got.session_id, m.session_id, "message {id}: wrong session");
                 assert!(p.accepted.insert(id), "message {id} accepted twice");
+                p.conv_bytes = None;
                 let account_after = p.account.to_bytes();
                 if got.account_changed {
                     assert!(
@@ -1429,6 +1492,7 @@ impl ConvNet {
                         "the account changed without account_changed"
                     );
                 }
+                p.account_bytes = Some(account_after);
                 true
             }
         }
@@ -1441,7 +1505,7 @@ impl ConvNet {
         self.persists += 1;
         let mut rng = self.rng();
         let p = &mut self.parties[who];
-        let bytes = p.conv.to_bytes();
+        let bytes = p.conv_before();
         let restored = if sealed {
             let blob = p.conv.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
             Conversation::from_sealed_bytes(&blob, &storage_key())
@@ -1460,7 +1524,8 @@ impl ConvNet {
             "a round trip changed the active session"
         );
         p.conv = restored;
-        let account = p.account.to_bytes();
+        p.conv_bytes = Some(bytes);
+        let account = p.account_before();
         let restored =
             Account::from_bytes_with(dp(), &account).expect("an account does not restore");
         assert!(
@@ -1468,6 +1533,7 @@ impl ConvNet {
             "account changed by a round trip"
         );
         p.account = restored;
+        p.account_bytes = Some(account);
     }
 
     fn step(&mut self, action: &ConvAction) {
@@ -1526,8 +1592,8 @@ impl ConvNet {
             ConvAction::Intrude { who } => {
                 let who = usize::from(who);
                 let p = &mut self.parties[who];
-                let conv_before = p.conv.to_bytes();
-                let account_before = p.account.to_bytes();
+                let conv_before = p.conv_before();
+                let account_before = p.account_before();
                 let got = p
                     .conv
                     .decrypt_with(dp(), &mut p.account, &conv_fixture().intruder[who]);
@@ -1536,7 +1602,7 @@ impl ConvNet {
                     Err(ConversationError::OtherPeer),
                     "another identity's initial message"
                 );
-                assert!(p.conv.to_bytes() == conv_before && p.account.to_bytes() == account_before);
+                p.assert_unchanged(conv_before, account_before, &"another identity's message");
             }
         }
     }
@@ -1568,6 +1634,7 @@ pub fn check_conversation(data: &[u8]) {
         net.step(action);
     }
     if net.evicted {
+        net.recycle();
         return;
     }
     for who in [0, 1] {
@@ -1584,6 +1651,7 @@ pub fn check_conversation(data: &[u8]) {
             .conv
             .encrypt_with(dp(), &mut rng, &pt)
             .unwrap_or_else(|e| panic!("a conversation with a session cannot send: {e}"));
+        p.conv_bytes = None;
         net.sent.push(ConvSent {
             from: who,
             wire: wire.clone(),
@@ -1595,6 +1663,7 @@ pub fn check_conversation(data: &[u8]) {
             "a fresh message from party {who} was not accepted"
         );
     }
+    net.recycle();
 }
 
 // ---------------------------------------------------------------------------

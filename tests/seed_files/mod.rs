@@ -39,6 +39,22 @@ pub fn replay(target: &str, check: fn(&[u8])) {
     }
 }
 
+/// Runs every file of the committed directory `dir` (relative to the
+/// repository, e.g. a target's `fuzz/corpus-min/<target>`) through `check`.
+#[allow(dead_code)]
+pub fn replay_dir(dir: &str, check: fn(&[u8])) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries {
+        let path = e.unwrap().path();
+        let data = fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "{} fails its check", path.display());
+    }
+}
+
 /// Every committed seed directory of `targets` holds exactly what the
 /// checks generate; `test` names the test that rewrites them.
 pub fn assert_current(targets: &[&str], seeds: Seeds, test: &str) {
