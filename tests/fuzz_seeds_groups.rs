@@ -58,9 +58,8 @@ fn fixture_reaches_its_errors() {
     }
     let slot = |i: usize| fx.slots[i].clone().unwrap();
     let (offer, owner) = &fx.offers[0];
-    let (u, id) = fx.devices[*owner];
     assert_eq!(
-        slot(6).accept_chain(offer, &u, id, &fx.known),
+        slot(6).accept_chain(&fx.carried(*owner, offer), &fx.known),
         Err(GroupError::TooManyChains)
     );
     assert_eq!(slot(7).encrypt(b"x"), Err(GroupError::ChainExhausted));
