@@ -14,6 +14,10 @@
 //!   ([`Group::decrypt_batch`], `sova_batch`: signatures verified together,
 //!   spec §12.6.1), against 1,000 times the decrypt floor (which verifies
 //!   each signature on its own).
+//! * `batch_verify/{one_by_one,batch}/n` — n signatures of 1 KiB group
+//!   messages under one key, strictly verified one by one and in one batch
+//!   ([`CryptoProvider::ed25519_verify_batch`], spec §12.6.1), n = 64, 128,
+//!   256: where a batch starts to pay.
 //! * `rekey_1000x5` — after a membership change in a group of 1,000
 //!   members with 5 devices each, one device starts a fresh chain and hands
 //!   its offer to the 4,999 other devices: `sova` is [`Group::start_chain`],
@@ -38,6 +42,7 @@ use sova::devices::{DeviceEntry, KnownUser, UserKey};
 use sova::groups::{Group, Member, Role};
 use sova::kdf::encode_label;
 use sova::labels;
+use sova::provider::Ed25519BatchItem;
 use sova::ratchet::padding;
 use sova::ratchet::HeaderMode;
 use sova::session::{Account, Conversation};
@@ -283,6 +288,48 @@ fn message_ops(c: &mut Criterion) {
             }
         })
     });
+    g.finish();
+
+    // Where a batch starts to pay: n group message signatures of one chain
+    // verified one by one and in one batch (the provider calls alone).
+    let label = encode_label(labels::GROUP_MESSAGE).unwrap();
+    let parsed: Vec<(&[u8], [u8; 64])> = queued
+        .iter()
+        .map(|m| {
+            let signed = &m[..m.len() - 64];
+            (
+                signed,
+                p.ed25519_sign(&fl.sk, &[&label[..], signed].concat()),
+            )
+        })
+        .collect();
+    let spk = fl.spk;
+    let mut g = c.benchmark_group("batch_verify");
+    g.sample_size(10);
+    for n in [64usize, 128, 256] {
+        let parts: Vec<[&[u8]; 2]> = parsed[..n].iter().map(|(m, _)| [&label[..], *m]).collect();
+        let items: Vec<Ed25519BatchItem<'_>> = parsed[..n]
+            .iter()
+            .zip(&parts)
+            .map(|((_, sig), parts)| Ed25519BatchItem {
+                public_key: &spk,
+                message: parts,
+                signature: sig,
+            })
+            .collect();
+        let joined: Vec<Vec<u8>> = parts.iter().map(|p| p.concat()).collect();
+        g.bench_function(format!("one_by_one/{n}"), |b| {
+            b.iter(|| {
+                for (m, (_, sig)) in joined.iter().zip(&parsed[..n]) {
+                    p.ed25519_verify(&spk, black_box(m), sig).unwrap();
+                }
+            })
+        });
+        let random = vec![[7u8; 32]; n];
+        g.bench_function(format!("batch/{n}"), |b| {
+            b.iter(|| p.ed25519_verify_batch(black_box(&items), &random).unwrap())
+        });
+    }
     g.finish();
 }
 

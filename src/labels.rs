@@ -68,6 +68,9 @@ pub const GROUP_MESSAGE_KEY: &str = "group message key";
 pub const GROUP_MESSAGE_KEYS: &str = "group message keys";
 /// The chain signing key's signature of a group message (spec §12.6).
 pub const GROUP_MESSAGE: &str = "group message";
+/// The coefficients of a batch verification of signatures, derived from
+/// the caller's random bytes and the signatures (spec §12.6.1).
+pub const BATCH_VERIFICATION: &str = "batch verification";
 
 /// Every label the protocol uses, in the order of the spec's registry table.
 pub const ALL: &[&str] = &[
@@ -100,6 +103,7 @@ pub const ALL: &[&str] = &[
     GROUP_MESSAGE_KEY,
     GROUP_MESSAGE_KEYS,
     GROUP_MESSAGE,
+    BATCH_VERIFICATION,
 ];
 
 #[cfg(test)]

@@ -2038,3 +2038,183 @@ fn a_batch_reads_exactly_what_one_by_one_reads() {
         assert!(kinds.contains(&k), "{k:?}");
     }
 }
+
+/// A generator whose every draw "succeeds" with zeros.
+struct Zeros;
+impl sova::rand_core::TryRng for Zeros {
+    type Error = Dry;
+    fn try_next_u32(&mut self) -> Result<u32, Dry> {
+        Ok(0)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Dry> {
+        Ok(0)
+    }
+    fn try_fill_bytes(&mut self, b: &mut [u8]) -> Result<(), Dry> {
+        b.fill(0);
+        Ok(())
+    }
+}
+impl sova::rand_core::TryCryptoRng for Zeros {}
+
+/// A member holds Alice's chain key (every member does) and signs a
+/// message "from Alice" with its own key. Even with a generator of constant
+/// output, a batch refuses it as one-by-one reading does: the batch's
+/// coefficients are derived from the signatures too (spec §12.6.1).
+#[test]
+fn a_constant_generator_does_not_let_a_member_forge_in_a_batch() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let mut probe = rng.clone();
+    let mut ck = Secret::<32>::zero();
+    probe.fill_bytes(ck.expose_mut());
+    let offer = w
+        .act(a1, |account, g| g.start_chain(&mut rng, account))
+        .unwrap();
+    w.hand_out(a1, &offer);
+    let mut queue: Vec<Vec<u8>> = Vec::new();
+    for i in 0..130u32 {
+        queue.push(w.g(a1).encrypt(&i.to_be_bytes()).unwrap());
+    }
+    let head = GroupMessage::parse(&queue[0]).unwrap();
+    let mut forger = Secret::<32>::zero();
+    forger.expose_mut()[0] = 7; // not Alice's chain signing seed
+    let mut padded = Vec::new();
+    padding::pad_into(b"pay Mallory", &mut padded);
+    queue.push(craft(&ck, &forger, &head, 130, &padded, false));
+    let refs: Vec<&[u8]> = queue.iter().map(|m| &m[..]).collect();
+    let known = w.known.clone();
+    let bob = w.g(b).clone();
+    let mut one = bob.clone();
+    let want: Vec<_> = refs.iter().map(|m| one.decrypt(m, &known)).collect();
+    assert_eq!(want[130], Err(GroupError::InvalidSignature));
+    assert!(want[..130].iter().all(Result::is_ok));
+    let mut many = bob.clone();
+    let got = many.decrypt_batch(&refs, &known, &mut Zeros);
+    assert_eq!(got, want);
+    assert_eq!(many.to_bytes(), one.to_bytes());
+}
+
+/// A directory that knows nobody for its first `until` look-ups (a device
+/// list that arrives while a batch is read).
+struct Late {
+    inner: Vec<KnownUser>,
+    calls: core::cell::Cell<usize>,
+    until: usize,
+}
+impl sova::groups::Directory for Late {
+    fn known_user(&self, user: &[u8; 32]) -> Option<&KnownUser> {
+        let n = self.calls.get();
+        self.calls.set(n + 1);
+        if n < self.until {
+            None
+        } else {
+            self.inner.iter().find(|k| k.user_key() == user)
+        }
+    }
+}
+
+/// Messages the batch's first pass could not place (the directory did not
+/// know the sender yet) but that pass every check when read are verified
+/// on their own, not refused for want of a batch verdict.
+#[test]
+fn a_directory_that_changes_during_a_batch_gives_the_current_answer() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let offer = w
+        .act(a1, |account, g| {
+            g.start_chain(&mut ChaCha20Rng::from_seed([1; 32]), account)
+        })
+        .unwrap();
+    w.hand_out(a1, &offer);
+    let queue: Vec<Vec<u8>> = (0..130u32)
+        .map(|i| w.g(a1).encrypt(&i.to_be_bytes()).unwrap())
+        .collect();
+    let refs: Vec<&[u8]> = queue.iter().map(|m| &m[..]).collect();
+    let mut one = w.g(b).clone();
+    let want: Vec<_> = refs.iter().map(|m| one.decrypt(m, &w.known)).collect();
+    assert!(want.iter().all(Result::is_ok));
+    let dir = Late {
+        inner: w.known.clone(),
+        calls: core::cell::Cell::new(0),
+        until: 130,
+    };
+    let mut g = w.g(b).clone();
+    let got = g.decrypt_batch(&refs, &dir, &mut ChaCha20Rng::from_seed([2; 32]));
+    assert!(
+        dir.calls.get() > 130,
+        "the first pass consulted the directory"
+    );
+    assert_eq!(got, want);
+    assert_eq!(g.to_bytes(), one.to_bytes());
+}
+
+/// A generator that counts the bytes drawn from it.
+struct Counting {
+    inner: ChaCha20Rng,
+    drawn: usize,
+}
+impl sova::rand_core::TryRng for Counting {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.drawn += 4;
+        Ok(self.inner.next_u32())
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.drawn += 8;
+        Ok(self.inner.next_u64())
+    }
+    fn try_fill_bytes(&mut self, b: &mut [u8]) -> Result<(), Self::Error> {
+        self.drawn += b.len();
+        self.inner.fill_bytes(b);
+        Ok(())
+    }
+}
+impl sova::rand_core::TryCryptoRng for Counting {}
+
+/// The batch is really taken: a clean queue of 300 costs one batch (32
+/// bytes drawn per signature), so a batch that always failed or never ran
+/// would show here. A bad signature makes the batch split in halves of
+/// 150, each batched again with fresh bytes; the results are still those
+/// of one-by-one reading. Below 128 signatures nothing is drawn.
+#[test]
+fn a_batch_is_taken_and_a_failed_one_splits_in_halves() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let offer = w
+        .act(a1, |account, g| {
+            g.start_chain(&mut ChaCha20Rng::from_seed([1; 32]), account)
+        })
+        .unwrap();
+    w.hand_out(a1, &offer);
+    let mut queue: Vec<Vec<u8>> = (0..300u32)
+        .map(|i| w.g(a1).encrypt(&i.to_be_bytes()).unwrap())
+        .collect();
+    let known = w.known.clone();
+    let bob = w.g(b).clone();
+    let read = |queue: &[Vec<u8>]| {
+        let refs: Vec<&[u8]> = queue.iter().map(|m| &m[..]).collect();
+        let mut one = bob.clone();
+        let want: Vec<_> = refs.iter().map(|m| one.decrypt(m, &known)).collect();
+        let mut many = bob.clone();
+        let mut rng = Counting {
+            inner: ChaCha20Rng::from_seed([4; 32]),
+            drawn: 0,
+        };
+        let got = many.decrypt_batch(&refs, &known, &mut rng);
+        assert_eq!(got, want);
+        assert_eq!(many.to_bytes(), one.to_bytes());
+        (got, rng.drawn)
+    };
+    let (got, drawn) = read(&queue);
+    assert!(got.iter().all(Result::is_ok));
+    assert_eq!(drawn, 300 * 32);
+    let (_, drawn) = read(&queue[..127]);
+    assert_eq!(drawn, 0);
+    let last = queue[250].len() - 1;
+    queue[250][last] ^= 1;
+    let (got, drawn) = read(&queue);
+    assert_eq!(got[250], Err(GroupError::InvalidSignature));
+    assert_eq!(got.iter().filter(|r| r.is_err()).count(), 1);
+    assert_eq!(drawn, (300 + 150 + 150) * 32);
+}

@@ -24,6 +24,9 @@ use crate::wipe::{self, SecretDeque};
 
 /// Fewer signatures than this are verified one by one: a batch's fixed
 /// cost (128 subgroup checks, spec §12.6.1) outweighs its gain below it.
+/// Measured on a loaded 2-core machine (`benches/RESULTS.md`,
+/// `batch_verify`): a batch of 64 signatures 1.44× slower than one by one,
+/// of 128 1.18× faster, so the crossover lies near 100; 128 keeps a margin.
 const BATCH_MIN: usize = 128;
 
 /// What applying an operation did (spec §12.3, §12.4).
@@ -646,15 +649,22 @@ impl Group {
     /// Reads queued group messages in order (spec §12.6.1): the result for
     /// each message is exactly what [`decrypt`](Self::decrypt) called on
     /// each in turn would return, and the group ends in the same state, but
-    /// the signatures are verified in one batch. `rng` draws the batch's
-    /// random coefficients ([`OsRng`](crate::OsRng) in applications); if
-    /// it fails, or the batch does not verify, every signature is verified
-    /// on its own instead, which gives the same results.
+    /// the signatures are verified in batches. `rng` draws 32 bytes per
+    /// batched signature, mixed into the batch's coefficients
+    /// ([`OsRng`](crate::OsRng) in applications); if a draw fails, the
+    /// signatures not yet batched are verified one by one instead, which
+    /// gives the same results.
     ///
     /// A batch pays from about 128 signatures on (catching up after being
     /// offline); with fewer, every signature is verified on its own. A
+    /// batch that fails (a bad signature in it) is split in halves, each
+    /// verified again with new coefficients, down to 128 signatures. A
     /// refused message changes nothing and gets its own error; the
     /// messages after it are still read.
+    ///
+    /// Every plaintext is returned at once, and the call holds the whole
+    /// queue and its plaintexts in memory: read a long queue in chunks of
+    /// a few thousand messages (each chunk of at least 128 to batch at all).
     pub fn decrypt_batch<D: Directory + ?Sized, R: TryCryptoRng + ?Sized>(
         &mut self,
         messages: &[&[u8]],
@@ -662,35 +672,40 @@ impl Group {
         rng: &mut R,
     ) -> Vec<Result<GroupReceived, GroupError>> {
         let p = DefaultProvider::default();
-        let valid = self.verify_batch(&p, messages, directory, rng);
+        let verified = self.verify_batch(&p, messages, directory, rng);
         messages
             .iter()
-            .zip(valid)
-            .map(|(message, ok)| {
-                self.decrypt_verifying(&p, message, directory, |_, _| {
-                    if ok {
+            .zip(verified)
+            .map(|(message, verified)| {
+                self.decrypt_verifying(&p, message, directory, |m, key| {
+                    // A batch verdict holds for the key it was reached
+                    // under; without one (no batch, a failed batch, or a
+                    // message the first pass could not place), verify now.
+                    if verified.as_ref() == Some(key) {
                         Ok(())
                     } else {
-                        Err(GroupError::InvalidSignature)
+                        labeled_verify(&p, key, labels::GROUP_MESSAGE, &[m.signed], &m.signature)
+                            .map_err(|_| GroupError::InvalidSignature)
                     }
                 })
             })
             .collect()
     }
 
-    /// For each message, whether its signature verifies under the key of
-    /// the chain it names (`false` too for a message refused before its
-    /// signature is checked). Decryption changes neither the chains nor
-    /// anything the checks before the signature read (spec §12.6.1), so
-    /// these verdicts hold for the messages read in order afterwards.
+    /// For each message, the key its signature was verified under in a
+    /// batch that succeeded, `None` for a message no batch verified.
+    /// Decryption changes neither the chains nor anything the checks before
+    /// the signature read (spec §12.6.1), so these verdicts hold for the
+    /// messages read in order afterwards; [`decrypt_batch`](Self::decrypt_batch)
+    /// still compares the key and verifies on its own what has no verdict.
     fn verify_batch<P: CryptoProvider + ?Sized, D: Directory + ?Sized, R: TryCryptoRng + ?Sized>(
         &self,
         p: &P,
         messages: &[&[u8]],
         directory: &D,
         rng: &mut R,
-    ) -> Vec<bool> {
-        let mut valid = alloc::vec![false; messages.len()];
+    ) -> Vec<Option<[u8; 32]>> {
+        let mut verified = alloc::vec![None; messages.len()];
         let mut found: Vec<(usize, GroupMessage<'_>, [u8; 32])> = Vec::new();
         for (i, message) in messages.iter().enumerate() {
             let Ok(m) = GroupMessage::parse(message) else {
@@ -701,33 +716,45 @@ impl Group {
             }
         }
         let Ok(label) = encode_label(labels::GROUP_MESSAGE) else {
-            return valid;
+            return verified;
         };
-        let mut batched = false;
-        if found.len() >= BATCH_MIN {
-            let parts: Vec<[&[u8]; 2]> = found
-                .iter()
-                .map(|(_, m, _)| [&label[..], m.signed])
-                .collect();
-            let items: Vec<Ed25519BatchItem<'_>> = found
-                .iter()
-                .zip(&parts)
-                .map(|((_, m, key), parts)| Ed25519BatchItem {
-                    public_key: key,
-                    message: parts,
-                    signature: &m.signature,
-                })
-                .collect();
-            let mut random = alloc::vec![[0u8; 32]; items.len()];
-            if crate::random::fill(rng, random.as_flattened_mut()).is_ok() {
-                batched = p.ed25519_verify_batch(&items, &random).is_ok();
+        let parts: Vec<[&[u8]; 2]> = found
+            .iter()
+            .map(|(_, m, _)| [&label[..], m.signed])
+            .collect();
+        let items: Vec<Ed25519BatchItem<'_>> = found
+            .iter()
+            .zip(&parts)
+            .map(|((_, m, key), parts)| Ed25519BatchItem {
+                public_key: key,
+                message: parts,
+                signature: &m.signature,
+            })
+            .collect();
+        // Batches to try, each a range of `items`; a failed one is split in
+        // halves while they hold at least BATCH_MIN signatures.
+        let mut pending: Vec<core::ops::Range<usize>> = Vec::new();
+        if items.len() >= BATCH_MIN {
+            pending.push(0..items.len());
+        }
+        while let Some(range) = pending.pop() {
+            let mut random = alloc::vec![[0u8; 32]; range.len()];
+            if crate::random::fill(rng, random.as_flattened_mut()).is_err() {
+                break;
+            }
+            if p.ed25519_verify_batch(&items[range.clone()], &random)
+                .is_ok()
+            {
+                for (i, _, key) in &found[range] {
+                    verified[*i] = Some(*key);
+                }
+            } else if range.len() / 2 >= BATCH_MIN {
+                let mid = range.start + range.len() / 2;
+                pending.push(mid..range.end);
+                pending.push(range.start..mid);
             }
         }
-        for (i, m, key) in &found {
-            valid[*i] = batched
-                || labeled_verify(p, key, labels::GROUP_MESSAGE, &[m.signed], &m.signature).is_ok();
-        }
-        valid
+        verified
     }
 
     /// Checks 2–5 of spec §12.6: the index of the chain a message names.

@@ -115,12 +115,18 @@ pub(super) fn ed25519_verify(
 
 /// Batch verification of strict Ed25519 signatures (spec §3.3, §12.6.1):
 /// `Ok` only if every item passes [`ed25519_verify`], except with
-/// probability at most 2⁻¹²⁸ over `random`; `Err` when any item fails or
-/// the batch cannot decide (a key with a small-order component). `random`
-/// holds 32 uniformly random bytes per item: the first 16 are the item's
-/// coefficient `z_i` in the batch equation, the last 16 its membership bits
-/// in the 128 subset sums that test every `R_i` for a small-order
-/// component.
+/// probability at most 2⁻¹²⁸; `Err` when any item fails. `random` holds 32
+/// bytes per item from the caller's generator.
+///
+/// The coefficients are not `random` itself: they are SHA-512 (`sha512`,
+/// the provider's) of the label `batch verification`, `random` and every
+/// item's `R_i`, `A_i`, `S_i` and `h_i` (spec §12.6.1). A forger who wants
+/// the batch to accept fixes the items before the coefficients exist, so
+/// even a generator with constant output leaves the bound to SHA-512 (a
+/// forger then needs about 2¹²⁸ hash evaluations); a good generator also
+/// keeps them unpredictable. Of each item's 64 derived bytes, the first 16
+/// are its coefficient `z_i`, the next 16 its membership bits in the 128
+/// subset sums that test every `R_i` for a small-order component.
 ///
 /// Strict verification accepts iff `S` is canonical, `R` and `A` decode and
 /// are not of small order, and `[S]B − [h]A` encodes to exactly the bytes
@@ -130,14 +136,18 @@ pub(super) fn ed25519_verify(
 /// items at once, `Σ z_i([S_i]B − [h_i]A_i − R_i) = 0`, which implies each
 /// item's when every `A_i` and `R_i` lies in the prime-order subgroup:
 /// checked for each distinct `A` (`[ℓ]A = 0`) and for the `R_i` by 128
-/// random subset sums `Q_j` (`[ℓ]Q_j = 0`; each misses a small-order
-/// component with probability at most 1/2). A signature strict
-/// verification accepts has `R = [S]B − [h]A` in that subgroup whenever
-/// `A` is, so no such signature makes the batch fail.
+/// subset sums `Q_j` (`[ℓ]Q_j = 0`; each misses a small-order component
+/// with probability at most 1/2). An item whose key decodes but lies
+/// outside that subgroup (a mixed-order key, which strict verification
+/// accepts) is verified on its own with `single` and left out of the
+/// equation, so such a key never stops the other items from being batched.
+/// A signature strict verification accepts has `R = [S]B − [h]A` in the
+/// subgroup whenever `A` is, so no such signature makes the batch fail.
 pub(super) fn ed25519_verify_batch(
     items: &[super::Ed25519BatchItem<'_>],
     random: &[[u8; 32]],
     sha512: impl Fn(&[&[u8]]) -> [u8; 64],
+    single: impl Fn(&[u8; ED25519_KEY_LEN], &[u8], &[u8; ED25519_SIG_LEN]) -> bool,
 ) -> Result<(), CryptoError> {
     use alloc::collections::BTreeMap;
     use alloc::vec::Vec;
@@ -147,35 +157,43 @@ pub(super) fn ed25519_verify_batch(
     use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 
     let fail = CryptoError::InvalidSignature;
-    if items.len() != random.len() {
+    if items.len() != random.len() || items.len() > u32::MAX as usize {
         return Err(fail);
     }
-    if items.is_empty() {
-        return Ok(());
-    }
-    // Each distinct public key once: decoded, not of small order, in the
-    // prime-order subgroup; with the sum of its items' z_i·h_i.
-    let mut keys: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+    // Each distinct public key once: `Some` (its index) if decoded, not of
+    // small order and in the prime-order subgroup, `None` if decoded, not
+    // of small order but of mixed order.
+    let mut keys: BTreeMap<[u8; 32], Option<usize>> = BTreeMap::new();
     let mut key_points: Vec<EdwardsPoint> = Vec::new();
-    let mut key_coefs: Vec<Scalar> = Vec::new();
-    let mut r_points: Vec<EdwardsPoint> = Vec::with_capacity(items.len());
-    let mut r_coefs: Vec<Scalar> = Vec::with_capacity(items.len());
-    let mut s_sum = Scalar::ZERO;
-    for (item, rand) in items.iter().zip(random) {
+    // The batched items: key index, R, S, h, and the transcript entry.
+    let mut batched: Vec<(usize, EdwardsPoint, Scalar, Scalar)> = Vec::with_capacity(items.len());
+    let mut transcript: Vec<[u8; 128]> = Vec::with_capacity(items.len());
+    for item in items {
         let k = match keys.get(item.public_key) {
             Some(&k) => k,
             None => {
                 let a = CompressedEdwardsY(*item.public_key)
                     .decompress()
                     .ok_or(fail)?;
-                if a.is_small_order() || !torsion_free(&a) {
+                if a.is_small_order() {
                     return Err(fail);
                 }
-                key_points.push(a);
-                key_coefs.push(Scalar::ZERO);
-                keys.insert(*item.public_key, key_points.len() - 1);
-                key_points.len() - 1
+                let k = if torsion_free(&a) {
+                    key_points.push(a);
+                    Some(key_points.len() - 1)
+                } else {
+                    None
+                };
+                keys.insert(*item.public_key, k);
+                k
             }
+        };
+        let Some(k) = k else {
+            let message: Vec<u8> = item.message.concat();
+            if !single(item.public_key, &message, item.signature) {
+                return Err(fail);
+            }
+            continue;
         };
         let mut r_bytes = [0u8; 32];
         r_bytes.copy_from_slice(&item.signature[..32]);
@@ -194,16 +212,47 @@ pub(super) fn ed25519_verify_batch(
         parts.push(item.public_key);
         parts.extend_from_slice(item.message);
         let h = Scalar::from_bytes_mod_order_wide(&sha512(&parts));
+        let mut entry = [0u8; 128];
+        entry[..32].copy_from_slice(&r_bytes);
+        entry[32..64].copy_from_slice(item.public_key);
+        entry[64..96].copy_from_slice(&s_bytes);
+        entry[96..].copy_from_slice(h.as_bytes());
+        transcript.push(entry);
+        batched.push((k, r, s, h));
+    }
+    if batched.is_empty() {
+        return Ok(());
+    }
+    // T = SHA-512(EncodeLabel("batch verification") || u32(n) || r_1 .. r_n
+    //             || (R_i || A_i || S_i || h_i) for each batched item),
+    // c_i = SHA-512(EncodeLabel("batch verification") || T || u32(i)).
+    let label = crate::kdf::encode_label(crate::labels::BATCH_VERIFICATION)?;
+    let count = (batched.len() as u32).to_be_bytes();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + random.len() + transcript.len());
+    parts.push(&label);
+    parts.push(&count);
+    parts.extend(random.iter().map(|r| &r[..]));
+    parts.extend(transcript.iter().map(|e| &e[..]));
+    let t = sha512(&parts);
+    let derived: Vec<[u8; 64]> = (0..batched.len() as u32)
+        .map(|i| sha512(&[&label, &t, &i.to_be_bytes()]))
+        .collect();
+
+    let mut key_coefs: Vec<Scalar> = alloc::vec![Scalar::ZERO; key_points.len()];
+    let mut r_points: Vec<EdwardsPoint> = Vec::with_capacity(batched.len());
+    let mut r_coefs: Vec<Scalar> = Vec::with_capacity(batched.len());
+    let mut s_sum = Scalar::ZERO;
+    for ((k, r, s, h), c) in batched.iter().zip(&derived) {
         let mut z_bytes = [0u8; 32];
-        z_bytes[..16].copy_from_slice(&rand[..16]);
+        z_bytes[..16].copy_from_slice(&c[..16]);
         let z = Scalar::from_bytes_mod_order(z_bytes);
         s_sum += z * s;
-        key_coefs[k] += z * h;
-        r_points.push(r);
+        key_coefs[*k] += z * h;
+        r_points.push(*r);
         r_coefs.push(-z);
     }
-    // Every R_i in the prime-order subgroup: 128 random subset sums.
-    let q = subset_sums(&r_points, random);
+    // Every R_i in the prime-order subgroup: 128 subset sums.
+    let q = subset_sums(&r_points, &derived);
     if !q.iter().all(torsion_free) {
         return Err(fail);
     }
@@ -220,21 +269,21 @@ pub(super) fn ed25519_verify_batch(
     }
 }
 
-/// The 128 subset sums `Q_j = Σ bit_j(r_i)·R_i`, bit `j` of `r_i` being
-/// bit `j % 8` of `r_i[16 + j / 8]`. Points are taken 5 at a time: the 31
+/// The 128 subset sums `Q_j = Σ bit_j(c_i)·R_i`, bit `j` of `c_i` being
+/// bit `j % 8` of `c_i[16 + j / 8]`. Points are taken 5 at a time: the 31
 /// nonzero sums of a block's points are tabulated (26 additions), then each
 /// `Q_j` adds the one its 5 bits select: about 30 additions per point
 /// instead of 64.
 fn subset_sums(
     points: &[curve25519_dalek::edwards::EdwardsPoint],
-    random: &[[u8; 32]],
+    derived: &[[u8; 64]],
 ) -> alloc::vec::Vec<curve25519_dalek::edwards::EdwardsPoint> {
     use curve25519_dalek::edwards::EdwardsPoint;
     use curve25519_dalek::traits::Identity;
     const BLOCK: usize = 5;
     let mut q = alloc::vec![EdwardsPoint::identity(); 128];
     let mut table = [EdwardsPoint::identity(); 1 << BLOCK];
-    for (block, rands) in points.chunks(BLOCK).zip(random.chunks(BLOCK)) {
+    for (block, rands) in points.chunks(BLOCK).zip(derived.chunks(BLOCK)) {
         for m in 1..(1usize << block.len()) {
             let (low, rest) = (m.trailing_zeros() as usize, m & (m - 1));
             table[m] = if rest == 0 {
@@ -549,10 +598,11 @@ mod tests {
     }
 
     /// A key with a small-order component can carry signatures strict
-    /// verification accepts; the batch does not decide them (the caller
-    /// verifies one by one).
+    /// verification accepts: they are verified on their own inside the
+    /// batch, which still decides the other items; a bad one under such a
+    /// key fails the batch.
     #[test]
-    fn a_key_with_a_small_order_component_leaves_the_batch_undecided() {
+    fn a_key_with_a_small_order_component_is_verified_on_its_own() {
         let mut rng = ChaCha20Rng::from_seed([6; 32]);
         let a = Scalar::from_bytes_mod_order([9; 32]);
         let t = EIGHT_TORSION[1];
@@ -592,9 +642,100 @@ mod tests {
             sig,
         };
         assert_eq!(single(&c), Ok(()));
+        let mut bad = Case {
+            key: c.key,
+            msg: c.msg.clone(),
+            sig: c.sig,
+        };
+        bad.msg.push(0);
+        assert!(single(&bad).is_err());
         let mut cases = honest(&mut rng, 10, 1);
-        cases.push(c);
+        cases.insert(3, c);
+        assert!(batch(&cases, &mut rng).iter().all(Result::is_ok));
+        cases.push(bad);
         assert!(all_err(&batch(&cases, &mut rng)));
+        // With a bad batched item, the mixed-order key's good item does
+        // not save the batch either.
+        let n = cases.len();
+        cases.swap(3, n - 1);
+        cases[0].sig[40] ^= 1;
+        assert!(all_err(&batch(&cases, &mut rng)));
+    }
+
+    /// Runs the batch with the given generator bytes on every backend.
+    fn batch_with(cases: &[Case], random: &[[u8; 32]]) -> Vec<Result<(), CryptoError>> {
+        let parts: Vec<[&[u8]; 1]> = cases.iter().map(|c| [&c.msg[..]]).collect();
+        let items: Vec<Ed25519BatchItem<'_>> = cases
+            .iter()
+            .zip(&parts)
+            .map(|(c, p)| Ed25519BatchItem {
+                public_key: &c.key,
+                message: p,
+                signature: &c.sig,
+            })
+            .collect();
+        all_providers()
+            .iter()
+            .map(|p| p.ed25519_verify_batch(&items, random))
+            .collect()
+    }
+
+    /// The coefficients depend on the signatures, not only on the
+    /// generator's bytes: errors that would cancel under equal or zero
+    /// coefficients are refused even with constant generator output.
+    #[test]
+    fn predictable_generator_bytes_do_not_let_forgeries_through() {
+        let mut rng = ChaCha20Rng::from_seed([45; 32]);
+        let mut cases = honest(&mut rng, 2, 1);
+        // S_1 + 1 and S_2 − 1 under one key: the errors cancel when the two
+        // coefficients are equal.
+        for (c, d) in cases.iter_mut().zip([Scalar::ONE, -Scalar::ONE]) {
+            let mut s = [0u8; 32];
+            s.copy_from_slice(&c.sig[32..]);
+            let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s))
+                .unwrap_or_else(|| unreachable!())
+                + d;
+            c.sig[32..].copy_from_slice(s.as_bytes());
+            assert!(single(c).is_err());
+        }
+        let mut r = [0u8; 32];
+        rng.fill_bytes(&mut r);
+        for random in [[r, r], [[0; 32], [0; 32]], [[0xff; 32], [0xff; 32]]] {
+            assert!(all_err(&batch_with(&cases, &random)));
+        }
+        // S = 1 on an honest R: the equation holds only for a zero
+        // coefficient.
+        let mut one = honest(&mut rng, 1, 1);
+        one[0].sig[32..].copy_from_slice(Scalar::ONE.as_bytes());
+        assert!(single(&one[0]).is_err());
+        assert!(all_err(&batch_with(&one, &[[0; 32]])));
+        // A small-order component in R that a zero subset-sum bit would
+        // hide, next to 150 honest signatures.
+        let a = Scalar::from_bytes_mod_order([7; 32]);
+        let a_bytes = (B * a).compress().to_bytes();
+        let mut many = honest(&mut rng, 150, 2);
+        let msg = b"torsion in R".to_vec();
+        let sig = raw_sign(
+            &a,
+            &a_bytes,
+            &Scalar::from_bytes_mod_order([5; 32]),
+            &EIGHT_TORSION[4],
+            &msg,
+        );
+        let t = Case {
+            key: a_bytes,
+            msg,
+            sig,
+        };
+        assert!(single(&t).is_err());
+        many.insert(20, t);
+        let zeros = alloc::vec![[0u8; 32]; many.len()];
+        assert!(all_err(&batch_with(&many, &zeros)));
+        // Honest signatures still pass with constant generator bytes.
+        let good = honest(&mut rng, 130, 3);
+        assert!(batch_with(&good, &alloc::vec![[0u8; 32]; 130])
+            .iter()
+            .all(Result::is_ok));
     }
 
     #[test]
@@ -608,7 +749,7 @@ mod tests {
                     B * Scalar::from_bytes_mod_order(b) + EIGHT_TORSION[i % 8]
                 })
                 .collect();
-            let mut random = alloc::vec![[0u8; 32]; n];
+            let mut random = alloc::vec![[0u8; 64]; n];
             rng.fill_bytes(random.as_flattened_mut());
             let q = subset_sums(&points, &random);
             assert_eq!(q.len(), 128);

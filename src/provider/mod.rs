@@ -202,11 +202,14 @@ pub trait CryptoProvider: Send + Sync {
 
     /// Strict Ed25519 verification of many signatures at once (spec §3.3,
     /// §12.6.1). `Ok` only if every item passes
-    /// [`ed25519_verify`](Self::ed25519_verify), except with probability at most 2⁻¹²⁸ over
-    /// `random`: 32 uniformly random bytes per item, drawn by the caller.
-    /// `Err` means at least one item fails *or* the batch could not decide
-    /// (a public key with a small-order component): verify the items one
-    /// by one to learn which.
+    /// [`ed25519_verify`](Self::ed25519_verify), except with probability at
+    /// most 2⁻¹²⁸. `random` holds 32 bytes per item from the caller's
+    /// generator; the batch's coefficients are SHA-512 of them and of every
+    /// item, so the bound holds even for a generator with predictable
+    /// output, up to a forger's SHA-512 work. Items under a key with a
+    /// small-order component are verified one by one inside the call.
+    /// `Err` means at least one item fails: verify the items one by one (or
+    /// in smaller batches) to learn which.
     ///
     /// # Errors
     /// [`CryptoError::InvalidSignature`], also when `random` does not hold
@@ -216,7 +219,12 @@ pub trait CryptoProvider: Send + Sync {
         items: &[Ed25519BatchItem<'_>],
         random: &[[u8; 32]],
     ) -> Result<(), CryptoError> {
-        common::ed25519_verify_batch(items, random, |parts| self.sha512(parts))
+        common::ed25519_verify_batch(
+            items,
+            random,
+            |parts| self.sha512(parts),
+            |key, message, signature| self.ed25519_verify(key, message, signature).is_ok(),
+        )
     }
 
     /// ML-KEM-768 key generation from the 64-byte seed `d || z` (FIPS 203 ML-KEM.KeyGen_internal).
