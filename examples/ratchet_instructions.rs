@@ -8,8 +8,9 @@
 //!     target/release/examples/ratchet_instructions dec 16
 //! ```
 //!
-//! Operations (each run 200 times; divide the total by 200), with the
-//! function to collect:
+//! Operations (each run 200 times, or `N` times with the environment
+//! variable `N` set, e.g. for a `perf` profile; divide the total by the
+//! count), with the function to collect:
 //!
 //! | argument | measures | collect |
 //! |---|---|---|
@@ -128,7 +129,10 @@ fn main() {
         .nth(2)
         .and_then(|l| l.parse().ok())
         .unwrap_or(16);
-    let n = 200;
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let mut r = ChaCha20Rng::from_seed([0x5e; 32]);
     let p = DefaultProvider::default();
     let bob_private = Secret::from_bytes([9; 32]);

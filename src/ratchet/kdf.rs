@@ -123,6 +123,7 @@ pub fn kdf_rk<P: CryptoProvider + ?Sized>(
 ///
 /// # Errors
 /// Only on an internal label error, which the fixed labels never cause.
+#[inline]
 pub fn kdf_ck<P: CryptoProvider + ?Sized>(
     p: &P,
     chain_key: &Key,
@@ -138,6 +139,7 @@ pub fn kdf_ck<P: CryptoProvider + ?Sized>(
 ///
 /// # Errors
 /// Only on an internal label error, which the fixed labels never cause.
+#[inline]
 pub fn message_keys<P: CryptoProvider + ?Sized>(
     p: &P,
     message_key: &Key,

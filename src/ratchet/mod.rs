@@ -340,12 +340,18 @@ type ChainAdvance = (Vec<(u32, Key)>, Key, Key);
 
 /// Advances a chain from `chain_key` at `from` to message `n`: the keys skipped
 /// on the way, the message key of `n` and the chain key after it (spec §5.5).
+#[inline]
 fn advance_chain<P: CryptoProvider + ?Sized>(
     p: &P,
     chain_key: &Key,
     from: u32,
     n: u32,
 ) -> Result<ChainAdvance, CryptoError> {
+    if n == from {
+        // The next message in order: no key is skipped.
+        let (next, mk) = kdf::kdf_ck(p, chain_key)?;
+        return Ok((Vec::new(), mk, next));
+    }
     let mut skipped = Vec::with_capacity((n - from) as usize);
     // The chain key after the last step taken; `chain_key` itself is not copied.
     let mut ck: Option<Key> = None;
