@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sova::provider::{CryptoProvider, RingProvider, HKDF_MAX_OUTPUT};
 use sova::Secret;
-use sova_fuzz::provider_differential::Op;
+use sova_fuzz::provider_differential::{BatchEdit, Op};
 use sova_fuzz::Writer;
 
 fn provider_differential() -> Vec<(&'static str, Vec<u8>)> {
@@ -41,7 +41,7 @@ fn provider_differential() -> Vec<(&'static str, Vec<u8>)> {
     let max = u16::try_from(HKDF_MAX_OUTPUT).expect("8160 fits in u16");
 
     let op = |op: Op| Writer::new().u8(op.to_byte());
-    vec![
+    let mut seeds = vec![
         (
             "aead_open_valid",
             op(Op::AeadOpen)
@@ -161,7 +161,78 @@ fn provider_differential() -> Vec<(&'static str, Vec<u8>)> {
                 .rest(b"")
                 .finish(),
         ),
-    ]
+    ];
+    seeds.extend(ed25519_batch_seeds());
+    seeds
+}
+
+/// Ed25519 batches: items `(key, edit, at, message)` and the count of random
+/// entries relative to the items (`lengths`: 0 one too many, 1 one too few,
+/// 2 exact).
+fn ed25519_batch(lengths: u8, items: &[(u8, BatchEdit, u8, &[u8])]) -> Vec<u8> {
+    let edit_byte = |e: BatchEdit| BatchEdit::ALL.iter().position(|x| *x == e).unwrap_or(0) as u8;
+    let mut w = Writer::new()
+        .u8(Op::Ed25519Batch.to_byte())
+        .u8(items.len() as u8 - 1)
+        .u8(lengths);
+    for &(key, edit, at, message) in items {
+        w = w.u8(key).u8(edit_byte(edit)).u8(at).bytes(message);
+    }
+    let random: Vec<u8> = (0..32 * items.len() + 32).map(|i| (i * 7) as u8).collect();
+    w.rest(&random).finish()
+}
+
+fn ed25519_batch_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let genuine: Vec<(u8, BatchEdit, u8, &[u8])> = (0..8u8)
+        .map(|k| (k % 6, BatchEdit::None, k * 3, &b"queued message"[..]))
+        .collect();
+    let mut out = vec![
+        (
+            "ed25519_batch_one",
+            ed25519_batch(2, &[(0, BatchEdit::None, 0, b"one")]),
+        ),
+        ("ed25519_batch_eight_mixed_keys", ed25519_batch(2, &genuine)),
+        ("ed25519_batch_extra_random", ed25519_batch(0, &genuine[..3])),
+        ("ed25519_batch_missing_random", ed25519_batch(1, &genuine[..3])),
+        (
+            "ed25519_batch_repeated_key",
+            ed25519_batch(
+                2,
+                &[
+                    (1, BatchEdit::None, 0, b"a"),
+                    (1, BatchEdit::None, 1, b"b"),
+                    (1, BatchEdit::None, 2, b""),
+                ],
+            ),
+        ),
+    ];
+    let names = [
+        "ed25519_batch_flip_r",
+        "ed25519_batch_flip_s",
+        "ed25519_batch_flip_key",
+        "ed25519_batch_flip_message",
+        "ed25519_batch_non_canonical_s",
+        "ed25519_batch_small_order_key",
+        "ed25519_batch_small_order_r",
+        "ed25519_batch_torsion_key",
+        "ed25519_batch_random_signature",
+        "ed25519_batch_random_key",
+        "ed25519_batch_torsion_r",
+    ];
+    for (name, edit) in names.iter().zip(&BatchEdit::ALL[1..]) {
+        out.push((
+            *name,
+            ed25519_batch(
+                2,
+                &[
+                    (0, BatchEdit::None, 0, b"first"),
+                    (2, *edit, 77, b"edited"),
+                    (4, BatchEdit::None, 5, b"mixed order"),
+                ],
+            ),
+        ));
+    }
+    out
 }
 
 fn write_all(dir: &Path, seeds: &[(&str, Vec<u8>)]) -> std::io::Result<()> {
