@@ -1522,18 +1522,30 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         v
     };
     for (i, n) in BATCH_LENGTHS.iter().enumerate() {
-        add("group_batch", &format!("genuine_{n}"), batch(0, i as u8, 0, &[]));
+        add(
+            "group_batch",
+            &format!("genuine_{n}"),
+            batch(0, i as u8, 0, &[]),
+        );
     }
     add("group_batch", "genuine_128_rustcrypto", batch(2, 1, 5, &[]));
     add("group_batch", "short_queue", batch(0, 4, 0, &[]));
     add("group_batch", "stale_epoch_256", batch(1, 3, 0, &[]));
-    add("group_batch", "forged_signature_middle_128", batch(0, 1, 0, &[(4, 64, 3, 0)]));
+    add(
+        "group_batch",
+        "forged_signature_middle_128",
+        batch(0, 1, 0, &[(4, 64, 3, 0)]),
+    );
     add(
         "group_batch",
         "forged_signatures_256",
         batch(0, 3, 0, &[(4, 10, 77, 0), (4, 200, 5, 0)]),
     );
-    add("group_batch", "byte_edit_129", batch(0, 2, 0, &[(3, 100, 90, 0x20)]));
+    add(
+        "group_batch",
+        "byte_edit_129",
+        batch(0, 2, 0, &[(3, 100, 90, 0x20)]),
+    );
     let odd = batch_fixture().odd.len() as u16;
     let inserts: Vec<(u8, u16, u16, u8)> = (0..odd).map(|k| (6, 7 * k + 3, k, 0)).collect();
     add("group_batch", "odd_messages_128", batch(0, 1, 0, &inserts));
@@ -1544,7 +1556,13 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             0,
             66,
             9,
-            &[(0, 1, 100, 0), (1, 5, 6, 0), (1, 50, 51, 0), (2, 70, 0, 0), (9, 20, 60, 0)],
+            &[
+                (0, 1, 100, 0),
+                (1, 5, 6, 0),
+                (1, 50, 51, 0),
+                (2, 70, 0, 0),
+                (9, 20, 60, 0),
+            ],
         ),
     );
     let mut raw = batch(0, 1, 0, &[(7, 30, 0, 0)]);
@@ -1730,7 +1748,12 @@ pub fn check_group_batch(data: &[u8]) {
         .collect();
     assert_eq!(got.len(), refs.len(), "one result per message");
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert_eq!(g, w, "message {i} of {}: batch and one by one differ", refs.len());
+        assert_eq!(
+            g,
+            w,
+            "message {i} of {}: batch and one by one differ",
+            refs.len()
+        );
     }
     assert!(
         batched.to_bytes() == single.to_bytes(),

@@ -26,9 +26,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use sova::provider::{
-    all_providers, CryptoProvider, Ed25519BatchItem, MlKemKeyPair, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN,
-    ED25519_KEY_LEN, ED25519_SIG_LEN, HASH_LEN, MLKEM_CT_LEN, MLKEM_DK_LEN, MLKEM_EK_LEN,
-    MLKEM_SEED_LEN, MLKEM_SS_LEN, X25519_LEN,
+    all_providers, CryptoProvider, Ed25519BatchItem, MlKemKeyPair, AEAD_KEY_LEN, AEAD_NONCE_LEN,
+    AEAD_TAG_LEN, ED25519_KEY_LEN, ED25519_SIG_LEN, HASH_LEN, MLKEM_CT_LEN, MLKEM_DK_LEN,
+    MLKEM_EK_LEN, MLKEM_SEED_LEN, MLKEM_SS_LEN, X25519_LEN,
 };
 use sova::{CryptoError, Secret};
 

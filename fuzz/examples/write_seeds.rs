@@ -192,8 +192,14 @@ fn ed25519_batch_seeds() -> Vec<(&'static str, Vec<u8>)> {
             ed25519_batch(2, &[(0, BatchEdit::None, 0, b"one")]),
         ),
         ("ed25519_batch_eight_mixed_keys", ed25519_batch(2, &genuine)),
-        ("ed25519_batch_extra_random", ed25519_batch(0, &genuine[..3])),
-        ("ed25519_batch_missing_random", ed25519_batch(1, &genuine[..3])),
+        (
+            "ed25519_batch_extra_random",
+            ed25519_batch(0, &genuine[..3]),
+        ),
+        (
+            "ed25519_batch_missing_random",
+            ed25519_batch(1, &genuine[..3]),
+        ),
         (
             "ed25519_batch_repeated_key",
             ed25519_batch(

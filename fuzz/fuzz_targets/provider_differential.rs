@@ -11,8 +11,8 @@
 use libfuzzer_sys::fuzz_target;
 use sova::kdf::{encode_label, labeled_hash, MAX_LABEL_LEN};
 use sova::provider::{CryptoProvider, AEAD_TAG_LEN, HKDF_MAX_OUTPUT, X25519_LEN};
-use sova::{CryptoError, Secret};
 use sova::provider::{Ed25519BatchItem, ED25519_KEY_LEN, ED25519_SIG_LEN};
+use sova::{CryptoError, Secret};
 use sova_fuzz::provider_differential::{
     BatchEdit, Op, BATCH_MAX_ITEMS, BATCH_MAX_MESSAGE, MAX_AAD, MAX_LABEL_CHARS,
 };
@@ -313,8 +313,8 @@ fn add_256(x: &[u8; 32], y: &[u8; 32]) -> [u8; 32] {
 
 /// ℓ, little-endian.
 const ELL: [u8; 32] = [
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-    0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ];
 
 fn ed25519_batch(r: &mut Reader<'_>) {
