@@ -1,4 +1,5 @@
-//! Writes the committed seed inputs under `fuzz/seeds/<target>/`.
+//! Writes the committed seed inputs of `provider_differential` and
+//! `ed25519_batch` under `fuzz/seeds/<target>/`.
 //!
 //!     cargo run --manifest-path fuzz/Cargo.toml --example write_seeds
 //!
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use sova::provider::{CryptoProvider, RingProvider, HKDF_MAX_OUTPUT};
 use sova::Secret;
-use sova_fuzz::provider_differential::{BatchEdit, Op};
+use sova_fuzz::ed25519_batch::BatchEdit;
+use sova_fuzz::provider_differential::Op;
 use sova_fuzz::Writer;
 
 fn provider_differential() -> Vec<(&'static str, Vec<u8>)> {
@@ -41,7 +43,7 @@ fn provider_differential() -> Vec<(&'static str, Vec<u8>)> {
     let max = u16::try_from(HKDF_MAX_OUTPUT).expect("8160 fits in u16");
 
     let op = |op: Op| Writer::new().u8(op.to_byte());
-    let mut seeds = vec![
+    vec![
         (
             "aead_open_valid",
             op(Op::AeadOpen)
@@ -161,9 +163,7 @@ fn provider_differential() -> Vec<(&'static str, Vec<u8>)> {
                 .rest(b"")
                 .finish(),
         ),
-    ];
-    seeds.extend(ed25519_batch_seeds());
-    seeds
+    ]
 }
 
 /// Ed25519 batches: items `(key, edit, at, message)` and the count of random
@@ -171,10 +171,7 @@ fn provider_differential() -> Vec<(&'static str, Vec<u8>)> {
 /// 2 exact).
 fn ed25519_batch(lengths: u8, items: &[(u8, BatchEdit, u8, &[u8])]) -> Vec<u8> {
     let edit_byte = |e: BatchEdit| BatchEdit::ALL.iter().position(|x| *x == e).unwrap_or(0) as u8;
-    let mut w = Writer::new()
-        .u8(Op::Ed25519Batch.to_byte())
-        .u8(items.len() as u8 - 1)
-        .u8(lengths);
+    let mut w = Writer::new().u8(items.len() as u8 - 1).u8(lengths);
     for &(key, edit, at, message) in items {
         w = w.u8(key).u8(edit_byte(edit)).u8(at).bytes(message);
     }
@@ -187,21 +184,12 @@ fn ed25519_batch_seeds() -> Vec<(&'static str, Vec<u8>)> {
         .map(|k| (k % 6, BatchEdit::None, k * 3, &b"queued message"[..]))
         .collect();
     let mut out = vec![
+        ("one", ed25519_batch(2, &[(0, BatchEdit::None, 0, b"one")])),
+        ("eight_mixed_keys", ed25519_batch(2, &genuine)),
+        ("extra_random", ed25519_batch(0, &genuine[..3])),
+        ("missing_random", ed25519_batch(1, &genuine[..3])),
         (
-            "ed25519_batch_one",
-            ed25519_batch(2, &[(0, BatchEdit::None, 0, b"one")]),
-        ),
-        ("ed25519_batch_eight_mixed_keys", ed25519_batch(2, &genuine)),
-        (
-            "ed25519_batch_extra_random",
-            ed25519_batch(0, &genuine[..3]),
-        ),
-        (
-            "ed25519_batch_missing_random",
-            ed25519_batch(1, &genuine[..3]),
-        ),
-        (
-            "ed25519_batch_repeated_key",
+            "repeated_key",
             ed25519_batch(
                 2,
                 &[
@@ -213,17 +201,17 @@ fn ed25519_batch_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ),
     ];
     let names = [
-        "ed25519_batch_flip_r",
-        "ed25519_batch_flip_s",
-        "ed25519_batch_flip_key",
-        "ed25519_batch_flip_message",
-        "ed25519_batch_non_canonical_s",
-        "ed25519_batch_small_order_key",
-        "ed25519_batch_small_order_r",
-        "ed25519_batch_torsion_key",
-        "ed25519_batch_random_signature",
-        "ed25519_batch_random_key",
-        "ed25519_batch_torsion_r",
+        "flip_r",
+        "flip_s",
+        "flip_key",
+        "flip_message",
+        "non_canonical_s",
+        "small_order_key",
+        "small_order_r",
+        "torsion_key",
+        "random_signature",
+        "random_key",
+        "torsion_r",
     ];
     for (name, edit) in names.iter().zip(&BatchEdit::ALL[1..]) {
         out.push((
@@ -255,5 +243,6 @@ fn main() -> std::io::Result<()> {
     write_all(
         &seeds.join("provider_differential"),
         &provider_differential(),
-    )
+    )?;
+    write_all(&seeds.join("ed25519_batch"), &ed25519_batch_seeds())
 }

@@ -155,17 +155,46 @@ pub mod provider_differential {
         /// through `label_chars` (each byte one character, U+0000..=U+00FF,
         /// so the label's byte length can exceed its character count).
         LabeledHash,
-        /// `count:u8 lengths:u8` then per item
-        /// `key:u8 edit:u8 at:u8 message:bytes(64)` (edits 9 and 10 then
-        /// read `signature[64]` or `key[32]`), then the batch's random
-        /// bytes (32 per entry, zero-padded): Ed25519 batch verification
-        /// of 1–8 items ([`BATCH_MAX_ITEMS`]), genuine signatures by the
-        /// fixture's keys (four of prime order, two of mixed order) with
-        /// the edit `edit % 12` applied ([`BatchEdit`]). `lengths % 8` is
-        /// 0 for one random entry too many, 1 for one too few.
-        Ed25519Batch,
     }
 
+    impl Op {
+        /// Every check, in selector order.
+        pub const ALL: [Op; 5] = [
+            Op::AeadOpen,
+            Op::AeadRoundTrip,
+            Op::X25519,
+            Op::HkdfExpand,
+            Op::LabeledHash,
+        ];
+
+        /// The check selected by the first input byte (taken modulo the count).
+        pub fn from_byte(b: u8) -> Op {
+            Self::ALL[usize::from(b) % Self::ALL.len()]
+        }
+
+        /// The selector byte of this check.
+        pub fn to_byte(self) -> u8 {
+            // The position in `ALL`; five entries always fit in a byte.
+            Self::ALL.iter().position(|op| *op == self).unwrap_or(0) as u8
+        }
+    }
+
+    /// Longest associated data the AEAD checks read.
+    pub const MAX_AAD: usize = 1024;
+    /// Longest character source the labelled-hash check reads.
+    pub const MAX_LABEL_CHARS: usize = 256;
+}
+
+/// The input layout of the `ed25519_batch` target: `count:u8 lengths:u8`,
+/// then per item `key:u8 edit:u8 at:u8 message:bytes(64)` (edits
+/// [`BatchEdit::RandomSignature`] and [`BatchEdit::RandomKey`] then read
+/// `signature[64]` or `key[32]`), then the batch's random bytes (32 per
+/// entry, zero-padded). `1 + count % 8` items ([`BATCH_MAX_ITEMS`]), each a
+/// genuine signature by one of the target's six keys (`key % 6`: four of
+/// prime order, two of mixed order) with the edit `edit % 12` applied.
+/// `lengths % 8` is 0 for one random entry too many, 1 for one too few,
+/// otherwise one per item.
+pub mod ed25519_batch {
     /// Most items of an Ed25519 batch input.
     pub const BATCH_MAX_ITEMS: usize = 8;
     /// Longest message of a batch item.
@@ -223,34 +252,6 @@ pub mod provider_differential {
             Self::ALL[usize::from(b) % Self::ALL.len()]
         }
     }
-
-    impl Op {
-        /// Every check, in selector order.
-        pub const ALL: [Op; 6] = [
-            Op::AeadOpen,
-            Op::AeadRoundTrip,
-            Op::X25519,
-            Op::HkdfExpand,
-            Op::LabeledHash,
-            Op::Ed25519Batch,
-        ];
-
-        /// The check selected by the first input byte (taken modulo the count).
-        pub fn from_byte(b: u8) -> Op {
-            Self::ALL[usize::from(b) % Self::ALL.len()]
-        }
-
-        /// The selector byte of this check.
-        pub fn to_byte(self) -> u8 {
-            // The position in `ALL`; six entries always fit in a byte.
-            Self::ALL.iter().position(|op| *op == self).unwrap_or(0) as u8
-        }
-    }
-
-    /// Longest associated data the AEAD checks read.
-    pub const MAX_AAD: usize = 1024;
-    /// Longest character source the labelled-hash check reads.
-    pub const MAX_LABEL_CHARS: usize = 256;
 }
 
 #[cfg(test)]
