@@ -104,11 +104,20 @@ fn batch_fixture() -> &'static BatchFixture {
             })
             .collect();
         let small = EIGHT_TORSION.map(|t| t.compress().to_bytes());
-        BatchFixture {
+        let fx = BatchFixture {
             keys,
             nonces,
             small,
+        };
+        // The mixed-order keys are what they are for: outside the
+        // prime-order subgroup, yet with signatures strict verification
+        // accepts (so completeness is tested on them, not vacuous).
+        for key in fx.keys.iter().filter(|k| k.mixed) {
+            assert!(!key.point.is_torsion_free());
+            let sig = sign_mixed(&fx, key, b"fixture");
+            assert_eq!(p.ed25519_verify(&key.bytes, b"fixture", &sig), Ok(()));
         }
+        fx
     })
 }
 
