@@ -1,5 +1,5 @@
 //! The committed seed inputs of the group fuzz targets (`group_parse`,
-//! `group_state_machine`; `fuzz/seeds/<target>/`), replayed through the
+//! `group_state_machine`, `group_batch`; `fuzz/seeds/<target>/`), replayed through the
 //! targets' own checks (`fuzz/checks/groups.rs`), so the seed corpora run in
 //! every `cargo test`.
 //!
@@ -25,6 +25,11 @@ fn group_parse_seeds() {
 #[test]
 fn group_state_machine_seeds() {
     replay("group_state_machine");
+}
+
+#[test]
+fn group_batch_seeds() {
+    replay("group_batch");
 }
 
 /// The fixture's genuine objects are accepted where the seeds send them (a
@@ -93,4 +98,32 @@ fn seeds_are_current() {
 #[ignore = "writes files; run on demand"]
 fn write_seeds() {
     seed_files::write(&checks::TARGETS, checks::seeds());
+}
+
+/// `group_batch`'s pool is read as genuine in a batch, and a signature
+/// flipped in the middle of a batch is refused there alone (so the check
+/// compares batches that succeed and batches that are split).
+#[test]
+fn batch_fixture_reaches_batches() {
+    use rand_chacha::rand_core::SeedableRng;
+    let fx = checks::fixture();
+    let bf = checks::batch_fixture();
+    let mut queue: Vec<Vec<u8>> = bf.pool[..256].to_vec();
+    let last = queue[100].len() - 1;
+    queue[100][last] ^= 1;
+    let refs: Vec<&[u8]> = queue.iter().map(|m| &m[..]).collect();
+    let mut bob = bf.starts[0].clone();
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed([1; 32]);
+    let got = bob.decrypt_batch(&refs, &fx.known, &mut rng);
+    for (i, r) in got.iter().enumerate() {
+        if i == 100 {
+            assert_eq!(r, &Err(sova::groups::GroupError::InvalidSignature));
+        } else {
+            assert!(r.is_ok(), "message {i}: {r:?}");
+        }
+    }
+    // At epoch 1 none of them is read.
+    let mut later = bf.starts[1].clone();
+    let got = later.decrypt_batch(&refs[..128], &fx.known, &mut rng);
+    assert!(got.iter().all(Result::is_err));
 }

@@ -2218,3 +2218,89 @@ fn a_batch_is_taken_and_a_failed_one_splits_in_halves() {
     assert_eq!(got.iter().filter(|r| r.is_err()).count(), 1);
     assert_eq!(drawn, (300 + 150 + 150) * 32);
 }
+
+/// A provider whose batch verification accepts everything: only a caller
+/// that hands its batches to the given provider is fooled by it.
+struct AcceptingBatches;
+
+impl CryptoProvider for AcceptingBatches {
+    fn name(&self) -> &'static str {
+        "accepting batches"
+    }
+    fn sha512(&self, parts: &[&[u8]]) -> [u8; 64] {
+        DefaultProvider::default().sha512(parts)
+    }
+    fn aead_seal(
+        &self,
+        key: &Secret<32>,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> [u8; 16] {
+        DefaultProvider::default().aead_seal(key, nonce, aad, in_out)
+    }
+    fn aead_open(
+        &self,
+        key: &Secret<32>,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), sova::CryptoError> {
+        DefaultProvider::default().aead_open(key, nonce, aad, in_out, tag)
+    }
+    fn ed25519_verify_batch(
+        &self,
+        _items: &[sova::provider::Ed25519BatchItem<'_>],
+        _random: &[[u8; 32]],
+    ) -> Result<(), sova::CryptoError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_with_variants_read_through_the_given_provider() {
+    let (mut w, _) = setup();
+    let (a1, b) = (w.dev(ALICE, 1), w.dev(BOB, 1));
+    let offer = w
+        .act(a1, |account, g| {
+            g.start_chain(&mut ChaCha20Rng::from_seed([1; 32]), account)
+        })
+        .unwrap();
+    w.hand_out(a1, &offer);
+    let mut queue: Vec<Vec<u8>> = (0..130u32)
+        .map(|i| w.g(a1).encrypt(&i.to_be_bytes()).unwrap())
+        .collect();
+    let last = queue[7].len() - 1;
+    queue[7][last] ^= 1;
+    let refs: Vec<&[u8]> = queue.iter().map(|m| &m[..]).collect();
+    let known = w.known.clone();
+    let bob = w.g(b).clone();
+    let mut want_state = bob.clone();
+    let want: Vec<_> = refs.iter().map(|m| want_state.decrypt(m, &known)).collect();
+    assert_eq!(want[7], Err(GroupError::InvalidSignature));
+    // Every backend gives what the default one gives.
+    for p in sova::provider::all_providers() {
+        let mut one = bob.clone();
+        let got: Vec<_> = refs
+            .iter()
+            .map(|m| one.decrypt_with(*p, m, &known))
+            .collect();
+        assert_eq!(got, want, "{}", p.name());
+        let mut many = bob.clone();
+        let mut rng = ChaCha20Rng::from_seed([3; 32]);
+        assert_eq!(many.decrypt_batch_with(*p, &refs, &known, &mut rng), want);
+        assert_eq!(many.to_bytes(), want_state.to_bytes());
+    }
+    // The batch goes to the given provider: one that accepts every batch
+    // lets the flipped signature through; single verification does not.
+    let mut one = bob.clone();
+    assert_eq!(
+        one.decrypt_with(&AcceptingBatches, refs[7], &known),
+        Err(GroupError::InvalidSignature)
+    );
+    let mut many = bob.clone();
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let got = many.decrypt_batch_with(&AcceptingBatches, &refs, &known, &mut rng);
+    assert!(got[7].is_ok());
+}

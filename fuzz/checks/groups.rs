@@ -1,6 +1,6 @@
 //! Checks of groups (spec §12), shared by
 //!
-//! * the fuzz targets `group_parse` and `group_state_machine`
+//! * the fuzz targets `group_parse`, `group_state_machine` and `group_batch`
 //!   (`fuzz/fuzz_targets/`),
 //! * the seed replay test `tests/fuzz_seeds_groups.rs`, which runs every
 //!   committed seed through the same functions in `cargo test`.
@@ -14,7 +14,9 @@
 //! sequence of steps (device, action, object, tampering): a refused input
 //! changes nothing, an accepted one is a genuine object (never a forgery,
 //! never over another device's session; of a chain offer, the part its
-//! binding signs), and epochs never go back.
+//! binding signs), and epochs never go back. `group_batch` gives a queue
+//! of messages shaped from a pool of genuine ones to `Group::decrypt_batch`
+//! and requires exactly what `Group::decrypt` on each in turn gives.
 #![allow(
     dead_code,
     unexpected_cfgs,
@@ -40,13 +42,14 @@ use sova::session::{Account, Conversation};
 use sova::{CryptoProvider, DefaultProvider, Secret};
 
 /// The fuzz targets of this file.
-pub const TARGETS: [&str; 2] = ["group_parse", "group_state_machine"];
+pub const TARGETS: [&str; 3] = ["group_parse", "group_state_machine", "group_batch"];
 
 /// The check a target runs.
 pub fn check_for(target: &str) -> fn(&[u8]) {
     match target {
         "group_parse" => check_group_parse,
         "group_state_machine" => check_group_state_machine,
+        "group_batch" => check_group_batch,
         other => panic!("unknown target {other}"),
     }
 }
@@ -498,6 +501,16 @@ impl Cursor<'_> {
     }
     fn u16(&mut self) -> u16 {
         u16::from_be_bytes([self.u8(), self.u8()])
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// A `u16` length, then up to that many bytes (at most `max`).
+    fn bytes(&mut self, max: usize) -> &[u8] {
+        let n = usize::from(self.u16()).min(max).min(self.0.len());
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        head
     }
 }
 
@@ -1496,5 +1509,254 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             step(2, 0, m + 2, 0, 0, 0),
         ]),
     );
+    // group_batch: head, length selector, pool offset, generator seed,
+    // then edits (kind, at, arg, val).
+    let batch = |head: u8, sel: u8, offset: u8, edits: &[(u8, u16, u16, u8)]| {
+        let mut v = vec![head, sel, offset, 7];
+        for &(kind, at, arg, val) in edits {
+            v.push(kind);
+            v.extend_from_slice(&at.to_be_bytes());
+            v.extend_from_slice(&arg.to_be_bytes());
+            v.push(val);
+        }
+        v
+    };
+    for (i, n) in BATCH_LENGTHS.iter().enumerate() {
+        add(
+            "group_batch",
+            &format!("genuine_{n}"),
+            batch(0, i as u8, 0, &[]),
+        );
+    }
+    add("group_batch", "genuine_128_rustcrypto", batch(2, 1, 5, &[]));
+    add("group_batch", "short_queue", batch(0, 4, 0, &[]));
+    add("group_batch", "stale_epoch_256", batch(1, 3, 0, &[]));
+    add(
+        "group_batch",
+        "forged_signature_middle_128",
+        batch(0, 1, 0, &[(4, 64, 3, 0)]),
+    );
+    add(
+        "group_batch",
+        "forged_signatures_256",
+        batch(0, 3, 0, &[(4, 10, 77, 0), (4, 200, 5, 0)]),
+    );
+    add(
+        "group_batch",
+        "byte_edit_129",
+        batch(0, 2, 0, &[(3, 100, 90, 0x20)]),
+    );
+    let odd = batch_fixture().odd.len() as u16;
+    let inserts: Vec<(u8, u16, u16, u8)> = (0..odd).map(|k| (6, 7 * k + 3, k, 0)).collect();
+    add("group_batch", "odd_messages_128", batch(0, 1, 0, &inserts));
+    add(
+        "group_batch",
+        "reordered_duplicated_dropped",
+        batch(
+            0,
+            66,
+            9,
+            &[
+                (0, 1, 100, 0),
+                (1, 5, 6, 0),
+                (1, 50, 51, 0),
+                (2, 70, 0, 0),
+                (9, 20, 60, 0),
+            ],
+        ),
+    );
+    let mut raw = batch(0, 1, 0, &[(7, 30, 0, 0)]);
+    raw.extend_from_slice(&[0, 4, 1, 2, 3, 4]);
+    add("group_batch", "raw_and_truncated", {
+        raw.extend_from_slice(&[8, 0, 40, 0, 120, 0]);
+        raw
+    });
     out
+}
+
+// ---------------------------------------------------------------------------
+// group_batch: queues read with `decrypt_batch`, against `decrypt` one by one
+// ---------------------------------------------------------------------------
+
+/// The providers the checks run on: the compiled-in backends, each behind the
+/// memoising wrapper of `memo.rs` in fuzz builds (whose batch verification
+/// is the memoised single one; `SOVA_FUZZ_REAL_PROVIDER=1` turns it off),
+/// as they are in `cargo test`.
+pub fn checked_providers() -> &'static [&'static dyn CryptoProvider] {
+    #[cfg(fuzzing)]
+    {
+        memo::providers()
+    }
+    #[cfg(not(fuzzing))]
+    {
+        sova::provider::all_providers()
+    }
+}
+
+#[cfg(fuzzing)]
+#[path = "memo.rs"]
+mod memo;
+
+/// Longest queue `group_batch` builds.
+pub const BATCH_MAX_QUEUE: usize = 320;
+/// Most edits `group_batch` applies to a queue.
+pub const BATCH_MAX_EDITS: usize = 24;
+/// The queue lengths the length selector names (around `BATCH_MIN` = 128
+/// and two batches' worth).
+pub const BATCH_LENGTHS: [usize; 4] = [127, 128, 129, 256];
+
+/// The fixed world of `group_batch`.
+pub struct BatchFixture {
+    /// Genuine messages Bob's device (`fixture().groups[2]`) has not read:
+    /// 174 on Alice's first device's chain and 86 on Carol's, interleaved
+    /// two to one, in sending order (after the three each of
+    /// `fixture().messages`).
+    pub pool: Vec<Vec<u8>>,
+    /// Messages refused for a reason of their own: a chain Bob does not
+    /// hold, another group, the next epoch, the three its owner signed that
+    /// break a later check (`fixture().forged`), and the fixture's earlier
+    /// messages (Bob's own among them).
+    pub odd: Vec<Vec<u8>>,
+    /// Starting states: Bob's device at epoch 0, and after the add of
+    /// `fixture().ops[0]` (epoch 1: the pool is of the epoch before).
+    pub starts: Vec<Group>,
+}
+
+/// The `group_batch` fixture, built once.
+pub fn batch_fixture() -> &'static BatchFixture {
+    static F: OnceLock<BatchFixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let fx = fixture();
+        let mut rng = ChaCha20Rng::from_seed([23; 32]);
+        let mut alice = fx.groups[0].clone();
+        let mut carol = fx.groups[3].clone();
+        let mut pool = Vec::new();
+        for i in 0..260usize {
+            let text = vec![i as u8; 1 + i % 8];
+            let g = if i % 3 == 2 { &mut carol } else { &mut alice };
+            pool.push(g.encrypt(&text).unwrap());
+        }
+        let mut odd = Vec::new();
+        let mut other = fx.groups[1].clone();
+        other.start_chain(&mut rng, &fx.accounts[1]).unwrap();
+        odd.push(other.encrypt(b"unknown chain").unwrap());
+        let mut big = fx.slots[5].clone().unwrap();
+        if big.needs_chain() {
+            big.start_chain(&mut rng, &fx.accounts[0]).unwrap();
+        }
+        odd.push(big.encrypt(b"another group").unwrap());
+        odd.extend(fx.forged.iter().map(|(m, _)| m.clone()));
+        odd.extend(fx.messages.iter().map(|(m, _, _)| m.clone()));
+        let mut ahead = fx.groups[2].clone();
+        assert_eq!(ahead.apply(&fx.ops[0], &fx.known), Ok(Applied::Advanced));
+        BatchFixture {
+            pool,
+            odd,
+            starts: vec![fx.groups[2].clone(), ahead],
+        }
+    })
+}
+
+/// `group_batch`: a queue shaped by the input, read by `decrypt_batch` and
+/// by `decrypt` one message at a time from the same state, on the same
+/// provider: the same results in the same order and the same final state.
+///
+/// Layout: `head:u8` (bit 0 the starting state, bits 1–2 the provider),
+/// `length:u8` (0–3: `BATCH_LENGTHS`; 4–7: the next byte; otherwise the
+/// byte itself plus 64), `offset:u8` into the pool, `seed:u8` of the
+/// batch's generator, then edits of `kind:u8 at:u16 arg:u16 val:u8`
+/// (kind modulo 10: swap, duplicate, drop, byte xor, signature bit flip,
+/// replace with an odd message, insert one, replace with raw bytes
+/// `bytes(600)`, truncate, reverse a range).
+pub fn check_group_batch(data: &[u8]) {
+    use std::borrow::Cow;
+    let fx = fixture();
+    let bf = batch_fixture();
+    let mut r = Cursor(data);
+    let head = r.u8();
+    let start = &bf.starts[usize::from(head & 1) % bf.starts.len()];
+    let providers = checked_providers();
+    let p = providers[usize::from(head >> 1 & 3) % providers.len()];
+    let sel = r.u8();
+    let len = match sel {
+        0..=3 => BATCH_LENGTHS[usize::from(sel)],
+        4..=7 => usize::from(r.u8()),
+        n => usize::from(n) + 64,
+    };
+    let offset = usize::from(r.u8());
+    let seed = r.u8();
+    let mut queue: Vec<Cow<'static, [u8]>> = (0..len)
+        .map(|i| Cow::Borrowed(&bf.pool[(offset + i) % bf.pool.len()][..]))
+        .collect();
+    for _ in 0..BATCH_MAX_EDITS {
+        if r.is_empty() {
+            break;
+        }
+        let kind = r.u8() % 10;
+        let at = usize::from(r.u16());
+        let arg = usize::from(r.u16());
+        let val = r.u8();
+        let n = queue.len();
+        let odd = || Cow::Borrowed(&bf.odd[arg % bf.odd.len()][..]);
+        match kind {
+            0 if n > 0 => queue.swap(at % n, arg % n),
+            1 if n > 0 && n < BATCH_MAX_QUEUE => {
+                let m = queue[at % n].clone();
+                queue.insert(arg % (n + 1), m);
+            }
+            2 if n > 0 => {
+                queue.remove(at % n);
+            }
+            3 if n > 0 => {
+                let m = queue[at % n].to_mut();
+                if !m.is_empty() {
+                    let i = arg % m.len();
+                    m[i] ^= val | 1;
+                }
+            }
+            4 if n > 0 => {
+                // A bit of the signature (the last 64 bytes).
+                let m = queue[at % n].to_mut();
+                let sig = m.len().saturating_sub(64);
+                if m.len() > sig {
+                    let bit = arg % ((m.len() - sig) * 8);
+                    m[sig + bit / 8] ^= 1 << (bit % 8);
+                }
+            }
+            5 if n > 0 => queue[at % n] = odd(),
+            6 if n < BATCH_MAX_QUEUE => queue.insert(at % (n + 1), odd()),
+            7 if n > 0 => queue[at % n] = Cow::Owned(r.bytes(600).to_vec()),
+            8 if n > 0 => {
+                let m = queue[at % n].to_mut();
+                m.truncate(arg % (m.len() + 1));
+            }
+            9 if n > 0 => {
+                let (a, b) = (at % n, arg % n);
+                queue[a.min(b)..=a.max(b)].reverse();
+            }
+            _ => {}
+        }
+    }
+    let refs: Vec<&[u8]> = queue.iter().map(|m| &m[..]).collect();
+    let mut batched = start.clone();
+    let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+    let got = batched.decrypt_batch_with(p, &refs, &fx.known, &mut rng);
+    let mut single = start.clone();
+    let want: Vec<_> = refs
+        .iter()
+        .map(|m| single.decrypt_with(p, m, &fx.known))
+        .collect();
+    assert_eq!(got.len(), refs.len(), "one result per message");
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(
+            g,
+            w,
+            "message {i} of {}: batch and one by one differ",
+            refs.len()
+        );
+    }
+    assert!(
+        batched.to_bytes() == single.to_bytes(),
+        "batch and one by one end in different states"
+    );
 }

@@ -26,9 +26,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use sova::provider::{
-    all_providers, CryptoProvider, MlKemKeyPair, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN,
-    ED25519_KEY_LEN, ED25519_SIG_LEN, HASH_LEN, MLKEM_CT_LEN, MLKEM_DK_LEN, MLKEM_EK_LEN,
-    MLKEM_SEED_LEN, MLKEM_SS_LEN, X25519_LEN,
+    all_providers, CryptoProvider, Ed25519BatchItem, MlKemKeyPair, AEAD_KEY_LEN, AEAD_NONCE_LEN,
+    AEAD_TAG_LEN, ED25519_KEY_LEN, ED25519_SIG_LEN, HASH_LEN, MLKEM_CT_LEN, MLKEM_DK_LEN,
+    MLKEM_EK_LEN, MLKEM_SEED_LEN, MLKEM_SS_LEN, X25519_LEN,
 };
 use sova::{CryptoError, Secret};
 
@@ -263,6 +263,27 @@ impl CryptoProvider for Memo {
                 )
             });
         decode(&v).map(|_| ())
+    }
+    /// Fuzz builds only: every item through the memoised
+    /// [`ed25519_verify`](Self::ed25519_verify), which is what the real batch
+    /// promises (`Ok` exactly when every item passes, up to its 2⁻¹²⁸ bound),
+    /// without its fixed cost (128 subset sums checked for torsion, several
+    /// milliseconds a call). The real batch is checked by
+    /// `provider_differential` and by the replays with
+    /// `SOVA_FUZZ_REAL_PROVIDER=1`, which bypass this wrapper.
+    fn ed25519_verify_batch(
+        &self,
+        items: &[Ed25519BatchItem<'_>],
+        random: &[[u8; 32]],
+    ) -> Result<(), CryptoError> {
+        if items.len() != random.len() {
+            return Err(CryptoError::InvalidSignature);
+        }
+        for item in items {
+            let message: Vec<u8> = item.message.concat();
+            self.ed25519_verify(item.public_key, &message, item.signature)?;
+        }
+        Ok(())
     }
     fn ml_kem_768_generate(&self, seed: &Secret<MLKEM_SEED_LEN>) -> MlKemKeyPair {
         let v = self.kem_generate.get(self.inner, &[seed.expose()], || {

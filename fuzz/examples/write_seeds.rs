@@ -1,4 +1,5 @@
-//! Writes the committed seed inputs under `fuzz/seeds/<target>/`.
+//! Writes the committed seed inputs of `provider_differential` and
+//! `ed25519_batch` under `fuzz/seeds/<target>/`.
 //!
 //!     cargo run --manifest-path fuzz/Cargo.toml --example write_seeds
 //!
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use sova::provider::{CryptoProvider, RingProvider, HKDF_MAX_OUTPUT};
 use sova::Secret;
+use sova_fuzz::ed25519_batch::BatchEdit;
 use sova_fuzz::provider_differential::Op;
 use sova_fuzz::Writer;
 
@@ -164,6 +166,69 @@ fn provider_differential() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Ed25519 batches: items `(key, edit, at, message)` and the count of random
+/// entries relative to the items (`lengths`: 0 one too many, 1 one too few,
+/// 2 exact).
+fn ed25519_batch(lengths: u8, items: &[(u8, BatchEdit, u8, &[u8])]) -> Vec<u8> {
+    let edit_byte = |e: BatchEdit| BatchEdit::ALL.iter().position(|x| *x == e).unwrap_or(0) as u8;
+    let mut w = Writer::new().u8(items.len() as u8 - 1).u8(lengths);
+    for &(key, edit, at, message) in items {
+        w = w.u8(key).u8(edit_byte(edit)).u8(at).bytes(message);
+    }
+    let random: Vec<u8> = (0..32 * items.len() + 32).map(|i| (i * 7) as u8).collect();
+    w.rest(&random).finish()
+}
+
+fn ed25519_batch_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let genuine: Vec<(u8, BatchEdit, u8, &[u8])> = (0..8u8)
+        .map(|k| (k % 6, BatchEdit::None, k * 3, &b"queued message"[..]))
+        .collect();
+    let mut out = vec![
+        ("one", ed25519_batch(2, &[(0, BatchEdit::None, 0, b"one")])),
+        ("eight_mixed_keys", ed25519_batch(2, &genuine)),
+        ("extra_random", ed25519_batch(0, &genuine[..3])),
+        ("missing_random", ed25519_batch(1, &genuine[..3])),
+        (
+            "repeated_key",
+            ed25519_batch(
+                2,
+                &[
+                    (1, BatchEdit::None, 0, b"a"),
+                    (1, BatchEdit::None, 1, b"b"),
+                    (1, BatchEdit::None, 2, b""),
+                ],
+            ),
+        ),
+    ];
+    let names = [
+        "flip_r",
+        "flip_s",
+        "flip_key",
+        "flip_message",
+        "non_canonical_s",
+        "small_order_key",
+        "small_order_r",
+        "torsion_key",
+        "random_signature",
+        "random_key",
+        "torsion_r",
+    ];
+    for (name, edit) in names.iter().zip(&BatchEdit::ALL[1..]) {
+        out.push((
+            *name,
+            ed25519_batch(
+                2,
+                &[
+                    (0, BatchEdit::None, 0, b"first"),
+                    (2, *edit, 77, b"edited"),
+                    (4, BatchEdit::None, 5, b"mixed order"),
+                ],
+            ),
+        ));
+    }
+    out
+}
+
 fn write_all(dir: &Path, seeds: &[(&str, Vec<u8>)]) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     for (name, bytes) in seeds {
@@ -178,5 +243,6 @@ fn main() -> std::io::Result<()> {
     write_all(
         &seeds.join("provider_differential"),
         &provider_differential(),
-    )
+    )?;
+    write_all(&seeds.join("ed25519_batch"), &ed25519_batch_seeds())
 }

@@ -185,6 +185,75 @@ pub mod provider_differential {
     pub const MAX_LABEL_CHARS: usize = 256;
 }
 
+/// The input layout of the `ed25519_batch` target: `count:u8 lengths:u8`,
+/// then per item `key:u8 edit:u8 at:u8 message:bytes(64)` (edits
+/// [`BatchEdit::RandomSignature`] and [`BatchEdit::RandomKey`] then read
+/// `signature[64]` or `key[32]`), then the batch's random bytes (32 per
+/// entry, zero-padded). `1 + count % 8` items ([`BATCH_MAX_ITEMS`]), each a
+/// genuine signature by one of the target's six keys (`key % 6`: four of
+/// prime order, two of mixed order) with the edit `edit % 12` applied.
+/// `lengths % 8` is 0 for one random entry too many, 1 for one too few,
+/// otherwise one per item.
+pub mod ed25519_batch {
+    /// Most items of an Ed25519 batch input.
+    pub const BATCH_MAX_ITEMS: usize = 8;
+    /// Longest message of a batch item.
+    pub const BATCH_MAX_MESSAGE: usize = 64;
+
+    /// What an Ed25519 batch item's `edit` byte does to its genuine
+    /// signature (`at` selects the bit, point or split).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum BatchEdit {
+        /// Nothing.
+        None,
+        /// Flips bit `at` of `R`.
+        FlipR,
+        /// Flips bit `at` of `S`.
+        FlipS,
+        /// Flips bit `at` of the key.
+        FlipKey,
+        /// Flips bit `at` of the message (appends a byte to an empty one).
+        FlipMessage,
+        /// Replaces `S` with `S + ℓ` (non-canonical).
+        NonCanonicalS,
+        /// Replaces the key with small-order point `at % 8`.
+        SmallOrderKey,
+        /// Replaces `R` with small-order point `at % 8`.
+        SmallOrderR,
+        /// Adds torsion point `at % 8` to the key.
+        TorsionKey,
+        /// Replaces the signature with the next 64 input bytes.
+        RandomSignature,
+        /// Replaces the key with the next 32 input bytes.
+        RandomKey,
+        /// Adds torsion point `at % 8` to `R`.
+        TorsionR,
+    }
+
+    impl BatchEdit {
+        /// Every edit, in selector order.
+        pub const ALL: [BatchEdit; 12] = [
+            BatchEdit::None,
+            BatchEdit::FlipR,
+            BatchEdit::FlipS,
+            BatchEdit::FlipKey,
+            BatchEdit::FlipMessage,
+            BatchEdit::NonCanonicalS,
+            BatchEdit::SmallOrderKey,
+            BatchEdit::SmallOrderR,
+            BatchEdit::TorsionKey,
+            BatchEdit::RandomSignature,
+            BatchEdit::RandomKey,
+            BatchEdit::TorsionR,
+        ];
+
+        /// The edit selected by a byte (modulo the count).
+        pub fn from_byte(b: u8) -> BatchEdit {
+            Self::ALL[usize::from(b) % Self::ALL.len()]
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -639,9 +639,21 @@ impl Group {
         message: &[u8],
         directory: &D,
     ) -> Result<GroupReceived, GroupError> {
-        let p = DefaultProvider::default();
-        self.decrypt_verifying(&p, message, directory, |m, key| {
-            labeled_verify(&p, key, labels::GROUP_MESSAGE, &[m.signed], &m.signature)
+        self.decrypt_with(&DefaultProvider::default(), message, directory)
+    }
+
+    /// [`decrypt`](Self::decrypt) with an explicit provider.
+    ///
+    /// # Errors
+    /// As [`decrypt`](Self::decrypt).
+    pub fn decrypt_with<P: CryptoProvider + ?Sized, D: Directory + ?Sized>(
+        &mut self,
+        p: &P,
+        message: &[u8],
+        directory: &D,
+    ) -> Result<GroupReceived, GroupError> {
+        self.decrypt_verifying(p, message, directory, |m, key| {
+            labeled_verify(p, key, labels::GROUP_MESSAGE, &[m.signed], &m.signature)
                 .map_err(|_| GroupError::InvalidSignature)
         })
     }
@@ -671,20 +683,36 @@ impl Group {
         directory: &D,
         rng: &mut R,
     ) -> Vec<Result<GroupReceived, GroupError>> {
-        let p = DefaultProvider::default();
-        let verified = self.verify_batch(&p, messages, directory, rng);
+        self.decrypt_batch_with(&DefaultProvider::default(), messages, directory, rng)
+    }
+
+    /// [`decrypt_batch`](Self::decrypt_batch) with an explicit provider:
+    /// the batches go to its
+    /// [`ed25519_verify_batch`](CryptoProvider::ed25519_verify_batch).
+    pub fn decrypt_batch_with<
+        P: CryptoProvider + ?Sized,
+        D: Directory + ?Sized,
+        R: TryCryptoRng + ?Sized,
+    >(
+        &mut self,
+        p: &P,
+        messages: &[&[u8]],
+        directory: &D,
+        rng: &mut R,
+    ) -> Vec<Result<GroupReceived, GroupError>> {
+        let verified = self.verify_batch(p, messages, directory, rng);
         messages
             .iter()
             .zip(verified)
             .map(|(message, verified)| {
-                self.decrypt_verifying(&p, message, directory, |m, key| {
+                self.decrypt_verifying(p, message, directory, |m, key| {
                     // A batch verdict holds for the key it was reached
                     // under; without one (no batch, a failed batch, or a
                     // message the first pass could not place), verify now.
                     if verified.as_ref() == Some(key) {
                         Ok(())
                     } else {
-                        labeled_verify(&p, key, labels::GROUP_MESSAGE, &[m.signed], &m.signature)
+                        labeled_verify(p, key, labels::GROUP_MESSAGE, &[m.signed], &m.signature)
                             .map_err(|_| GroupError::InvalidSignature)
                     }
                 })
