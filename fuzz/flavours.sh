@@ -3,12 +3,12 @@
 #
 #   fast  libFuzzer's coverage instrumentation on Sova and the targets, none on
 #         the cryptographic primitive crates (fuzz/rustc-wrapper), and no
-#         sanitizer (-s none). Every target but provider_differential and
-#         ed25519_batch is fuzzed with it.
+#         sanitizer (-s none). Every target but provider_differential is
+#         fuzzed with it.
 #   asan  cargo fuzz's default: AddressSanitizer and full instrumentation of
-#         every crate. provider_differential and ed25519_batch, whose subject
-#         is the primitives, are fuzzed with it, and every committed input of
-#         every target is replayed with it and the real crypto provider.
+#         every crate. provider_differential, whose subject is the
+#         primitives, is fuzzed with it, and every committed input of every
+#         target is replayed with it and the real crypto provider.
 #
 #   fuzz_cargo FLAVOUR SUBCOMMAND [ARGS...]   e.g. fuzz_cargo fast run ratchet_parse dir
 #   fuzz_flavour TARGET                       prints the flavour TARGET is fuzzed with
@@ -20,7 +20,7 @@ fi
 
 fuzz_flavour() {
     case $1 in
-    provider_differential | ed25519_batch) echo asan ;;
+    provider_differential) echo asan ;;
     *) echo fast ;;
     esac
 }

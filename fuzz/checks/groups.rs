@@ -34,7 +34,7 @@ use sova::devices::fanout::{self, Audience, DeviceMessage, Target};
 use sova::devices::{DeviceEntry, FanoutReceived, KnownUser, UserKey};
 use sova::groups::{
     Applied, ChainOffer, Directory, Group, GroupError, GroupMessage, Member, OpKind, Operation,
-    Role, Welcome, CHAIN_MESSAGES, MAX_GROUP_CHAINS, MAX_MEMBERS,
+    Role, Welcome, BATCH_MIN, CHAIN_MESSAGES, MAX_GROUP_CHAINS, MAX_MEMBERS,
 };
 use sova::labels;
 use sova::ratchet::{padding, HeaderMode, MAX_PLAINTEXT_LEN};
@@ -1601,9 +1601,13 @@ mod memo;
 pub const BATCH_MAX_QUEUE: usize = 320;
 /// Most edits `group_batch` applies to a queue.
 pub const BATCH_MAX_EDITS: usize = 24;
-/// The queue lengths the length selector names (around `BATCH_MIN` = 128
-/// and two batches' worth).
-pub const BATCH_LENGTHS: [usize; 4] = [127, 128, 129, 256];
+/// The queue lengths the length selector names: around
+/// [`sova::groups::BATCH_MIN`] (128, or 8 in fuzzing builds, where short
+/// queues take the batch path too) and two batches' worth.
+pub const BATCH_LENGTHS: [usize; 4] = [BATCH_MIN - 1, BATCH_MIN, BATCH_MIN + 1, 2 * BATCH_MIN];
+/// Queue lengths from a byte are taken modulo this: up to four batches'
+/// worth.
+const BATCH_ANY_LEN: usize = 4 * BATCH_MIN + 1;
 
 /// The fixed world of `group_batch`.
 pub struct BatchFixture {
@@ -1663,7 +1667,7 @@ pub fn batch_fixture() -> &'static BatchFixture {
 ///
 /// Layout: `head:u8` (bit 0 the starting state, bits 1–2 the provider),
 /// `length:u8` (0–3: `BATCH_LENGTHS`; 4–7: the next byte; otherwise the
-/// byte itself plus 64), `offset:u8` into the pool, `seed:u8` of the
+/// byte itself; both modulo `4 · BATCH_MIN + 1`), `offset:u8` into the pool, `seed:u8` of the
 /// batch's generator, then edits of `kind:u8 at:u16 arg:u16 val:u8`
 /// (kind modulo 10: swap, duplicate, drop, byte xor, signature bit flip,
 /// replace with an odd message, insert one, replace with raw bytes
@@ -1680,8 +1684,8 @@ pub fn check_group_batch(data: &[u8]) {
     let sel = r.u8();
     let len = match sel {
         0..=3 => BATCH_LENGTHS[usize::from(sel)],
-        4..=7 => usize::from(r.u8()),
-        n => usize::from(n) + 64,
+        4..=7 => usize::from(r.u8()) % BATCH_ANY_LEN,
+        n => usize::from(n) % BATCH_ANY_LEN,
     };
     let offset = usize::from(r.u8());
     let seed = r.u8();

@@ -185,15 +185,16 @@ pub mod provider_differential {
     pub const MAX_LABEL_CHARS: usize = 256;
 }
 
-/// The input layout of the `ed25519_batch` target: `count:u8 lengths:u8`,
+/// The input layout of the `ed25519_batch` target: `count:u8 head:u8`,
 /// then per item `key:u8 edit:u8 at:u8 message:bytes(64)` (edits
 /// [`BatchEdit::RandomSignature`] and [`BatchEdit::RandomKey`] then read
 /// `signature[64]` or `key[32]`), then the batch's random bytes (32 per
 /// entry, zero-padded). `1 + count % 8` items ([`BATCH_MAX_ITEMS`]), each a
 /// genuine signature by one of the target's six keys (`key % 6`: four of
 /// prime order, two of mixed order) with the edit `edit % 12` applied.
-/// `lengths % 8` is 0 for one random entry too many, 1 for one too few,
-/// otherwise one per item.
+/// `head % 8` is 0 for one random entry too many, 1 for one too few,
+/// otherwise one per item; `head / 8` picks the backend (modulo their
+/// number).
 pub mod ed25519_batch {
     /// Most items of an Ed25519 batch input.
     pub const BATCH_MAX_ITEMS: usize = 8;

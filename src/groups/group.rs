@@ -22,12 +22,24 @@ use crate::secret::Secret;
 use crate::session::Account;
 use crate::wipe::{self, SecretDeque};
 
-/// Fewer signatures than this are verified one by one: a batch's fixed
-/// cost (128 subgroup checks, spec §12.6.1) outweighs its gain below it.
-/// Measured on a loaded 2-core machine (`benches/RESULTS.md`,
-/// `batch_verify`): a batch of 64 signatures 1.44× slower than one by one,
-/// of 128 1.18× faster, so the crossover lies near 100; 128 keeps a margin.
-const BATCH_MIN: usize = 128;
+/// The fewest signatures [`Group::decrypt_batch`] verifies as one batch
+/// (spec §12.6.1); fewer are verified one by one. A batch's subgroup checks
+/// of its `R` (128 multiplications by `L` from 128 signatures on) outweigh
+/// its gain below about 100 signatures: measured on a loaded 2-core machine
+/// (`benches/RESULTS.md`, `batch_verify`), a batch of 64 was 1.44× slower
+/// than one by one and one of 128 1.18× faster; 128 keeps a margin.
+///
+/// Fuzzing builds (`cfg(fuzzing)`) use 8, so that short queues, which a
+/// fuzzer can try thousands of times a second, take the batch path too.
+/// The value decides only how signatures are verified, never a result: the
+/// results and the state are those of one-by-one reading either way, which
+/// is what the `group_batch` fuzz target checks.
+#[cfg(not(fuzzing))]
+pub const BATCH_MIN: usize = 128;
+/// The fewest signatures [`Group::decrypt_batch`] verifies as one batch:
+/// 8 in fuzzing builds (128 otherwise).
+#[cfg(fuzzing)]
+pub const BATCH_MIN: usize = 8;
 
 /// What applying an operation did (spec §12.3, §12.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,7 +67,7 @@ mod roster;
 mod state;
 
 pub use chain::ChainOffer;
-pub use group::{Applied, Group, GroupReceived};
+pub use group::{Applied, Group, GroupReceived, BATCH_MIN};
 pub use message::{GroupMessage, TYPE_GROUP_MESSAGE};
 pub use operation::{OpKind, Operation, Welcome};
 pub use roster::{Member, Role};

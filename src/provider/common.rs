@@ -126,7 +126,8 @@ pub(super) fn ed25519_verify(
 /// forger then needs about 2¹²⁸ hash evaluations); a good generator also
 /// keeps them unpredictable. Of each item's 64 derived bytes, the first 16
 /// are its coefficient `z_i`, the next 16 its membership bits in the 128
-/// subset sums that test every `R_i` for a small-order component.
+/// subset sums that test every `R_i` for a small-order component (in a
+/// batch of more than 128 items).
 ///
 /// Strict verification accepts iff `S` is canonical, `R` and `A` decode and
 /// are not of small order, and `[S]B − [h]A` encodes to exactly the bytes
@@ -135,9 +136,10 @@ pub(super) fn ed25519_verify(
 /// `x = 0` being a small-order point). The equation is then checked for all
 /// items at once, `Σ z_i([S_i]B − [h_i]A_i − R_i) = 0`, which implies each
 /// item's when every `A_i` and `R_i` lies in the prime-order subgroup:
-/// checked for each distinct `A` (`[ℓ]A = 0`) and for the `R_i` by 128
-/// subset sums `Q_j` (`[ℓ]Q_j = 0`; each misses a small-order component
-/// with probability at most 1/2). An item whose key decodes but lies
+/// checked for each distinct `A` (`[ℓ]A = 0`) and for the `R_i` each on
+/// its own when the equation holds at most 128 of them, else by 128 subset
+/// sums `Q_j` (`[ℓ]Q_j = 0`; each misses a small-order component with
+/// probability at most 1/2). An item whose key decodes but lies
 /// outside that subgroup (a mixed-order key, which strict verification
 /// accepts) is verified on its own with `single` and left out of the
 /// equation, so such a key never stops the other items from being batched.
@@ -251,9 +253,15 @@ pub(super) fn ed25519_verify_batch(
         r_points.push(*r);
         r_coefs.push(-z);
     }
-    // Every R_i in the prime-order subgroup: 128 subset sums.
-    let q = subset_sums(&r_points, &derived);
-    if !q.iter().all(torsion_free) {
+    // Every R_i in the prime-order subgroup: each on its own when there
+    // are at most 128 (exact, and no more multiplications by ℓ than the
+    // subset sums), else 128 random subset sums.
+    let r_in_subgroup = if r_points.len() <= SUBSET_SUMS {
+        r_points.iter().all(torsion_free)
+    } else {
+        subset_sums(&r_points, &derived).iter().all(torsion_free)
+    };
+    if !r_in_subgroup {
         return Err(fail);
     }
     let scalars = core::iter::once(s_sum)
@@ -269,6 +277,11 @@ pub(super) fn ed25519_verify_batch(
     }
 }
 
+/// The number of subset sums that check the `R` of a batch of more than
+/// that many signatures (each misses a small-order component with
+/// probability at most 1/2).
+const SUBSET_SUMS: usize = 128;
+
 /// The 128 subset sums `Q_j = Σ bit_j(c_i)·R_i`, bit `j` of `c_i` being
 /// bit `j % 8` of `c_i[16 + j / 8]`. Points are taken 5 at a time: the 31
 /// nonzero sums of a block's points are tabulated (26 additions), then each
@@ -281,7 +294,7 @@ fn subset_sums(
     use curve25519_dalek::edwards::EdwardsPoint;
     use curve25519_dalek::traits::Identity;
     const BLOCK: usize = 5;
-    let mut q = alloc::vec![EdwardsPoint::identity(); 128];
+    let mut q = alloc::vec![EdwardsPoint::identity(); SUBSET_SUMS];
     let mut table = [EdwardsPoint::identity(); 1 << BLOCK];
     for (block, rands) in points.chunks(BLOCK).zip(derived.chunks(BLOCK)) {
         for m in 1..(1usize << block.len()) {
@@ -594,6 +607,43 @@ mod tests {
             .collect();
         for p in all_providers() {
             assert!(p.ed25519_verify_batch(&items, &random).is_err());
+        }
+    }
+
+    /// Above 128 batched signatures the `R` are checked by subset sums
+    /// instead of one by one: a small-order component of one `R` still
+    /// fails the batch, wherever it lies, on every draw.
+    #[test]
+    fn a_large_batch_checks_every_r_by_subset_sums() {
+        let mut rng = ChaCha20Rng::from_seed([8; 32]);
+        let a = Scalar::from_bytes_mod_order([11; 32]);
+        let a_bytes = (B * a).compress().to_bytes();
+        let r = Scalar::from_bytes_mod_order([13; 32]);
+        let msg = b"torsion R".to_vec();
+        let honest_cases = honest(&mut rng, 140, 3);
+        assert!(honest_cases.len() > SUBSET_SUMS);
+        assert!(batch(&honest_cases, &mut rng).iter().all(Result::is_ok));
+        for t in EIGHT_TORSION.iter().skip(1) {
+            let bad = Case {
+                key: a_bytes,
+                msg: msg.clone(),
+                sig: raw_sign(&a, &a_bytes, &r, t, &msg),
+            };
+            assert!(single(&bad).is_err());
+            for at in [0, 70, 140] {
+                let mut cases = honest(&mut rng, 140, 3);
+                cases.insert(
+                    at,
+                    Case {
+                        key: bad.key,
+                        msg: bad.msg.clone(),
+                        sig: bad.sig,
+                    },
+                );
+                for _ in 0..2 {
+                    assert!(all_err(&batch(&cases, &mut rng)));
+                }
+            }
         }
     }
 
