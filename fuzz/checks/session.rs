@@ -1508,7 +1508,7 @@ impl ConvNet {
         let bytes = p.conv_before();
         let restored = if sealed {
             let blob = p.conv.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
-            Conversation::from_sealed_bytes(&blob, &storage_key())
+            Conversation::from_sealed_bytes_with(dp(), &blob, &storage_key())
                 .expect("a sealed conversation does not open")
         } else {
             Conversation::from_bytes_with(dp(), &bytes).expect("a conversation does not restore")

@@ -7,7 +7,7 @@ use rand_core::TryCryptoRng;
 use zeroize::Zeroizing;
 
 use super::{
-    open_state, seal_state, AcceptError, AcceptPolicy, Account, DecryptError, EncryptError,
+    open_state_with, seal_state, AcceptError, AcceptPolicy, Account, DecryptError, EncryptError,
     HandshakeHeader, IdentityKey, PersistError, Session, StartError, TYPE_INITIAL,
 };
 use crate::codec::Writer;
@@ -471,7 +471,23 @@ impl Conversation {
     /// # Errors
     /// [`PersistError`] for a wrong key, a corrupted blob or an invalid state.
     pub fn from_sealed_bytes(sealed: &[u8], key: &Secret<32>) -> Result<Self, PersistError> {
-        open_state(key, SealedKind::Conversation, sealed, Self::from_bytes)
+        Self::from_sealed_bytes_with(&DefaultProvider::default(), sealed, key)
+    }
+
+    /// [`from_sealed_bytes`](Self::from_sealed_bytes) with an explicit
+    /// provider, which opens the blob and restores the state as
+    /// [`from_bytes_with`](Self::from_bytes_with) does.
+    ///
+    /// # Errors
+    /// As [`from_sealed_bytes`](Self::from_sealed_bytes).
+    pub fn from_sealed_bytes_with<P: CryptoProvider + ?Sized>(
+        p: &P,
+        sealed: &[u8],
+        key: &Secret<32>,
+    ) -> Result<Self, PersistError> {
+        open_state_with(p, key, SealedKind::Conversation, sealed, |bytes| {
+            Self::from_bytes_with(p, bytes)
+        })
     }
 }
 

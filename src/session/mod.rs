@@ -793,12 +793,18 @@ pub(crate) fn open_state<T>(
     sealed: &[u8],
     decode: impl FnOnce(&[u8]) -> Result<T, StateError>,
 ) -> Result<T, PersistError> {
-    let bytes = zeroize::Zeroizing::new(storage::open(
-        &DefaultProvider::default(),
-        key,
-        kind,
-        sealed,
-    )?);
+    open_state_with(&DefaultProvider::default(), key, kind, sealed, decode)
+}
+
+/// [`open_state`] with an explicit provider for the opening.
+pub(crate) fn open_state_with<P: CryptoProvider + ?Sized, T>(
+    p: &P,
+    key: &Secret<32>,
+    kind: SealedKind,
+    sealed: &[u8],
+    decode: impl FnOnce(&[u8]) -> Result<T, StateError>,
+) -> Result<T, PersistError> {
+    let bytes = zeroize::Zeroizing::new(storage::open(p, key, kind, sealed)?);
     Ok(decode(&bytes)?)
 }
 
