@@ -33,9 +33,9 @@ use sova::provider::{
 use sova::{CryptoError, Secret};
 
 /// Entries per cache (X25519, Ed25519) before it is emptied.
-pub const MAX_ENTRIES: usize = 1 << 14;
+pub const MAX_ENTRIES: usize = 1 << 18;
 /// Entries per ML-KEM cache (results of several kilobytes).
-pub const MAX_KEM_ENTRIES: usize = 1 << 10;
+pub const MAX_KEM_ENTRIES: usize = 1 << 13;
 
 /// Whether the caches are on (`SOVA_FUZZ_REAL_PROVIDER` unset or not `1`).
 pub fn enabled() -> bool {
