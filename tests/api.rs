@@ -486,6 +486,95 @@ fn a_conversation_persists_plain_and_sealed() {
     );
 }
 
+/// The default provider, counting the signature checks and AEAD openings
+/// it performs.
+#[derive(Default)]
+struct Counting {
+    inner: sova::DefaultProvider,
+    verifies: std::sync::atomic::AtomicUsize,
+    opens: std::sync::atomic::AtomicUsize,
+}
+
+impl sova::CryptoProvider for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn sha512(&self, parts: &[&[u8]]) -> [u8; 64] {
+        self.inner.sha512(parts)
+    }
+    fn aead_seal(
+        &self,
+        key: &Secret<32>,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> [u8; 16] {
+        self.inner.aead_seal(key, nonce, aad, in_out)
+    }
+    fn aead_open(
+        &self,
+        key: &Secret<32>,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), CryptoError> {
+        self.opens
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.aead_open(key, nonce, aad, in_out, tag)
+    }
+    fn ed25519_verify(
+        &self,
+        public_key: &[u8; 32],
+        message: &[u8],
+        signature: &[u8; 64],
+    ) -> Result<(), CryptoError> {
+        self.verifies
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.ed25519_verify(public_key, message, signature)
+    }
+}
+
+/// `from_sealed_bytes_with` opens and restores on the provider it is given,
+/// with the result and the errors of `from_sealed_bytes`.
+#[test]
+fn a_sealed_conversation_restores_with_a_given_provider() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut r = rng(9);
+    let alice = Account::new(&mut r).unwrap();
+    let bob = Account::new(&mut r).unwrap();
+    let bb = bob.bundle(None, None).unwrap().to_bytes();
+    let mut a =
+        Conversation::start(&alice, &mut r, &bob.identity_key(), &bb, HeaderMode::Plain).unwrap();
+    a.encrypt(&mut r, b"hi").unwrap();
+    let key = Secret::from_bytes([4; 32]);
+    let sealed = a.to_sealed_bytes(&mut r, &key).unwrap();
+
+    let p = Counting::default();
+    let restored = Conversation::from_sealed_bytes_with(&p, &sealed, &key).unwrap();
+    assert_eq!(restored.to_bytes(), a.to_bytes());
+    assert_eq!(
+        restored.to_bytes(),
+        Conversation::from_sealed_bytes(&sealed, &key)
+            .unwrap()
+            .to_bytes()
+    );
+    // The blob was opened, and the session's identities checked, by `p`.
+    assert_eq!(p.opens.load(Relaxed), 1);
+    assert!(p.verifies.load(Relaxed) > 0);
+
+    let wrong = Secret::from_bytes([5; 32]);
+    assert_eq!(
+        Conversation::from_sealed_bytes_with(&p, &sealed, &wrong).unwrap_err(),
+        Conversation::from_sealed_bytes(&sealed, &wrong).unwrap_err()
+    );
+    let s_sealed = a.sessions()[0].to_sealed_bytes(&mut r, &key).unwrap();
+    assert_eq!(
+        Conversation::from_sealed_bytes_with(&p, &s_sealed, &key).unwrap_err(),
+        PersistError::Storage(StorageError::WrongKind(2))
+    );
+}
+
 /// Re-encodes a conversation with the check recomputed after `edit`.
 fn edited(bytes: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     use sha2::Digest;

@@ -32,10 +32,14 @@ use sova::provider::{
 };
 use sova::{CryptoError, Secret};
 
-/// Entries per cache (X25519, Ed25519) before it is emptied.
-pub const MAX_ENTRIES: usize = 1 << 14;
-/// Entries per ML-KEM cache (results of several kilobytes).
-pub const MAX_KEM_ENTRIES: usize = 1 << 10;
+/// Entries per cache (X25519, Ed25519) before it is emptied: room for the
+/// session starts of every seed byte of `conversation` besides the ratchet
+/// steps, whose keys rarely recur. A table is allocated at its full size
+/// (at most about 50 MB of address space), but its pages are touched, and
+/// count towards libFuzzer's RSS limit, only as it fills.
+pub const MAX_ENTRIES: usize = 1 << 18;
+/// Entries per ML-KEM cache (results of up to 3.5 kilobytes).
+pub const MAX_KEM_ENTRIES: usize = 1 << 13;
 
 /// Whether the caches are on (`SOVA_FUZZ_REAL_PROVIDER` unset or not `1`).
 pub fn enabled() -> bool {

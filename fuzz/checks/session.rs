@@ -1307,13 +1307,22 @@ thread_local! {
         const { std::cell::RefCell::new([None, None]) };
 }
 
+/// The kinds of operation that draw randomness; see [`ConvNet::rng`].
+#[derive(Clone, Copy)]
+enum ConvDraw {
+    Start,
+    Send,
+    Persist,
+}
+
 struct ConvNet {
     parties: [ConvParty; 2],
     sent: Vec<ConvSent>,
     in_flight: Vec<usize>,
     seed: u8,
-    /// Counts the draws of randomness; see [`ConvNet::rng`].
-    draws: u64,
+    /// Draws of randomness so far, per kind of operation and party; see
+    /// [`ConvNet::rng`].
+    draws: [[u8; 2]; 3],
     starts: usize,
     persists: usize,
     /// A conversation dropped a session (more than
@@ -1339,16 +1348,13 @@ impl ConvNet {
             sent: Vec::new(),
             in_flight: Vec::new(),
             seed,
-            draws: 0,
+            draws: [[0; 2]; 3],
             starts: 0,
             persists: 0,
             evicted: false,
         }
     }
 
-    /// The randomness of the next operation: a function of the seed byte and
-    /// the operation's position only, so keys recur across runs and the fuzz
-    /// build's memoising provider does not redo their public-key work.
     /// Ends an input: accounts whose encoding is the fixture's go to
     /// `SPARE_ACCOUNTS` for the next input.
     fn recycle(self) {
@@ -1360,10 +1366,18 @@ impl ConvNet {
         }
     }
 
-    fn rng(&mut self) -> ChaCha20Rng {
+    /// The randomness of `who`'s next operation of kind `kind`: a function
+    /// of the seed byte, the kind, the party and how many such operations
+    /// the party made before (so no two operations of a run share it), not
+    /// of the operations in between. Keys therefore recur across runs (the
+    /// `n`-th session start of a party, with a given seed, always has the
+    /// same ephemeral key), and the fuzz build's memoising provider does
+    /// not redo their public-key work.
+    fn rng(&mut self, kind: ConvDraw, who: usize) -> ChaCha20Rng {
+        let n = &mut self.draws[kind as usize][who];
         let mut seed = [self.seed; 32];
-        seed[..8].copy_from_slice(&self.draws.to_be_bytes());
-        self.draws += 1;
+        seed[..3].copy_from_slice(&[kind as u8, who as u8, *n]);
+        *n += 1;
         ChaCha20Rng::from_seed(seed)
     }
 
@@ -1388,7 +1402,7 @@ impl ConvNet {
         } else {
             HeaderMode::Plain
         };
-        let mut rng = self.rng();
+        let mut rng = self.rng(ConvDraw::Start, who);
         let p = &mut self.parties[who];
         let s = Session::start_with(
             dp(),
@@ -1413,7 +1427,7 @@ impl ConvNet {
         }
         let id = self.sent.len();
         let pt = plaintext_of(id, usize::from(len) % 301);
-        let mut rng = self.rng();
+        let mut rng = self.rng(ConvDraw::Send, who);
         let p = &mut self.parties[who];
         let session_id = p.conv.active_session().map(|s| *s.session_id());
         // Without a session the send fails: only then is the encoding from
@@ -1453,12 +1467,21 @@ impl ConvNet {
     /// rejection changes neither the conversation nor the account.
     /// Returns whether it was accepted.
     fn deliver(&mut self, to: usize, bytes: &[u8]) -> bool {
+        self.deliver_checked(to, bytes, false)
+    }
+
+    /// [`deliver`](Self::deliver); `must_accept`: a rejection fails the
+    /// check at once, so the conversation is not encoded before the call.
+    fn deliver_checked(&mut self, to: usize, bytes: &[u8], must_accept: bool) -> bool {
         let p = &mut self.parties[to];
-        let conv_before = p.conv_before();
+        let conv_before = (!must_accept).then(|| p.conv_before());
         let account_before = p.account_before();
         let sessions_before = p.conv.sessions().len();
         match p.conv.decrypt_with(dp(), &mut p.account, bytes) {
             Err(e) => {
+                let Some(conv_before) = conv_before else {
+                    panic!("a fresh message from the peer was not accepted ({e})");
+                };
                 let what = format_args!("a rejected message ({e})");
                 p.assert_unchanged(conv_before, account_before, &what);
                 false
@@ -1503,12 +1526,12 @@ impl ConvNet {
             return;
         }
         self.persists += 1;
-        let mut rng = self.rng();
+        let mut rng = self.rng(ConvDraw::Persist, who);
         let p = &mut self.parties[who];
         let bytes = p.conv_before();
         let restored = if sealed {
             let blob = p.conv.to_sealed_bytes(&mut rng, &storage_key()).unwrap();
-            Conversation::from_sealed_bytes(&blob, &storage_key())
+            Conversation::from_sealed_bytes_with(dp(), &blob, &storage_key())
                 .expect("a sealed conversation does not open")
         } else {
             Conversation::from_bytes_with(dp(), &bytes).expect("a conversation does not restore")
@@ -1644,7 +1667,7 @@ pub fn check_conversation(data: &[u8]) {
         // Beyond the message cap: the final messages are extra.
         let id = net.sent.len();
         let pt = plaintext_of(id, 7);
-        let mut rng = net.rng();
+        let mut rng = net.rng(ConvDraw::Send, who);
         let p = &mut net.parties[who];
         let session_id = *p.conv.active_session().unwrap().session_id();
         let wire = p
@@ -1658,10 +1681,8 @@ pub fn check_conversation(data: &[u8]) {
             plaintext: pt,
             session_id,
         });
-        assert!(
-            net.deliver(1 - who, &wire),
-            "a fresh message from party {who} was not accepted"
-        );
+        // Must be accepted: a rejection fails the check at once.
+        net.deliver_checked(1 - who, &wire, true);
     }
     net.recycle();
 }

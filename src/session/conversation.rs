@@ -4,10 +4,9 @@
 use alloc::vec::Vec;
 
 use rand_core::TryCryptoRng;
-use zeroize::Zeroizing;
 
 use super::{
-    open_state, seal_state, AcceptError, AcceptPolicy, Account, DecryptError, EncryptError,
+    open_state_with, seal_state, AcceptError, AcceptPolicy, Account, DecryptError, EncryptError,
     HandshakeHeader, IdentityKey, PersistError, Session, StartError, TYPE_INITIAL,
 };
 use crate::codec::Writer;
@@ -381,30 +380,38 @@ impl Conversation {
     /// ([`to_sealed_bytes`](Self::to_sealed_bytes)) or store it where
     /// secrets may be kept.
     pub fn to_bytes(&self) -> Vec<u8> {
-        // Each session's encoding is wiped once copied; the output is
-        // allocated once, exactly.
-        let parts: Vec<Zeroizing<Vec<u8>>> = self
+        // Each session is written in place (no copy of its keys to wipe)
+        // and the output is allocated once, exactly. The pending
+        // handshake encodings are public.
+        let pending: Vec<Option<Vec<u8>>> = self
             .sessions
             .iter()
-            .map(|s| Zeroizing::new(s.to_bytes()))
+            .map(Session::pending_encoding)
+            .collect();
+        let lens: Vec<usize> = self
+            .sessions
+            .iter()
+            .zip(&pending)
+            .map(|(s, enc)| s.encoded_len(enc.as_deref()))
             .collect();
         let len = MAGIC.len()
             + 1
             + 64
             + 1
-            + parts.iter().map(|b| 4 + b.len()).sum::<usize>()
+            + lens.iter().map(|n| 4 + n).sum::<usize>()
             + crate::ratchet::STATE_CHECK_LEN;
         let mut out = Vec::with_capacity(len);
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
         out.put(&self.peer);
         // At most MAX_CONVERSATION_SESSIONS (5) sessions.
-        out.put_u8(parts.len() as u8);
-        for b in &parts {
-            out.put_u32(b.len() as u32);
-            out.put(b);
+        out.put_u8(self.sessions.len() as u8);
+        for ((s, enc), n) in self.sessions.iter().zip(&pending).zip(&lens) {
+            out.put_u32(*n as u32);
+            s.write_to(&mut out, enc.as_deref());
         }
         crate::ratchet::append_state_check(&mut out, 0);
+        debug_assert_eq!(out.len(), len);
         out
     }
 
@@ -471,7 +478,23 @@ impl Conversation {
     /// # Errors
     /// [`PersistError`] for a wrong key, a corrupted blob or an invalid state.
     pub fn from_sealed_bytes(sealed: &[u8], key: &Secret<32>) -> Result<Self, PersistError> {
-        open_state(key, SealedKind::Conversation, sealed, Self::from_bytes)
+        Self::from_sealed_bytes_with(&DefaultProvider::default(), sealed, key)
+    }
+
+    /// [`from_sealed_bytes`](Self::from_sealed_bytes) with an explicit
+    /// provider, which opens the blob and restores the state as
+    /// [`from_bytes_with`](Self::from_bytes_with) does.
+    ///
+    /// # Errors
+    /// As [`from_sealed_bytes`](Self::from_sealed_bytes).
+    pub fn from_sealed_bytes_with<P: CryptoProvider + ?Sized>(
+        p: &P,
+        sealed: &[u8],
+        key: &Secret<32>,
+    ) -> Result<Self, PersistError> {
+        open_state_with(p, key, SealedKind::Conversation, sealed, |bytes| {
+            Self::from_bytes_with(p, bytes)
+        })
     }
 }
 

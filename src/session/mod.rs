@@ -593,24 +593,41 @@ impl Session {
         // The ratchet state is written in place and the vector is allocated
         // once, exactly: a temporary copy, or a buffer that grew, would be
         // freed with the keys still in it.
-        let pending = self.pending.as_ref().map(|h| h.encode_with(&[]));
-        let ratchet_len = self.ratchet.encoded_len();
-        let mut out = Vec::with_capacity(
-            MAGIC.len()
-                + 1
-                + 1
-                + 1
-                + 32
-                + 64
-                + identity::IDENTITY_PUBLIC_LEN
-                + 1
-                + pending.as_ref().map_or(0, |enc| 4 + enc.len())
-                + 1
-                + self.initial.map_or(0, |_| 32 + 32)
-                + 4
-                + ratchet_len
-                + crate::ratchet::STATE_CHECK_LEN,
-        );
+        let pending = self.pending_encoding();
+        let mut out = Vec::with_capacity(self.encoded_len(pending.as_deref()));
+        self.write_to(&mut out, pending.as_deref());
+        out
+    }
+
+    /// The encoding of the pending initial message's handshake fields, if
+    /// any (public values), as [`write_to`](Self::write_to) writes it.
+    pub(crate) fn pending_encoding(&self) -> Option<Vec<u8>> {
+        self.pending.as_ref().map(|h| h.encode_with(&[]))
+    }
+
+    /// The length of the encoding, given [`pending_encoding`](Self::pending_encoding).
+    pub(crate) fn encoded_len(&self, pending: Option<&[u8]>) -> usize {
+        MAGIC.len()
+            + 1
+            + 1
+            + 1
+            + 32
+            + 64
+            + identity::IDENTITY_PUBLIC_LEN
+            + 1
+            + pending.map_or(0, |enc| 4 + enc.len())
+            + 1
+            + self.initial.map_or(0, |_| 32 + 32)
+            + 4
+            + self.ratchet.encoded_len()
+            + crate::ratchet::STATE_CHECK_LEN
+    }
+
+    /// Appends the encoding of [`to_bytes`](Self::to_bytes) to `out`
+    /// (`pending` from [`pending_encoding`](Self::pending_encoding)), so an
+    /// enclosing state writes it in place.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>, pending: Option<&[u8]>) {
+        let start = out.len();
         out.put(MAGIC);
         out.put_u8(STATE_VERSION);
         out.put_u8(u8::from(self.we_initiated));
@@ -618,7 +635,7 @@ impl Session {
         out.put(&self.session_id);
         out.put(&self.local_identity);
         out.put(&self.peer.to_bytes());
-        match &pending {
+        match pending {
             None => out.put_u8(0),
             Some(enc) => {
                 out.put_u8(1);
@@ -634,10 +651,9 @@ impl Session {
                 out.put(&rec.digest);
             }
         }
-        out.put_u32(ratchet_len as u32);
-        self.ratchet.write_to(&mut out);
-        crate::ratchet::append_state_check(&mut out, 0);
-        out
+        out.put_u32(self.ratchet.encoded_len() as u32);
+        self.ratchet.write_to(out);
+        crate::ratchet::append_state_check(out, start);
     }
 
     /// Restores a session written by [`to_bytes`](Self::to_bytes).
@@ -793,12 +809,18 @@ pub(crate) fn open_state<T>(
     sealed: &[u8],
     decode: impl FnOnce(&[u8]) -> Result<T, StateError>,
 ) -> Result<T, PersistError> {
-    let bytes = zeroize::Zeroizing::new(storage::open(
-        &DefaultProvider::default(),
-        key,
-        kind,
-        sealed,
-    )?);
+    open_state_with(&DefaultProvider::default(), key, kind, sealed, decode)
+}
+
+/// [`open_state`] with an explicit provider for the opening.
+pub(crate) fn open_state_with<P: CryptoProvider + ?Sized, T>(
+    p: &P,
+    key: &Secret<32>,
+    kind: SealedKind,
+    sealed: &[u8],
+    decode: impl FnOnce(&[u8]) -> Result<T, StateError>,
+) -> Result<T, PersistError> {
+    let bytes = zeroize::Zeroizing::new(storage::open(p, key, kind, sealed)?);
     Ok(decode(&bytes)?)
 }
 
@@ -849,5 +871,43 @@ mod tests {
             check(&a);
             check(&b);
         }
+    }
+
+    /// A conversation writes its sessions in place: its encoding is
+    /// allocated once, exactly, holds each session's own encoding, and
+    /// restores to itself.
+    #[test]
+    fn conversation_encoding_is_written_without_reallocation() {
+        let mut rng = ChaCha20Rng::from_seed([7; 32]);
+        let alice = Account::new(&mut rng).unwrap();
+        let mut bob = Account::new(&mut rng).unwrap();
+        let mut conv = Conversation::new(alice.identity_key());
+        let check = |c: &Conversation| {
+            let bytes = c.to_bytes();
+            assert_eq!(bytes.capacity(), bytes.len());
+            for s in c.sessions() {
+                let own = s.to_bytes();
+                assert!(bytes.windows(own.len()).any(|w| w == own));
+            }
+            assert_eq!(Conversation::from_bytes(&bytes).unwrap().to_bytes(), bytes);
+        };
+        check(&conv);
+        for mode in [HeaderMode::Plain, HeaderMode::Encrypted] {
+            let opk = bob.generate_one_time_prekeys(&mut rng, 1).unwrap()[0];
+            let bundle = bob.bundle(Some(opk), None).unwrap().to_bytes();
+            let mut a = Session::start_unverified(&alice, &mut rng, &bundle, mode).unwrap();
+            let first = a.encrypt(&mut rng, b"one").unwrap();
+            conv.decrypt(&mut bob, &first).unwrap();
+            check(&conv);
+            let reply = conv.encrypt(&mut rng, b"back").unwrap();
+            a.decrypt(&reply).unwrap();
+            check(&conv);
+        }
+        // A session with a pending initial message.
+        let mut conv = Conversation::new(bob.identity_key());
+        let bundle = bob.bundle(None, None).unwrap().to_bytes();
+        conv.add(Session::start_unverified(&alice, &mut rng, &bundle, HeaderMode::Plain).unwrap())
+            .unwrap();
+        check(&conv);
     }
 }
